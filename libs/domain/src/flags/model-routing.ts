@@ -1,0 +1,40 @@
+/**
+ * What a router needs to route one model: which upstream serves which share of users, and which
+ * version shadows. It is self-contained (upstream details travel with it) so a router depends on the
+ * flag source alone, never on the control plane or the database, on the request path.
+ */
+export interface UpstreamTarget {
+  readonly versionId: string;
+  readonly label: string;
+  /** OpenAI-compatible base URL, e.g. http://vllm:8000/v1 */
+  readonly baseUrl: string;
+  /** The model name the upstream expects. */
+  readonly upstreamModel: string;
+  readonly timeoutMs: number;
+  /** Name of the env var / secret holding the API key. Never the key itself. */
+  readonly apiKeyRef: string | null;
+}
+
+export interface ModelRouting {
+  /** The Aviary model name clients send as `model`. */
+  readonly model: string;
+  readonly baseline: UpstreamTarget;
+  readonly candidate: UpstreamTarget | null;
+  /** 0-100: percentage of stickiness keys served by the candidate. */
+  readonly candidateWeight: number;
+  /** Sampled mirroring of baseline-served requests to the candidate (never served). */
+  readonly shadow: { readonly target: UpstreamTarget; readonly sampleRate: number } | null;
+  readonly rolloutId: string | null;
+  /**
+   * Bucketing seed: constant for the life of a rollout, so users who got the candidate at 5% keep it at
+   * 20% and 50% (the bucket is hash(seed, key) < weight).
+   */
+  readonly stickinessGroup: string;
+  /** Monotonic per model; lets publishers skip stale updates. */
+  readonly revision: number;
+}
+
+/** The flag name that carries a model's routing. */
+export function flagNameForModel(model: string): string {
+  return `aviary.model.${model}`;
+}

@@ -1,0 +1,96 @@
+/**
+ * Rollout vocabulary, borrowed from Argo Rollouts where it fits (steps, phases, analysis results),
+ * so operators who know Argo feel at home.
+ */
+
+/** A step of a rollout plan. Durations are minimums: a step also needs its analysis to allow it. */
+export type PlanStep =
+  | { readonly type: 'shadow'; readonly sampleRate: number; readonly minDurationSeconds: number }
+  | { readonly type: 'setWeight'; readonly weight: number; readonly minDurationSeconds: number }
+  /** After 100%: the candidate serves everyone while the baseline is kept warm for instant rollback. */
+  | { readonly type: 'bake'; readonly minDurationSeconds: number };
+
+export interface RolloutPlan {
+  readonly steps: readonly PlanStep[];
+}
+
+export const ROLLOUT_PHASES = ['Pending', 'Progressing', 'Paused', 'Healthy', 'RolledBack'] as const;
+export type RolloutPhase = (typeof ROLLOUT_PHASES)[number];
+
+/** Phases in which a rollout holds the model (one active rollout per model). */
+export const ACTIVE_PHASES: readonly RolloutPhase[] = ['Pending', 'Progressing', 'Paused'];
+
+export const ANALYSIS_VERDICTS = ['Successful', 'Failed', 'Inconclusive', 'Error'] as const;
+export type AnalysisVerdict = (typeof ANALYSIS_VERDICTS)[number];
+
+export interface RolloutState {
+  readonly phase: RolloutPhase;
+  /** Index into plan.steps of the current step; -1 before start. */
+  readonly stepIndex: number;
+  /** When the current step began (shifted forward by time spent paused). Null before start. */
+  readonly stepStartedAt: Date | null;
+  /** Set while Paused. */
+  readonly pausedAt: Date | null;
+  readonly plan: RolloutPlan;
+  /** Human-readable reason of the last terminal or pausing transition. */
+  readonly message: string | null;
+}
+
+export interface Actor {
+  /** Who: a token name, or `aviary-analyzer` / `aviary-scheduler` for automatic decisions. */
+  readonly name: string;
+  readonly automatic: boolean;
+}
+
+export type RolloutEvent =
+  | { readonly type: 'start'; readonly actor: Actor }
+  | { readonly type: 'promote'; readonly actor: Actor; readonly full?: boolean; readonly reason?: string }
+  | { readonly type: 'pause'; readonly actor: Actor; readonly reason?: string }
+  | { readonly type: 'resume'; readonly actor: Actor }
+  | { readonly type: 'rollback'; readonly actor: Actor; readonly reason: string }
+  | { readonly type: 'retry'; readonly actor: Actor; readonly reason: string }
+  /** Periodic reconciliation: advances when the step's minimum duration has passed and the verdict allows it. */
+  | { readonly type: 'tick'; readonly verdict: AnalysisVerdict; readonly detail?: string };
+
+export type RolloutEventType = RolloutEvent['type'];
+
+/** Why a transition happened, for the decision log and the transitions-by-cause metric. */
+export type TransitionCause =
+  | 'start'
+  | 'promote'
+  | 'promote-full'
+  | 'pause'
+  | 'resume'
+  | 'rollback'
+  | 'retry'
+  | 'step-advanced'
+  | 'completed'
+  | 'analysis-failed';
+
+/** Side effects the caller carries out after persisting the new state. */
+export type RolloutEffect =
+  /** The traffic split changed: publish it to the flag source. */
+  | { readonly type: 'publishSplit' }
+  /** The candidate was rolled back: mark the version so it is never silently promoted again. */
+  | { readonly type: 'markCandidateRolledBack' }
+  /** The rollout finished: the candidate becomes the model's stable (baseline) version. */
+  | { readonly type: 'promoteCandidateToStable' };
+
+export interface TransitionResult {
+  readonly state: RolloutState;
+  readonly effects: readonly RolloutEffect[];
+  /** Null when the event changed nothing (e.g. a tick that holds). */
+  readonly cause: TransitionCause | null;
+  /** Plain-words explanation for the decision log. */
+  readonly summary: string;
+}
+
+/** Who serves what, derived from a rollout's state. Weights are percentages of users (0-100). */
+export interface TrafficSplit {
+  /** Percentage of users served by the candidate; the rest get the baseline. */
+  readonly candidateWeight: number;
+  /** Share (0-1) of baseline-served requests mirrored to the candidate, or null when not shadowing. */
+  readonly shadowSampleRate: number | null;
+  /** Whether the baseline must be kept warm (anything short of a finished rollout). */
+  readonly baselineWarm: boolean;
+}
