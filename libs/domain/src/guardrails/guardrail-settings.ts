@@ -1,0 +1,51 @@
+/**
+ * Guardrails compare the candidate with the baseline over the same window. Defaults come from the
+ * domain brief: roll back when refusals rise >20% relative, thumbs-down >15%, errors >10%, silent
+ * failures (empty / broken JSON) >10%, latency p95 >50%, output length drops >30%.
+ */
+export const GUARDRAIL_METRICS = [
+  'refusalRate',
+  'thumbsDownRate',
+  'errorRate',
+  'silentFailureRate',
+  'latencyP95',
+  'outputLengthDrop',
+] as const;
+export type GuardrailMetric = (typeof GUARDRAIL_METRICS)[number];
+
+export type MissingDataPolicy = 'hold' | 'rollback' | 'ignore';
+
+export interface GuardrailSetting {
+  readonly enabled: boolean;
+  /** Fail when the candidate is worse than the baseline by more than this fraction (0.2 = 20%). */
+  readonly maxRelativeIncrease: number;
+  /** Fail regardless of the baseline above this absolute value (rate 0-1, or ms for latency); null = none. */
+  readonly absoluteCeiling: number | null;
+  /** Minimum observations per arm before the guardrail can say anything but Inconclusive. */
+  readonly minSamples: number;
+  readonly onMissingData: MissingDataPolicy;
+}
+
+export type GuardrailSettings = Readonly<Record<GuardrailMetric, GuardrailSetting>>;
+
+const base = { enabled: true, absoluteCeiling: null, minSamples: 200, onMissingData: 'hold' } as const;
+
+export const DEFAULT_GUARDRAILS: GuardrailSettings = {
+  refusalRate: { ...base, maxRelativeIncrease: 0.2 },
+  thumbsDownRate: { ...base, maxRelativeIncrease: 0.15, minSamples: 50 },
+  errorRate: { ...base, maxRelativeIncrease: 0.1, absoluteCeiling: 0.05 },
+  silentFailureRate: { ...base, maxRelativeIncrease: 0.1 },
+  latencyP95: { ...base, maxRelativeIncrease: 0.5 },
+  outputLengthDrop: { ...base, maxRelativeIncrease: 0.3 },
+};
+
+/** Merges per-rollout overrides over the defaults. */
+export function resolveGuardrails(
+  overrides: Partial<Record<GuardrailMetric, Partial<GuardrailSetting>>> | undefined,
+): GuardrailSettings {
+  const out = {} as Record<GuardrailMetric, GuardrailSetting>;
+  for (const metric of GUARDRAIL_METRICS) {
+    out[metric] = { ...DEFAULT_GUARDRAILS[metric], ...(overrides?.[metric] ?? {}) };
+  }
+  return out;
+}

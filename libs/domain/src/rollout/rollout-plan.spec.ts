@@ -1,0 +1,154 @@
+import { DomainError } from '../errors/domain-error';
+import {
+  DEFAULT_PLAN,
+  MAX_STEP_DURATION_SECONDS,
+  assertValidPlan,
+  compressedPlan,
+  validatePlan,
+} from './rollout-plan';
+import type { PlanStep } from './rollout.types';
+
+const DAY = 24 * 60 * 60;
+const shadow = (sampleRate = 1, minDurationSeconds = 0): PlanStep => ({
+  type: 'shadow',
+  sampleRate,
+  minDurationSeconds,
+});
+const weight = (w: number, minDurationSeconds = 0): PlanStep => ({
+  type: 'setWeight',
+  weight: w,
+  minDurationSeconds,
+});
+const bake = (minDurationSeconds = 0): PlanStep => ({ type: 'bake', minDurationSeconds });
+
+describe(validatePlan.name, () => {
+  interface InvalidRow {
+    readonly rule: string;
+    readonly steps: readonly PlanStep[];
+    readonly path: string;
+    readonly message: RegExp;
+    /** Some rules cannot be broken alone; the rest of the issues are other rows' business. */
+    readonly issueCount?: number;
+  }
+
+  // One row per rule, kept on one line each so the table reads as a table.
+  // prettier-ignore
+  const invalid: readonly InvalidRow[] = [
+    { rule: 'needs at least one step', steps: [], path: 'steps', message: /at least one step/ },
+    { rule: 'weights are whole numbers', steps: [weight(12.5), weight(100)], path: 'steps[0].weight', message: /whole percentage/ },
+    { rule: 'weights are at least 1', steps: [weight(0), weight(100)], path: 'steps[0].weight', message: /from 1 to 100/ },
+    { rule: 'weights are at most 100', steps: [weight(101), weight(100)], path: 'steps[0].weight', message: /from 1 to 100/ },
+    { rule: 'weights are numbers', steps: [weight(Number.NaN), weight(100)], path: 'steps[0].weight', message: /from 1 to 100/ },
+    { rule: 'weights never repeat', steps: [weight(20), weight(20), weight(100)], path: 'steps[1].weight', message: /greater than 20 \(steps\[0\]\.weight\)/ },
+    { rule: 'weights never go down', steps: [weight(50), weight(20), weight(100)], path: 'steps[1].weight', message: /greater than 50/ },
+    { rule: 'at most one shadow step', steps: [shadow(), shadow(), weight(100)], path: 'steps[1]', message: /only one shadow step.*steps\[0\]/ },
+    { rule: 'shadow comes before any setWeight', steps: [weight(5), shadow(), weight(100)], path: 'steps[1]', message: /before any setWeight.*steps\[0\]/ },
+    { rule: 'sampleRate is above 0', steps: [shadow(0), weight(100)], path: 'steps[0].sampleRate', message: /greater than 0 and at most 1/ },
+    { rule: 'sampleRate is at most 1', steps: [shadow(1.5), weight(100)], path: 'steps[0].sampleRate', message: /at most 1/ },
+    { rule: 'sampleRate is a number', steps: [shadow(Number.NaN), weight(100)], path: 'steps[0].sampleRate', message: /at most 1/ },
+    { rule: 'durations are not negative', steps: [weight(100, -1)], path: 'steps[0].minDurationSeconds', message: /from 0 to 7776000/ },
+    { rule: 'durations are whole seconds', steps: [shadow(1, 0.5), weight(100)], path: 'steps[0].minDurationSeconds', message: /whole number of seconds/ },
+    { rule: 'durations are at most 90 days', steps: [weight(100), bake(90 * DAY + 1)], path: 'steps[1].minDurationSeconds', message: /90 days/ },
+    { rule: 'bake is the last step', steps: [weight(100), bake(), bake()], path: 'steps[1]', message: /bake must be the last step/, issueCount: 2 },
+    { rule: 'bake follows setWeight 100', steps: [weight(50), bake()], path: 'steps[1]', message: /directly follow a setWeight 100/, issueCount: 2 },
+    { rule: 'the plan reaches 100%', steps: [shadow(), weight(5), weight(50)], path: 'steps', message: /never reaches 100%/ },
+    {
+      rule: 'step types are known',
+      steps: [{ type: 'pause', minDurationSeconds: 0 } as unknown as PlanStep, weight(100)],
+      path: 'steps[0].type',
+      message: /unknown step type "pause"/,
+    },
+  ];
+
+  it.each(invalid)('reports $path when a plan breaks "$rule"', ({ steps, path, message, issueCount = 1 }) => {
+    const issues = validatePlan({ steps });
+
+    expect(issues).toContainEqual({ path, message: expect.stringMatching(message) as string });
+    expect(issues).toHaveLength(issueCount);
+  });
+
+  it.each([
+    { name: 'the default plan', steps: DEFAULT_PLAN.steps },
+    { name: 'a single jump to 100%', steps: [weight(100)] },
+    { name: 'shadow then 100%', steps: [shadow(0.01), weight(100)] },
+    { name: '100% then bake', steps: [weight(100), bake()] },
+    { name: 'zero and 90-day durations', steps: [shadow(1, 0), weight(100, MAX_STEP_DURATION_SECONDS)] },
+  ])('accepts $name', ({ steps }) => {
+    expect(validatePlan({ steps })).toEqual([]);
+  });
+
+  it('reports every issue at once so a plan can be fixed in one go', () => {
+    const paths = validatePlan({ steps: [weight(0, -1), shadow(2)] }).map((i) => i.path);
+
+    expect(paths).toEqual([
+      'steps[0].minDurationSeconds',
+      'steps[0].weight',
+      'steps[1]',
+      'steps[1].sampleRate',
+      'steps',
+    ]);
+  });
+
+  it('rejects a plan whose steps are not a list', () => {
+    expect(validatePlan({ steps: null } as unknown as { steps: PlanStep[] })).toEqual([
+      { path: 'steps', message: expect.stringMatching(/at least one step/) as string },
+    ]);
+  });
+});
+
+describe(assertValidPlan.name, () => {
+  it('throws INVALID_PLAN carrying the issues', () => {
+    const plan = { steps: [weight(5)] };
+    const thrown = captureError(() => assertValidPlan(plan));
+
+    expect(thrown).toBeInstanceOf(DomainError);
+    expect(thrown).toMatchObject({ code: 'INVALID_PLAN', details: { issues: validatePlan(plan) } });
+    expect((thrown as DomainError).message).toContain('steps the plan never reaches 100%');
+  });
+
+  it('accepts a valid plan', () => {
+    expect(() => assertValidPlan(DEFAULT_PLAN)).not.toThrow();
+  });
+});
+
+describe('DEFAULT_PLAN', () => {
+  it('shadows for 3 days, then ramps 5/20/50/100% at 48 h each and bakes 48 h', () => {
+    expect(DEFAULT_PLAN.steps).toEqual([
+      { type: 'shadow', sampleRate: 1, minDurationSeconds: 3 * DAY },
+      { type: 'setWeight', weight: 5, minDurationSeconds: 2 * DAY },
+      { type: 'setWeight', weight: 20, minDurationSeconds: 2 * DAY },
+      { type: 'setWeight', weight: 50, minDurationSeconds: 2 * DAY },
+      { type: 'setWeight', weight: 100, minDurationSeconds: 2 * DAY },
+      { type: 'bake', minDurationSeconds: 2 * DAY },
+    ]);
+  });
+
+  it('cannot be edited by accident', () => {
+    expect(Object.isFrozen(DEFAULT_PLAN)).toBe(true);
+    expect(Object.isFrozen(DEFAULT_PLAN.steps)).toBe(true);
+    expect(DEFAULT_PLAN.steps.every((step) => Object.isFrozen(step))).toBe(true);
+  });
+});
+
+describe(compressedPlan.name, () => {
+  it('keeps the default shape with every step at the given duration', () => {
+    const plan = compressedPlan(30);
+
+    expect(plan.steps.map((s) => s.type)).toEqual(DEFAULT_PLAN.steps.map((s) => s.type));
+    expect(plan.steps.every((s) => s.minDurationSeconds === 30)).toBe(true);
+    expect(validatePlan(plan)).toEqual([]);
+  });
+
+  it.each([-1, 1.5, Number.NaN])('refuses %p seconds per step', (seconds) => {
+    expect(captureError(() => compressedPlan(seconds))).toMatchObject({ code: 'INVALID_PLAN' });
+  });
+});
+
+function captureError(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected an error');
+}

@@ -1,0 +1,321 @@
+import { IllegalTransitionError } from '../errors/domain-error';
+import { assertValidPlan } from './rollout-plan';
+import type {
+  PlanStep,
+  RolloutEffect,
+  RolloutEvent,
+  RolloutEventType,
+  RolloutPlan,
+  RolloutState,
+  TransitionResult,
+} from './rollout.types';
+import { describeStep, requireCurrentStep } from './traffic-split';
+
+// A Record, not an array, so adding an event type to RolloutEvent fails to compile until it is listed here.
+const EVENT_TYPES: Record<RolloutEventType, true> = {
+  start: true,
+  promote: true,
+  pause: true,
+  resume: true,
+  rollback: true,
+  retry: true,
+  tick: true,
+};
+/** Every event type, for exhaustive tests and per-event metrics. */
+export const ROLLOUT_EVENT_TYPES = Object.freeze(Object.keys(EVENT_TYPES)) as readonly RolloutEventType[];
+
+type EventOf<T extends RolloutEventType> = Extract<RolloutEvent, { type: T }>;
+
+const NO_EFFECTS: readonly RolloutEffect[] = Object.freeze([]);
+const PUBLISH: readonly RolloutEffect[] = Object.freeze([{ type: 'publishSplit' }]);
+const ROLL_BACK: readonly RolloutEffect[] = Object.freeze([
+  { type: 'publishSplit' },
+  { type: 'markCandidateRolledBack' },
+]);
+const COMPLETE: readonly RolloutEffect[] = Object.freeze([
+  { type: 'publishSplit' },
+  { type: 'promoteCandidateToStable' },
+]);
+
+/** A rollout before `start`. The plan is checked here so the machine can trust it afterwards. */
+export function initialState(plan: RolloutPlan): RolloutState {
+  assertValidPlan(plan);
+  return { phase: 'Pending', stepIndex: -1, stepStartedAt: null, pausedAt: null, plan, message: null };
+}
+
+/**
+ * The whole rollout lifecycle as a pure function: the caller persists `state` and then carries out
+ * `effects`. Illegal moves throw IllegalTransitionError (a 409); the input state is never mutated.
+ */
+export function transition(state: RolloutState, event: RolloutEvent, now: Date): TransitionResult {
+  switch (event.type) {
+    case 'start':
+      return start(state, event, now);
+    case 'promote':
+      return promote(state, event, now);
+    case 'pause':
+      return pause(state, event, now);
+    case 'resume':
+      return resume(state, event, now);
+    case 'rollback':
+      return rollback(state, event);
+    case 'retry':
+      return retry(state, event, now);
+    case 'tick':
+      return tick(state, event, now);
+  }
+}
+
+function start(state: RolloutState, event: EventOf<'start'>, now: Date): TransitionResult {
+  if (state.phase !== 'Pending') throw illegal(state, event, notPendingReason(state));
+  const next: RolloutState = {
+    ...state,
+    phase: 'Progressing',
+    stepIndex: 0,
+    stepStartedAt: now,
+    pausedAt: null,
+  };
+  return {
+    state: next,
+    effects: PUBLISH,
+    cause: 'start',
+    summary: `Started ${where(requireCurrentStep(next))}`,
+  };
+}
+
+// Manual promote skips the step's minimum and its analysis; the caller logs it as an override.
+function promote(state: RolloutState, event: EventOf<'promote'>, now: Date): TransitionResult {
+  if (state.phase !== 'Progressing' && state.phase !== 'Paused') {
+    throw illegal(state, event, notActiveReason(state));
+  }
+  const from = requireCurrentStep(state);
+  const lastIndex = state.plan.steps.length - 1;
+  const because = optionalReason(event.reason);
+  const note = because === null ? '' : `: ${because}`;
+
+  if (event.full === true) {
+    return {
+      state: { ...state, phase: 'Healthy', stepIndex: lastIndex, pausedAt: null, message: because },
+      effects: COMPLETE,
+      cause: 'promote-full',
+      summary: `Promoted fully from ${describeStep(from)}, skipping the remaining steps; the candidate is now stable${note}`,
+    };
+  }
+  if (state.stepIndex >= lastIndex) {
+    return {
+      state: { ...state, phase: 'Healthy', pausedAt: null, message: because },
+      effects: COMPLETE,
+      cause: 'promote',
+      summary: `Completed by manual promote from ${describeStep(from)}; the candidate is now stable${note}`,
+    };
+  }
+  const next = advance(state, now);
+  const resumed = state.phase === 'Paused' ? ' (resuming the paused rollout)' : '';
+  return {
+    state: next,
+    effects: PUBLISH,
+    cause: 'promote',
+    summary: `Promoted manually from ${describeStep(from)} to ${describeStep(requireCurrentStep(next))}${resumed}${note}`,
+  };
+}
+
+function pause(state: RolloutState, event: EventOf<'pause'>, now: Date): TransitionResult {
+  if (state.phase !== 'Progressing') {
+    throw illegal(state, event, state.phase === 'Paused' ? 'it is already paused' : notActiveReason(state));
+  }
+  const because = optionalReason(event.reason);
+  return {
+    // The split stays as it is: pausing stops the step's clock, not its traffic.
+    state: { ...state, phase: 'Paused', pausedAt: now, message: because },
+    effects: NO_EFFECTS,
+    cause: 'pause',
+    summary: `Paused ${where(requireCurrentStep(state))}${because === null ? '' : `: ${because}`}`,
+  };
+}
+
+function resume(state: RolloutState, event: EventOf<'resume'>, now: Date): TransitionResult {
+  if (state.phase !== 'Paused') {
+    throw illegal(state, event, state.phase === 'Progressing' ? 'it is not paused' : notActiveReason(state));
+  }
+  const pausedAt = requireDate(state, state.pausedAt, 'pausedAt');
+  const stepStartedAt = requireDate(state, state.stepStartedAt, 'stepStartedAt');
+  // Shift the step's start so time spent paused does not count toward its minimum duration.
+  const pausedMs = Math.max(0, now.getTime() - pausedAt.getTime());
+  return {
+    state: {
+      ...state,
+      phase: 'Progressing',
+      stepStartedAt: new Date(stepStartedAt.getTime() + pausedMs),
+      pausedAt: null,
+      message: null,
+    },
+    effects: NO_EFFECTS,
+    cause: 'resume',
+    summary: `Resumed ${where(requireCurrentStep(state))} after ${formatDuration(pausedMs)} paused; the pause does not count toward the step`,
+  };
+}
+
+function rollback(state: RolloutState, event: EventOf<'rollback'>): TransitionResult {
+  if (state.phase === 'RolledBack') throw illegal(state, event, 'it is already rolled back');
+  if (state.phase === 'Healthy') {
+    throw illegal(state, event, 'it has finished; start a new rollout to go back to the previous version');
+  }
+  const because = requireReason(state, event, event.reason);
+  return rolledBack(state, because, 'rollback');
+}
+
+// Retry is the only way back from RolledBack, and it must say why: a rolled-back version is never
+// promoted again silently.
+function retry(state: RolloutState, event: EventOf<'retry'>, now: Date): TransitionResult {
+  if (state.phase !== 'RolledBack') throw illegal(state, event, 'only a rolled-back rollout can be retried');
+  const because = requireReason(state, event, event.reason);
+  const next: RolloutState = {
+    ...state,
+    phase: 'Progressing',
+    stepIndex: 0,
+    stepStartedAt: now,
+    pausedAt: null,
+    message: null,
+  };
+  return {
+    state: next,
+    effects: PUBLISH,
+    cause: 'retry',
+    summary: `Retried after rollback, restarting ${where(requireCurrentStep(next))}: ${because}`,
+  };
+}
+
+// The scheduler ticks every rollout, so a tick outside Progressing is normal and changes nothing.
+function tick(state: RolloutState, event: EventOf<'tick'>, now: Date): TransitionResult {
+  if (state.phase !== 'Progressing') {
+    return unchanged(
+      state,
+      `Tick ignored: the rollout is ${state.phase}; only a Progressing rollout moves on its own`,
+    );
+  }
+  const step = requireCurrentStep(state);
+  const verdict = event.verdict;
+  const detail = optionalReason(event.detail);
+  const verdictText = `analysis ${verdict}${detail === null ? '' : `: ${detail}`}`;
+
+  // A failure acts at once: waiting out the step's minimum would keep users on a bad candidate.
+  if (verdict === 'Failed') return rolledBack(state, verdictText, 'analysis-failed');
+
+  const stepStartedAt = requireDate(state, state.stepStartedAt, 'stepStartedAt');
+  const elapsedMs = now.getTime() - stepStartedAt.getTime();
+  const minimumMs = step.minDurationSeconds * 1000;
+  if (elapsedMs < minimumMs) {
+    return unchanged(
+      state,
+      `Holding ${where(step)}: ${formatDuration(elapsedMs)} of the ${formatDuration(minimumMs)} minimum elapsed (${verdictText})`,
+    );
+  }
+  if (verdict === 'Inconclusive') {
+    return unchanged(state, `Holding ${where(step)}: ${verdictText}; not enough evidence to advance yet`);
+  }
+  if (verdict === 'Error') {
+    return unchanged(
+      state,
+      `Holding ${where(step)}: ${verdictText}; the analysis could not run, so nothing moves`,
+    );
+  }
+
+  const after = `after ${formatDuration(elapsedMs)} with analysis ${verdict}`;
+  if (state.stepIndex >= state.plan.steps.length - 1) {
+    return {
+      state: { ...state, phase: 'Healthy', message: null },
+      effects: COMPLETE,
+      cause: 'completed',
+      summary: `Completed from ${describeStep(step)} ${after}; the candidate is now stable`,
+    };
+  }
+  const next = advance(state, now);
+  return {
+    state: next,
+    effects: PUBLISH,
+    cause: 'step-advanced',
+    summary: `Advanced from ${describeStep(step)} to ${describeStep(requireCurrentStep(next))} ${after}`,
+  };
+}
+
+function advance(state: RolloutState, now: Date): RolloutState {
+  return {
+    ...state,
+    phase: 'Progressing',
+    stepIndex: state.stepIndex + 1,
+    stepStartedAt: now,
+    pausedAt: null,
+    message: null,
+  };
+}
+
+function rolledBack(
+  state: RolloutState,
+  because: string,
+  cause: 'rollback' | 'analysis-failed',
+): TransitionResult {
+  const position = state.phase === 'Pending' ? 'before start' : where(requireCurrentStep(state));
+  return {
+    state: { ...state, phase: 'RolledBack', pausedAt: null, message: because },
+    effects: ROLL_BACK,
+    cause,
+    summary: `Rolled back ${position}: ${because}`,
+  };
+}
+
+function unchanged(state: RolloutState, summary: string): TransitionResult {
+  return { state, effects: NO_EFFECTS, cause: null, summary };
+}
+
+function illegal(state: RolloutState, event: RolloutEvent, reason: string): IllegalTransitionError {
+  return new IllegalTransitionError(state.phase, event.type, reason);
+}
+
+function notPendingReason(state: RolloutState): string {
+  return state.phase === 'RolledBack'
+    ? 'it was rolled back; retry it with a reason to start again'
+    : 'it has already started';
+}
+
+function notActiveReason(state: RolloutState): string {
+  switch (state.phase) {
+    case 'Pending':
+      return 'it has not started yet';
+    case 'Healthy':
+      return 'it has already completed';
+    case 'RolledBack':
+      return 'it was rolled back; retry it with a reason to start again';
+    case 'Progressing':
+    case 'Paused':
+      return `it is ${state.phase}`;
+  }
+}
+
+// Rollback and retry change what users get and are audited, so a blank reason is refused like any other
+// illegal move (a 409 carrying the phase and event) rather than stored as an empty explanation.
+function requireReason(state: RolloutState, event: RolloutEvent, reason: unknown): string {
+  const because = optionalReason(reason);
+  if (because === null) throw illegal(state, event, 'a non-empty reason is required');
+  return because;
+}
+
+function optionalReason(reason: unknown): string | null {
+  return typeof reason === 'string' && reason.trim() !== '' ? reason.trim() : null;
+}
+
+function requireDate(state: RolloutState, value: Date | null, field: string): Date {
+  if (value === null) throw new Error(`corrupt rollout state: ${state.phase} without ${field}`);
+  return value;
+}
+
+function where(step: PlanStep): string {
+  return step.type === 'setWeight' ? `at ${describeStep(step)}` : `in ${describeStep(step)}`;
+}
+
+/** "48h 0m"; seconds only below a minute, where compressed demo plans live. */
+function formatDuration(ms: number): string {
+  const totalSeconds = Math.max(0, Math.floor(ms / 1000));
+  if (totalSeconds < 60) return `${totalSeconds}s`;
+  const totalMinutes = Math.floor(totalSeconds / 60);
+  return `${Math.floor(totalMinutes / 60)}h ${totalMinutes % 60}m`;
+}

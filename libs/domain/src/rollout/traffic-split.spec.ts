@@ -1,0 +1,120 @@
+import { DEFAULT_PLAN } from './rollout-plan';
+import { initialState } from './rollout-state-machine';
+import type { PlanStep, RolloutPhase, RolloutState, TrafficSplit } from './rollout.types';
+import {
+  currentStep,
+  currentWeight,
+  deriveSplit,
+  describeStep,
+  nextStepAt,
+  requireCurrentStep,
+} from './traffic-split';
+
+const T0 = new Date('2025-03-03T09:00:00Z');
+const HOUR = 60 * 60 * 1000;
+const at = (hours: number): Date => new Date(T0.getTime() + hours * HOUR);
+
+const plan = {
+  steps: [
+    { type: 'shadow', sampleRate: 0.5, minDurationSeconds: 72 * 3600 },
+    { type: 'setWeight', weight: 5, minDurationSeconds: 48 * 3600 },
+    { type: 'setWeight', weight: 100, minDurationSeconds: 48 * 3600 },
+    { type: 'bake', minDurationSeconds: 48 * 3600 },
+  ],
+} as const;
+
+const state = (phase: RolloutPhase, stepIndex: number, extra: Partial<RolloutState> = {}): RolloutState => ({
+  ...initialState(plan),
+  phase,
+  stepIndex,
+  stepStartedAt: stepIndex < 0 ? null : T0,
+  ...extra,
+});
+
+const split = (
+  candidateWeight: number,
+  shadowSampleRate: number | null,
+  baselineWarm: boolean,
+): TrafficSplit => ({
+  candidateWeight,
+  shadowSampleRate,
+  baselineWarm,
+});
+
+describe(deriveSplit.name, () => {
+  // prettier-ignore
+  it.each<[string, RolloutState, TrafficSplit]>([
+    ['serves only the baseline before start', state('Pending', -1), split(0, null, true)],
+    ['mirrors a sample of baseline requests while shadowing', state('Progressing', 0), split(0, 0.5, true)],
+    ['serves the step weight to the candidate', state('Progressing', 1), split(5, null, true)],
+    ['serves everyone from the candidate at 100% with the baseline still warm', state('Progressing', 2), split(100, null, true)],
+    ['keeps the baseline warm during the bake', state('Progressing', 3), split(100, null, true)],
+    ['keeps shadowing while paused in shadow', state('Paused', 0, { pausedAt: T0 }), split(0, 0.5, true)],
+    ['keeps the step weight while paused', state('Paused', 1, { pausedAt: T0 }), split(5, null, true)],
+    ['keeps the bake split while paused in the bake', state('Paused', 3, { pausedAt: T0 }), split(100, null, true)],
+    ['lets the baseline go once finished', state('Healthy', 3), split(100, null, false)],
+    ['returns everyone to the baseline after a rollback', state('RolledBack', 1), split(0, null, true)],
+    ['returns everyone to the baseline after a rollback from the bake', state('RolledBack', 3), split(0, null, true)],
+  ])('%s', (_name, given, expected) => {
+    expect(deriveSplit(given)).toEqual(expected);
+  });
+
+  it('treats a started rollout without a step as a bug', () => {
+    expect(() => deriveSplit(state('Progressing', 9))).toThrow(
+      /corrupt rollout state: Progressing at step 9/,
+    );
+  });
+});
+
+describe(currentWeight.name, () => {
+  it('is the candidate weight of the split', () => {
+    expect(currentWeight(state('Progressing', 1))).toBe(5);
+    expect(currentWeight(state('Pending', -1))).toBe(0);
+  });
+});
+
+describe(describeStep.name, () => {
+  it.each<[PlanStep, string]>([
+    [{ type: 'shadow', sampleRate: 0.5, minDurationSeconds: 0 }, 'shadow (50% sampled)'],
+    [{ type: 'shadow', sampleRate: 1, minDurationSeconds: 0 }, 'shadow (100% sampled)'],
+    [{ type: 'shadow', sampleRate: 0.07, minDurationSeconds: 0 }, 'shadow (7% sampled)'],
+    [{ type: 'shadow', sampleRate: 0.125, minDurationSeconds: 0 }, 'shadow (12.5% sampled)'],
+    [{ type: 'setWeight', weight: 5, minDurationSeconds: 0 }, '5%'],
+    [{ type: 'bake', minDurationSeconds: 0 }, 'bake at 100%'],
+  ])('describes %j as "%s"', (step, label) => {
+    expect(describeStep(step)).toBe(label);
+  });
+
+  it('labels every default step', () => {
+    expect(DEFAULT_PLAN.steps.map(describeStep)).toEqual([
+      'shadow (100% sampled)',
+      '5%',
+      '20%',
+      '50%',
+      '100%',
+      'bake at 100%',
+    ]);
+  });
+});
+
+describe(nextStepAt.name, () => {
+  // prettier-ignore
+  it.each<[string, RolloutState, Date | null]>([
+    ['is the end of the step minimum while progressing', state('Progressing', 1), at(48)],
+    ['counts from a step start shifted by a pause', state('Progressing', 0, { stepStartedAt: at(10) }), at(82)],
+    ['is null before start', state('Pending', -1), null],
+    ['is null while paused, because the clock is stopped', state('Paused', 1, { pausedAt: at(1) }), null],
+    ['is null once finished', state('Healthy', 3), null],
+    ['is null after a rollback', state('RolledBack', 1), null],
+  ])('%s', (_name, given, expected) => {
+    expect(nextStepAt(given)).toEqual(expected);
+  });
+});
+
+describe(currentStep.name, () => {
+  it('is null before start and the plan step afterwards', () => {
+    expect(currentStep(state('Pending', -1))).toBeNull();
+    expect(currentStep(state('RolledBack', 1))).toBe(plan.steps[1]);
+    expect(() => requireCurrentStep(state('Pending', -1))).toThrow(/corrupt rollout state/);
+  });
+});
