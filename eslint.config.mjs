@@ -2,7 +2,18 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'libs/persistence/src/generated/**', 'tools/**', 'charts/**', '*.js', '*.mjs', 'scripts/**/*.mjs'] },
+  {
+    ignores: [
+      'dist/**',
+      'node_modules/**',
+      'libs/persistence/src/generated/**',
+      'tools/**',
+      'charts/**',
+      '*.js',
+      '*.mjs',
+      'scripts/**/*.mjs',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -22,7 +33,21 @@ export default tseslint.config(
     // The domain stays pure: no framework, database, broker, flag SDK or network imports.
     files: ['libs/domain/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: ['@nestjs/*', '@prisma/*', 'kafkajs', 'unleash-client', 'node:http', 'pg', '@aviary/persistence', '@aviary/flags'] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            '@nestjs/*',
+            '@prisma/*',
+            'kafkajs',
+            'unleash-client',
+            'node:http',
+            'pg',
+            '@aviary/persistence',
+            '@aviary/flags',
+          ],
+        },
+      ],
     },
   },
 );

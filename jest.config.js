@@ -7,7 +7,8 @@ const shared = {
   testEnvironment: 'node',
   transform: { '^.+\\.ts$': ['@swc/jest', { ...swc, swcrc: false }] },
   moduleNameMapper: {
-    '^@aviary/(domain|contracts|flags|persistence|observability|testing)$': '<rootDir>/libs/$1/src/index.ts',
+    '^@aviary/(domain|contracts|flags|persistence|observability|testing|config)$':
+      '<rootDir>/libs/$1/src/index.ts',
   },
   modulePathIgnorePatterns: ['<rootDir>/dist/'],
 };

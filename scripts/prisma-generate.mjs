@@ -12,13 +12,19 @@ if (!env.PRISMA_SCHEMA_ENGINE_BINARY) {
   const placeholder = join(root, 'node_modules', '.cache', 'aviary', 'schema-engine-placeholder');
   if (!existsSync(placeholder)) {
     mkdirSync(dirname(placeholder), { recursive: true });
-    writeFileSync(placeholder, '#!/bin/sh\necho "schema engine not available offline" >&2\nexit 1\n', { mode: 0o755 });
+    writeFileSync(placeholder, '#!/bin/sh\necho "schema engine not available offline" >&2\nexit 1\n', {
+      mode: 0o755,
+    });
   }
   env.PRISMA_SCHEMA_ENGINE_BINARY = placeholder;
 }
-const result = spawnSync(process.execPath, [join(root, 'node_modules', 'prisma', 'build', 'index.js'), 'generate'], {
-  cwd: root,
-  env,
-  stdio: 'inherit',
-});
+const result = spawnSync(
+  process.execPath,
+  [join(root, 'node_modules', 'prisma', 'build', 'index.js'), 'generate'],
+  {
+    cwd: root,
+    env,
+    stdio: 'inherit',
+  },
+);
 process.exit(result.status ?? 1);

@@ -47,15 +47,17 @@ export const envField = {
   positiveInt: (fallback: number, max = Number.MAX_SAFE_INTEGER) =>
     z.coerce.number().int().positive().max(max).default(fallback),
   url: () => z.url({ message: 'must be an absolute URL' }),
-  postgresUrl: () =>
-    z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL'),
+  postgresUrl: () => z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL'),
   bool: (fallback: boolean) =>
     z
       .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' })
       .default(fallback ? 'true' : 'false')
       .transform((v) => v === 'true' || v === '1' || v === 'yes'),
   csv: () =>
-    z
-      .string()
-      .transform((v) => v.split(',').map((s) => s.trim()).filter((s) => s.length > 0)),
+    z.string().transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s.length > 0),
+    ),
 };

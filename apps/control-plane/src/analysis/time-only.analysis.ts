@@ -1,0 +1,29 @@
+import { type StepAnalysis, type StepAnalysisResult } from '@aviary/domain';
+
+/**
+ * Stand-in until the analyzer judges steps: every step is Successful once its minimum duration has
+ * passed (the state machine checks the duration). The decision log says so, so nobody mistakes a
+ * timer for evidence.
+ */
+export class TimeOnlyAnalysis implements StepAnalysis {
+  readonly name = 'time-only';
+
+  evaluate(): Promise<StepAnalysisResult> {
+    return Promise.resolve({
+      verdict: 'Successful',
+      detail: 'no guardrail analysis configured (AVIARY_ANALYSIS=time-only): advancing on time alone',
+    });
+  }
+}
+
+/** Holds every step until an operator promotes it. */
+export class ManualAnalysis implements StepAnalysis {
+  readonly name = 'manual';
+
+  evaluate(): Promise<StepAnalysisResult> {
+    return Promise.resolve({
+      verdict: 'Inconclusive',
+      detail: 'manual gating (AVIARY_ANALYSIS=manual): waiting for an operator to promote',
+    });
+  }
+}

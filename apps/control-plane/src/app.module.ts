@@ -1,0 +1,77 @@
+import { type DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { FLAG_PUBLISHER, type FlagPublisher, STEP_ANALYSIS } from '@aviary/domain';
+import { UnleashFlagPublisher } from '@aviary/flags';
+import { type PrismaClient } from '@aviary/persistence';
+import { ManualAnalysis, TimeOnlyAnalysis } from './analysis/time-only.analysis';
+import { AuthGuard } from './auth/auth.guard';
+import { TokenRepository } from './auth/token.repository';
+import { TokensController } from './auth/tokens.controller';
+import { TokensService } from './auth/tokens.service';
+import { ProblemDetailsFilter } from './common/problem-details.filter';
+import { CONTROL_PLANE_CONFIG, type ControlPlaneConfig } from './config/control-plane.config';
+import { PRISMA } from './database/database.tokens';
+import { BuiltinFlagPublisher } from './flags/builtin-flag-publisher';
+import { BuiltinFlagsController } from './flags/builtin-flags.controller';
+import { FlagPublicationRepository } from './flags/flag-publication.repository';
+import { FlagReconciler } from './flags/flag-reconciler.service';
+import { HealthController } from './health/health.controller';
+import { ControlPlaneMetrics } from './metrics/control-plane.metrics';
+import { ModelRepository } from './models/model.repository';
+import { ModelsController } from './models/models.controller';
+import { ModelsService } from './models/models.service';
+import { RolloutEventRepository } from './rollouts/rollout-event.repository';
+import { RolloutRepository } from './rollouts/rollout.repository';
+import { RolloutScheduler } from './rollouts/rollout.scheduler';
+import { RolloutsController } from './rollouts/rollouts.controller';
+import { RolloutsService } from './rollouts/rollouts.service';
+
+export function flagPublisherFor(config: ControlPlaneConfig): FlagPublisher {
+  if (!config.unleash) return new BuiltinFlagPublisher();
+  const u = config.unleash;
+  return new UnleashFlagPublisher({
+    url: u.url,
+    ...(u.adminToken ? { adminToken: u.adminToken } : {}),
+    project: u.project,
+    environment: u.environment,
+    timeoutMs: u.timeoutMs,
+  });
+}
+
+@Module({})
+export class AppModule {
+  static register(config: ControlPlaneConfig, prisma: PrismaClient): DynamicModule {
+    return {
+      module: AppModule,
+      controllers: [
+        HealthController,
+        TokensController,
+        ModelsController,
+        RolloutsController,
+        ...(config.builtinFlags ? [BuiltinFlagsController] : []),
+      ],
+      providers: [
+        { provide: CONTROL_PLANE_CONFIG, useValue: config },
+        { provide: PRISMA, useValue: prisma },
+        { provide: FLAG_PUBLISHER, useValue: flagPublisherFor(config) },
+        {
+          provide: STEP_ANALYSIS,
+          useValue: config.analysis === 'manual' ? new ManualAnalysis() : new TimeOnlyAnalysis(),
+        },
+        { provide: APP_GUARD, useClass: AuthGuard },
+        { provide: APP_FILTER, useClass: ProblemDetailsFilter },
+        ControlPlaneMetrics,
+        TokenRepository,
+        TokensService,
+        ModelRepository,
+        ModelsService,
+        RolloutRepository,
+        RolloutEventRepository,
+        RolloutsService,
+        RolloutScheduler,
+        FlagPublicationRepository,
+        FlagReconciler,
+      ],
+    };
+  }
+}

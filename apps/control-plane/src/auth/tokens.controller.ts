@@ -1,0 +1,60 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Post } from '@nestjs/common';
+import { UuidPipe } from '../common/id.pipe';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { z } from 'zod';
+import { ZodApiBody } from '../common/openapi';
+import { ZodValidationPipe } from '../common/zod-validation.pipe';
+import { RequireRole, ROLES } from './roles';
+import { type TokenRecord } from './token.repository';
+import { TokensService } from './tokens.service';
+
+export const createTokenSchema = z.strictObject({
+  name: z
+    .string()
+    .trim()
+    .min(1)
+    .max(100)
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._@-]*$/, 'letters, digits, . _ @ - only'),
+  role: z.enum(ROLES),
+});
+
+function present(t: TokenRecord) {
+  return {
+    id: t.id,
+    name: t.name,
+    role: t.role,
+    prefix: t.prefix,
+    createdAt: t.createdAt,
+    lastUsedAt: t.lastUsedAt,
+    revokedAt: t.revokedAt,
+  };
+}
+
+@ApiTags('tokens')
+@ApiBearerAuth()
+@RequireRole('admin')
+@Controller('api/v1/tokens')
+export class TokensController {
+  constructor(private readonly tokens: TokensService) {}
+
+  @Post()
+  @ApiOperation({ summary: 'Create an API token (the value is shown once)' })
+  @ZodApiBody(createTokenSchema)
+  async create(@Body(new ZodValidationPipe(createTokenSchema)) body: z.output<typeof createTokenSchema>) {
+    const { token, record } = await this.tokens.create(body.name, body.role);
+    return { ...present(record), token };
+  }
+
+  @Get()
+  @ApiOperation({ summary: 'List API tokens (never their values)' })
+  async list() {
+    return { items: (await this.tokens.list()).map(present) };
+  }
+
+  @Delete(':id')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Revoke a token' })
+  async revoke(@Param('id', new UuidPipe('token')) id: string) {
+    return present(await this.tokens.revoke(id));
+  }
+}

@@ -1,0 +1,82 @@
+import { z } from 'zod';
+import { envField, parseEnv } from '@aviary/config';
+
+const schema = z.object({
+  AVIARY_CONTROL_PLANE_PORT: envField.port(8080),
+  /** Loopback by default: the embedded setup is for one machine. Containers set 0.0.0.0. */
+  AVIARY_BIND_HOST: z.string().default('127.0.0.1'),
+  /** Production database. Unset: an embedded PostgreSQL (PGlite) under AVIARY_DATA_DIR. */
+  DATABASE_URL: envField.postgresUrl().optional(),
+  AVIARY_DATA_DIR: z.string().default('.aviary'),
+  AVIARY_DB_POOL_MAX: envField.positiveInt(10, 200),
+  AVIARY_ADMIN_TOKEN: z.string().min(24, 'must be at least 24 characters').optional(),
+  UNLEASH_URL: envField.url().optional(),
+  UNLEASH_ADMIN_TOKEN: z.string().min(1).optional(),
+  UNLEASH_PROJECT: z.string().default('default'),
+  UNLEASH_ENVIRONMENT: z.string().default('development'),
+  UNLEASH_TIMEOUT_MS: envField.positiveInt(5000, 120_000),
+  /** How often the flag reconciler retries publications that did not go through. */
+  AVIARY_FLAG_RETRY_INTERVAL_MS: envField.positiveInt(2000, 600_000),
+  /** How often rollouts are re-evaluated (step timers, analysis verdicts). */
+  AVIARY_TICK_INTERVAL_MS: envField.positiveInt(1000, 600_000),
+  /**
+   * Where step verdicts come from until the analyzer runs: `time-only` advances a step once its
+   * minimum duration has passed; `manual` holds every step until an operator promotes.
+   */
+  AVIARY_ANALYSIS: z.enum(['time-only', 'manual']).default('time-only'),
+  /** Serve the built-in Unleash-compatible flag endpoint even when UNLEASH_URL is set. */
+  AVIARY_BUILTIN_FLAGS: envField.bool(true),
+  AVIARY_MAX_BODY_BYTES: envField.positiveInt(262_144, 10_485_760),
+  AVIARY_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+});
+
+export type ControlPlaneEnv = z.output<typeof schema>;
+
+export interface ControlPlaneConfig {
+  readonly port: number;
+  readonly host: string;
+  readonly database: { readonly url: string | null; readonly dataDir: string; readonly poolMax: number };
+  readonly adminToken: string | null;
+  readonly unleash: {
+    readonly url: string;
+    readonly adminToken: string | null;
+    readonly project: string;
+    readonly environment: string;
+    readonly timeoutMs: number;
+  } | null;
+  readonly flagRetryIntervalMs: number;
+  readonly tickIntervalMs: number;
+  readonly analysis: 'time-only' | 'manual';
+  readonly builtinFlags: boolean;
+  readonly maxBodyBytes: number;
+  readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+}
+
+export const CONTROL_PLANE_CONFIG = Symbol('CONTROL_PLANE_CONFIG');
+
+export function loadControlPlaneConfig(
+  env: Record<string, string | undefined> = process.env,
+): ControlPlaneConfig {
+  const e = parseEnv('control-plane', schema, env);
+  return {
+    port: e.AVIARY_CONTROL_PLANE_PORT,
+    host: e.AVIARY_BIND_HOST,
+    database: { url: e.DATABASE_URL ?? null, dataDir: e.AVIARY_DATA_DIR, poolMax: e.AVIARY_DB_POOL_MAX },
+    adminToken: e.AVIARY_ADMIN_TOKEN ?? null,
+    unleash: e.UNLEASH_URL
+      ? {
+          url: e.UNLEASH_URL.replace(/\/+$/, ''),
+          adminToken: e.UNLEASH_ADMIN_TOKEN ?? null,
+          project: e.UNLEASH_PROJECT,
+          environment: e.UNLEASH_ENVIRONMENT,
+          timeoutMs: e.UNLEASH_TIMEOUT_MS,
+        }
+      : null,
+    flagRetryIntervalMs: e.AVIARY_FLAG_RETRY_INTERVAL_MS,
+    tickIntervalMs: e.AVIARY_TICK_INTERVAL_MS,
+    analysis: e.AVIARY_ANALYSIS,
+    builtinFlags: e.AVIARY_BUILTIN_FLAGS,
+    maxBodyBytes: e.AVIARY_MAX_BODY_BYTES,
+    logLevel: e.AVIARY_LOG_LEVEL,
+  };
+}

@@ -1,0 +1,145 @@
+import 'reflect-metadata';
+import { ConsoleLogger, type INestApplication, Logger, type LogLevel } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import express from 'express';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import {
+  applyMigrations,
+  createPrismaClient,
+  EMBEDDED_POOL_MAX,
+  resolveMigrationsDir,
+  startEmbeddedPostgres,
+} from '@aviary/persistence';
+import { AppModule } from './app.module';
+import { TokensService } from './auth/tokens.service';
+import { type ControlPlaneConfig } from './config/control-plane.config';
+
+export interface RunningControlPlane {
+  readonly app: INestApplication;
+  readonly url: string;
+  readonly databaseUrl: string;
+  readonly embedded: boolean;
+  /** Set only when this start generated the bootstrap admin token (first start without AVIARY_ADMIN_TOKEN). */
+  readonly generatedAdminToken: string | null;
+  close(): Promise<void>;
+}
+
+const LOG_LEVELS: Record<ControlPlaneConfig['logLevel'], LogLevel[]> = {
+  debug: ['error', 'warn', 'log', 'debug'],
+  info: ['error', 'warn', 'log'],
+  warn: ['error', 'warn'],
+  error: ['error'],
+};
+
+/** Nest's start-up chatter (every mapped route) only at debug level. */
+const FRAMEWORK_CONTEXTS = new Set([
+  'NestFactory',
+  'InstanceLoader',
+  'RoutesResolver',
+  'RouterExplorer',
+  'NestApplication',
+]);
+class AviaryLogger extends ConsoleLogger {
+  constructor(private readonly verbose_: boolean) {
+    super();
+  }
+
+  override log(message: unknown, context?: string): void {
+    if (!this.verbose_ && context && FRAMEWORK_CONTEXTS.has(context)) return;
+    super.log(message, context);
+  }
+}
+
+/**
+ * Boots the control plane: database (external PostgreSQL, or embedded PGlite when DATABASE_URL is
+ * unset), migrations, bootstrap admin token, then the HTTP API.
+ */
+export async function startControlPlane(config: ControlPlaneConfig): Promise<RunningControlPlane> {
+  const appLogger = new AviaryLogger(config.logLevel === 'debug');
+  appLogger.setLogLevels(LOG_LEVELS[config.logLevel]);
+  Logger.overrideLogger(appLogger);
+  const logger = new Logger('Aviary');
+  const cleanups: Array<() => Promise<void>> = [];
+  const cleanup = async () => {
+    for (const fn of cleanups.reverse())
+      await fn().catch((err: unknown) => logger.warn(`shutdown step failed: ${String(err)}`));
+  };
+  try {
+    let databaseUrl: string;
+    let poolMax = config.database.poolMax;
+    const embedded = config.database.url === null;
+    if (config.database.url !== null) {
+      databaseUrl = config.database.url;
+    } else {
+      const dataDir = resolve(config.database.dataDir, 'pg');
+      await mkdir(dataDir, { recursive: true });
+      const db = await startEmbeddedPostgres({ dataDir, log: (m: string) => logger.log(m) });
+      cleanups.push(() => db.stop());
+      databaseUrl = db.url;
+      poolMax = EMBEDDED_POOL_MAX;
+      logger.log(`embedded PostgreSQL (PGlite) at ${dataDir}`);
+    }
+    const client = createPrismaClient({ url: databaseUrl, poolMax });
+    cleanups.push(() => client.close());
+    const { applied } = await applyMigrations(client.pool, {
+      migrationsDir: resolveMigrationsDir(),
+      log: (m: string) => logger.log(m),
+    });
+    if (applied.length > 0) logger.log(`applied migrations: ${applied.join(', ')}`);
+
+    const app = await NestFactory.create(AppModule.register(config, client.prisma), {
+      bodyParser: false,
+      logger: appLogger,
+    });
+    app.use(express.json({ limit: config.maxBodyBytes, type: ['application/json', 'application/*+json'] }));
+    const document = SwaggerModule.createDocument(
+      app,
+      new DocumentBuilder()
+        .setTitle('Aviary admin API')
+        .setDescription(
+          'Register model versions and drive rollouts: shadow, canary steps, promotion and instant rollback.',
+        )
+        .setVersion('1')
+        .addBearerAuth()
+        .build(),
+    );
+    SwaggerModule.setup('api/docs', app, document, { jsonDocumentUrl: 'api/openapi.json', raw: ['json'] });
+
+    const { generated } = await app.get(TokensService).bootstrap(config.adminToken);
+    if (generated && embedded) {
+      const file = join(resolve(config.database.dataDir), 'admin-token');
+      await writeFile(file, `${generated}\n`, { mode: 0o600 });
+      await chmod(file, 0o600);
+    }
+
+    await app.listen(config.port, config.host);
+    cleanups.push(() => app.close());
+    const address = (app.getHttpServer() as Server).address() as AddressInfo;
+    const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+    const url = `http://${host}:${address.port}`;
+    return {
+      app,
+      url,
+      databaseUrl,
+      embedded,
+      generatedAdminToken: generated,
+      close: cleanup,
+    };
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+}
+
+/** The admin token an embedded install generated at its first start, if it kept one. */
+export async function readStoredAdminToken(dataDir: string): Promise<string | null> {
+  try {
+    return (await readFile(join(resolve(dataDir), 'admin-token'), 'utf8')).trim() || null;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,65 @@
+import { deriveSplit, type ModelRouting, type RolloutState, type UpstreamTarget } from '@aviary/domain';
+
+export interface VersionForRouting {
+  readonly id: string;
+  readonly label: string;
+  readonly upstreamBaseUrl: string;
+  readonly upstreamModel: string;
+  readonly timeoutMs: number;
+  readonly apiKeyRef: string | null;
+}
+
+export interface RoutingInput {
+  readonly model: { readonly id: string; readonly name: string };
+  readonly stable: VersionForRouting;
+  /** The model's active rollout, if any. */
+  readonly rollout: {
+    readonly id: string;
+    readonly state: RolloutState;
+    readonly baseline: VersionForRouting;
+    readonly candidate: VersionForRouting;
+  } | null;
+  readonly revision: number;
+}
+
+export function toUpstreamTarget(v: VersionForRouting): UpstreamTarget {
+  return {
+    versionId: v.id,
+    label: v.label,
+    baseUrl: v.upstreamBaseUrl,
+    upstreamModel: v.upstreamModel,
+    timeoutMs: v.timeoutMs,
+    apiKeyRef: v.apiKeyRef,
+  };
+}
+
+/** The routing a model's flag should carry, from its stable version and active rollout. */
+export function buildRouting(input: RoutingInput): ModelRouting {
+  const { model, rollout, revision } = input;
+  if (!rollout) {
+    return {
+      model: model.name,
+      baseline: toUpstreamTarget(input.stable),
+      candidate: null,
+      candidateWeight: 0,
+      shadow: null,
+      rolloutId: null,
+      stickinessGroup: model.name,
+      revision,
+    };
+  }
+  const split = deriveSplit(rollout.state);
+  const candidate = toUpstreamTarget(rollout.candidate);
+  return {
+    model: model.name,
+    baseline: toUpstreamTarget(rollout.baseline),
+    candidate: split.candidateWeight > 0 ? candidate : null,
+    candidateWeight: split.candidateWeight,
+    shadow:
+      split.shadowSampleRate !== null ? { target: candidate, sampleRate: split.shadowSampleRate } : null,
+    rolloutId: rollout.id,
+    // Constant for the rollout's life: users who got the candidate at 5% keep it at 20% and 50%.
+    stickinessGroup: `${model.name}:${rollout.id}`,
+    revision,
+  };
+}

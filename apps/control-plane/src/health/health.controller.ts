@@ -1,0 +1,56 @@
+import { Controller, Get, Inject, Res } from '@nestjs/common';
+import { ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
+import { type PrismaClient } from '@aviary/persistence';
+import { Public } from '../auth/roles';
+import { PRISMA } from '../database/database.tokens';
+import { FlagReconciler } from '../flags/flag-reconciler.service';
+import { ControlPlaneMetrics } from '../metrics/control-plane.metrics';
+
+@ApiTags('operations')
+@Public()
+@Controller()
+export class HealthController {
+  constructor(
+    @Inject(PRISMA) private readonly prisma: PrismaClient,
+    private readonly flags: FlagReconciler,
+    private readonly metrics: ControlPlaneMetrics,
+  ) {}
+
+  /** Liveness: the process answers. */
+  @Get('healthz')
+  healthz() {
+    return { status: 'ok' };
+  }
+
+  /**
+   * Readiness: 503 when the database is unreachable. A flag source that rejects publishes does not
+   * take the API out of service (operators need it most then) but shows here as `degraded`.
+   */
+  @Get('readyz')
+  async readyz(@Res({ passthrough: true }) res: Response) {
+    let database: { status: 'ok' } | { status: 'down'; error: string };
+    try {
+      await this.prisma.$queryRaw`SELECT 1`;
+      database = { status: 'ok' };
+    } catch (err) {
+      database = { status: 'down', error: err instanceof Error ? err.message : String(err) };
+    }
+    const flags = database.status === 'ok' ? await this.flags.status().catch(() => null) : null;
+    const ready = database.status === 'ok';
+    res.status(ready ? 200 : 503);
+    return {
+      status: !ready ? 'unavailable' : flags && !flags.healthy ? 'degraded' : 'ok',
+      checks: {
+        database,
+        flags: flags ? { status: flags.healthy ? 'ok' : 'failing', ...flags } : { status: 'unknown' },
+      },
+    };
+  }
+
+  @Get('metrics')
+  async scrape(@Res() res: Response): Promise<void> {
+    res.setHeader('Content-Type', this.metrics.registry.contentType);
+    res.send(await this.metrics.registry.metrics());
+  }
+}

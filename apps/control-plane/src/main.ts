@@ -1,0 +1,49 @@
+import { EnvValidationError } from '@aviary/config';
+import { loadControlPlaneConfig } from './config/control-plane.config';
+import { readStoredAdminToken, startControlPlane } from './control-plane';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadControlPlaneConfig();
+  } catch (err) {
+    if (err instanceof EnvValidationError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(78); // EX_CONFIG
+    }
+    throw err;
+  }
+  const cp = await startControlPlane(config);
+  const lines = [
+    `Aviary control plane listening on ${cp.url}`,
+    `  admin API      ${cp.url}/api/v1`,
+    `  API docs       ${cp.url}/api/docs`,
+    `  health         ${cp.url}/healthz  ${cp.url}/readyz  ${cp.url}/metrics`,
+    `  flags          ${config.unleash ? `Unleash at ${config.unleash.url}` : `built-in (${cp.url}/api/client/features)`}`,
+    `  database       ${cp.embedded ? `embedded (PGlite) in ${config.database.dataDir}` : 'PostgreSQL (DATABASE_URL)'}`,
+  ];
+  if (cp.generatedAdminToken) {
+    lines.push(
+      '',
+      `  admin token    ${cp.generatedAdminToken}`,
+      '                 (shown once' +
+        (cp.embedded ? `; also saved to ${config.database.dataDir}/admin-token)` : '; store it now)'),
+    );
+  } else if (cp.embedded && !config.adminToken) {
+    const stored = await readStoredAdminToken(config.database.dataDir);
+    if (stored) lines.push('', `  admin token    ${stored}  (from ${config.database.dataDir}/admin-token)`);
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+  const stop = () => {
+    void cp.close().then(() => process.exit(0));
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(
+    `control plane failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+  );
+  process.exit(1);
+});

@@ -1,0 +1,89 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { ROLLOUT_PHASES, deriveSplit } from '@aviary/domain';
+import { type PrismaClient } from '@aviary/persistence';
+import { PRISMA } from '../database/database.tokens';
+import { rowToState } from '../rollouts/rollout.mapper';
+
+/** Rollouts finished longer ago than this drop out of the phase gauge, so label sets stay bounded. */
+const FINISHED_VISIBLE_MS = 24 * 3600_000;
+
+/** One registry per app instance (tests run several in one process). */
+@Injectable()
+export class ControlPlaneMetrics {
+  readonly registry = new Registry();
+  readonly transitions: Counter<'model' | 'cause'>;
+  readonly flagPublishes: Counter<'publisher' | 'outcome'>;
+  readonly flagPublishSeconds: Histogram<'publisher'>;
+
+  constructor(@Inject(PRISMA) prisma: PrismaClient) {
+    collectDefaultMetrics({ register: this.registry, prefix: 'aviary_control_plane_' });
+    this.transitions = new Counter({
+      name: 'aviary_rollout_transitions_total',
+      help: 'Rollout state transitions, by cause (start, promote, step-advanced, rollback, analysis-failed, ...)',
+      labelNames: ['model', 'cause'],
+      registers: [this.registry],
+    });
+    this.flagPublishes = new Counter({
+      name: 'aviary_flag_publish_total',
+      help: 'Attempts to publish a traffic split to the flag source, by outcome (success, failure)',
+      labelNames: ['publisher', 'outcome'],
+      registers: [this.registry],
+    });
+    this.flagPublishSeconds = new Histogram({
+      name: 'aviary_flag_publish_duration_seconds',
+      help: 'Time to publish one split to the flag source',
+      labelNames: ['publisher'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [this.registry],
+    });
+    const recent = () =>
+      prisma.rollout.findMany({
+        where: { OR: [{ active: true }, { updatedAt: { gt: new Date(Date.now() - FINISHED_VISIBLE_MS) } }] },
+        select: {
+          id: true,
+          phase: true,
+          stepIndex: true,
+          stepStartedAt: true,
+          pausedAt: true,
+          plan: true,
+          message: true,
+          model: { select: { name: true } },
+        },
+      });
+    new Gauge({
+      name: 'aviary_rollout_phase',
+      help: 'Rollout phase: 1 for the phase the rollout is in, 0 for the others',
+      labelNames: ['model', 'rollout', 'phase'],
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        for (const r of await recent()) {
+          for (const phase of ROLLOUT_PHASES)
+            this.set({ model: r.model.name, rollout: r.id, phase }, r.phase === phase ? 1 : 0);
+        }
+      },
+    });
+    new Gauge({
+      name: 'aviary_rollout_candidate_weight_percent',
+      help: 'Percentage of users the candidate serves now',
+      labelNames: ['model', 'rollout'],
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        for (const r of await recent())
+          this.set({ model: r.model.name, rollout: r.id }, deriveSplit(rowToState(r)).candidateWeight);
+      },
+    });
+    new Gauge({
+      name: 'aviary_flag_publications_pending',
+      help: 'Models whose latest split has not yet been accepted by the flag source',
+      registers: [this.registry],
+      async collect() {
+        const [row] = await prisma.$queryRaw<{ n: bigint }[]>`
+          SELECT count(*) AS n FROM flag_publications WHERE published_revision IS NULL OR published_revision < revision`;
+        this.set(Number(row?.n ?? 0));
+      },
+    });
+  }
+}

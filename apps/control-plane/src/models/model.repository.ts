@@ -1,0 +1,67 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { type Prisma, type PrismaClient } from '@aviary/persistence';
+import { PRISMA } from '../database/database.tokens';
+import { isUuid } from '../common/id.pipe';
+
+export type Db = PrismaClient | Prisma.TransactionClient;
+
+const versionSelect = {
+  id: true,
+  modelId: true,
+  label: true,
+  upstreamBaseUrl: true,
+  upstreamModel: true,
+  timeoutMs: true,
+  apiKeyRef: true,
+  metadata: true,
+  status: true,
+  createdAt: true,
+} as const;
+export type VersionRecord = Prisma.ModelVersionGetPayload<{ select: typeof versionSelect }>;
+
+const modelInclude = {
+  versions: { select: versionSelect, orderBy: { createdAt: 'asc' } },
+  rollouts: { where: { active: true }, select: { id: true, phase: true, stepIndex: true } },
+} as const;
+export type ModelRecord = Prisma.ModelGetPayload<{ include: typeof modelInclude }>;
+
+/** `ref` is a model's name or id. */
+function byRef(ref: string): Prisma.ModelWhereUniqueInput {
+  return isUuid(ref) ? { id: ref.toLowerCase() } : { name: ref };
+}
+
+@Injectable()
+export class ModelRepository {
+  constructor(@Inject(PRISMA) private readonly prisma: PrismaClient) {}
+
+  findByRef(ref: string, db: Db = this.prisma): Promise<ModelRecord | null> {
+    return db.model.findUnique({ where: byRef(ref), include: modelInclude });
+  }
+
+  list(): Promise<ModelRecord[]> {
+    return this.prisma.model.findMany({ include: modelInclude, orderBy: { name: 'asc' } });
+  }
+
+  create(data: { id: string; name: string; description: string | null }): Promise<ModelRecord> {
+    return this.prisma.model.create({ data, include: modelInclude });
+  }
+
+  createVersion(db: Db, data: Prisma.ModelVersionUncheckedCreateInput): Promise<VersionRecord> {
+    return db.modelVersion.create({ data, select: versionSelect });
+  }
+
+  findVersion(modelId: string, ref: string, db: Db = this.prisma): Promise<VersionRecord | null> {
+    return db.modelVersion.findFirst({
+      where: isUuid(ref) ? { modelId, id: ref.toLowerCase() } : { modelId, label: ref },
+      select: versionSelect,
+    });
+  }
+
+  setStable(db: Db, modelId: string, versionId: string): Promise<unknown> {
+    return db.model.update({ where: { id: modelId }, data: { stableVersionId: versionId } });
+  }
+
+  transaction<T>(fn: (tx: Prisma.TransactionClient) => Promise<T>): Promise<T> {
+    return this.prisma.$transaction(fn);
+  }
+}

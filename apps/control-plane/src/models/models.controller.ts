@@ -1,0 +1,112 @@
+import { Body, Controller, Get, HttpCode, Param, Post, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
+import { type z } from 'zod';
+import { type Principal, RequireRole } from '../auth/roles';
+import { ZodApiBody } from '../common/openapi';
+import { CurrentPrincipal } from '../common/principal.decorator';
+import { ZodValidationPipe } from '../common/zod-validation.pipe';
+import { presentRollout } from '../rollouts/rollout.presenter';
+import { rollbackSchema } from '../rollouts/rollout.schemas';
+import { RolloutsService } from '../rollouts/rollouts.service';
+import { type ModelRecord, type VersionRecord } from './model.repository';
+import { createModelSchema, createVersionSchema } from './model.schemas';
+import { ModelsService } from './models.service';
+
+function presentVersion(v: VersionRecord) {
+  return {
+    id: v.id,
+    label: v.label,
+    upstreamBaseUrl: v.upstreamBaseUrl,
+    upstreamModel: v.upstreamModel,
+    timeoutMs: v.timeoutMs,
+    apiKeyRef: v.apiKeyRef,
+    metadata: v.metadata,
+    status: v.status,
+    createdAt: v.createdAt,
+  };
+}
+
+function presentModel(m: ModelRecord) {
+  const stable = m.versions.find((v) => v.id === m.stableVersionId) ?? null;
+  return {
+    id: m.id,
+    name: m.name,
+    description: m.description,
+    stableVersion: stable ? { id: stable.id, label: stable.label } : null,
+    versions: m.versions.map((v) => ({ id: v.id, label: v.label, status: v.status })),
+    activeRollout: m.rollouts[0] ?? null,
+    createdAt: m.createdAt,
+  };
+}
+
+@ApiTags('models')
+@ApiBearerAuth()
+@Controller('api/v1/models')
+export class ModelsController {
+  constructor(
+    private readonly models: ModelsService,
+    private readonly rollouts: RolloutsService,
+  ) {}
+
+  @Post()
+  @RequireRole('admin')
+  @ApiOperation({ summary: 'Register a model (the name clients send as `model`)' })
+  @ZodApiBody(createModelSchema)
+  async create(@Body(new ZodValidationPipe(createModelSchema)) body: z.output<typeof createModelSchema>) {
+    return presentModel(await this.models.create(body));
+  }
+
+  @Get()
+  async list() {
+    return { items: (await this.models.list()).map(presentModel) };
+  }
+
+  @Get(':model')
+  async get(@Param('model') model: string) {
+    return presentModel(await this.models.get(model));
+  }
+
+  @Post(':model/versions')
+  @RequireRole('operator')
+  @ApiOperation({ summary: 'Register a version; the first version of a model becomes its stable version' })
+  @ZodApiBody(createVersionSchema)
+  async createVersion(
+    @Param('model') model: string,
+    @Body(new ZodValidationPipe(createVersionSchema)) body: z.output<typeof createVersionSchema>,
+  ) {
+    return presentVersion(await this.models.createVersion(model, body));
+  }
+
+  @Get(':model/versions')
+  async versions(@Param('model') model: string) {
+    const m = await this.models.get(model);
+    return { items: m.versions.map(presentVersion) };
+  }
+
+  @Get(':model/versions/:version')
+  async version(@Param('model') model: string, @Param('version') version: string) {
+    return presentVersion(await this.models.getVersion(model, version));
+  }
+
+  @Post(':model/rollback')
+  @HttpCode(200)
+  @RequireRole('operator')
+  @ApiOperation({ summary: 'Kill switch: roll back whatever rollout is active for this model' })
+  @ZodApiBody(rollbackSchema)
+  async rollback(
+    @Param('model') model: string,
+    @Body(new ZodValidationPipe(rollbackSchema)) b: z.output<typeof rollbackSchema>,
+    @CurrentPrincipal() p: Principal,
+    @Res({ passthrough: true }) res: Response,
+  ) {
+    const active = await this.rollouts.activeOfModel(model);
+    const r = await this.rollouts.act(active.id, {
+      type: 'rollback',
+      actor: { name: p.name, automatic: false },
+      reason: b.reason,
+    });
+    res.setHeader('ETag', `"${r.version}"`);
+    return presentRollout(r);
+  }
+}

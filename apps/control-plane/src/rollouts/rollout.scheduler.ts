@@ -1,0 +1,80 @@
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
+import { DomainError, nextStepAt, STEP_ANALYSIS, type StepAnalysis } from '@aviary/domain';
+import { CONTROL_PLANE_CONFIG, type ControlPlaneConfig } from '../config/control-plane.config';
+import { rowToState } from './rollout.mapper';
+import { RolloutRepository } from './rollout.repository';
+import { RolloutsService } from './rollouts.service';
+
+/**
+ * Re-evaluates progressing rollouts on a timer: a step whose minimum duration has passed asks the
+ * analysis for a verdict and the state machine decides. Safe with several control-plane replicas:
+ * optimistic concurrency makes the second writer a no-op.
+ */
+@Injectable()
+export class RolloutScheduler implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(RolloutScheduler.name);
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+
+  constructor(
+    private readonly rollouts: RolloutRepository,
+    private readonly service: RolloutsService,
+    @Inject(STEP_ANALYSIS) private readonly analysis: StepAnalysis,
+    @Inject(CONTROL_PLANE_CONFIG) private readonly config: ControlPlaneConfig,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.timer = setInterval(() => {
+      if (!this.running) this.running = this.tick().finally(() => (this.running = null));
+    }, this.config.tickIntervalMs);
+    this.timer.unref();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.running;
+  }
+
+  async tick(now = new Date()): Promise<void> {
+    let due;
+    try {
+      due = await this.rollouts.progressing();
+    } catch (err) {
+      this.logger.warn(`could not load rollouts to evaluate: ${String(err)}`);
+      return;
+    }
+    for (const r of due) {
+      const at = nextStepAt(rowToState(r));
+      if (at === null || at.getTime() > now.getTime()) continue;
+      try {
+        const result = await this.analysis.evaluate({
+          rolloutId: r.id,
+          modelId: r.modelId,
+          stepIndex: r.stepIndex,
+          stepStartedAt: r.stepStartedAt ?? now,
+          baselineVersionId: r.baselineVersionId,
+          candidateVersionId: r.candidateVersionId,
+        });
+        await this.service.act(
+          r.id,
+          { type: 'tick', verdict: result.verdict, detail: result.detail },
+          {
+            expectedVersion: r.version,
+            evidence: { analysis: this.analysis.name, ...(result.evidence ?? {}) },
+          },
+        );
+      } catch (err) {
+        if (err instanceof DomainError && err.code === 'CONCURRENT_MODIFICATION') continue;
+        this.logger.warn(
+          `evaluating rollout ${r.id} failed: ${err instanceof Error ? err.message : String(err)}`,
+        );
+      }
+    }
+  }
+}

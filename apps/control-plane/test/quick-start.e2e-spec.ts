@@ -1,0 +1,137 @@
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const root = join(__dirname, '..', '..', '..');
+const main = join(root, 'dist/apps/control-plane/src/main.js');
+
+interface Started {
+  proc: ChildProcess;
+  output: () => string;
+  url: string;
+}
+
+/** Runs the built control plane the way `npm start` does: embedded database, built-in flags. */
+async function startEmbedded(dataDir: string, env: Record<string, string> = {}): Promise<Started> {
+  const proc = spawn(process.execPath, [main], {
+    cwd: root,
+    env: {
+      PATH: process.env['PATH'] ?? '',
+      HOME: process.env['HOME'] ?? '',
+      AVIARY_DATA_DIR: dataDir,
+      AVIARY_CONTROL_PLANE_PORT: '0',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no start within 60 s:\n${out}`)), 60_000);
+    const check = () => {
+      const m = /listening on (http:\/\/\S+)/.exec(out);
+      if (m?.[1]) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    };
+    proc.stdout?.on('data', check);
+    proc.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`exited with ${code}:\n${out}`));
+    });
+  });
+  return { proc, output: () => out, url };
+}
+
+async function stop(s: Started): Promise<number | null> {
+  if (s.proc.exitCode !== null) return s.proc.exitCode;
+  const exited = new Promise<number | null>((resolve) => s.proc.once('exit', (code) => resolve(code)));
+  s.proc.kill('SIGTERM');
+  return exited;
+}
+
+/** The README's curl walk-through, run as written. */
+function readmeWalkthrough(): string {
+  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  const section = readme.split('## A rollout with curl')[1] ?? '';
+  const block = /```bash\n([\s\S]*?)```/.exec(section)?.[1];
+  if (!block) throw new Error('README has no curl walk-through');
+  return block;
+}
+
+describe('quick start on embedded defaults', () => {
+  let dataDir: string;
+  beforeAll(() => {
+    if (!existsSync(main)) throw new Error('dist is missing: run `npm run build` (npm test does)');
+    dataDir = mkdtempSync(join(tmpdir(), 'aviary-quick-start-'));
+  });
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  it('starts with no database or flag server, prints its URLs and a one-time admin token, and runs the README walk-through', async () => {
+    const first = await startEmbedded(dataDir);
+    try {
+      const out = first.output();
+      expect(out).toContain('/api/docs');
+      expect(out).toContain('built-in');
+      const token = /admin token\s+(avy_\S+)/.exec(out)?.[1];
+      expect(token).toBeDefined();
+      expect(readFileSync(join(dataDir, 'admin-token'), 'utf8').trim()).toBe(token);
+
+      const script = readmeWalkthrough();
+      const run = spawnSync('bash', ['-c', `set -euo pipefail\n${script}`], {
+        env: { PATH: process.env['PATH'] ?? '', AVIARY_URL: first.url, AVIARY_TOKEN: token ?? '' },
+        encoding: 'utf8',
+        timeout: 60_000,
+        // stdin must not be a socket, or Debian's bash sources ~/.bashrc as if run by sshd.
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      expect(run.stderr).toBe('');
+      expect(run.status).toBe(0);
+      const responses = run.stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
+      const phases = responses.map((r) => r['phase']).filter(Boolean);
+      expect(phases).toEqual(['Pending', 'Progressing', 'Progressing', 'Progressing', 'RolledBack']);
+      const events = responses.at(-1) as { items: Array<{ type: string }> };
+      expect(events.items.map((e) => e.type)).toEqual(['Created', 'Started', 'Promoted', 'RolledBack']);
+    } finally {
+      expect(await stop(first)).toBe(0);
+    }
+
+    // Second start on the same data: nothing lost, no new token printed.
+    const second = await startEmbedded(dataDir);
+    try {
+      expect(second.output()).not.toContain('shown once');
+      const token = readFileSync(join(dataDir, 'admin-token'), 'utf8').trim();
+      const res = await fetch(`${second.url}/api/v1/models/support-chat`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      expect(res.status).toBe(200);
+      expect(await res.json()).toMatchObject({
+        name: 'support-chat',
+        stableVersion: { label: 'llama-8b-fp16' },
+      });
+    } finally {
+      await stop(second);
+    }
+  }, 180_000);
+
+  it('refuses to start on a bad setting and names it', () => {
+    const run = spawnSync(process.execPath, [main], {
+      env: {
+        PATH: process.env['PATH'] ?? '',
+        AVIARY_CONTROL_PLANE_PORT: 'eighty',
+        DATABASE_URL: 'mysql://nope',
+      },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(run.status).toBe(78);
+    expect(run.stderr).toContain('AVIARY_CONTROL_PLANE_PORT');
+    expect(run.stderr).toContain('DATABASE_URL: must be a postgres:// or postgresql:// URL');
+  });
+});

@@ -1,0 +1,3 @@
+export * from './flags.errors';
+export * from './unleash-feature.encoding';
+export * from './unleash-flag-publisher';

@@ -1,0 +1,322 @@
+import { flagNameForModel, type FlagPublisher, type ModelRouting } from '@aviary/domain';
+import { FlagPublishError } from './flags.errors';
+import {
+  BASELINE_VARIANT,
+  CANDIDATE_VARIANT,
+  decodePayloadValue,
+  describeRoutingFlag,
+  encodeRoutingStrategies,
+  ROUTING_FLAG_TYPE,
+  type EncodedStrategy,
+  type RoutingRole,
+} from './unleash-feature.encoding';
+
+export interface UnleashFlagPublisherOptions {
+  /** Base URL of the Unleash server, e.g. http://unleash:4242 (without /api). */
+  readonly url: string;
+  /** Admin API token or personal access token, sent verbatim as `Authorization`. */
+  readonly adminToken?: string | null;
+  readonly project?: string;
+  readonly environment?: string;
+  /** Per HTTP request. */
+  readonly timeoutMs?: number;
+  /** For tests; defaults to the global fetch. */
+  readonly fetch?: typeof fetch;
+}
+
+/** A strategy as the admin API returns it inside a feature's environment. */
+interface AdminStrategy {
+  readonly id: string;
+  readonly name: string;
+  readonly title?: string | null;
+  readonly disabled?: boolean | null;
+  readonly sortOrder?: number;
+  readonly constraints?: readonly unknown[];
+  readonly segments?: readonly unknown[];
+  readonly parameters?: Record<string, unknown>;
+  readonly variants?: readonly {
+    readonly name: string;
+    readonly weight?: number;
+    readonly weightType?: string;
+    readonly stickiness?: string;
+    readonly payload?: { readonly type: string; readonly value: string };
+  }[];
+}
+
+interface EnvironmentState {
+  readonly enabled: boolean;
+  readonly strategies: readonly AdminStrategy[];
+}
+
+const BODY_EXCERPT_CHARS = 300;
+
+/**
+ * Publishes routings to an Unleash server through its admin API (unleash-server 8). One flag per model,
+ * encoded by unleash-feature.encoding. A publish reads the feature once and then writes only what
+ * differs, so it converges and a repeated publish of the same routing costs a single GET:
+ *
+ * - the baseline strategy is updated in place and never removed, so the flag never has a moment without
+ *   a catch-all (removing the last strategy would also make Unleash switch the environment off);
+ * - on rollback the candidate strategy is deleted first, before anything else is written;
+ * - strategies Aviary does not recognise (edited in the UI) and duplicates are deleted;
+ * - a routing older than what is published (lower revision) is skipped, so a late retry cannot undo a
+ *   newer split.
+ */
+export class UnleashFlagPublisher implements FlagPublisher {
+  readonly name = 'unleash';
+  private readonly baseUrl: string;
+  private readonly project: string;
+  private readonly environment: string;
+  private readonly timeoutMs: number;
+  private readonly headers: Record<string, string>;
+  private readonly fetchImpl: typeof fetch;
+  /** Publishes of one flag run one after another: interleaved read-then-write would duplicate strategies. */
+  private readonly inFlight = new Map<string, Promise<void>>();
+
+  constructor(options: UnleashFlagPublisherOptions) {
+    this.baseUrl = options.url.replace(/\/+$/, '');
+    this.project = options.project ?? 'default';
+    this.environment = options.environment ?? 'development';
+    this.timeoutMs = options.timeoutMs ?? 5_000;
+    this.fetchImpl = options.fetch ?? fetch;
+    this.headers = { accept: 'application/json' };
+    if (options.adminToken) this.headers.authorization = options.adminToken;
+  }
+
+  async check(): Promise<void> {
+    await this.call('GET', '/health');
+  }
+
+  publish(routing: ModelRouting): Promise<void> {
+    const flag = flagNameForModel(routing.model);
+    const previous = this.inFlight.get(flag) ?? Promise.resolve();
+    const current = previous.catch(() => undefined).then(() => this.publishNow(flag, routing));
+    this.inFlight.set(flag, current);
+    const forget = () => {
+      if (this.inFlight.get(flag) === current) this.inFlight.delete(flag);
+    };
+    current.then(forget, forget);
+    return current;
+  }
+
+  private async publishNow(flag: string, routing: ModelRouting): Promise<void> {
+    const desired = encodeRoutingStrategies(routing);
+    const state = (await this.readEnvironment(flag)) ?? (await this.createFeature(flag, routing.model));
+
+    const published = publishedRevision(state.strategies);
+    if (published !== null && published > routing.revision) return;
+
+    const strategiesPath = `${this.featurePath(flag)}/environments/${encodeURIComponent(this.environment)}/strategies`;
+    const ordered = [...state.strategies].sort(byUnleashOrder);
+    let baseline = ordered.find((s) => roleOf(s) === BASELINE_VARIANT);
+    let candidate = ordered.find((s) => roleOf(s) === CANDIDATE_VARIANT);
+    const wantedCandidate = desired.find((s) => s.variants[0].name === CANDIDATE_VARIANT);
+    const wantedBaseline = desired.find((s) => s.variants[0].name === BASELINE_VARIANT);
+    if (!wantedBaseline) throw new Error('encoding produced no baseline strategy');
+
+    const deleted = new Set<string>();
+    const remove = async (strategy: AdminStrategy) => {
+      // 404: already gone (a concurrent publisher or a human got there first), which is what we want.
+      await this.call('DELETE', `${strategiesPath}/${encodeURIComponent(strategy.id)}`, undefined, [404]);
+      deleted.add(strategy.id);
+    };
+
+    // Rollback first: the candidate stops serving before anything else is written.
+    if (!wantedCandidate && candidate && baseline) {
+      await remove(candidate);
+      candidate = undefined;
+    }
+
+    if (!baseline) {
+      const sortOrder = nextSortOrder(ordered);
+      baseline = await this.call<AdminStrategy>('POST', strategiesPath, { ...wantedBaseline, sortOrder });
+    } else if (!sameStrategy(baseline, wantedBaseline)) {
+      await this.call('PUT', `${strategiesPath}/${encodeURIComponent(baseline.id)}`, wantedBaseline);
+    }
+
+    if (wantedCandidate) {
+      if (!candidate) {
+        // Evaluated before the baseline: a lower sortOrder (may be negative).
+        const sortOrder = (baseline.sortOrder ?? 0) - 1;
+        candidate = await this.call<AdminStrategy>('POST', strategiesPath, { ...wantedCandidate, sortOrder });
+      } else if (!sameStrategy(candidate, wantedCandidate)) {
+        await this.call('PUT', `${strategiesPath}/${encodeURIComponent(candidate.id)}`, wantedCandidate);
+      }
+    }
+
+    const keep = new Set([baseline.id, ...(candidate && wantedCandidate ? [candidate.id] : [])]);
+    for (const extra of ordered.filter((s) => !keep.has(s.id) && !deleted.has(s.id))) {
+      await remove(extra);
+    }
+
+    // PUT cannot move a strategy; only a hand-edited flag gets here.
+    if (candidate && wantedCandidate && byUnleashOrder(candidate, baseline) > 0) {
+      await this.call('POST', `${strategiesPath}/set-sort-order`, [
+        { id: candidate.id, sortOrder: 0 },
+        { id: baseline.id, sortOrder: 1 },
+      ]);
+    }
+
+    if (!state.enabled) {
+      await this.call(
+        'POST',
+        `${this.featurePath(flag)}/environments/${encodeURIComponent(this.environment)}/on`,
+      );
+    }
+  }
+
+  /** The flag's state in our environment, or null when the flag does not exist (or is archived). */
+  private async readEnvironment(flag: string): Promise<EnvironmentState | null> {
+    const feature = await this.call<{
+      environments?: readonly ({ name: string } & EnvironmentState)[];
+    } | null>('GET', this.featurePath(flag), undefined, [404]);
+    if (feature === null) return null;
+    const env = feature.environments?.find((e) => e.name === this.environment);
+    if (!env) {
+      throw new FlagPublishError(
+        `unleash: environment "${this.environment}" is not enabled in project "${this.project}" (flag ${flag})`,
+        { method: 'GET', url: this.url(this.featurePath(flag)), status: 200 },
+      );
+    }
+    return { enabled: env.enabled, strategies: env.strategies ?? [] };
+  }
+
+  private async createFeature(flag: string, model: string): Promise<EnvironmentState> {
+    const created = await this.call<object | null>(
+      'POST',
+      `/api/admin/projects/${encodeURIComponent(this.project)}/features`,
+      { name: flag, type: ROUTING_FLAG_TYPE, description: describeRoutingFlag(model), impressionData: false },
+      [409],
+    );
+    if (created === null) {
+      // Someone created it meanwhile, or it is archived (then bring it back; its history is kept).
+      await this.call('POST', `/api/admin/archive/revive/${encodeURIComponent(flag)}`, undefined, [400, 404]);
+    }
+    const state = await this.readEnvironment(flag);
+    if (state === null) {
+      throw new FlagPublishError(
+        `unleash: flag ${flag} exists but not in project "${this.project}" (name taken by another project?)`,
+        { method: 'POST', url: this.url(`/api/admin/projects/${this.project}/features`), status: 409 },
+      );
+    }
+    return state;
+  }
+
+  private featurePath(flag: string): string {
+    return `/api/admin/projects/${encodeURIComponent(this.project)}/features/${encodeURIComponent(flag)}`;
+  }
+
+  private url(path: string): string {
+    return `${this.baseUrl}${path}`;
+  }
+
+  /**
+   * One admin API call. 2xx gives the parsed JSON body (or null when empty); statuses listed in
+   * `tolerated` give null; anything else throws FlagPublishError with the status and a body excerpt.
+   */
+  private async call<T = unknown>(
+    method: string,
+    path: string,
+    body?: unknown,
+    tolerated: readonly number[] = [],
+  ): Promise<T> {
+    const url = this.url(path);
+    let response: Response;
+    try {
+      response = await this.fetchImpl(url, {
+        method,
+        headers: body === undefined ? this.headers : { ...this.headers, 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+    } catch (cause) {
+      // By name, not instanceof: the abort reason is a DOMException, which may come from another realm.
+      const name = typeof cause === 'object' && cause !== null && 'name' in cause ? String(cause.name) : '';
+      const reason =
+        name === 'TimeoutError' || name === 'AbortError'
+          ? `timed out after ${this.timeoutMs} ms`
+          : `failed: ${describeCause(cause)}`;
+      throw new FlagPublishError(`unleash: ${method} ${url} ${reason}`, { method, url, cause });
+    }
+    const text = await response.text().catch(() => '');
+    if (response.ok) return (text ? (JSON.parse(text) as T) : null) as T;
+    if (tolerated.includes(response.status)) return null as T;
+    const excerpt = text.length > BODY_EXCERPT_CHARS ? `${text.slice(0, BODY_EXCERPT_CHARS)}…` : text;
+    throw new FlagPublishError(
+      `unleash: ${method} ${url} answered ${response.status}: ${excerpt || '(empty body)'}`,
+      {
+        method,
+        url,
+        status: response.status,
+        bodyExcerpt: excerpt,
+      },
+    );
+  }
+}
+
+function roleOf(strategy: AdminStrategy): RoutingRole | null {
+  const variants = strategy.variants ?? [];
+  const name = variants.length === 1 ? variants[0]?.name : undefined;
+  return name === CANDIDATE_VARIANT || name === BASELINE_VARIANT ? name : null;
+}
+
+/** The highest revision among the routing variants currently published, or null when there are none. */
+function publishedRevision(strategies: readonly AdminStrategy[]): number | null {
+  let revision: number | null = null;
+  for (const strategy of strategies) {
+    const value = roleOf(strategy) ? strategy.variants?.[0]?.payload?.value : undefined;
+    const decoded = value === undefined ? null : decodePayloadValue(value);
+    if (decoded !== null && (revision === null || decoded.revision > revision)) revision = decoded.revision;
+  }
+  return revision;
+}
+
+/** unleash-server's order: sortOrder, then id (util/sortStrategies). */
+function byUnleashOrder(a: AdminStrategy, b: AdminStrategy): number {
+  const bySort = (a.sortOrder ?? 0) - (b.sortOrder ?? 0);
+  return bySort !== 0 ? bySort : a.id.localeCompare(b.id);
+}
+
+function nextSortOrder(strategies: readonly AdminStrategy[]): number {
+  return strategies.reduce((max, s) => Math.max(max, (s.sortOrder ?? 0) + 1), 0);
+}
+
+function sameStrategy(actual: AdminStrategy, wanted: EncodedStrategy): boolean {
+  const variants = actual.variants ?? [];
+  const variant = variants[0];
+  const want = wanted.variants[0];
+  return (
+    actual.name === wanted.name &&
+    (actual.title ?? null) === wanted.title &&
+    !actual.disabled &&
+    (actual.constraints ?? []).length === 0 &&
+    (actual.segments ?? []).length === 0 &&
+    sameParameters(actual.parameters ?? {}, wanted.parameters) &&
+    variants.length === 1 &&
+    variant !== undefined &&
+    variant.name === want.name &&
+    variant.weight === want.weight &&
+    variant.weightType === want.weightType &&
+    variant.stickiness === want.stickiness &&
+    variant.payload?.type === want.payload.type &&
+    variant.payload.value === want.payload.value
+  );
+}
+
+function sameParameters(actual: Record<string, unknown>, wanted: Record<string, string>): boolean {
+  const keys = Object.keys(actual);
+  return (
+    keys.length === Object.keys(wanted).length && keys.every((key) => String(actual[key]) === wanted[key])
+  );
+}
+
+function describeCause(cause: unknown): string {
+  // Duck-typed: fetch's errors may come from another realm (e.g. under jest), where instanceof fails.
+  const messageOf = (e: unknown) =>
+    typeof e === 'object' && e !== null && 'message' in e ? String(e.message) : String(e);
+  const inner =
+    typeof cause === 'object' && cause !== null && 'cause' in cause && cause.cause
+      ? ` (${messageOf(cause.cause)})`
+      : '';
+  return `${messageOf(cause)}${inner}`;
+}

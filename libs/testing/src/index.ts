@@ -1,0 +1,17 @@
+export {
+  createTestDatabase,
+  databaseUrl,
+  ensureTemplateDatabase,
+  testAdminUrl,
+  type CreateTestDatabaseOptions,
+  type TestDatabase,
+} from './postgres';
+export {
+  diffCatalogs,
+  snapshotCatalog,
+  type CatalogDiffOptions,
+  type CatalogSnapshot,
+  type SnapshotOptions,
+} from './postgres-catalog';
+export * from './unleash-client';
+export * from './tcp-proxy';

@@ -1,0 +1,26 @@
+// `npm start`: builds if needed, then runs Aviary on embedded defaults (PGlite database, built-in
+// flag source). Every setting can be overridden with the env vars listed in the README.
+import { spawn, spawnSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+console.log('aviary: building (incremental)…');
+const build = spawnSync(process.execPath, [join(root, 'scripts/build.mjs')], {
+  cwd: root,
+  stdio: 'inherit',
+  env: { ...process.env, AVIARY_QUIET: '1' },
+});
+if (build.status !== 0) process.exit(build.status ?? 1);
+
+const child = spawn(
+  process.execPath,
+  ['--enable-source-maps', join(root, 'dist/apps/control-plane/src/main.js')],
+  {
+    cwd: root,
+    stdio: 'inherit',
+    env: { AVIARY_DATA_DIR: join(root, '.aviary'), ...process.env },
+  },
+);
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));
+child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
