@@ -15,6 +15,7 @@ export interface TestControlPlane {
   readonly url: string;
   readonly databaseUrl: string;
   readonly cp: RunningControlPlane;
+  dropDatabase(): Promise<void>;
   /** JSON request with the admin token unless `token` says otherwise (null: no Authorization header). */
   api<T = Record<string, unknown>>(
     method: string,
@@ -26,8 +27,13 @@ export interface TestControlPlane {
 }
 
 /** A control plane on its own fresh PostgreSQL database, listening on a free port. */
-export async function startTestControlPlane(env: Record<string, string> = {}): Promise<TestControlPlane> {
-  const db = await createTestDatabase();
+export async function startTestControlPlane(
+  env: Record<string, string> = {},
+  opts: { keepDatabase?: TestControlPlane } = {},
+): Promise<TestControlPlane> {
+  const db = opts.keepDatabase
+    ? { url: opts.keepDatabase.databaseUrl, drop: () => opts.keepDatabase!.dropDatabase() }
+    : await createTestDatabase();
   let cp: RunningControlPlane;
   try {
     cp = await startControlPlane(
@@ -67,6 +73,7 @@ export async function startTestControlPlane(env: Record<string, string> = {}): P
     databaseUrl: db.url,
     cp,
     api,
+    dropDatabase: () => db.drop(),
     close: async () => {
       await cp.close();
       await db.drop();

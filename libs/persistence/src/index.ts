@@ -10,7 +10,7 @@ export type {
   RolloutEvent,
 } from './generated/prisma/client';
 export { createPrismaClient, type CreatePrismaClientOptions, type PrismaHandle } from './prisma.factory';
-export { isPrismaKnownError, isUniqueViolation } from './prisma.errors';
+export { isDatabaseUnavailable, isPrismaKnownError, isUniqueViolation } from './prisma.errors';
 export {
   applyMigrations,
   listMigrationRecords,

@@ -57,3 +57,35 @@ function violatedTargets(err: unknown): string[] {
   const pgConstraint = (err as { constraint?: unknown }).constraint;
   return typeof pgConstraint === 'string' ? [pgConstraint] : [];
 }
+
+const UNAVAILABLE_CODES = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P2024', 'P2028']);
+const UNAVAILABLE_MESSAGE =
+  /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|Connection terminated|connection timeout|timeout exceeded when trying to connect|Can't reach database|server closed the connection|DatabaseNotReachable|ConnectionClosed|SocketTimeout|Unable to start a transaction/i;
+
+/**
+ * The database could not be reached (refused, reset, timed out, pool exhausted) as opposed to a
+ * query it rejected: callers answer 503 and retry later instead of reporting a bug. Walks the
+ * cause chain, since drivers and Prisma wrap one another.
+ */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e && depth < 6; depth++) {
+    if (typeof e !== 'object') return false;
+    const { name, code, message, cause, kind } = e as {
+      name?: unknown;
+      code?: unknown;
+      message?: unknown;
+      cause?: unknown;
+      kind?: unknown;
+    };
+    if (name === 'PrismaClientInitializationError') return true;
+    if (
+      typeof code === 'string' &&
+      (UNAVAILABLE_CODES.has(code) || /^(ECONN|ETIMEDOUT|EPIPE|57P0|08)/.test(code))
+    )
+      return true;
+    if (typeof kind === 'string' && UNAVAILABLE_MESSAGE.test(kind)) return true;
+    if (typeof message === 'string' && UNAVAILABLE_MESSAGE.test(message)) return true;
+    e = cause ?? (e as { meta?: { driverAdapterError?: unknown } }).meta?.driverAdapterError;
+  }
+  return false;
+}

@@ -2,6 +2,7 @@ import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger 
 import { randomUUID } from 'node:crypto';
 import type { Request, Response } from 'express';
 import { DomainError, type DomainErrorCode } from '@aviary/domain';
+import { isDatabaseUnavailable } from '@aviary/persistence';
 import { PROBLEM_CONTENT_TYPE, ProblemException, type ProblemDetails, problemType } from './problem';
 
 const DOMAIN_STATUS: Record<DomainErrorCode, number> = {
@@ -40,6 +41,8 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     const res = ctx.getResponse<Response>();
     const problem = this.toProblem(exception, req);
     if (res.headersSent) return;
+    if (problem.status === 503) res.setHeader('Retry-After', '5');
+    if (problem.status === 401) res.setHeader('WWW-Authenticate', 'Bearer');
     res.status(problem.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(problem));
   }
 
@@ -88,6 +91,19 @@ export class ProblemDetailsFilter implements ExceptionFilter {
         status,
         detail: status === 404 ? `no route for ${req.method} ${req.path}` : exception.message,
         code,
+        instance,
+      };
+    }
+    if (isDatabaseUnavailable(exception)) {
+      this.logger.warn(
+        `database unavailable on ${req.method} ${req.originalUrl}: ${exception instanceof Error ? exception.message : String(exception)}`,
+      );
+      return {
+        type: problemType('DATABASE_UNAVAILABLE'),
+        title: 'Service unavailable',
+        status: 503,
+        detail: 'the database is unreachable; retry shortly',
+        code: 'DATABASE_UNAVAILABLE',
         instance,
       };
     }

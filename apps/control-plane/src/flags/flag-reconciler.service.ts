@@ -35,6 +35,7 @@ export class FlagReconciler implements OnApplicationBootstrap, OnApplicationShut
   private running: Promise<void> | null = null;
   private rerun = false;
   private stopped = false;
+  private failing = false;
 
   constructor(
     @Inject(FLAG_PUBLISHER) private readonly publisher: FlagPublisher,
@@ -73,8 +74,15 @@ export class FlagReconciler implements OnApplicationBootstrap, OnApplicationShut
         this.rerun = false;
         try {
           for (const row of await this.publications.pending()) await this.publishOne(row);
+          if (this.failing) this.logger.log('flag reconciliation works again');
+          this.failing = false;
         } catch (err) {
-          this.logger.error(`flag reconciliation failed: ${String(err)}`);
+          // Once per outage (usually the database), not once per retry.
+          if (!this.failing)
+            this.logger.error(
+              `flag reconciliation failed (will keep trying): ${err instanceof Error ? err.message : String(err)}`,
+            );
+          this.failing = true;
         }
       } while (this.rerun && !this.stopped);
     })().finally(() => {

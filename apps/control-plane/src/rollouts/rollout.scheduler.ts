@@ -21,6 +21,7 @@ export class RolloutScheduler implements OnApplicationBootstrap, OnApplicationSh
   private readonly logger = new Logger(RolloutScheduler.name);
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
+  private failing = false;
 
   constructor(
     private readonly rollouts: RolloutRepository,
@@ -45,8 +46,15 @@ export class RolloutScheduler implements OnApplicationBootstrap, OnApplicationSh
     let due;
     try {
       due = await this.rollouts.progressing();
+      if (this.failing) this.logger.log('rollouts can be evaluated again');
+      this.failing = false;
     } catch (err) {
-      this.logger.warn(`could not load rollouts to evaluate: ${String(err)}`);
+      // Once per outage, not once per tick.
+      if (!this.failing)
+        this.logger.warn(
+          `could not load rollouts to evaluate (will keep trying): ${err instanceof Error ? err.message : String(err)}`,
+        );
+      this.failing = true;
       return;
     }
     for (const r of due) {
