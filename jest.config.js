@@ -7,7 +7,7 @@ const shared = {
   testEnvironment: 'node',
   transform: { '^.+\\.ts$': ['@swc/jest', { ...swc, swcrc: false }] },
   moduleNameMapper: {
-    '^@aviary/(domain|contracts|flags|persistence|observability|testing|config)$':
+    '^@aviary/(domain|contracts|flags|persistence|observability|testing|config|kafka|demo-llm)$':
       '<rootDir>/libs/$1/src/index.ts',
   },
   modulePathIgnorePatterns: ['<rootDir>/dist/'],

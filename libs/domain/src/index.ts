@@ -7,3 +7,4 @@ export * from './rollout/rollout-state-machine';
 export * from './rollout/traffic-split';
 export * from './analysis/step-analysis.port';
 export * from './guardrails/guardrail-settings';
+export * from './events/event-publisher.port';
