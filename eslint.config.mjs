@@ -30,6 +30,14 @@ export default tseslint.config(
     rules: { '@typescript-eslint/unbound-method': 'off' },
   },
   {
+    // kafkajs is in maintenance mode: it stays behind libs/kafka so it can be swapped.
+    files: ['apps/**/*.ts', 'libs/**/*.ts'],
+    ignores: ['libs/kafka/**'],
+    rules: {
+      'no-restricted-imports': ['error', { paths: [{ name: 'kafkajs', message: 'use @aviary/kafka' }] }],
+    },
+  },
+  {
     // The domain stays pure: no framework, database, broker, flag SDK or network imports.
     files: ['libs/domain/**/*.ts'],
     rules: {

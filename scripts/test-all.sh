@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `npm test`: the whole suite. Starts the real services the integration and e2e tests need
-# (PostgreSQL, unleash-server; later Kafka), idempotently, then runs lint, types and every jest project.
+# (PostgreSQL, unleash-server, Kafka), idempotently, then runs lint, types and every jest project.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 started=$(date +%s)
@@ -13,6 +13,8 @@ step "services: PostgreSQL"
 export AVIARY_TEST_DATABASE_URL="${AVIARY_TEST_DATABASE_URL:-$(bash scripts/services/postgres.sh --url)}"
 step "services: unleash-server"
 export UNLEASH_URL="${AVIARY_TEST_UNLEASH_URL:-$(bash scripts/services/unleash.sh --url)}"
+step "services: Kafka"
+export KAFKA_BROKERS="${AVIARY_TEST_KAFKA_BROKERS:-$(bash scripts/services/kafka.sh --url)}"
 
 step "lint"
 npx eslint . --max-warnings 0

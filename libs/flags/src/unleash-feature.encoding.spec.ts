@@ -102,7 +102,7 @@ describe('unleash feature encoding', () => {
       expect(baselinePayload).toMatchObject({ role: 'baseline', target: baseline, revision: 7, shadow });
     });
 
-    it('puts the candidate target in the candidate variant and keeps shadowing off it', () => {
+    it('puts the candidate target in the candidate variant, the baseline as its fallback, and keeps shadowing off it', () => {
       const [first] = encodeRoutingStrategies(routing({ shadow: { target: candidate, sampleRate: 1 } }));
 
       expect(decodePayloadValue(first!.variants[0].payload.value)).toEqual({
@@ -114,6 +114,7 @@ describe('unleash feature encoding', () => {
         revision: 7,
         candidateWeight: 20,
         shadow: null,
+        fallback: baseline,
       });
     });
 

@@ -54,6 +54,11 @@ export const routingPayloadSchema = z.object({
    * baseline variant only: shadowing applies to baseline-served requests.
    */
   shadow: z.object({ target: upstreamTargetSchema, sampleRate: z.number().gt(0).max(1) }).nullable(),
+  /**
+   * Where a candidate-served request goes if the candidate fails before its first byte (connect
+   * error, 5xx, timeout): the baseline. Set on the candidate variant only; optional within v1.
+   */
+  fallback: upstreamTargetSchema.nullable().optional(),
 });
 
 export type RoutingPayload = z.infer<typeof routingPayloadSchema>;
@@ -156,6 +161,7 @@ export function encodeRoutingPayload(routing: ModelRouting, role: RoutingRole): 
       role === BASELINE_VARIANT && routing.shadow !== null
         ? { target: copyTarget(routing.shadow.target), sampleRate: routing.shadow.sampleRate }
         : null,
+    fallback: role === CANDIDATE_VARIANT ? copyTarget(routing.baseline) : null,
   } satisfies RoutingPayload;
   const checked = routingPayloadSchema.safeParse(payload);
   if (!checked.success) {

@@ -22,7 +22,10 @@ export interface EventPublisherStats {
 
 /** A consumer of the same topics (the analyzer). */
 export interface EventSubscriber {
-  subscribe(topics: readonly string[], handler: (topic: string, key: string, value: unknown) => Promise<void>): Promise<void>;
+  subscribe(
+    topics: readonly string[],
+    handler: (topic: string, key: string, value: unknown) => Promise<void>,
+  ): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -1,0 +1,51 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { envField, parseEnv } from '@aviary/config';
+
+const rate = z.coerce.number().min(0).max(1);
+
+const schema = z.object({
+  AVIARY_ROUTER_PORT: envField.port(8081),
+  AVIARY_BIND_HOST: z.string().default('127.0.0.1'),
+  /** Unleash client API base: Unleash (`http://unleash:4242/api`) or the control plane's built-in (`http://cp:8080/api`). */
+  AVIARY_FLAGS_URL: envField.url().default('http://127.0.0.1:8080/api'),
+  /** Unleash client token, or an Aviary viewer token for the built-in source. */
+  AVIARY_FLAGS_TOKEN: z.string().min(1).optional(),
+  /** Poll period; a rollback reaches the router within about this long plus the source's own delay. */
+  AVIARY_FLAGS_REFRESH_MS: envField.positiveInt(500, 600_000),
+  /** Where the last known split is kept across restarts (unleash-client backup). */
+  AVIARY_FLAGS_BACKUP_DIR: z.string().default(join(tmpdir(), 'aviary-router-flags')),
+  /** Unleash client-API JSON to route with before the flag source has ever answered. */
+  AVIARY_FLAGS_BOOTSTRAP_FILE: z.string().optional(),
+  KAFKA_BROKERS: envField.csv().optional(),
+  KAFKA_CLIENT_ID: z.string().default('aviary-router'),
+  AVIARY_EVENTS_BUFFER: envField.positiveInt(50_000, 10_000_000),
+  AVIARY_EVENTS_LINGER_MS: envField.positiveInt(20, 10_000),
+  AVIARY_ROUTER_MAX_BODY_BYTES: envField.positiveInt(1_048_576, 64 * 1_048_576),
+  /** Requests in flight per upstream before queueing. */
+  AVIARY_UPSTREAM_MAX_CONCURRENCY: envField.positiveInt(128, 100_000),
+  /** Requests waiting per upstream before answering 429. */
+  AVIARY_UPSTREAM_MAX_QUEUE: z.coerce.number().int().min(0).max(1_000_000).default(512),
+  AVIARY_UPSTREAM_QUEUE_TIMEOUT_MS: envField.positiveInt(10_000, 600_000),
+  /** Per stickiness key (user / API key) requests per minute; 0 = no limit. */
+  AVIARY_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(0),
+  AVIARY_SHADOW_MAX_CONCURRENCY: envField.positiveInt(16, 10_000),
+  AVIARY_SHADOW_TIMEOUT_MS: envField.positiveInt(30_000, 600_000),
+  /** Share of shadowed requests whose outputs are streamed as pairs. */
+  AVIARY_CAPTURE_SAMPLE_RATE: rate.default(1),
+  /** Prompt text in pair events: keep it, redact contents, or drop it. */
+  AVIARY_CAPTURE_PROMPTS: z.enum(['keep', 'redact', 'drop']).default('keep'),
+  /** Refusal patterns (case-insensitive regexes), one per line; replaces the default list. */
+  AVIARY_REFUSAL_PATTERNS: z.string().optional(),
+  /** Signs request ids so feedback can be attributed by any replica. Must be the same on every router. */
+  AVIARY_ROUTER_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  AVIARY_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+});
+
+export type RouterConfig = z.output<typeof schema>;
+
+export function loadRouterConfig(env: Record<string, string | undefined> = process.env): RouterConfig {
+  const c = parseEnv('router', schema, env);
+  return { ...c, AVIARY_FLAGS_URL: c.AVIARY_FLAGS_URL.replace(/\/+$/, '') };
+}

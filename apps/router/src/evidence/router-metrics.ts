@@ -1,0 +1,194 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { EventPublisher } from '@aviary/domain';
+import type { OutcomeEvent } from '@aviary/contracts';
+import type { FlagRouting } from '../routing/flag-routing';
+import type { LimiterRegistry } from '../upstream/concurrency-limiter';
+
+type L = 'model' | 'version' | 'role';
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 64];
+
+/** Prometheus metrics, labelled by model, version (label) and role (baseline / candidate / shadow). */
+export class RouterMetrics {
+  readonly registry = new Registry();
+  private readonly requests: Counter<L | 'status'>;
+  private readonly errors: Counter<L | 'error_class'>;
+  private readonly refusals: Counter<L>;
+  private readonly empty: Counter<L>;
+  private readonly jsonRequested: Counter<L>;
+  private readonly invalidJson: Counter<L>;
+  private readonly latency: Histogram<L>;
+  private readonly ttft: Histogram<L>;
+  private readonly tokens: Counter<L | 'direction'>;
+  readonly fallbacks: Counter<'model'>;
+  readonly shadowShed: Counter<'model'>;
+  readonly shed: Counter<'model' | 'reason'>;
+  readonly feedback: Counter<L | 'rating'>;
+
+  constructor(opts: { events: EventPublisher; flags: FlagRouting; limiters: LimiterRegistry }) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: 'aviary_router_' });
+    const labelNames = ['model', 'version', 'role'] as const;
+    this.requests = new Counter({
+      name: 'aviary_router_requests_total',
+      help: 'Chat completions answered (or attempted), by upstream status',
+      labelNames: [...labelNames, 'status'],
+      registers,
+    });
+    this.errors = new Counter({
+      name: 'aviary_router_errors_total',
+      help: 'Failed upstream attempts by class (connect, timeout, upstream_5xx, upstream_4xx, invalid_response, client_aborted, shed)',
+      labelNames: [...labelNames, 'error_class'],
+      registers,
+    });
+    this.refusals = new Counter({
+      name: 'aviary_router_refusals_total',
+      help: 'Answers classified as refusals',
+      labelNames,
+      registers,
+    });
+    this.empty = new Counter({
+      name: 'aviary_router_empty_outputs_total',
+      help: 'Successful answers with empty content',
+      labelNames,
+      registers,
+    });
+    this.jsonRequested = new Counter({
+      name: 'aviary_router_json_requests_total',
+      help: 'Answered requests that asked for a JSON response format',
+      labelNames,
+      registers,
+    });
+    this.invalidJson = new Counter({
+      name: 'aviary_router_invalid_json_total',
+      help: 'Answers that should have been JSON but do not parse',
+      labelNames,
+      registers,
+    });
+    this.latency = new Histogram({
+      name: 'aviary_router_request_duration_seconds',
+      help: 'Upstream call duration, to the last byte',
+      labelNames,
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.ttft = new Histogram({
+      name: 'aviary_router_time_to_first_token_seconds',
+      help: 'Time to the first body byte from the upstream',
+      labelNames,
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.tokens = new Counter({
+      name: 'aviary_router_tokens_total',
+      help: 'Tokens in (prompt) and out (completion), as reported or estimated',
+      labelNames: [...labelNames, 'direction'],
+      registers,
+    });
+    this.fallbacks = new Counter({
+      name: 'aviary_router_fallbacks_total',
+      help: 'Candidate failures answered by the baseline instead',
+      labelNames: ['model'],
+      registers,
+    });
+    this.shadowShed = new Counter({
+      name: 'aviary_router_shadow_shed_total',
+      help: 'Shadow copies not sent because the shadow concurrency cap was full',
+      labelNames: ['model'],
+      registers,
+    });
+    this.shed = new Counter({
+      name: 'aviary_router_shed_total',
+      help: 'Requests turned away with 429 (upstream queue full or timed out, or per-user rate limit)',
+      labelNames: ['model', 'reason'],
+      registers,
+    });
+    this.feedback = new Counter({
+      name: 'aviary_router_feedback_total',
+      help: 'Thumbs up / down received',
+      labelNames: [...labelNames, 'rating'],
+      registers,
+    });
+    const events = opts.events;
+    new Gauge({
+      name: 'aviary_router_events_buffered',
+      help: 'Evidence events waiting to be delivered',
+      registers,
+      collect() {
+        this.set(events.stats().buffered);
+      },
+    });
+    new Gauge({
+      name: 'aviary_router_events_dropped_total',
+      help: 'Evidence events dropped because the buffer was full (the event sink was down or slow)',
+      registers,
+      collect() {
+        this.set(events.stats().dropped);
+      },
+    });
+    new Gauge({
+      name: 'aviary_router_events_published_total',
+      help: 'Evidence events delivered',
+      registers,
+      collect() {
+        this.set(events.stats().published);
+      },
+    });
+    new Gauge({
+      name: 'aviary_router_event_sink_up',
+      help: '1 when the last delivery to the event sink succeeded',
+      registers,
+      collect() {
+        this.set(events.stats().healthy ? 1 : 0);
+      },
+    });
+    const flags = opts.flags;
+    new Gauge({
+      name: 'aviary_router_flag_source_up',
+      help: '1 when the last poll of the flag source succeeded',
+      registers,
+      collect() {
+        this.set(flags.status().sourceReachable ? 1 : 0);
+      },
+    });
+    const limiters = opts.limiters;
+    new Gauge({
+      name: 'aviary_router_upstream_in_flight',
+      help: 'Requests in flight per upstream',
+      labelNames: ['upstream'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [upstream, l] of limiters.entries()) this.set({ upstream }, l.active);
+      },
+    });
+    new Gauge({
+      name: 'aviary_router_upstream_queued',
+      help: 'Requests waiting for an upstream slot',
+      labelNames: ['upstream'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [upstream, l] of limiters.entries()) this.set({ upstream }, l.waiting);
+      },
+    });
+  }
+
+  record(o: OutcomeEvent): void {
+    const labels = { model: o.model, version: o.versionLabel, role: o.role };
+    this.requests.inc({ ...labels, status: String(o.status) });
+    if (o.errorClass) {
+      this.errors.inc({ ...labels, error_class: o.errorClass });
+      return;
+    }
+    if (o.refusal) this.refusals.inc(labels);
+    if (o.empty) this.empty.inc(labels);
+    if (o.jsonRequested) {
+      this.jsonRequested.inc(labels);
+      if (o.invalidJson) this.invalidJson.inc(labels);
+    }
+    this.latency.observe(labels, o.latencyMs / 1000);
+    if (o.ttftMs !== null) this.ttft.observe(labels, o.ttftMs / 1000);
+    if (o.promptTokens !== null) this.tokens.inc({ ...labels, direction: 'in' }, o.promptTokens);
+    if (o.completionTokens !== null) this.tokens.inc({ ...labels, direction: 'out' }, o.completionTokens);
+  }
+}

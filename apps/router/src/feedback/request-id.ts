@@ -1,0 +1,88 @@
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { ServingRole } from '@aviary/contracts';
+
+/** What a request id remembers about who served it, so feedback can be attributed later by any replica. */
+export interface ServedBy {
+  readonly model: string;
+  readonly versionId: string;
+  readonly versionLabel: string;
+  readonly role: ServingRole;
+  readonly rolloutId: string | null;
+  readonly revision: number;
+  /** Unix seconds. */
+  readonly at: number;
+}
+
+const PREFIX = 'avy-';
+const MAC_BYTES = 10;
+const ROLE_CODES: Record<ServingRole, number> = { baseline: 0, candidate: 1, shadow: 2 };
+const ROLES: ServingRole[] = ['baseline', 'candidate', 'shadow'];
+
+/**
+ * Request ids carry their own attribution, signed: `avy-<random>.<payload>.<mac>`. Feedback then
+ * needs no database or shared cache on the request path, and a forged id is rejected.
+ */
+export class RequestIds {
+  constructor(private readonly secret: Buffer) {}
+
+  issue(served: ServedBy): string {
+    const nonce = randomBytes(9).toString('base64url');
+    const payload = encodePayload(served).toString('base64url');
+    return `${PREFIX}${nonce}.${payload}.${this.mac(nonce, payload)}`;
+  }
+
+  /** The attribution inside a request id, or null when it is malformed or was not signed by us. */
+  verify(id: string): ServedBy | null {
+    if (!id.startsWith(PREFIX) || id.length > 400) return null;
+    const [nonce, payload, mac, extra] = id.slice(PREFIX.length).split('.');
+    if (!nonce || !payload || !mac || extra !== undefined) return null;
+    const expected = Buffer.from(this.mac(nonce, payload));
+    const given = Buffer.from(mac);
+    if (expected.length !== given.length || !timingSafeEqual(expected, given)) return null;
+    try {
+      return decodePayload(Buffer.from(payload, 'base64url'));
+    } catch {
+      return null;
+    }
+  }
+
+  private mac(nonce: string, payload: string): string {
+    return createHmac('sha256', this.secret)
+      .update(`${nonce}.${payload}`)
+      .digest()
+      .subarray(0, MAC_BYTES)
+      .toString('base64url');
+  }
+}
+
+function encodePayload(s: ServedBy): Buffer {
+  const strings = [s.model, s.versionId, s.versionLabel, s.rolloutId ?? ''].map((x) =>
+    Buffer.from(x, 'utf8').subarray(0, 255),
+  );
+  const head = Buffer.alloc(9);
+  head.writeUInt8(ROLE_CODES[s.role], 0);
+  head.writeUInt32BE(s.revision >>> 0, 1);
+  head.writeUInt32BE(s.at >>> 0, 5);
+  return Buffer.concat([head, ...strings.flatMap((b) => [Buffer.from([b.length]), b])]);
+}
+
+function decodePayload(buf: Buffer): ServedBy {
+  const role = ROLES[buf.readUInt8(0)];
+  if (!role) throw new Error('bad role');
+  const revision = buf.readUInt32BE(1);
+  const at = buf.readUInt32BE(5);
+  let offset = 9;
+  const next = () => {
+    const len = buf.readUInt8(offset);
+    const s = buf.subarray(offset + 1, offset + 1 + len).toString('utf8');
+    if (offset + 1 + len > buf.length) throw new Error('truncated');
+    offset += 1 + len;
+    return s;
+  };
+  const model = next();
+  const versionId = next();
+  const versionLabel = next();
+  const rolloutId = next();
+  if (!model || !versionId) throw new Error('missing fields');
+  return { model, versionId, versionLabel, role, rolloutId: rolloutId || null, revision, at };
+}

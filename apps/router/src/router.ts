@@ -1,0 +1,216 @@
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { EventPublisher } from '@aviary/domain';
+import { InProcessEventBus, KafkaEventPublisher } from '@aviary/kafka';
+import { apiKeyFor, ChatHandler } from './chat/chat-handler';
+import { RefusalDetector } from './chat/refusal-detector';
+import type { RouterConfig } from './config/router.config';
+import { RouterMetrics } from './evidence/router-metrics';
+import { FeedbackHandler } from './feedback/feedback-handler';
+import { RequestIds } from './feedback/request-id';
+import { sendError } from './http/openai-errors';
+import { FlagRouting } from './routing/flag-routing';
+import { ShadowRunner } from './shadow/shadow-runner';
+import { ConcurrencyLimiter, LimiterRegistry } from './upstream/concurrency-limiter';
+import { RateLimiter } from './upstream/rate-limiter';
+import { UpstreamClient } from './upstream/upstream-client';
+
+export type Log = (level: 'debug' | 'info' | 'warn' | 'error', message: string) => void;
+
+export interface RunningRouter {
+  readonly url: string;
+  readonly server: Server;
+  readonly flags: FlagRouting;
+  readonly events: EventPublisher;
+  readonly metrics: RouterMetrics;
+  close(): Promise<void>;
+}
+
+export interface RouterOptions {
+  /** An event publisher to share (the all-in-one process passes its in-process bus). */
+  readonly events?: EventPublisher;
+  readonly log?: Log;
+  /** How long to wait for the first routing data before listening anyway. */
+  readonly readyTimeoutMs?: number;
+}
+
+const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+
+export function consoleLog(min: RouterConfig['AVIARY_LOG_LEVEL']): Log {
+  const threshold = LEVELS.indexOf(min);
+  return (level, message) => {
+    if (LEVELS.indexOf(level) < threshold) return;
+    const line = `${new Date().toISOString()} ${level.toUpperCase().padEnd(5)} [router] ${message}\n`;
+    (level === 'error' || level === 'warn' ? process.stderr : process.stdout).write(line);
+  };
+}
+
+/** The router: a plain node:http server (no framework on the request path). */
+export async function startRouter(config: RouterConfig, opts: RouterOptions = {}): Promise<RunningRouter> {
+  const log = opts.log ?? consoleLog(config.AVIARY_LOG_LEVEL);
+  const flags = new FlagRouting({
+    url: config.AVIARY_FLAGS_URL,
+    token: config.AVIARY_FLAGS_TOKEN,
+    refreshMs: config.AVIARY_FLAGS_REFRESH_MS,
+    backupDir: config.AVIARY_FLAGS_BACKUP_DIR,
+    bootstrapFile: config.AVIARY_FLAGS_BOOTSTRAP_FILE,
+    log: (level, m) => log(level, m),
+  });
+  let events: EventPublisher;
+  let ownsEvents = true;
+  if (opts.events) {
+    events = opts.events;
+    ownsEvents = false;
+  } else if (config.KAFKA_BROKERS && config.KAFKA_BROKERS.length > 0) {
+    events = new KafkaEventPublisher({
+      brokers: config.KAFKA_BROKERS,
+      clientId: config.KAFKA_CLIENT_ID,
+      maxBuffered: config.AVIARY_EVENTS_BUFFER,
+      lingerMs: config.AVIARY_EVENTS_LINGER_MS,
+      log: (level, m) =>
+        log(level === 'error' ? 'error' : level === 'warn' ? 'warn' : 'debug', `kafka: ${m}`),
+    });
+  } else {
+    log(
+      'warn',
+      'KAFKA_BROKERS is not set and no analyzer shares this process: evidence events stay in memory and are dropped when the buffer fills',
+    );
+    events = new InProcessEventBus({ maxBuffered: config.AVIARY_EVENTS_BUFFER });
+  }
+  if (!config.AVIARY_ROUTER_SECRET)
+    log(
+      'warn',
+      'AVIARY_ROUTER_SECRET is not set: request ids are signed with a per-process key, so feedback only resolves on this router instance',
+    );
+  const ids = new RequestIds(
+    config.AVIARY_ROUTER_SECRET ? Buffer.from(config.AVIARY_ROUTER_SECRET) : randomBytes(32),
+  );
+  const upstream = new UpstreamClient();
+  const limiters = new LimiterRegistry(
+    () =>
+      new ConcurrencyLimiter(
+        config.AVIARY_UPSTREAM_MAX_CONCURRENCY,
+        config.AVIARY_UPSTREAM_MAX_QUEUE,
+        config.AVIARY_UPSTREAM_QUEUE_TIMEOUT_MS,
+      ),
+  );
+  const metrics = new RouterMetrics({ events, flags, limiters });
+  const refusals = RefusalDetector.fromEnv(config.AVIARY_REFUSAL_PATTERNS);
+  const shadow = new ShadowRunner({
+    config,
+    upstream,
+    limiter: new ConcurrencyLimiter(config.AVIARY_SHADOW_MAX_CONCURRENCY, 0, 1),
+    refusals,
+    events,
+    metrics,
+    apiKeyFor,
+  });
+  const chat = new ChatHandler({
+    config,
+    flags,
+    upstream,
+    limiters,
+    rateLimiter: new RateLimiter(config.AVIARY_RATE_LIMIT_PER_MINUTE),
+    refusals,
+    events,
+    metrics,
+    ids,
+    shadow,
+  });
+  const feedback = new FeedbackHandler({ ids, events, metrics });
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      log(
+        'error',
+        `unhandled error on ${req.method} ${req.url}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+      );
+      if (!res.headersSent) sendError(res, 500, 'server_error', 'The router failed unexpectedly.');
+      else res.destroy();
+    });
+  });
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?', 1)[0];
+    switch (`${req.method} ${path}`) {
+      case 'POST /v1/chat/completions':
+        return chat.handle(req, res);
+      case 'POST /v1/feedback':
+        return feedback.handle(req, res);
+      case 'GET /v1/models': {
+        const created = Math.floor(Date.now() / 1000);
+        return json(res, 200, {
+          object: 'list',
+          data: flags.models().map((id) => ({ id, object: 'model', created, owned_by: 'aviary' })),
+        });
+      }
+      case 'GET /metrics': {
+        const body = await metrics.registry.metrics();
+        res.writeHead(200, { 'content-type': metrics.registry.contentType });
+        res.end(body);
+        return;
+      }
+      case 'GET /healthz':
+        return json(res, 200, { status: 'ok' });
+      case 'GET /readyz': {
+        const f = flags.status();
+        const e = events.stats();
+        const ready = f.ready;
+        return json(res, ready ? 200 : 503, {
+          status: !ready ? 'unavailable' : f.sourceReachable && e.healthy ? 'ok' : 'degraded',
+          checks: {
+            flags: {
+              status: f.sourceReachable ? 'ok' : 'unreachable',
+              hasRouting: f.ready,
+              lastError: f.lastError,
+              lastUpdateAt: f.lastUpdateAt,
+            },
+            events: { status: e.healthy ? 'ok' : 'failing', sink: events.name, ...e },
+          },
+        });
+      }
+      default:
+        if (path?.startsWith('/v1/'))
+          return sendError(res, 404, 'invalid_request_error', `Unknown endpoint ${req.method} ${path}.`, {
+            code: 'unknown_url',
+          });
+        return sendError(res, 404, 'not_found_error', `Unknown endpoint ${req.method} ${path}.`);
+    }
+  }
+
+  await flags.waitUntilReady(opts.readyTimeoutMs ?? 5_000);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.AVIARY_ROUTER_PORT, config.AVIARY_BIND_HOST, () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const host =
+    config.AVIARY_BIND_HOST === '0.0.0.0' || config.AVIARY_BIND_HOST === '::'
+      ? '127.0.0.1'
+      : config.AVIARY_BIND_HOST;
+  return {
+    url: `http://${host}:${address.port}`,
+    server,
+    flags,
+    events,
+    metrics,
+    close: async () => {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+      flags.close();
+      await upstream.close();
+      if (ownsEvents) await events.close(5_000);
+    },
+  };
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}

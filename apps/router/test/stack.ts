@@ -1,0 +1,133 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import OpenAI from 'openai';
+import { TOPICS, type FeedbackEvent, type OutcomeEvent, type PairEvent } from '@aviary/contracts';
+import { startDemoLlm, type DemoLlm } from '@aviary/demo-llm';
+import { InProcessEventBus } from '@aviary/kafka';
+import { startTestControlPlane, type TestControlPlane, waitFor } from '../../control-plane/test/harness';
+import { loadRouterConfig } from '../src/config/router.config';
+import { startRouter, type RunningRouter } from '../src/router';
+
+export interface Stack {
+  readonly cp: TestControlPlane;
+  readonly router: RunningRouter;
+  readonly baseline: DemoLlm;
+  readonly candidate: DemoLlm;
+  readonly openai: OpenAI;
+  readonly model: string;
+  readonly outcomes: OutcomeEvent[];
+  readonly pairs: PairEvent[];
+  readonly feedback: FeedbackEvent[];
+  /** Creates and starts a rollout with the given steps; returns its id once the router sees it. */
+  rollout(steps: unknown[]): Promise<string>;
+  promote(id: string): Promise<void>;
+  rollback(id: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export const SECRET = 'router-test-secret-0123456789abcdef';
+
+/**
+ * A control plane (real PostgreSQL, built-in flags), two demo model servers, and a router reading
+ * the split with unleash-client, its evidence captured from the in-process bus.
+ */
+export async function startStack(
+  routerEnv: Record<string, string> = {},
+  opts: { baselineTimeoutMs?: number; candidateTimeoutMs?: number } = {},
+): Promise<Stack> {
+  const cp = await startTestControlPlane({ AVIARY_ANALYSIS: 'manual' });
+  const baseline = await startDemoLlm({ name: 'baseline', seed: 1, apiKey: 'baseline-key' });
+  const candidate = await startDemoLlm({ name: 'candidate', seed: 2 });
+  process.env['ROUTER_TEST_BASELINE_KEY'] = 'baseline-key';
+  const model = `chat-${Math.random().toString(36).slice(2, 8)}`;
+  await cp.api('POST', '/api/v1/models', { name: model });
+  await cp.api('POST', `/api/v1/models/${model}/versions`, {
+    label: 'v1',
+    upstreamBaseUrl: baseline.url,
+    upstreamModel: 'base-8b',
+    apiKeyRef: 'ROUTER_TEST_BASELINE_KEY',
+    timeoutMs: opts.baselineTimeoutMs ?? 5000,
+  });
+  await cp.api('POST', `/api/v1/models/${model}/versions`, {
+    label: 'v2',
+    upstreamBaseUrl: candidate.url,
+    upstreamModel: 'cand-8b',
+    timeoutMs: opts.candidateTimeoutMs ?? 5000,
+  });
+  const token = (
+    await cp.api<{ token: string }>('POST', '/api/v1/tokens', { name: `router-${model}`, role: 'viewer' })
+  ).body.token;
+
+  const bus = new InProcessEventBus({ maxBuffered: 200_000 });
+  const outcomes: OutcomeEvent[] = [];
+  const pairs: PairEvent[] = [];
+  const feedback: FeedbackEvent[] = [];
+  await bus.subscribe([TOPICS.outcomes, TOPICS.pairs, TOPICS.feedback], (topic, _key, value) => {
+    if (topic === TOPICS.outcomes) outcomes.push(value as OutcomeEvent);
+    if (topic === TOPICS.pairs) pairs.push(value as PairEvent);
+    if (topic === TOPICS.feedback) feedback.push(value as FeedbackEvent);
+    return Promise.resolve();
+  });
+  const backupDir = mkdtempSync(join(tmpdir(), 'aviary-router-test-'));
+  const router = await startRouter(
+    loadRouterConfig({
+      AVIARY_ROUTER_PORT: '0',
+      AVIARY_FLAGS_URL: `${cp.url}/api`,
+      AVIARY_FLAGS_TOKEN: token,
+      AVIARY_FLAGS_REFRESH_MS: '100',
+      AVIARY_FLAGS_BACKUP_DIR: backupDir,
+      AVIARY_ROUTER_SECRET: SECRET,
+      AVIARY_LOG_LEVEL: 'error',
+      ...routerEnv,
+    }),
+    { events: bus },
+  );
+  await waitFor('the router to know the model', () => router.flags.resolve(model, 'probe') !== null, 10_000);
+  const openai = new OpenAI({ baseURL: `${router.url}/v1`, apiKey: 'not-used-by-aviary', maxRetries: 0 });
+
+  const seenRevision = () => router.flags.resolve(model, 'probe')?.revision ?? 0;
+  const afterChange = async (fn: () => Promise<unknown>) => {
+    const before = seenRevision();
+    await fn();
+    await waitFor('the router to see the new split', () => seenRevision() > before, 10_000);
+  };
+  return {
+    cp,
+    router,
+    baseline,
+    candidate,
+    openai,
+    model,
+    outcomes,
+    pairs,
+    feedback,
+    async rollout(steps) {
+      const r = await cp.api<{ id: string }>('POST', '/api/v1/rollouts', {
+        model,
+        candidateVersion: 'v2',
+        plan: { steps },
+      });
+      if (r.status !== 201) throw new Error(`rollout: ${r.status} ${JSON.stringify(r.body)}`);
+      await afterChange(() => cp.api('POST', `/api/v1/rollouts/${r.body.id}/start`));
+      return r.body.id;
+    },
+    promote: (id) => afterChange(() => cp.api('POST', `/api/v1/rollouts/${id}/promote`)),
+    rollback: (id) =>
+      afterChange(() => cp.api('POST', `/api/v1/rollouts/${id}/rollback`, { reason: 'test' })),
+    async close() {
+      await router.close();
+      await bus.close();
+      await baseline.close();
+      await candidate.close();
+      await cp.close();
+      rmSync(backupDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export const step = {
+  weight: (weight: number) => ({ type: 'setWeight', weight, minDurationSeconds: 3600 }),
+  shadow: (sampleRate: number) => ({ type: 'shadow', sampleRate, minDurationSeconds: 3600 }),
+};
+export const rest = [step.weight(100)];

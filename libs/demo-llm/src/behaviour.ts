@@ -1,0 +1,178 @@
+/**
+ * How a demo model server misbehaves. Every rate is a probability in [0, 1], drawn independently per
+ * request in a fixed order (connection drop, hang, error, refusal, empty, broken JSON), so each rate is
+ * conditional on the earlier faults not having happened: with only `refusalRate: 0.5` set, half the
+ * answers are refusals; with `errorRate: 0.3` as well, half of the answered (non-error) requests are.
+ */
+export interface Behaviour {
+  /** Share of answers that are a refusal ("I'm sorry, but I can't help with that request."). */
+  refusalRate: number;
+  /** Share of requests answered 500 with an OpenAI-style error body. */
+  errorRate: number;
+  /** Share of answers with empty content. */
+  emptyRate: number;
+  /** Share of answers to JSON-mode requests (response_format json_object / json_schema) that are invalid JSON. */
+  brokenJsonRate: number;
+  /** Added before the first byte of the response. */
+  latencyMs: number;
+  /** Uniform ±jitter around latencyMs (never below 0). */
+  latencyJitterMs: number;
+  /** Streaming pace; 0 or undefined = as fast as possible. */
+  tokensPerSecond?: number;
+  /** Share of requests never answered (the socket stays open): for timeout tests. */
+  hangRate?: number;
+  /** Share of requests whose socket is destroyed without any response. */
+  connectionDropRate?: number;
+  /** Scales how many sentences an answer has (1 = normal, 0.4 = terse); for output-length guardrails. */
+  lengthFactor?: number;
+}
+
+/** A behaviour with every optional field filled in, as the server holds it. */
+export type FullBehaviour = Required<Behaviour>;
+
+const FINE: FullBehaviour = Object.freeze({
+  refusalRate: 0,
+  errorRate: 0,
+  emptyRate: 0,
+  brokenJsonRate: 0,
+  latencyMs: 0,
+  latencyJitterMs: 0,
+  tokensPerSecond: 0,
+  hangRate: 0,
+  connectionDropRate: 0,
+  lengthFactor: 1,
+});
+
+const preset = (overrides: Partial<FullBehaviour>): Readonly<FullBehaviour> =>
+  Object.freeze({ ...FINE, ...overrides });
+
+/**
+ * Named behaviours. Each is complete (every field set), so `setBehaviour(BEHAVIOURS.x)` or
+ * `{"preset":"x"}` replaces the whole behaviour rather than merging into the previous one.
+ */
+export const BEHAVIOURS = Object.freeze({
+  /** No faults, no latency: the default, and what tests and benchmarks want. */
+  fine: preset({}),
+  /** A plausible production model: a few refusals and failures, ~120 ms to first byte, streamed at 80 tok/s. */
+  typical: preset({
+    refusalRate: 0.03,
+    errorRate: 0.005,
+    emptyRate: 0.01,
+    brokenJsonRate: 0.01,
+    latencyMs: 120,
+    latencyJitterMs: 60,
+    tokensPerSecond: 80,
+  }),
+  refusesMore: preset({ refusalRate: 0.5 }),
+  slower: preset({ latencyMs: 800 }),
+  errors: preset({ errorRate: 0.3 }),
+  brokenJson: preset({ brokenJsonRate: 0.5 }),
+  empty: preset({ emptyRate: 0.3 }),
+  /** Answers about 60% shorter. */
+  terse: preset({ lengthFactor: 0.4 }),
+  slowStream: preset({ tokensPerSecond: 20 }),
+  hangs: preset({ hangRate: 1 }),
+  dropsConnections: preset({ connectionDropRate: 0.3 }),
+} satisfies Record<string, Readonly<FullBehaviour>>);
+
+export type BehaviourPreset = keyof typeof BEHAVIOURS;
+
+export function isBehaviourPreset(name: string): name is BehaviourPreset {
+  return Object.prototype.hasOwnProperty.call(BEHAVIOURS, name);
+}
+
+/** An invalid behaviour update; `param` names the offending field (OpenAI error style). */
+export class BehaviourError extends RangeError {
+  constructor(
+    message: string,
+    readonly param: string | null,
+  ) {
+    super(message);
+    this.name = 'BehaviourError';
+  }
+}
+
+type Field = keyof FullBehaviour;
+/** Valid range per field, inclusive. */
+const RANGES: Readonly<Record<Field, readonly [number, number]>> = {
+  refusalRate: [0, 1],
+  errorRate: [0, 1],
+  emptyRate: [0, 1],
+  brokenJsonRate: [0, 1],
+  hangRate: [0, 1],
+  connectionDropRate: [0, 1],
+  latencyMs: [0, 3_600_000],
+  latencyJitterMs: [0, 3_600_000],
+  tokensPerSecond: [0, 1_000_000],
+  lengthFactor: [0, 10],
+};
+const OPTIONAL: ReadonlySet<Field> = new Set([
+  'tokensPerSecond',
+  'hangRate',
+  'connectionDropRate',
+  'lengthFactor',
+]);
+
+function isField(key: string): key is Field {
+  return Object.prototype.hasOwnProperty.call(RANGES, key);
+}
+
+/**
+ * Applies a partial behaviour (or a preset name) to `current` and returns the new complete behaviour.
+ * Unknown fields, non-numbers and out-of-range values throw BehaviourError; `undefined` values are
+ * ignored, and `null` resets an optional field to its default.
+ */
+export function applyBehaviour(
+  current: Readonly<FullBehaviour>,
+  update: Partial<Behaviour> | BehaviourPreset,
+): FullBehaviour {
+  if (typeof update === 'string') return resolveBehaviourUpdate(current, { preset: update });
+  return resolveBehaviourUpdate(current, update);
+}
+
+/**
+ * Parses the body of `PUT /admin/behaviour`: a partial behaviour, `{"preset": "name"}`, or a preset
+ * plus overrides (`{"preset": "slower", "errorRate": 0.1}`: the preset replaces everything, then the
+ * overrides apply).
+ */
+export function resolveBehaviourUpdate(current: Readonly<FullBehaviour>, input: unknown): FullBehaviour {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new BehaviourError('The behaviour update must be a JSON object.', null);
+  }
+  const entries = Object.entries(input as Record<string, unknown>);
+  let next: FullBehaviour = { ...current };
+  for (const [key, value] of entries) {
+    if (key !== 'preset') continue;
+    if (typeof value !== 'string' || !isBehaviourPreset(value)) {
+      throw new BehaviourError(
+        `Unknown preset ${JSON.stringify(value)}; expected one of ${Object.keys(BEHAVIOURS).join(', ')}.`,
+        'preset',
+      );
+    }
+    next = { ...BEHAVIOURS[value] };
+  }
+  for (const [key, value] of entries) {
+    if (key === 'preset' || value === undefined) continue;
+    if (!isField(key)) {
+      throw new BehaviourError(
+        `Unknown behaviour field '${key}'; expected preset or one of ${Object.keys(RANGES).join(', ')}.`,
+        key,
+      );
+    }
+    if (value === null && OPTIONAL.has(key)) {
+      next[key] = FINE[key];
+      continue;
+    }
+    const [min, max] = RANGES[key];
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
+      throw new BehaviourError(
+        `'${key}' must be a number from ${min} to ${max}, got ${JSON.stringify(value)}.`,
+        key,
+      );
+    }
+    next[key] = value;
+  }
+  return next;
+}
+
+export const DEFAULT_BEHAVIOUR: Readonly<FullBehaviour> = BEHAVIOURS.fine;

@@ -1,0 +1,475 @@
+import { Agent, request as httpRequest } from 'node:http';
+import OpenAI from 'openai';
+import { REFUSALS } from './answers';
+import { BEHAVIOURS, type Behaviour } from './behaviour';
+import { startDemoLlm, type DemoLlm, type DemoLlmOptions } from './demo-llm';
+
+const servers: DemoLlm[] = [];
+async function start(options: Partial<DemoLlmOptions> = {}): Promise<DemoLlm> {
+  const server = await startDemoLlm({ name: 'baseline', ...options });
+  servers.push(server);
+  return server;
+}
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => s.close()));
+});
+
+function client(server: DemoLlm, extra: Partial<ConstructorParameters<typeof OpenAI>[0]> = {}): OpenAI {
+  return new OpenAI({ baseURL: server.url, apiKey: 'x', maxRetries: 0, ...extra });
+}
+
+const user = (content: string): OpenAI.Chat.ChatCompletionMessageParam[] => [
+  { role: 'system', content: 'You are helpful.' },
+  { role: 'user', content },
+];
+
+async function waitFor(check: () => boolean, timeoutMs = 2000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+async function adminFetch(
+  server: DemoLlm,
+  path: string,
+  init?: RequestInit,
+): Promise<{ status: number; body: unknown }> {
+  const res = await fetch(`${server.origin}${path}`, init);
+  return { status: res.status, body: await res.json() };
+}
+
+describe('demo-llm chat completions (real openai SDK)', () => {
+  it('answers a JSON completion deterministically from the last user message, echoing the model', async () => {
+    const server = await start();
+    const openai = client(server);
+    const completion = await openai.chat.completions.create({
+      model: 'support-chat',
+      messages: user('What is the capital of France?'),
+    });
+    expect(completion.object).toBe('chat.completion');
+    expect(completion.id).toMatch(/^chatcmpl-/);
+    expect(completion.model).toBe('support-chat');
+    const choice = completion.choices[0];
+    expect(choice?.finish_reason).toBe('stop');
+    expect(choice?.message.role).toBe('assistant');
+    const content = choice?.message.content ?? '';
+    expect(content).toMatch(/^Answer from baseline: you asked about "What is the capital of France\?"\./);
+    expect(content.length).toBeGreaterThan(100);
+    expect(completion.usage).toEqual({
+      prompt_tokens: Math.ceil(('You are helpful.'.length + 'What is the capital of France?'.length) / 4),
+      completion_tokens: Math.ceil(content.length / 4),
+      total_tokens: Math.ceil(46 / 4) + Math.ceil(content.length / 4),
+    });
+
+    const again = await openai.chat.completions.create({
+      model: 'm',
+      messages: user('What is the capital of France?'),
+    });
+    expect(again.choices[0]?.message.content).toBe(content);
+    const other = await openai.chat.completions.create({
+      model: 'm',
+      messages: user('Explain TCP slow start'),
+    });
+    expect(other.choices[0]?.message.content).not.toBe(content);
+    expect(server.stats()).toMatchObject({ requests: 3, inFlight: 0, byOutcome: { ok: 3 } });
+  });
+
+  it('streams a role delta, word deltas, a finish chunk and (with include_usage) a usage chunk', async () => {
+    const server = await start();
+    const openai = client(server);
+    const plain = await openai.chat.completions.create({ model: 'm', messages: user('Tell me about owls') });
+    const stream = await openai.chat.completions.create({
+      model: 'm',
+      messages: user('Tell me about owls'),
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    const chunks: OpenAI.Chat.ChatCompletionChunk[] = [];
+    for await (const chunk of stream) chunks.push(chunk);
+
+    expect(chunks[0]?.choices[0]?.delta.role).toBe('assistant');
+    const contentChunks = chunks.filter((c) => (c.choices[0]?.delta.content ?? '') !== '');
+    expect(contentChunks.length).toBeGreaterThan(5);
+    const text = contentChunks.map((c) => c.choices[0]?.delta.content).join('');
+    expect(text).toBe(plain.choices[0]?.message.content);
+    const finish = chunks.find((c) => c.choices[0]?.finish_reason !== null && c.choices[0] !== undefined);
+    expect(finish?.choices[0]?.finish_reason).toBe('stop');
+    const last = chunks[chunks.length - 1];
+    expect(last?.choices).toEqual([]);
+    expect(last?.usage).toEqual(plain.usage);
+    expect(chunks.every((c) => c.object === 'chat.completion.chunk' && c.id === chunks[0]?.id)).toBe(true);
+  });
+
+  it('omits the usage chunk without include_usage', async () => {
+    const server = await start();
+    const stream = await client(server).chat.completions.create({
+      model: 'm',
+      messages: user('hi'),
+      stream: true,
+    });
+    const chunks: OpenAI.Chat.ChatCompletionChunk[] = [];
+    for await (const chunk of stream) chunks.push(chunk);
+    expect(chunks.every((c) => c.choices.length === 1 && c.usage == null)).toBe(true);
+    expect(chunks[chunks.length - 1]?.choices[0]?.finish_reason).toBe('stop');
+  });
+
+  it('refuses about refusalRate of the requests (0.5 over 400) with typical wording', async () => {
+    const server = await start({ behaviour: { refusalRate: 0.5 }, seed: 7 });
+    const openai = client(server);
+    let refusals = 0;
+    for (let i = 0; i < 400; i++) {
+      const completion = await openai.chat.completions.create({
+        model: 'm',
+        messages: user(`question ${i % 10}`),
+      });
+      const content = completion.choices[0]?.message.content ?? '';
+      if (REFUSALS.includes(content)) refusals++;
+      else expect(content).toMatch(/^Answer from baseline/);
+    }
+    expect(refusals / 400).toBeGreaterThanOrEqual(0.4);
+    expect(refusals / 400).toBeLessThanOrEqual(0.6);
+    expect(server.stats().byOutcome).toMatchObject({ refusal: refusals, ok: 400 - refusals });
+  });
+
+  it('surfaces errors as OpenAI.InternalServerError with an OpenAI error body, streaming or not', async () => {
+    const server = await start({ behaviour: BEHAVIOURS.errors });
+    server.setBehaviour({ errorRate: 1 });
+    const openai = client(server);
+    const failure = openai.chat.completions.create({ model: 'm', messages: user('hi') });
+    await expect(failure).rejects.toBeInstanceOf(OpenAI.InternalServerError);
+    await expect(failure).rejects.toMatchObject({ status: 500, type: 'server_error' });
+    await expect(
+      openai.chat.completions.create({ model: 'm', messages: user('hi'), stream: true }),
+    ).rejects.toBeInstanceOf(OpenAI.InternalServerError);
+    expect(server.stats().byOutcome.error).toBe(2);
+  });
+
+  it('returns parseable JSON in JSON mode, and unparseable JSON when brokenJson strikes', async () => {
+    const server = await start({ name: 'candidate' });
+    const openai = client(server);
+    const asJson = await openai.chat.completions.create({
+      model: 'm',
+      messages: user('List three birds'),
+      response_format: { type: 'json_object' },
+    });
+    expect(JSON.parse(asJson.choices[0]?.message.content ?? '')).toEqual({
+      answer: expect.stringMatching(/^Answer from candidate: /) as unknown,
+      model: 'candidate',
+    });
+
+    const schema = await openai.chat.completions.create({
+      model: 'm',
+      messages: user('Classify this ticket'),
+      response_format: {
+        type: 'json_schema',
+        json_schema: {
+          name: 'ticket',
+          schema: {
+            type: 'object',
+            properties: {
+              category: { type: 'string', enum: ['billing', 'bug'] },
+              priority: { type: 'integer' },
+              summary: { type: 'string' },
+              tags: { type: 'array', items: { type: 'string' } },
+            },
+            required: ['category', 'priority', 'summary', 'tags'],
+          },
+        },
+      },
+    });
+    const parsed = JSON.parse(schema.choices[0]?.message.content ?? '') as Record<string, unknown>;
+    expect(parsed).toMatchObject({ category: 'billing', summary: expect.any(String) as unknown });
+    expect(typeof parsed['priority']).toBe('number');
+    expect(Array.isArray(parsed['tags'])).toBe(true);
+
+    server.setBehaviour(BEHAVIOURS.brokenJson);
+    server.setBehaviour({ brokenJsonRate: 1 });
+    for (let i = 0; i < 6; i++) {
+      const broken = await openai.chat.completions.create({
+        model: 'm',
+        messages: user(`List birds ${i}`),
+        response_format: { type: 'json_object' },
+      });
+      expect(() => JSON.parse(broken.choices[0]?.message.content ?? '') as unknown).toThrow();
+    }
+    // Not asking for JSON: brokenJsonRate does not apply.
+    const prose = await openai.chat.completions.create({ model: 'm', messages: user('List birds') });
+    expect(prose.choices[0]?.message.content).toMatch(/^Answer from candidate/);
+    expect(server.stats().byOutcome).toMatchObject({ ok: 3, brokenJson: 6 });
+  });
+
+  it('returns empty content at emptyRate 1', async () => {
+    const server = await start({ behaviour: { emptyRate: 1 } });
+    const completion = await client(server).chat.completions.create({ model: 'm', messages: user('hi') });
+    expect(completion.choices[0]?.message.content).toBe('');
+    expect(completion.usage?.completion_tokens).toBe(0);
+  });
+
+  it('adds about latencyMs before the first byte', async () => {
+    const server = await start({ behaviour: { latencyMs: 250 } });
+    const openai = client(server);
+    await openai.chat.completions.create({ model: 'm', messages: user('warm up') });
+    const started = performance.now();
+    await openai.chat.completions.create({ model: 'm', messages: user('hi') });
+    const elapsed = performance.now() - started;
+    expect(elapsed).toBeGreaterThanOrEqual(245);
+    expect(elapsed).toBeLessThan(450);
+
+    server.setBehaviour({ latencyMs: 0 });
+    const fastStart = performance.now();
+    await openai.chat.completions.create({ model: 'm', messages: user('hi') });
+    expect(performance.now() - fastStart).toBeLessThan(100);
+  });
+
+  it('paces streaming at tokensPerSecond', async () => {
+    const server = await start({ behaviour: { tokensPerSecond: 400 } });
+    const openai = client(server);
+    const stream = await openai.chat.completions.create({
+      model: 'm',
+      messages: user('Explain consistent hashing'),
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    const started = performance.now();
+    let tokens = 0;
+    for await (const chunk of stream) tokens = chunk.usage?.completion_tokens ?? tokens;
+    const elapsed = performance.now() - started;
+    const expected = (tokens / 400) * 1000;
+    expect(tokens).toBeGreaterThan(40);
+    expect(elapsed).toBeGreaterThanOrEqual(expected * 0.8);
+    expect(elapsed).toBeLessThan(expected * 2 + 100);
+  });
+
+  it('truncates at max_tokens with finish_reason length', async () => {
+    const server = await start();
+    const completion = await client(server).chat.completions.create({
+      model: 'm',
+      messages: user('Explain consistent hashing'),
+      max_completion_tokens: 5,
+    });
+    expect(completion.choices[0]?.finish_reason).toBe('length');
+    expect(completion.choices[0]?.message.content).toHaveLength(20);
+    expect(completion.usage?.completion_tokens).toBe(5);
+  });
+
+  it('answers the same sequence identically for the same seed, and differently for another seed', async () => {
+    const behaviour: Partial<Behaviour> = {
+      refusalRate: 0.3,
+      errorRate: 0.15,
+      emptyRate: 0.1,
+      brokenJsonRate: 0.5,
+      latencyJitterMs: 2,
+    };
+    const run = async (server: DemoLlm): Promise<string[]> => {
+      const openai = client(server);
+      const out: string[] = [];
+      for (let i = 0; i < 40; i++) {
+        const params = {
+          model: 'm',
+          messages: user(`prompt ${i % 7}`),
+          ...(i % 3 === 0 ? { response_format: { type: 'json_object' as const } } : {}),
+        };
+        try {
+          if (i % 4 === 0) {
+            const stream = await openai.chat.completions.create({ ...params, stream: true });
+            let text = '';
+            for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
+            out.push(`stream:${text}`);
+          } else {
+            const completion = await openai.chat.completions.create(params);
+            out.push(`${completion.id}:${completion.choices[0]?.message.content}`);
+          }
+        } catch (err) {
+          out.push(err instanceof OpenAI.APIError ? `status ${err.status}` : String(err));
+        }
+      }
+      return out;
+    };
+    const [a, b, c] = await Promise.all([
+      start({ seed: 42, behaviour }),
+      start({ seed: 42, behaviour }),
+      start({ seed: 43, behaviour }),
+    ]);
+    if (a === undefined || b === undefined || c === undefined) throw new Error('servers did not start');
+    const first = await run(a);
+    expect(await run(b)).toEqual(first);
+    expect(await run(c)).not.toEqual(first);
+    expect(new Set(first.map((r) => r.replace(/^chatcmpl-\w+:/, '').slice(0, 12))).size).toBeGreaterThan(3);
+    expect(a.stats()).toEqual({ ...b.stats() });
+  });
+
+  it('counts a client abort mid-stream and stops streaming', async () => {
+    const server = await start({ behaviour: { tokensPerSecond: 50 } });
+    const stream = await client(server).chat.completions.create({
+      model: 'm',
+      messages: user('Tell me a long story'),
+      stream: true,
+    });
+    let seen = 0;
+    for await (const _chunk of stream) {
+      if (++seen === 2) {
+        stream.controller.abort();
+        break;
+      }
+    }
+    await waitFor(() => server.stats().byOutcome.aborted === 1);
+    expect(server.stats()).toMatchObject({ requests: 1, inFlight: 0, byOutcome: { aborted: 1, ok: 0 } });
+  });
+
+  it('hangs (hangRate) until the client times out, and close() still returns promptly', async () => {
+    const server = await start({ behaviour: BEHAVIOURS.hangs });
+    const openai = client(server, { timeout: 150 });
+    const started = performance.now();
+    // APIConnectionTimeoutError in plain node; under jest the SDK cannot recognise the DOMException from
+    // another realm and reports its parent class, APIConnectionError.
+    await expect(openai.chat.completions.create({ model: 'm', messages: user('hi') })).rejects.toBeInstanceOf(
+      OpenAI.APIConnectionError,
+    );
+    expect(performance.now() - started).toBeGreaterThanOrEqual(145);
+    await waitFor(() => server.stats().inFlight === 0);
+    expect(server.stats().byOutcome.hang).toBe(1);
+
+    const pending = client(server).chat.completions.create({ model: 'm', messages: user('hi') });
+    const settled = pending.then(
+      () => 'answered',
+      () => 'failed',
+    );
+    await waitFor(() => server.stats().inFlight === 1);
+    const closeStarted = performance.now();
+    await server.close();
+    expect(performance.now() - closeStarted).toBeLessThan(500);
+    expect(await settled).toBe('failed');
+  });
+
+  it('drops the connection without a response (connectionDropRate)', async () => {
+    const server = await start({ behaviour: { connectionDropRate: 1 } });
+    await expect(
+      client(server).chat.completions.create({ model: 'm', messages: user('hi') }),
+    ).rejects.toBeInstanceOf(OpenAI.APIConnectionError);
+    expect(server.stats()).toMatchObject({ inFlight: 0, byOutcome: { drop: 1 } });
+  });
+
+  it('requires the API key when one is configured', async () => {
+    const server = await start({ apiKey: 'sk-demo' });
+    await expect(
+      client(server, { apiKey: 'wrong' }).chat.completions.create({ model: 'm', messages: user('hi') }),
+    ).rejects.toBeInstanceOf(OpenAI.AuthenticationError);
+    await expect(client(server, { apiKey: 'wrong' }).models.list()).rejects.toMatchObject({ status: 401 });
+    const ok = await client(server, { apiKey: 'sk-demo' }).chat.completions.create({
+      model: 'm',
+      messages: user('hi'),
+    });
+    expect(ok.choices[0]?.message.content).toMatch(/^Answer from/);
+    expect(server.stats().byOutcome).toMatchObject({ unauthorized: 1, ok: 1 });
+  });
+
+  it('lists one model named after the server', async () => {
+    const server = await start({ name: 'candidate' });
+    const models = [];
+    for await (const model of client(server).models.list()) models.push(model);
+    expect(models).toEqual([expect.objectContaining({ id: 'candidate', object: 'model' })]);
+  });
+
+  it('answers 400 OpenAI-style for bad JSON and missing messages', async () => {
+    const server = await start();
+    const post = async (body: string): Promise<{ status: number; body: unknown }> => {
+      const res = await fetch(`${server.url}/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+      });
+      return { status: res.status, body: await res.json() };
+    };
+    expect(await post('{"model": "m", "messages": [')).toEqual({
+      status: 400,
+      body: {
+        error: {
+          message: expect.any(String) as unknown,
+          type: 'invalid_request_error',
+          param: null,
+          code: null,
+        },
+      },
+    });
+    expect(await post('{"model": "m"}')).toEqual({
+      status: 400,
+      body: {
+        error: {
+          message: "Missing required parameter: 'messages'.",
+          type: 'invalid_request_error',
+          param: 'messages',
+          code: 'missing_required_parameter',
+        },
+      },
+    });
+    await expect(client(server).chat.completions.create({ model: 'm', messages: [] })).rejects.toBeInstanceOf(
+      OpenAI.BadRequestError,
+    );
+    expect(server.stats().byOutcome.badRequest).toBe(3);
+    expect((await fetch(`${server.origin}/nope`)).status).toBe(404);
+  });
+
+  it('switches behaviour at runtime through the admin endpoint', async () => {
+    const server = await start({ name: 'candidate' });
+    const openai = client(server);
+    expect(await adminFetch(server, '/admin/behaviour')).toEqual({ status: 200, body: BEHAVIOURS.fine });
+
+    const put = await adminFetch(server, '/admin/behaviour', {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ preset: 'refusesMore', refusalRate: 1 }),
+    });
+    expect(put).toEqual({ status: 200, body: { ...BEHAVIOURS.refusesMore, refusalRate: 1 } });
+    const refused = await openai.chat.completions.create({ model: 'm', messages: user('hi') });
+    expect(REFUSALS).toContain(refused.choices[0]?.message.content);
+
+    // A partial update merges into the current behaviour.
+    await adminFetch(server, '/admin/behaviour', {
+      method: 'PUT',
+      body: '{"refusalRate": 0, "latencyMs": 5}',
+    });
+    expect(server.behaviour()).toEqual({ ...BEHAVIOURS.fine, latencyMs: 5 });
+    const answered = await openai.chat.completions.create({ model: 'm', messages: user('hi') });
+    expect(answered.choices[0]?.message.content).toMatch(/^Answer from candidate/);
+
+    const invalid = await adminFetch(server, '/admin/behaviour', {
+      method: 'PUT',
+      body: '{"refusalRate": 2}',
+    });
+    expect(invalid).toMatchObject({ status: 400, body: { error: { param: 'refusalRate' } } });
+    const unknown = await adminFetch(server, '/admin/behaviour', {
+      method: 'PUT',
+      body: '{"preset": "nope"}',
+    });
+    expect(unknown).toMatchObject({ status: 400, body: { error: { param: 'preset' } } });
+    expect(server.behaviour().latencyMs).toBe(5);
+
+    expect(await adminFetch(server, '/admin/stats')).toEqual({
+      status: 200,
+      body: expect.objectContaining({ name: 'candidate', requests: 2, inFlight: 0 }) as unknown,
+    });
+  });
+
+  it('keeps connections alive between requests', async () => {
+    const server = await start();
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const post = (): Promise<{ reused: boolean; status: number }> =>
+      new Promise((resolve, reject) => {
+        const req = httpRequest(
+          `${server.url}/chat/completions`,
+          { method: 'POST', agent, headers: { 'content-type': 'application/json' } },
+          (res) => {
+            res.resume();
+            res.on('end', () => resolve({ reused: req.reusedSocket, status: res.statusCode ?? 0 }));
+          },
+        );
+        req.on('error', reject);
+        req.end('{"model":"m","messages":[{"role":"user","content":"hi"}]}');
+      });
+    expect(await post()).toEqual({ reused: false, status: 200 });
+    expect(await post()).toEqual({ reused: true, status: 200 });
+    agent.destroy();
+  });
+});

@@ -1,0 +1,620 @@
+import { createServer, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  answerText,
+  brokenJson,
+  estimateTokens,
+  jsonAnswer,
+  pick,
+  REFUSALS,
+  splitIntoDeltas,
+} from './answers';
+import {
+  applyBehaviour,
+  BehaviourError,
+  BEHAVIOURS,
+  DEFAULT_BEHAVIOUR,
+  resolveBehaviourUpdate,
+  type Behaviour,
+  type BehaviourPreset,
+  type FullBehaviour,
+} from './behaviour';
+import { isRequestProblem, parseChatRequest, type ChatRequest } from './chat-request';
+import { decide, hashBytes, requestState, type Fate } from './determinism';
+
+export interface DemoLlmOptions {
+  /** Shows up in answers ("Answer from <name>: …") and as the one model of GET /v1/models. */
+  readonly name: string;
+  /** 0 (the default) picks a free port. */
+  readonly port?: number;
+  /** Default 127.0.0.1. */
+  readonly host?: string;
+  readonly behaviour?: Partial<Behaviour>;
+  /** Mixed into every per-request decision; default 0. */
+  readonly seed?: number;
+  /** When set, /v1/* requires `Authorization: Bearer <apiKey>` (401 otherwise). /admin/* stays open. */
+  readonly apiKey?: string;
+  /** Larger bodies get 413; default 4 MiB. */
+  readonly maxBodyBytes?: number;
+}
+
+/**
+ * What happened to each chat completion request, counted once per request: the fate that was answered,
+ * 'hang' when a hang starts, 'aborted' when the client left before the response was complete, or
+ * 'badRequest' / 'unauthorized' / 'tooLarge' when it was turned away.
+ */
+export type DemoLlmOutcome = Fate | 'aborted' | 'badRequest' | 'unauthorized' | 'tooLarge';
+
+export interface DemoLlmStats {
+  readonly name: string;
+  /** Chat completion requests received (other endpoints are not counted). */
+  readonly requests: number;
+  /** Received and not yet answered or abandoned; hung requests stay here until their client gives up. */
+  readonly inFlight: number;
+  readonly byOutcome: Readonly<Record<DemoLlmOutcome, number>>;
+}
+
+export interface DemoLlm {
+  readonly name: string;
+  /** Base URL for OpenAI clients, ending in /v1 (e.g. http://127.0.0.1:41234/v1). */
+  readonly url: string;
+  /** http://host:port, for /admin/* and /health. */
+  readonly origin: string;
+  readonly port: number;
+  /** Merges a partial behaviour (or replaces it with a preset); returns the new one. Throws BehaviourError. */
+  setBehaviour(update: Partial<Behaviour> | BehaviourPreset): FullBehaviour;
+  behaviour(): FullBehaviour;
+  stats(): DemoLlmStats;
+  /** Stops listening and destroys open connections (hung and keep-alive ones included). Idempotent. */
+  close(): Promise<void>;
+}
+
+const OUTCOMES: readonly DemoLlmOutcome[] = [
+  'ok',
+  'refusal',
+  'empty',
+  'brokenJson',
+  'error',
+  'hang',
+  'drop',
+  'aborted',
+  'badRequest',
+  'unauthorized',
+  'tooLarge',
+];
+
+const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
+const ADMIN_MAX_BODY_BYTES = 64 * 1024;
+const KEEP_ALIVE_TIMEOUT_MS = 65_000;
+const ANSWER_CACHE_SIZE = 1024;
+const ANSWER_CACHE_MAX_PROMPT = 4096;
+
+function errorBody(message: string, type: string, param: string | null, code: string | null): string {
+  return JSON.stringify({ error: { message, type, param, code } });
+}
+
+const SERVER_ERROR = errorBody(
+  'The server had an error while processing your request. Sorry about that!',
+  'server_error',
+  null,
+  null,
+);
+const BAD_JSON = errorBody(
+  "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON.)",
+  'invalid_request_error',
+  null,
+  null,
+);
+const NO_API_KEY = errorBody(
+  "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+  'invalid_request_error',
+  null,
+  null,
+);
+const WRONG_API_KEY = errorBody(
+  'Incorrect API key provided.',
+  'invalid_request_error',
+  null,
+  'invalid_api_key',
+);
+const TOO_LARGE = errorBody('Request body too large.', 'invalid_request_error', null, 'request_too_large');
+
+const SSE_HEADERS: OutgoingHttpHeaders = {
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-cache',
+};
+
+/** One chat completion request from arrival to its last byte (or its client's departure). */
+interface Exchange {
+  readonly res: ServerResponse;
+  readonly sequence: number;
+  counted: boolean;
+  released: boolean;
+  closed: boolean;
+  timer: NodeJS.Timeout | undefined;
+}
+
+interface Usage {
+  readonly prompt_tokens: number;
+  readonly completion_tokens: number;
+  readonly total_tokens: number;
+}
+
+function readBody(
+  req: IncomingMessage,
+  limit: number,
+  onBody: (body: Buffer) => void,
+  onTooLarge: () => void,
+): void {
+  const declared = Number(req.headers['content-length']);
+  if (declared > limit) {
+    req.resume();
+    onTooLarge();
+    return;
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let tooLarge = false;
+  req.on('data', (chunk: Buffer) => {
+    if (tooLarge) return;
+    size += chunk.length;
+    if (size > limit) {
+      tooLarge = true;
+      chunks.length = 0;
+      onTooLarge();
+      return;
+    }
+    chunks.push(chunk);
+  });
+  req.on('end', () => {
+    if (!tooLarge) onBody(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
+  });
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
+function parseJson(body: Buffer): { ok: true; value: unknown } | { ok: false } {
+  try {
+    const value: unknown = JSON.parse(body.toString('utf8'));
+    return { ok: true, value };
+  } catch {
+    return { ok: false };
+  }
+}
+
+class DemoLlmServer implements DemoLlm {
+  readonly url: string;
+  readonly origin: string;
+  readonly port: number;
+
+  private current: Readonly<FullBehaviour>;
+  private readonly seed: number;
+  private readonly expectedAuth: string | null;
+  private readonly maxBodyBytes: number;
+  private readonly modelsBody: string;
+  private readonly answers = new Map<string, string>();
+  private answersLengthFactor = 1;
+  private sequence = 0;
+  private inFlight = 0;
+  private readonly byOutcome: Record<DemoLlmOutcome, number>;
+  private closing: Promise<void> | null = null;
+
+  constructor(
+    readonly name: string,
+    private readonly server: ReturnType<typeof createServer>,
+    options: DemoLlmOptions,
+  ) {
+    const address = server.address() as AddressInfo;
+    this.port = address.port;
+    const host = options.host ?? '127.0.0.1';
+    const urlHost =
+      host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '[::1]' : host.includes(':') ? `[${host}]` : host;
+    this.origin = `http://${urlHost}:${this.port}`;
+    this.url = `${this.origin}/v1`;
+    this.current = applyBehaviour(DEFAULT_BEHAVIOUR, options.behaviour ?? {});
+    this.seed = Math.trunc(options.seed ?? 0) >>> 0;
+    this.expectedAuth = options.apiKey === undefined ? null : `Bearer ${options.apiKey}`;
+    this.maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+    this.byOutcome = Object.fromEntries(OUTCOMES.map((o) => [o, 0])) as Record<DemoLlmOutcome, number>;
+    this.modelsBody = JSON.stringify({
+      object: 'list',
+      data: [this.modelObject()],
+    });
+  }
+
+  setBehaviour(update: Partial<Behaviour> | BehaviourPreset): FullBehaviour {
+    this.current = Object.freeze(applyBehaviour(this.current, update));
+    return { ...this.current };
+  }
+
+  behaviour(): FullBehaviour {
+    return { ...this.current };
+  }
+
+  stats(): DemoLlmStats {
+    return {
+      name: this.name,
+      requests: this.sequence,
+      inFlight: this.inFlight,
+      byOutcome: { ...this.byOutcome },
+    };
+  }
+
+  close(): Promise<void> {
+    this.closing ??= new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+    return this.closing;
+  }
+
+  readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    const method = req.method ?? 'GET';
+    if (path === '/v1/chat/completions') {
+      if (method === 'POST') return this.chat(req, res);
+      return this.methodNotAllowed(req, res, method, path);
+    }
+    if (path.startsWith('/v1/')) {
+      if (method !== 'GET' && method !== 'HEAD') return this.methodNotAllowed(req, res, method, path);
+      if (!this.authorised(req)) return this.send(res, 401, this.authError(req));
+      if (path === '/v1/models') return this.send(res, 200, this.modelsBody);
+      if (path === `/v1/models/${encodeURIComponent(this.name)}` || path === `/v1/models/${this.name}`) {
+        return this.send(res, 200, JSON.stringify(this.modelObject()));
+      }
+      if (path.startsWith('/v1/models/')) {
+        return this.send(
+          res,
+          404,
+          errorBody(
+            `The model '${safeDecode(path.slice('/v1/models/'.length))}' does not exist`,
+            'invalid_request_error',
+            'model',
+            'model_not_found',
+          ),
+        );
+      }
+      return this.notFound(req, res, method, path);
+    }
+    if (path === '/admin/behaviour') {
+      if (method === 'GET') return this.send(res, 200, JSON.stringify(this.current));
+      if (method === 'PUT' || method === 'PATCH' || method === 'POST') return this.adminUpdate(req, res);
+      return this.methodNotAllowed(req, res, method, path);
+    }
+    if (method === 'GET' && path === '/admin/stats') return this.send(res, 200, JSON.stringify(this.stats()));
+    if (method === 'GET' && path === '/admin/presets') return this.send(res, 200, JSON.stringify(BEHAVIOURS));
+    if (method === 'GET' && (path === '/health' || path === '/healthz')) {
+      return this.send(res, 200, JSON.stringify({ status: 'ok', name: this.name }));
+    }
+    return this.notFound(req, res, method, path);
+  };
+
+  // ---- chat completions ------------------------------------------------------------------------
+
+  private chat(req: IncomingMessage, res: ServerResponse): void {
+    const ex: Exchange = {
+      res,
+      sequence: ++this.sequence,
+      counted: false,
+      released: false,
+      closed: false,
+      timer: undefined,
+    };
+    this.inFlight++;
+    res.once('close', () => {
+      ex.closed = true;
+      if (ex.timer !== undefined) clearTimeout(ex.timer);
+      ex.timer = undefined;
+      this.count(ex, 'aborted');
+      this.release(ex);
+    });
+    if (!this.authorised(req)) {
+      req.resume();
+      return this.finish(ex, 401, this.authError(req), 'unauthorized');
+    }
+    readBody(
+      req,
+      this.maxBodyBytes,
+      (body) => this.completion(ex, body),
+      () => this.finish(ex, 413, TOO_LARGE, 'tooLarge', { connection: 'close' }),
+    );
+  }
+
+  private completion(ex: Exchange, body: Buffer): void {
+    if (ex.closed) return;
+    const parsed = parseJson(body);
+    if (!parsed.ok) return this.finish(ex, 400, BAD_JSON, 'badRequest');
+    const request = parseChatRequest(parsed.value);
+    if (isRequestProblem(request)) {
+      return this.finish(
+        ex,
+        400,
+        errorBody(request.message, 'invalid_request_error', request.param, request.code),
+        'badRequest',
+      );
+    }
+    const behaviour = this.current;
+    const state = requestState(this.seed, hashBytes(body), ex.sequence);
+    const decision = decide(behaviour, state, request.jsonRequested);
+    if (decision.fate === 'hang') {
+      this.count(ex, 'hang');
+      return;
+    }
+    const answer = (): void => this.answer(ex, request, behaviour, decision.fate, decision.variant, state);
+    if (decision.delayMs > 0) ex.timer = setTimeout(answer, decision.delayMs);
+    else answer();
+  }
+
+  private answer(
+    ex: Exchange,
+    request: ChatRequest,
+    behaviour: Readonly<FullBehaviour>,
+    fate: Fate,
+    variant: number,
+    state: number,
+  ): void {
+    ex.timer = undefined;
+    if (ex.closed) return;
+    const id = `chatcmpl-${ex.sequence.toString(36)}${state.toString(36)}`;
+    const headers: OutgoingHttpHeaders = { 'x-request-id': `req_${id}`, 'x-demo-llm-outcome': fate };
+    if (fate === 'drop') {
+      this.count(ex, 'drop');
+      this.release(ex);
+      ex.res.socket?.destroy();
+      return;
+    }
+    if (fate === 'error') return this.finish(ex, 500, SERVER_ERROR, 'error', headers);
+
+    let content: string;
+    if (fate === 'refusal') content = pick(REFUSALS, variant);
+    else if (fate === 'empty') content = '';
+    else {
+      const text = this.answerFor(request.prompt, behaviour.lengthFactor);
+      content = request.jsonRequested ? jsonAnswer(this.name, text, request.schema) : text;
+      if (fate === 'brokenJson') content = brokenJson(content, variant);
+    }
+    let finishReason: 'stop' | 'length' = 'stop';
+    if (request.maxTokens !== null && estimateTokens(content.length) > request.maxTokens) {
+      content = content.slice(0, request.maxTokens * 4);
+      finishReason = 'length';
+    }
+    const promptTokens = estimateTokens(request.promptChars);
+    const completionTokens = estimateTokens(content.length);
+    const usage: Usage = {
+      prompt_tokens: promptTokens,
+      completion_tokens: completionTokens,
+      total_tokens: promptTokens + completionTokens,
+    };
+    const created = Math.floor(Date.now() / 1000);
+    const model = request.model ?? this.name;
+    if (request.stream) {
+      return this.stream(ex, {
+        id,
+        created,
+        model,
+        headers,
+        content,
+        finishReason,
+        usage,
+        fate,
+        request,
+        behaviour,
+      });
+    }
+    // Hand-built: about twice as fast as JSON.stringify of the nested object, on the benchmark's hot path.
+    const body =
+      `{"id":"${id}","object":"chat.completion","created":${created},"model":${JSON.stringify(model)},` +
+      `"choices":[{"index":0,"message":{"role":"assistant","content":${JSON.stringify(content)},"refusal":null,` +
+      `"annotations":[]},"logprobs":null,"finish_reason":"${finishReason}"}],"usage":${JSON.stringify(usage)},` +
+      `"system_fingerprint":null}`;
+    this.finish(ex, 200, body, fate, headers);
+  }
+
+  private stream(
+    ex: Exchange,
+    s: {
+      id: string;
+      created: number;
+      model: string;
+      headers: OutgoingHttpHeaders;
+      content: string;
+      finishReason: 'stop' | 'length';
+      usage: Usage;
+      fate: Fate;
+      request: ChatRequest;
+      behaviour: Readonly<FullBehaviour>;
+    },
+  ): void {
+    const res = ex.res;
+    const usageField = s.request.includeUsage ? ',"usage":null' : '';
+    const head = `data: {"id":"${s.id}","object":"chat.completion.chunk","created":${s.created},"model":${JSON.stringify(s.model)},"system_fingerprint":null,"choices":[{"index":0,"delta":`;
+    const chunk = (delta: string, finish: string | null): string =>
+      `${head}${delta},"logprobs":null,"finish_reason":${finish === null ? 'null' : `"${finish}"`}}]${usageField}}\n\n`;
+    const contentChunk = (text: string): string => chunk(`{"content":${JSON.stringify(text)}}`, null);
+    const first = chunk('{"role":"assistant","content":"","refusal":null}', null);
+    let tail = chunk('{}', s.finishReason);
+    if (s.request.includeUsage) {
+      tail += `data: {"id":"${s.id}","object":"chat.completion.chunk","created":${s.created},"model":${JSON.stringify(s.model)},"system_fingerprint":null,"choices":[],"usage":${JSON.stringify(s.usage)}}\n\n`;
+    }
+    tail += 'data: [DONE]\n\n';
+    const deltas = splitIntoDeltas(s.content);
+    const tps = s.behaviour.tokensPerSecond;
+
+    if (!(tps > 0)) {
+      let all = first;
+      for (const d of deltas) all += contentChunk(d);
+      all += tail;
+      return this.finish(ex, 200, all, s.fate, { ...SSE_HEADERS, ...s.headers });
+    }
+
+    res.writeHead(200, { ...SSE_HEADERS, ...s.headers });
+    res.write(first);
+    let i = 0;
+    const next = (): void => {
+      const delta = deltas[i];
+      if (delta === undefined) {
+        this.count(ex, s.fate);
+        this.release(ex);
+        res.end(tail);
+        return;
+      }
+      ex.timer = setTimeout(
+        () => {
+          ex.timer = undefined;
+          if (ex.closed) return;
+          i++;
+          res.write(contentChunk(delta));
+          next();
+        },
+        (estimateTokens(delta.length) / tps) * 1000,
+      );
+    };
+    next();
+  }
+
+  /** answerText, memoised: benchmarks and demos repeat prompts, and the text only depends on these two. */
+  private answerFor(prompt: string, lengthFactor: number): string {
+    if (prompt.length > ANSWER_CACHE_MAX_PROMPT) return answerText(this.name, prompt, lengthFactor);
+    if (lengthFactor !== this.answersLengthFactor || this.answers.size >= ANSWER_CACHE_SIZE) {
+      this.answers.clear();
+      this.answersLengthFactor = lengthFactor;
+    }
+    let text = this.answers.get(prompt);
+    if (text === undefined) {
+      text = answerText(this.name, prompt, lengthFactor);
+      this.answers.set(prompt, text);
+    }
+    return text;
+  }
+
+  // ---- admin -----------------------------------------------------------------------------------
+
+  private adminUpdate(req: IncomingMessage, res: ServerResponse): void {
+    readBody(
+      req,
+      ADMIN_MAX_BODY_BYTES,
+      (body) => {
+        const parsed = parseJson(body);
+        if (!parsed.ok) return this.send(res, 400, BAD_JSON);
+        try {
+          this.current = Object.freeze(resolveBehaviourUpdate(this.current, parsed.value));
+        } catch (err) {
+          if (!(err instanceof BehaviourError)) throw err;
+          return this.send(res, 400, errorBody(err.message, 'invalid_request_error', err.param, null));
+        }
+        this.send(res, 200, JSON.stringify(this.current));
+      },
+      () => this.send(res, 413, TOO_LARGE, { connection: 'close' }),
+    );
+  }
+
+  // ---- plumbing --------------------------------------------------------------------------------
+
+  private modelObject(): Record<string, unknown> {
+    return { id: this.name, object: 'model', created: 1_700_000_000, owned_by: 'aviary-demo' };
+  }
+
+  private authorised(req: IncomingMessage): boolean {
+    return this.expectedAuth === null || req.headers.authorization === this.expectedAuth;
+  }
+
+  private authError(req: IncomingMessage): string {
+    return req.headers.authorization === undefined ? NO_API_KEY : WRONG_API_KEY;
+  }
+
+  private count(ex: Exchange, outcome: DemoLlmOutcome): void {
+    if (ex.counted) return;
+    ex.counted = true;
+    this.byOutcome[outcome]++;
+  }
+
+  private release(ex: Exchange): void {
+    if (ex.released) return;
+    ex.released = true;
+    this.inFlight--;
+  }
+
+  /** Ends a chat exchange: counted and released before the bytes go out, so stats are current on arrival. */
+  private finish(
+    ex: Exchange,
+    status: number,
+    body: string,
+    outcome: DemoLlmOutcome,
+    headers?: OutgoingHttpHeaders,
+  ): void {
+    if (ex.closed) return;
+    this.count(ex, outcome);
+    this.release(ex);
+    this.send(ex.res, status, body, headers);
+  }
+
+  private send(res: ServerResponse, status: number, body: string, headers?: OutgoingHttpHeaders): void {
+    const sse = headers !== undefined && headers['content-type'] !== undefined;
+    res.writeHead(status, {
+      ...(sse ? {} : { 'content-type': 'application/json' }),
+      ...headers,
+      'content-length': Buffer.byteLength(body),
+    });
+    res.end(body);
+  }
+
+  private methodNotAllowed(req: IncomingMessage, res: ServerResponse, method: string, path: string): void {
+    req.resume();
+    this.send(
+      res,
+      405,
+      errorBody(
+        `Method ${method} is not allowed for ${path}.`,
+        'invalid_request_error',
+        null,
+        'method_not_allowed',
+      ),
+    );
+  }
+
+  private notFound(req: IncomingMessage, res: ServerResponse, method: string, path: string): void {
+    req.resume();
+    this.send(
+      res,
+      404,
+      errorBody(`Unknown request URL: ${method} ${path}.`, 'invalid_request_error', null, 'unknown_url'),
+    );
+  }
+}
+
+/**
+ * Starts a deterministic OpenAI-compatible model server. Whether a request refuses, errors, hangs… is
+ * drawn from a hash of (seed, request body bytes, the server's chat request counter), so a given
+ * sequence of requests gets the same answers from any server with the same name, seed and behaviour.
+ * Concurrent requests are numbered in arrival order, which the network may shuffle.
+ */
+export async function startDemoLlm(options: DemoLlmOptions): Promise<DemoLlm> {
+  if (options.name.trim() === '') throw new RangeError('demo-llm: name must not be empty');
+  const port = options.port ?? 0;
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new RangeError(`demo-llm: invalid port ${port}`);
+  // Validate the behaviour before binding a port.
+  applyBehaviour(DEFAULT_BEHAVIOUR, options.behaviour ?? {});
+
+  let instance: DemoLlmServer | null = null;
+  const server = createServer((req, res) => instance?.handle(req, res));
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+  server.headersTimeout = KEEP_ALIVE_TIMEOUT_MS + 1_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, options.host ?? '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  instance = new DemoLlmServer(options.name, server, options);
+  return instance;
+}
