@@ -12,6 +12,7 @@ export default tseslint.config(
       '*.js',
       '*.mjs',
       'scripts/**/*.mjs',
+      'bench/**/*.mjs',
     ],
   },
   js.configs.recommended,

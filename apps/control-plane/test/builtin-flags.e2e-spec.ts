@@ -1,3 +1,4 @@
+import { destroyUnleashClient } from '@aviary/flags';
 import type { Unleash } from 'unleash-client';
 import { candidateUsers, heldRevision, startUnleashClient, users } from '@aviary/testing';
 import { seedModel, startTestControlPlane, type TestControlPlane, waitFor } from './harness';
@@ -23,7 +24,7 @@ describe('built-in flag source', () => {
     client = await startUnleashClient({ url: `${t.url}/api`, token: routerToken, refreshIntervalMs: 100 });
   });
   afterAll(async () => {
-    client?.destroy();
+    if (client) destroyUnleashClient(client);
     await t?.close();
   });
 

@@ -1,3 +1,4 @@
+import { destroyUnleashClient } from '@aviary/flags';
 import type { Unleash } from 'unleash-client';
 import {
   candidateUsers,
@@ -48,7 +49,7 @@ describe('publishing splits to a real unleash-server', () => {
     client = await startUnleashClient({ url: `${unleashUrl()}/api`, refreshIntervalMs: 100 });
   });
   afterAll(async () => {
-    client?.destroy();
+    if (client) destroyUnleashClient(client);
     await t?.close();
     await proxy?.close();
   });

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { EventPublisher } from '@aviary/domain';
-import { InProcessEventBus, KafkaEventPublisher } from '@aviary/kafka';
+import { TOPICS } from '@aviary/contracts';
+import { ensureTopics, InProcessEventBus, KafkaEventPublisher } from '@aviary/kafka';
 import { apiKeyFor, ChatHandler } from './chat/chat-handler';
 import { RefusalDetector } from './chat/refusal-detector';
 import type { RouterConfig } from './config/router.config';
@@ -71,6 +72,15 @@ export async function startRouter(config: RouterConfig, opts: RouterOptions = {}
       log: (level, m) =>
         log(level === 'error' ? 'error' : level === 'warn' ? 'warn' : 'debug', `kafka: ${m}`),
     });
+    // Best effort and off the start-up path: with auto-creation on, producing creates them anyway.
+    ensureTopics(config.KAFKA_BROKERS, Object.values(TOPICS), config.AVIARY_KAFKA_PARTITIONS)
+      .then((created) => created.length > 0 && log('info', `created Kafka topics ${created.join(', ')}`))
+      .catch((err: unknown) =>
+        log(
+          'warn',
+          `could not check Kafka topics (will publish anyway): ${err instanceof Error ? err.message : String(err)}`,
+        ),
+      );
   } else {
     log(
       'warn',

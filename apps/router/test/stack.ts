@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import OpenAI from 'openai';
 import { TOPICS, type FeedbackEvent, type OutcomeEvent, type PairEvent } from '@aviary/contracts';
 import { startDemoLlm, type DemoLlm } from '@aviary/demo-llm';
+import type { EventPublisher, EventSubscriber } from '@aviary/domain';
 import { InProcessEventBus } from '@aviary/kafka';
 import { startTestControlPlane, type TestControlPlane, waitFor } from '../../control-plane/test/harness';
 import { loadRouterConfig } from '../src/config/router.config';
@@ -34,7 +35,12 @@ export const SECRET = 'router-test-secret-0123456789abcdef';
  */
 export async function startStack(
   routerEnv: Record<string, string> = {},
-  opts: { baselineTimeoutMs?: number; candidateTimeoutMs?: number } = {},
+  opts: {
+    baselineTimeoutMs?: number;
+    candidateTimeoutMs?: number;
+    events?: EventPublisher;
+    subscriber?: EventSubscriber;
+  } = {},
 ): Promise<Stack> {
   const cp = await startTestControlPlane({ AVIARY_ANALYSIS: 'manual' });
   const baseline = await startDemoLlm({ name: 'baseline', seed: 1, apiKey: 'baseline-key' });
@@ -59,11 +65,15 @@ export async function startStack(
     await cp.api<{ token: string }>('POST', '/api/v1/tokens', { name: `router-${model}`, role: 'viewer' })
   ).body.token;
 
-  const bus = new InProcessEventBus({ maxBuffered: 200_000 });
+  const bus = opts.events && opts.subscriber ? null : new InProcessEventBus({ maxBuffered: 200_000 });
+  const events: EventPublisher = opts.events ?? bus!;
+  const subscriber: EventSubscriber = opts.subscriber ?? bus!;
   const outcomes: OutcomeEvent[] = [];
   const pairs: PairEvent[] = [];
   const feedback: FeedbackEvent[] = [];
-  await bus.subscribe([TOPICS.outcomes, TOPICS.pairs, TOPICS.feedback], (topic, _key, value) => {
+  // Only this stack's model: a real Kafka topic also holds other runs' events.
+  await subscriber.subscribe([TOPICS.outcomes, TOPICS.pairs, TOPICS.feedback], (topic, _key, value) => {
+    if ((value as { model?: unknown }).model !== model) return Promise.resolve();
     if (topic === TOPICS.outcomes) outcomes.push(value as OutcomeEvent);
     if (topic === TOPICS.pairs) pairs.push(value as PairEvent);
     if (topic === TOPICS.feedback) feedback.push(value as FeedbackEvent);
@@ -81,7 +91,7 @@ export async function startStack(
       AVIARY_LOG_LEVEL: 'error',
       ...routerEnv,
     }),
-    { events: bus },
+    { events },
   );
   await waitFor('the router to know the model', () => router.flags.resolve(model, 'probe') !== null, 10_000);
   const openai = new OpenAI({ baseURL: `${router.url}/v1`, apiKey: 'not-used-by-aviary', maxRetries: 0 });
@@ -107,6 +117,9 @@ export async function startStack(
         model,
         candidateVersion: 'v2',
         plan: { steps },
+        // Tests roll the same candidate out again after rolling it back.
+        allowRolledBackCandidate: true,
+        reason: 'test',
       });
       if (r.status !== 201) throw new Error(`rollout: ${r.status} ${JSON.stringify(r.body)}`);
       await afterChange(() => cp.api('POST', `/api/v1/rollouts/${r.body.id}/start`));
@@ -117,7 +130,8 @@ export async function startStack(
       afterChange(() => cp.api('POST', `/api/v1/rollouts/${id}/rollback`, { reason: 'test' })),
     async close() {
       await router.close();
-      await bus.close();
+      await subscriber.close();
+      if ((events as unknown) !== subscriber) await events.close(2000);
       await baseline.close();
       await candidate.close();
       await cp.close();

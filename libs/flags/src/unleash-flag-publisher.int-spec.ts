@@ -3,6 +3,7 @@ import { InMemStorageProvider, Unleash } from 'unleash-client';
 import { flagNameForModel, type ModelRouting, type UpstreamTarget } from '@aviary/domain';
 import { decodeRoutingVariant, type DecodedRouting } from './unleash-feature.encoding';
 import { UnleashFlagPublisher } from './unleash-flag-publisher';
+import { destroyUnleashClient } from './unleash-client-lifecycle';
 
 /*
  * Against a real unleash-server (scripts/services/unleash.sh) and the real unleash-client an Aviary router
@@ -98,7 +99,7 @@ describe(UnleashFlagPublisher.name, () => {
   }, 20_000);
 
   afterAll(async () => {
-    client?.destroy();
+    if (client) destroyUnleashClient(client);
     // Archive, then delete for good: reruns leave nothing behind.
     await fetch(`${UNLEASH_URL}/api/admin/projects/default/features/${flag}`, { method: 'DELETE', headers });
     await fetch(`${UNLEASH_URL}/api/admin/archive/${flag}`, { method: 'DELETE', headers });

@@ -20,6 +20,8 @@ const schema = z.object({
   AVIARY_FLAGS_BOOTSTRAP_FILE: z.string().optional(),
   KAFKA_BROKERS: envField.csv().optional(),
   KAFKA_CLIENT_ID: z.string().default('aviary-router'),
+  /** Partitions for the evidence topics when the router creates them (keyed by rollout). */
+  AVIARY_KAFKA_PARTITIONS: envField.positiveInt(6, 1000),
   AVIARY_EVENTS_BUFFER: envField.positiveInt(50_000, 10_000_000),
   AVIARY_EVENTS_LINGER_MS: envField.positiveInt(20, 10_000),
   AVIARY_ROUTER_MAX_BODY_BYTES: envField.positiveInt(1_048_576, 64 * 1_048_576),

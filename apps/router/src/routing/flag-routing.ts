@@ -1,8 +1,7 @@
-import { once } from 'node:events';
 import { readFileSync, mkdirSync } from 'node:fs';
 import { Unleash, type UnleashConfig } from 'unleash-client';
 import { flagNameForModel } from '@aviary/domain';
-import { decodeRoutingVariant, type DecodedRouting } from '@aviary/flags';
+import { decodeRoutingVariant, destroyUnleashClient, type DecodedRouting } from '@aviary/flags';
 
 const FLAG_PREFIX = flagNameForModel('');
 
@@ -88,11 +87,19 @@ export class FlagRouting {
   /** Resolves once the client has routing data, or after `timeoutMs` (the router starts regardless). */
   async waitUntilReady(timeoutMs: number): Promise<boolean> {
     if (this.hasData) return true;
-    const timeout = new Promise<'timeout'>((resolve) =>
-      setTimeout(() => resolve('timeout'), timeoutMs).unref(),
-    );
-    const result = await Promise.race([once(this.client, 'ready').then(() => 'ready' as const), timeout]);
-    return result === 'ready' || this.hasData;
+    // Not events.once(): it rejects on the 'error' a down flag source emits, and down is allowed here.
+    const client = this.client;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, timeoutMs);
+      timer.unref();
+      function done() {
+        clearTimeout(timer);
+        client.off('ready', done);
+        resolve();
+      }
+      client.on('ready', done);
+    });
+    return this.hasData;
   }
 
   /** The routing decision for one request: which variant this stickiness key gets. */
@@ -119,7 +126,7 @@ export class FlagRouting {
   }
 
   close(): void {
-    this.client.destroy();
+    destroyUnleashClient(this.client);
   }
 
   private markReachable(): void {
