@@ -15,7 +15,7 @@ if (build.status !== 0) process.exit(build.status ?? 1);
 
 const child = spawn(
   process.execPath,
-  ['--enable-source-maps', join(root, 'dist/apps/control-plane/src/main.js')],
+  ['--enable-source-maps', join(root, 'dist/apps/all-in-one/src/main.js')],
   {
     cwd: root,
     stdio: 'inherit',

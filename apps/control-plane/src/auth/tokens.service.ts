@@ -70,6 +70,16 @@ export class TokensService {
   }
 
   /**
+   * Issues a fresh value for a named service token (e.g. the embedded router's viewer token),
+   * revoking the previous value: nothing needs to remember it across restarts.
+   */
+  async rotate(name: string, role: Role): Promise<string> {
+    const token = generateToken();
+    await this.tokens.upsertByName({ id: randomUUID(), name, role, tokenHash: hashToken(token), prefix: token.slice(0, 8) });
+    return token;
+  }
+
+  /**
    * Makes sure an admin can log in: AVIARY_ADMIN_TOKEN is installed as the bootstrap admin; without it,
    * a token is generated the first time only (returned so the caller can print it once).
    */

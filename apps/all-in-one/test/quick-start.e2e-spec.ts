@@ -4,15 +4,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const root = join(__dirname, '..', '..', '..');
-const main = join(root, 'dist/apps/control-plane/src/main.js');
+const main = join(root, 'dist/apps/all-in-one/src/main.js');
 
 interface Started {
   proc: ChildProcess;
   output: () => string;
+  /** The control plane. */
   url: string;
+  routerUrl: string;
 }
 
-/** Runs the built control plane the way `npm start` does: embedded database, built-in flags. */
+/** Runs Aviary the way `npm start` does: one process, embedded database, built-in flags, demo upstreams. */
 async function startEmbedded(dataDir: string, env: Record<string, string> = {}): Promise<Started> {
   const proc = spawn(process.execPath, [main], {
     cwd: root,
@@ -31,8 +33,8 @@ async function startEmbedded(dataDir: string, env: Record<string, string> = {}):
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no start within 60 s:\n${out}`)), 60_000);
     const check = () => {
-      const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m?.[1]) {
+      const m = /control plane\s+(http:\/\/\S+)\/api\/v1/.exec(out);
+      if (m?.[1] && out.includes('admin token')) {
         clearTimeout(timer);
         resolve(m[1]);
       }
@@ -43,7 +45,9 @@ async function startEmbedded(dataDir: string, env: Record<string, string> = {}):
       reject(new Error(`exited with ${code}:\n${out}`));
     });
   });
-  return { proc, output: () => out, url };
+  const routerUrl = /router\s+(http:\/\/\S+)\/v1/.exec(out)?.[1];
+  if (!routerUrl) throw new Error(`no router URL in:\n${out}`);
+  return { proc, output: () => out, url, routerUrl };
 }
 
 async function stop(s: Started): Promise<number | null> {
@@ -79,6 +83,16 @@ describe('quick start on embedded defaults', () => {
       const token = /admin token\s+(avy_\S+)/.exec(out)?.[1];
       expect(token).toBeDefined();
       expect(readFileSync(join(dataDir, 'admin-token'), 'utf8').trim()).toBe(token);
+
+      // The router serves the demo model straight away, from the demo baseline.
+      const chat = await fetch(`${first.routerUrl}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'demo-chat', messages: [{ role: 'user', content: 'Hello' }], user: 'alice' }),
+      });
+      expect(chat.status).toBe(200);
+      expect(chat.headers.get('x-aviary-model-version')).toBe('v1-fp16');
+      expect(((await chat.json()) as { choices: Array<{ message: { content: string } }> }).choices[0]?.message.content).toMatch(/baseline|sorry/i);
 
       const script = readmeWalkthrough();
       const run = spawnSync('bash', ['-c', `set -euo pipefail\n${script}`], {

@@ -1,0 +1,78 @@
+import { InProcessEventBus } from '@aviary/kafka';
+import { BEHAVIOURS, startDemoLlm, type DemoLlm } from '@aviary/demo-llm';
+import { TokensService } from '../../control-plane/src/auth/tokens.service';
+import { type ControlPlaneConfig } from '../../control-plane/src/config/control-plane.config';
+import { type RunningControlPlane, startControlPlane } from '../../control-plane/src/control-plane';
+import { ModelsService } from '../../control-plane/src/models/models.service';
+import { type RouterConfig } from '../../router/src/config/router.config';
+import { type Log, type RunningRouter, startRouter } from '../../router/src/router';
+
+export const DEMO_MODEL = 'demo-chat';
+
+export interface AllInOneOptions {
+  readonly controlPlane: ControlPlaneConfig;
+  /** Router settings; the flag source and its token are filled in to point at this control plane. */
+  readonly router: RouterConfig;
+  /** Start two demo model servers and register a demo model that uses them. */
+  readonly demo: { readonly enabled: boolean; readonly baselinePort: number; readonly candidatePort: number };
+  readonly log: Log;
+}
+
+export interface RunningAllInOne {
+  readonly controlPlane: RunningControlPlane;
+  readonly router: RunningRouter;
+  readonly bus: InProcessEventBus;
+  readonly demo: { readonly baseline: DemoLlm; readonly candidate: DemoLlm } | null;
+  close(): Promise<void>;
+}
+
+/**
+ * Aviary on one machine, in one process: control plane (embedded PostgreSQL unless DATABASE_URL is
+ * set, built-in flags), router reading the split from it, the in-process event stream, and two demo
+ * model servers. Production runs the same parts as separate processes (see docs/design.md).
+ */
+export async function startAllInOne(o: AllInOneOptions): Promise<RunningAllInOne> {
+  const closers: Array<() => Promise<void>> = [];
+  const close = async () => {
+    for (const c of closers.reverse()) await c().catch(() => undefined);
+  };
+  try {
+    const cp = await startControlPlane(o.controlPlane);
+    closers.push(() => cp.close());
+    let demo: RunningAllInOne['demo'] = null;
+    if (o.demo.enabled) {
+      const baseline = await startDemoLlm({ name: 'baseline', port: o.demo.baselinePort, behaviour: BEHAVIOURS.typical, seed: 1 });
+      closers.push(() => baseline.close());
+      const candidate = await startDemoLlm({ name: 'candidate', port: o.demo.candidatePort, behaviour: BEHAVIOURS.typical, seed: 2 });
+      closers.push(() => candidate.close());
+      demo = { baseline, candidate };
+      await registerDemoModel(cp, baseline, candidate);
+    }
+    const bus = new InProcessEventBus({ maxBuffered: o.router.AVIARY_EVENTS_BUFFER });
+    closers.push(() => bus.close());
+    const token = await cp.app.get(TokensService).rotate('embedded-router', 'viewer');
+    const router = await startRouter({ ...o.router, AVIARY_FLAGS_URL: `${cp.url}/api`, AVIARY_FLAGS_TOKEN: token }, { events: bus, log: o.log });
+    closers.push(() => router.close());
+    return { controlPlane: cp, router, bus, demo, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+/** Idempotent: a second start finds the model and its versions. */
+async function registerDemoModel(cp: RunningControlPlane, baseline: DemoLlm, candidate: DemoLlm): Promise<void> {
+  const models = cp.app.get(ModelsService);
+  const existing = await models.list();
+  if (!existing.some((m) => m.name === DEMO_MODEL)) {
+    await models.create({ name: DEMO_MODEL, description: 'Demo model served by two local demo model servers' });
+  }
+  const model = await models.get(DEMO_MODEL);
+  const labels = new Set(model.versions.map((v) => v.label));
+  const version = (label: string, server: DemoLlm, upstreamModel: string, note: string) =>
+    labels.has(label)
+      ? Promise.resolve()
+      : models.createVersion(DEMO_MODEL, { label, upstreamBaseUrl: server.url, upstreamModel, timeoutMs: 30_000, metadata: { demo: true, note } }).then(() => undefined);
+  await version('v1-fp16', baseline, 'demo-8b-fp16', 'the version serving users today');
+  await version('v2-int8', candidate, 'demo-8b-int8', 'a quantized build: cheaper, maybe worse');
+}

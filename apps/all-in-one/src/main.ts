@@ -1,0 +1,86 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { z } from 'zod';
+import { envField, EnvValidationError, parseEnv } from '@aviary/config';
+import { loadControlPlaneConfig } from '../../control-plane/src/config/control-plane.config';
+import { readStoredAdminToken } from '../../control-plane/src/control-plane';
+import { loadRouterConfig } from '../../router/src/config/router.config';
+import { consoleLog } from '../../router/src/router';
+import { DEMO_MODEL, startAllInOne } from './all-in-one';
+
+const demoSchema = z.object({
+  AVIARY_DEMO: envField.bool(true),
+  AVIARY_DEMO_BASELINE_PORT: envField.port(8091),
+  AVIARY_DEMO_CANDIDATE_PORT: envField.port(8092),
+});
+
+function persistentSecret(file: string): string {
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  mkdirSync(dirname(file), { recursive: true });
+  const secret = randomBytes(32).toString('base64url');
+  writeFileSync(file, `${secret}\n`, { mode: 0o600 });
+  return secret;
+}
+
+async function main(): Promise<void> {
+  let controlPlane, router, demo;
+  try {
+    controlPlane = loadControlPlaneConfig();
+    // The last known split and the request-id key live with the rest of the embedded data, so
+    // feedback on answers given before a restart still resolves.
+    router = loadRouterConfig({
+      AVIARY_FLAGS_BACKUP_DIR: join(controlPlane.database.dataDir, 'router-flags'),
+      AVIARY_ROUTER_SECRET: persistentSecret(join(controlPlane.database.dataDir, 'router-secret')),
+      ...process.env,
+    });
+    demo = parseEnv('demo', demoSchema, process.env);
+  } catch (err) {
+    if (err instanceof EnvValidationError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(78);
+    }
+    throw err;
+  }
+  const log = consoleLog(router.AVIARY_LOG_LEVEL);
+  const aio = await startAllInOne({
+    controlPlane,
+    router,
+    demo: { enabled: demo.AVIARY_DEMO, baselinePort: demo.AVIARY_DEMO_BASELINE_PORT, candidatePort: demo.AVIARY_DEMO_CANDIDATE_PORT },
+    log,
+  });
+  const cp = aio.controlPlane;
+  const token = cp.generatedAdminToken ?? (cp.embedded && !controlPlane.adminToken ? await readStoredAdminToken(controlPlane.database.dataDir) : null);
+  const lines = [
+    '',
+    'Aviary is running (one process, embedded defaults)',
+    `  control plane  ${cp.url}/api/v1      docs: ${cp.url}/api/docs`,
+    `  router         ${aio.router.url}/v1   (OpenAI-compatible: point your client's base URL here)`,
+    `  metrics        ${cp.url}/metrics  ${aio.router.url}/metrics`,
+    `  database       ${cp.embedded ? `embedded (PGlite) in ${controlPlane.database.dataDir}` : 'PostgreSQL (DATABASE_URL)'}`,
+    `  flags          built-in, polled every ${router.AVIARY_FLAGS_REFRESH_MS} ms`,
+    `  events         in-process`,
+  ];
+  if (aio.demo) {
+    lines.push(
+      `  demo upstreams baseline ${aio.demo.baseline.url}  candidate ${aio.demo.candidate.url}`,
+      `                 switch the candidate: curl -X PUT ${aio.demo.candidate.origin}/admin/behaviour -d '{"preset":"refusesMore"}'`,
+      '',
+      `  try it:        curl -s ${aio.router.url}/v1/chat/completions -H 'content-type: application/json' \\`,
+      `                   -d '{"model":"${DEMO_MODEL}","messages":[{"role":"user","content":"Hello"}],"user":"alice"}'`,
+    );
+  }
+  if (cp.generatedAdminToken) lines.push('', `  admin token    ${cp.generatedAdminToken}`, `                 (shown once; also saved to ${controlPlane.database.dataDir}/admin-token)`);
+  else if (token) lines.push('', `  admin token    ${token}  (from ${controlPlane.database.dataDir}/admin-token)`);
+  process.stdout.write(`${lines.join('\n')}\n\n`);
+  const stop = () => {
+    void aio.close().then(() => process.exit(0));
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`Aviary failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});
