@@ -3,12 +3,13 @@
 // pass-through (the Node floor) and nginx (the C floor), in one run on this machine; then whether a slow
 // or failing shadow upstream moves the primary's latency. Writes docs/benchmarks.md.
 //
-//   npm run build && node bench/router-bench.mjs            # ~4-5 minutes
-//   node bench/router-bench.mjs --quick                     # ~1 minute smoke run
+//   npm run bench                 # = npm run build && node bench/router-bench.mjs; ~4.5 minutes
+//   npm run bench -- --quick      # smoke run, ~1.5 minutes, report to a temp file
 //
 // Options: --quick, --no-pin (no taskset), --no-install (do not apt-get nginx-light), --profile /
 // --no-profile (CPU-profile the router afterwards; default on in the full run, off with --quick),
-// --out <file> (default docs/benchmarks.md), --no-write (print only), --json <file> (raw results),
+// --out <file> (default docs/benchmarks.md; with --quick a temp file, so a smoke run does not replace the
+// full run's figures), --no-write (print only), --json <file> (raw results),
 // --peers <ids> (a subset, for development), --router-node-options="<node flags>" (e.g. --trace-gc; the
 // routers' output goes to a log file named in the progress lines).
 import { spawnSync } from 'node:child_process';
@@ -51,7 +52,7 @@ const { values: args } = parseArgs({
     'no-install': { type: 'boolean', default: false },
     profile: { type: 'boolean' },
     'no-profile': { type: 'boolean', default: false },
-    out: { type: 'string', default: 'docs/benchmarks.md' },
+    out: { type: 'string' },
     'no-write': { type: 'boolean', default: false },
     json: { type: 'string' },
     'router-node-options': { type: 'string' },
@@ -529,6 +530,8 @@ async function scrape(url) {
     shadowAll: sum('aviary_router_requests_total', { role: 'shadow' }),
     shadowErrors: sum('aviary_router_errors_total', { role: 'shadow' }),
     primary: sum('aviary_router_requests_total', { role: 'baseline' }),
+    // prom-client resets its event-loop delay histogram on every scrape: this is the worst delay since the last one.
+    loopLagMaxMs: sum('aviary_router_nodejs_eventloop_lag_max_seconds') * 1000,
   };
 }
 
@@ -708,12 +711,15 @@ async function isolation(ac, router, candidate) {
           ok: m1.shadowOk - m0.shadowOk,
           errors: m1.shadowErrors - m0.shadowErrors,
         };
+        m.loopLagMaxMs = m1.loopLagMaxMs;
         return m;
       });
       const sh = shadow[s.id];
       for (const k of Object.keys(sh)) sh[k] += r.shadow[k];
       rounds[s.id].push(r);
-      log(`  round ${round}/${P.isoRounds} ${s.label}: ${fmt(r)}`);
+      log(
+        `  round ${round}/${P.isoRounds} ${s.label}: ${fmt(r)}; worst event-loop delay ${r.loopLagMaxMs.toFixed(1)} ms`,
+      );
     }
   await candidate.setBehaviour({ preset: 'fine' });
   await settle();
@@ -991,7 +997,12 @@ async function main() {
   if (args.json) writeFileSync(args.json, JSON.stringify(results, null, 2));
   if (!args['no-write']) {
     const md = await renderMarkdown(results, root);
-    const out = resolve(root, args.out);
+    // A smoke run does not replace the full run's figures unless asked to.
+    const out = args.out
+      ? resolve(root, args.out)
+      : QUICK
+        ? join(tmpdir(), 'aviary-benchmarks-quick.md')
+        : join(root, 'docs/benchmarks.md');
     writeFileSync(out, md);
     log(`wrote ${relative(root, out)}`);
   }

@@ -61,6 +61,24 @@ export function cpuMs(pid) {
   }
 }
 
+/**
+ * How long a process's main thread has waited, runnable, for a CPU (ms; /proc/<pid>/task/<pid>/schedstat,
+ * second field): time it lost to other threads and processes on its core, not time it spent working.
+ */
+export function runDelayMs(pid) {
+  if (!pid) return null;
+  try {
+    return Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[1]) / 1e6;
+  } catch {
+    return null;
+  }
+}
+
+/** Share of a window the peer's main thread spent runnable but not running (% of wall time). */
+function waiting(d0, d1, s0, s1) {
+  return { runDelayPct: d0 === null || d1 === null ? null : (100 * (d1 - d0)) / (s1.at - s0.at) };
+}
+
 /** The Kafka broker started by scripts/services/kafka.sh: its CPU is caused by the router rows, not noise. */
 let brokerPid;
 function kafkaBrokerPid() {
@@ -198,7 +216,9 @@ export function pool(runs) {
     foreignPct: avg('foreignPct'),
     brokerPct: avg('brokerPct'),
     stealPct: avg('stealPct'),
+    runDelayPct: avg('runDelayPct'),
     roundsP99: runs.map((r) => r.p99),
+    roundsLoopLagMaxMs: runs.map((r) => r.loopLagMaxMs ?? NaN),
     roundsP50: runs.map((r) => r.p50),
   };
 }
@@ -213,13 +233,15 @@ export async function measure(autocannon, { warmupSeconds, warmupConnections, pi
       seconds: warmupSeconds,
     });
   const cpu0 = cpuMs(pid);
+  const d0 = runDelayMs(pid);
   const s0 = snapshot();
   const r = await run(autocannon, opts);
   const s1 = snapshot();
   const cpu1 = cpuMs(pid);
+  const d1 = runDelayMs(pid);
   const cpuUsPerReq =
     cpu0 === null || cpu1 === null || r.count === 0 ? null : ((cpu1 - cpu0) * 1000) / r.count;
-  return { ...r, cpuUsPerReq, ...background(s0, s1) };
+  return { ...r, cpuUsPerReq, ...background(s0, s1), ...waiting(d0, d1, s0, s1) };
 }
 
 /**
@@ -294,13 +316,15 @@ export async function paced({ url, body, rate, seconds, connections, keepSamples
 export async function measurePaced({ warmupSeconds, pid, ...opts }) {
   if (warmupSeconds > 0) await paced({ ...opts, seconds: warmupSeconds, keepSamples: false });
   const cpu0 = cpuMs(pid);
+  const d0 = runDelayMs(pid);
   const s0 = snapshot();
   const r = await paced(opts);
   const s1 = snapshot();
   const cpu1 = cpuMs(pid);
+  const d1 = runDelayMs(pid);
   const cpuUsPerReq =
     cpu0 === null || cpu1 === null || r.count === 0 ? null : ((cpu1 - cpu0) * 1000) / r.count;
-  return { ...r, cpuUsPerReq, ...background(s0, s1) };
+  return { ...r, cpuUsPerReq, ...background(s0, s1), ...waiting(d0, d1, s0, s1) };
 }
 
 /**

@@ -13,6 +13,8 @@ const pct = (v) => (Number.isFinite(v) ? `${v >= 0 ? '+' : ''}${v.toFixed(1)}%` 
 
 /** Kafka broker / other processes' CPU during a measurement, in % of one core. */
 const bg = (m) => `${int(m.brokerPct)} / ${int(m.foreignPct)}`;
+/** % of the window the peer's main thread was runnable but waiting for a CPU. */
+const wait = (m) => (Number.isFinite(m.runDelayPct) ? m.runDelayPct.toFixed(1) : 'n/a');
 
 const TARGET_ROWS = ['router-kafka', 'router-inproc'];
 
@@ -147,6 +149,7 @@ function latencyTable(a) {
     'added p99 vs undici',
     'CPU µs/req',
     'req/s',
+    'main thread waited for CPU %',
     'broker / other CPU %',
   ];
   const rows = a.rows.map((p) => [
@@ -161,6 +164,7 @@ function latencyTable(a) {
     p.id === 'direct' || p.id === 'undici' ? '—' : x(p.vsUndiciP99),
     int(p.c1.cpuUsPerReq),
     int(p.c1.rps),
+    wait(p.c1),
     bg(p.c1),
   ]);
   return { head, rows };
@@ -214,11 +218,13 @@ function isolationTable(a) {
     'p90 vs (i)',
     'p99 vs (i)',
     'p99 per round ms',
+    'worst event-loop delay per round ms',
     'req/s',
     'shadow copies sent',
     'shed (cap full)',
     'shadow failures',
     'router CPU µs/req',
+    'main thread waited for CPU %',
     'broker / other CPU %',
   ];
   const rows = a.iso.map((s) => [
@@ -230,11 +236,13 @@ function isolationTable(a) {
     s.id === 'healthy' ? '—' : x(s.p90Ratio),
     s.id === 'healthy' ? '—' : x(s.p99Ratio),
     s.result.roundsP99.map((v) => v.toFixed(2)).join(', '),
+    s.result.roundsLoopLagMaxMs.map((v) => (Number.isFinite(v) ? v.toFixed(1) : 'n/a')).join(', '),
     int(s.result.rps),
     String(s.shadow.sent),
     String(s.shadow.shed),
     String(s.shadow.errors),
     int(s.result.cpuUsPerReq),
+    wait(s.result),
     bg(s.result),
   ]);
   return { head, rows };
@@ -380,9 +388,10 @@ export async function renderMarkdown(r, root) {
     '## Reproduce',
     '',
     '```sh',
-    'npm ci && npm run build',
-    'node bench/router-bench.mjs           # full run, about 4-5 minutes',
-    'node bench/router-bench.mjs --quick   # about 1 minute smoke run',
+    'npm ci',
+    'npm run bench                # npm run build, then the full run: about 4.5 minutes, writes this file',
+    'npm run bench -- --quick     # smoke run, about 1.5 minutes, written to a temp file',
+    '# or, with dist/ already built: node bench/router-bench.mjs [--quick]',
     '```',
     '',
     'The script starts what it needs and says so when it cannot: PostgreSQL (`scripts/services/postgres.sh`, ' +
@@ -493,7 +502,9 @@ export async function renderMarkdown(r, root) {
       `${P.pairedSeconds} s taken right before the peer's (paired, so that drift of the machine over the run ` +
       'does not land in the difference). "CPU µs/req" is the peer process\'s own CPU time ' +
       '(user + system of all its threads, from /proc; nginx master + worker) per answered request; for ' +
-      "direct it is the upstream's.",
+      'direct it is the upstream\'s. "Main thread waited for CPU" is the share of the time the peer\'s main ' +
+      'thread was runnable but not running (/proc schedstat): CPU taken by its own helper threads (GC, JIT) ' +
+      'or by other processes on its core.',
     '',
     table(lt.head, lt.rows),
     '',
@@ -574,7 +585,9 @@ export async function renderMarkdown(r, root) {
         'its admin API, and in-flight shadow calls of the previous scenario are let finish first. Only ' +
         'the primary (baseline) answers are measured. "Shadow copies sent" counts requests the candidate ' +
         'received; "shed" counts copies not sent because the shadow concurrency cap ' +
-        '(AVIARY_SHADOW_MAX_CONCURRENCY, 16) was full.',
+        '(AVIARY_SHADOW_MAX_CONCURRENCY, 16) was full. "Worst event-loop delay" is the router\'s own ' +
+        '`nodejs_eventloop_lag_max_seconds` over the round: how long its event loop was once unable to run ' +
+        'anything (its work, its GC, or the OS running something else on its core).',
       '',
       table(it.head, it.rows),
       '',

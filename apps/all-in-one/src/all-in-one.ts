@@ -41,9 +41,19 @@ export async function startAllInOne(o: AllInOneOptions): Promise<RunningAllInOne
     closers.push(() => cp.close());
     let demo: RunningAllInOne['demo'] = null;
     if (o.demo.enabled) {
-      const baseline = await startDemoLlm({ name: 'baseline', port: o.demo.baselinePort, behaviour: BEHAVIOURS.typical, seed: 1 });
+      const baseline = await startDemoLlm({
+        name: 'baseline',
+        port: o.demo.baselinePort,
+        behaviour: BEHAVIOURS.typical,
+        seed: 1,
+      });
       closers.push(() => baseline.close());
-      const candidate = await startDemoLlm({ name: 'candidate', port: o.demo.candidatePort, behaviour: BEHAVIOURS.typical, seed: 2 });
+      const candidate = await startDemoLlm({
+        name: 'candidate',
+        port: o.demo.candidatePort,
+        behaviour: BEHAVIOURS.typical,
+        seed: 2,
+      });
       closers.push(() => candidate.close());
       demo = { baseline, candidate };
       await registerDemoModel(cp, baseline, candidate);
@@ -51,7 +61,10 @@ export async function startAllInOne(o: AllInOneOptions): Promise<RunningAllInOne
     const bus = new InProcessEventBus({ maxBuffered: o.router.AVIARY_EVENTS_BUFFER });
     closers.push(() => bus.close());
     const token = await cp.app.get(TokensService).rotate('embedded-router', 'viewer');
-    const router = await startRouter({ ...o.router, AVIARY_FLAGS_URL: `${cp.url}/api`, AVIARY_FLAGS_TOKEN: token }, { events: bus, log: o.log });
+    const router = await startRouter(
+      { ...o.router, AVIARY_FLAGS_URL: `${cp.url}/api`, AVIARY_FLAGS_TOKEN: token },
+      { events: bus, log: o.log },
+    );
     closers.push(() => router.close());
     return { controlPlane: cp, router, bus, demo, close };
   } catch (err) {
@@ -61,18 +74,33 @@ export async function startAllInOne(o: AllInOneOptions): Promise<RunningAllInOne
 }
 
 /** Idempotent: a second start finds the model and its versions. */
-async function registerDemoModel(cp: RunningControlPlane, baseline: DemoLlm, candidate: DemoLlm): Promise<void> {
+async function registerDemoModel(
+  cp: RunningControlPlane,
+  baseline: DemoLlm,
+  candidate: DemoLlm,
+): Promise<void> {
   const models = cp.app.get(ModelsService);
   const existing = await models.list();
   if (!existing.some((m) => m.name === DEMO_MODEL)) {
-    await models.create({ name: DEMO_MODEL, description: 'Demo model served by two local demo model servers' });
+    await models.create({
+      name: DEMO_MODEL,
+      description: 'Demo model served by two local demo model servers',
+    });
   }
   const model = await models.get(DEMO_MODEL);
   const labels = new Set(model.versions.map((v) => v.label));
   const version = (label: string, server: DemoLlm, upstreamModel: string, note: string) =>
     labels.has(label)
       ? Promise.resolve()
-      : models.createVersion(DEMO_MODEL, { label, upstreamBaseUrl: server.url, upstreamModel, timeoutMs: 30_000, metadata: { demo: true, note } }).then(() => undefined);
+      : models
+          .createVersion(DEMO_MODEL, {
+            label,
+            upstreamBaseUrl: server.url,
+            upstreamModel,
+            timeoutMs: 30_000,
+            metadata: { demo: true, note },
+          })
+          .then(() => undefined);
   await version('v1-fp16', baseline, 'demo-8b-fp16', 'the version serving users today');
   await version('v2-int8', candidate, 'demo-8b-int8', 'a quantized build: cheaper, maybe worse');
 }

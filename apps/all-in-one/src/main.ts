@@ -46,11 +46,19 @@ async function main(): Promise<void> {
   const aio = await startAllInOne({
     controlPlane,
     router,
-    demo: { enabled: demo.AVIARY_DEMO, baselinePort: demo.AVIARY_DEMO_BASELINE_PORT, candidatePort: demo.AVIARY_DEMO_CANDIDATE_PORT },
+    demo: {
+      enabled: demo.AVIARY_DEMO,
+      baselinePort: demo.AVIARY_DEMO_BASELINE_PORT,
+      candidatePort: demo.AVIARY_DEMO_CANDIDATE_PORT,
+    },
     log,
   });
   const cp = aio.controlPlane;
-  const token = cp.generatedAdminToken ?? (cp.embedded && !controlPlane.adminToken ? await readStoredAdminToken(controlPlane.database.dataDir) : null);
+  const token =
+    cp.generatedAdminToken ??
+    (cp.embedded && !controlPlane.adminToken
+      ? await readStoredAdminToken(controlPlane.database.dataDir)
+      : null);
   const lines = [
     '',
     'Aviary is running (one process, embedded defaults)',
@@ -70,8 +78,14 @@ async function main(): Promise<void> {
       `                   -d '{"model":"${DEMO_MODEL}","messages":[{"role":"user","content":"Hello"}],"user":"alice"}'`,
     );
   }
-  if (cp.generatedAdminToken) lines.push('', `  admin token    ${cp.generatedAdminToken}`, `                 (shown once; also saved to ${controlPlane.database.dataDir}/admin-token)`);
-  else if (token) lines.push('', `  admin token    ${token}  (from ${controlPlane.database.dataDir}/admin-token)`);
+  if (cp.generatedAdminToken)
+    lines.push(
+      '',
+      `  admin token    ${cp.generatedAdminToken}`,
+      `                 (shown once; also saved to ${controlPlane.database.dataDir}/admin-token)`,
+    );
+  else if (token)
+    lines.push('', `  admin token    ${token}  (from ${controlPlane.database.dataDir}/admin-token)`);
   process.stdout.write(`${lines.join('\n')}\n\n`);
   const stop = () => {
     void aio.close().then(() => process.exit(0));
@@ -81,6 +95,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`Aviary failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.stderr.write(
+    `Aviary failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+  );
   process.exit(1);
 });

@@ -88,11 +88,18 @@ describe('quick start on embedded defaults', () => {
       const chat = await fetch(`${first.routerUrl}/v1/chat/completions`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ model: 'demo-chat', messages: [{ role: 'user', content: 'Hello' }], user: 'alice' }),
+        body: JSON.stringify({
+          model: 'demo-chat',
+          messages: [{ role: 'user', content: 'Hello' }],
+          user: 'alice',
+        }),
       });
       expect(chat.status).toBe(200);
       expect(chat.headers.get('x-aviary-model-version')).toBe('v1-fp16');
-      expect(((await chat.json()) as { choices: Array<{ message: { content: string } }> }).choices[0]?.message.content).toMatch(/baseline|sorry/i);
+      expect(
+        ((await chat.json()) as { choices: Array<{ message: { content: string } }> }).choices[0]?.message
+          .content,
+      ).toMatch(/baseline|sorry/i);
 
       const script = readmeWalkthrough();
       const run = spawnSync('bash', ['-c', `set -euo pipefail\n${script}`], {

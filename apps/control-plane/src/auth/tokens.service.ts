@@ -75,7 +75,13 @@ export class TokensService {
    */
   async rotate(name: string, role: Role): Promise<string> {
     const token = generateToken();
-    await this.tokens.upsertByName({ id: randomUUID(), name, role, tokenHash: hashToken(token), prefix: token.slice(0, 8) });
+    await this.tokens.upsertByName({
+      id: randomUUID(),
+      name,
+      role,
+      tokenHash: hashToken(token),
+      prefix: token.slice(0, 8),
+    });
     return token;
   }
 
