@@ -78,15 +78,20 @@ if ! db_exists; then
   psql_pg -c "CREATE DATABASE \"$DB\""
 fi
 
-# Install the pinned server only when node_modules is missing or was installed from another lockfile.
+# Install the pinned server once per lockfile into the cache, outside any checkout: clones come and
+# go (CI clones afresh every run) and a server must never run from a deleted folder.
 lock_hash="$(sha256sum "$TOOL/package-lock.json" | cut -d' ' -f1)"
-stamp="$TOOL/node_modules/.aviary-lock-sha256"
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_hash" ] || [ ! -d "$TOOL/node_modules/unleash-server" ]; then
-  log "installing unleash-server into tools/unleash/node_modules (npm ci)"
+INSTALL="$STATE/unleash-server-${lock_hash:0:16}"
+if [ ! -f "$INSTALL/.installed" ] || [ ! -d "$INSTALL/node_modules/unleash-server" ]; then
+  log "installing unleash-server into $INSTALL (npm ci)"
+  mkdir -p "$INSTALL"
+  cp "$TOOL/package.json" "$TOOL/package-lock.json" "$INSTALL/"
   # Install scripts are not needed (husky, telemetry beacons, optional native ssh2 bits).
-  npm ci --prefix "$TOOL" --ignore-scripts --no-audit --no-fund --loglevel=error >&2
-  echo "$lock_hash" >"$stamp"
+  npm ci --prefix "$INSTALL" --ignore-scripts --no-audit --no-fund --loglevel=error >&2
+  touch "$INSTALL/.installed"
 fi
+# The launcher sits beside its node_modules so its static import resolves there.
+cp "$TOOL/start-server.mjs" "$INSTALL/start-server.mjs"
 
 if pid="$(our_pid)"; then
   log "pid $pid is running but not healthy; restarting it"
@@ -105,7 +110,7 @@ echo "---- $(date -Is) start" >"$LOGFILE"
 # the start lock, or the next start would wait on it for as long as the server runs.
 UNLEASH_HOST=127.0.0.1 UNLEASH_PORT="$PORT" UNLEASH_DB_PORT="$PG_PORT" UNLEASH_DB_NAME="$DB" \
   NODE_ENV=production NODE_NO_WARNINGS=1 \
-  setsid node "$TOOL/start-server.mjs" >>"$LOGFILE" 2>&1 </dev/null 9>&- &
+  setsid node "$INSTALL/start-server.mjs" >>"$LOGFILE" 2>&1 </dev/null 9>&- &
 pid=$!
 echo "$pid" >"$PIDFILE"
 
