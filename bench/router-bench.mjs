@@ -6,12 +6,17 @@
 //   npm run bench                 # = npm run build && node bench/router-bench.mjs; ~4.5 minutes
 //   npm run bench -- --quick      # smoke run, ~1.5 minutes, report to a temp file
 //
-// Options: --quick, --no-pin (no taskset), --no-install (do not apt-get nginx-light), --profile /
-// --no-profile (CPU-profile the router afterwards; default on in the full run, off with --quick),
-// --out <file> (default docs/benchmarks.md; with --quick a temp file, so a smoke run does not replace the
-// full run's figures), --no-write (print only), --json <file> (raw results),
-// --peers <ids> (a subset, for development), --router-node-options="<node flags>" (e.g. --trace-gc; the
-// routers' output goes to a log file named in the progress lines).
+// Options:
+//   --quick                 smoke run (shorter everything; report to a temp file unless --out is given)
+//   --no-pin                do not pin processes with taskset
+//   --no-install            do not apt-get install nginx-light when nginx is missing
+//   --profile/--no-profile  CPU-profile a router at the end (default: on in the full run, off with --quick)
+//   --out <file>            where the markdown report goes (default docs/benchmarks.md)
+//   --no-write              print only
+//   --json <file>           raw results; --from-json <file> re-renders them without measuring
+//   --peers <ids>           a subset, for development: undici,nginx,router-kafka,router-inproc,isolation
+//   --router-node-options=<flags>  extra node flags for the routers (e.g. --trace-gc); each router's
+//                           output goes to a log file named in the progress lines
 import { spawnSync } from 'node:child_process';
 import {
   mkdirSync,
@@ -56,6 +61,7 @@ const { values: args } = parseArgs({
     'no-write': { type: 'boolean', default: false },
     json: { type: 'string' },
     'router-node-options': { type: 'string' },
+    'from-json': { type: 'string' },
     peers: { type: 'string' },
     warmup: { type: 'string' },
   },
@@ -1009,7 +1015,22 @@ async function main() {
   log(`done in ${Math.round((Date.now() - t0) / 1000)}s`);
 }
 
-main().then(
+/** --from-json <file>: no measuring, just render the report of an earlier run's --json output again. */
+async function rerender(file) {
+  const results = JSON.parse(readFileSync(resolve(root, file), 'utf8'));
+  // The profile itself is kept in a temp file: summarise it again if it is still there.
+  const pf = results.profile;
+  if (pf?.file && pf.window && existsSync(pf.file))
+    Object.assign(pf, summarizeProfile(JSON.parse(readFileSync(pf.file, 'utf8')), 25, pf.window));
+  console.log(renderConsole(results));
+  if (!args['no-write']) {
+    const out = args.out ? resolve(root, args.out) : join(root, 'docs/benchmarks.md');
+    writeFileSync(out, await renderMarkdown(results, root));
+    console.log(`wrote ${relative(root, out)}`);
+  }
+}
+
+(args['from-json'] ? rerender(args['from-json']) : main()).then(
   () => finish(0),
   (err) => {
     console.error(`\nbenchmark failed: ${err?.stack ?? err}`);

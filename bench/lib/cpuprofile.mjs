@@ -2,6 +2,7 @@
 // component (router code, Aviary libs, each npm package, Node internals, GC) and by function, self and
 // inclusive. Usage as a CLI: node bench/lib/cpuprofile.mjs <file.cpuprofile> [topN]
 import { readFileSync } from 'node:fs';
+import { SourceMap } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
 /** dist/apps/router/src/x.js → apps/router/src/x.ts; node_modules/<pkg>/… → <pkg>; node:… stays. */
@@ -12,6 +13,23 @@ function where(url) {
   const mod = /\/node_modules\/((?:@[^/]+\/)?[^/]+)\/(.+)$/.exec(url);
   if (mod) return `${mod[1]}/${mod[2]}`;
   return url.replace(/^file:\/\//, '');
+}
+
+/** Source maps of dist/*.js (tsc writes them next to the JS), so frames point at TypeScript lines. */
+const maps = new Map();
+function tsLine(url, line0, col0) {
+  if (!/\/dist\/(?:apps|libs)\/.+\.js$/.test(url)) return null;
+  let map = maps.get(url);
+  if (map === undefined) {
+    try {
+      map = new SourceMap(JSON.parse(readFileSync(`${fileURLToPath(url)}.map`, 'utf8')));
+    } catch {
+      map = null;
+    }
+    maps.set(url, map);
+  }
+  const entry = map?.findEntry(line0, Math.max(0, col0));
+  return entry && typeof entry.originalLine === 'number' ? entry.originalLine + 1 : null;
 }
 
 function component(url, name) {
@@ -114,7 +132,8 @@ export function summarizeProfile(profile, topN = 15, window = null) {
   const key = (n) => {
     const f = n.callFrame;
     const loc = where(f.url);
-    return `${f.functionName || '(anonymous)'}${loc ? ` ${loc}:${f.lineNumber + 1}` : ''}`;
+    const line = tsLine(f.url, f.lineNumber, f.columnNumber) ?? f.lineNumber + 1;
+    return `${f.functionName || '(anonymous)'}${loc ? ` ${loc}:${line}` : ''}`;
   };
   let total = 0;
   let idle = 0;

@@ -285,10 +285,42 @@ function dominates(a, r) {
     out.push(
       `A typical request, ${an.label}: ${ms(t.client)} ms at the client = ${ms(t.upstream)} ms to the ` +
         `upstream's first byte (a direct call takes ${direct ? ms(direct.c1.p50) : 'n/a'} ms end to end, so ` +
-        'most of this is the router not getting to the answer yet: event-loop work queued ahead of it, ' +
-        `and the candidate competing for the upstreams' core) + ${ms(t.handler)} ms of handler work + ` +
+        'most of this is the router not getting to the answer yet: event-loop work queued ahead of it' +
+        (an.label.startsWith('shadow') ? ", and the candidate competing for the upstreams' core" : '') +
+        `) + ${ms(t.handler)} ms of handler work + ` +
         `${ms(t.outside)} ms outside the handler. The slowest 1%: ${ms(an.slowest.client)} ms = ` +
         `${ms(an.slowest.upstream)} + ${ms(an.slowest.handler)} + ${ms(an.slowest.outside)}.`,
+    );
+  }
+  const kRow = row['router-kafka'];
+  const iRow = row['router-inproc'];
+  if (kRow && iRow && Number.isFinite(kRow.c1.runDelayPct))
+    out.push(
+      `In the Kafka rows the broker, on this same machine and not pinned, used ${int(kRow.c1.brokerPct)}% of a core ` +
+        `and the router's main thread waited for a CPU ${kRow.c1.runDelayPct.toFixed(1)}% of the time ` +
+        `(in-process sink: ${iRow.c1.runDelayPct.toFixed(1)}%): part of the Kafka rows' cost here is the broker ` +
+        "competing for the router's core, which a deployment with the broker elsewhere would not pay; the " +
+        "rest is the Kafka client's own CPU (see the profile).",
+    );
+  if (a.iso) {
+    const by = Object.fromEntries(a.iso.map((s) => [s.id, s]));
+    const h = by['healthy'];
+    const hr = h.result.roundsP99;
+    const desc = (s) =>
+      `${s.label.replace(/^\([iv]+\) /, '')}: p50 ${x(s.p50Ratio)}, p90 ${x(s.p90Ratio)}, router CPU per request ` +
+      `${x(s.result.cpuUsPerReq / h.result.cpuUsPerReq)}`;
+    out.push(
+      `Shadow isolation: the healthy-shadow p99 alone varied ${ms(Math.min(...hr))}-${ms(Math.max(...hr))} ms between ` +
+        'rounds (the worst event-loop delay per round shows why: single stalls of tens of ms), so a 5% p99 ' +
+        'criterion is below what this run can resolve and the p99 verdicts above can flip between runs. The ' +
+        'steadier figures, relative to the healthy shadow: ' +
+        ['slow', 'errors', 'drops']
+          .filter((id) => by[id])
+          .map((id) => desc(by[id]))
+          .join('; ') +
+        '. A slow shadow is shed at the concurrency cap and costs the router less; a shadow that drops ' +
+        'connections costs it more CPU per request (a new upstream connection and an error path for every ' +
+        'copy), which is what can reach the primary once the router is busy.',
     );
   }
   if (r.profile) {
@@ -399,7 +431,9 @@ export async function renderMarkdown(r, root) {
       '(`scripts/services/kafka.sh`; without it the Kafka rows are skipped), nginx (`apt-get install -y ' +
       'nginx-light` when missing and running as root, else the nginx row is skipped). Options: `--no-pin`, ' +
       '`--no-install`, `--no-profile` / `--profile`, `--out <file>`, `--no-write`, `--json <file>`, ' +
-      '`--peers undici,nginx,router-kafka,router-inproc,isolation` (a subset, for development).',
+      '`--peers undici,nginx,router-kafka,router-inproc,isolation` (a subset, for development), ' +
+      '`--from-json <file>` (re-render an earlier `--json` result without measuring), ' +
+      '`--router-node-options=<flags>` (e.g. `--trace-gc`).',
     '',
     '## This run',
     '',
@@ -618,7 +652,7 @@ export async function renderMarkdown(r, root) {
         `(all threads: GC helpers, JIT, libuv) used ${int(pf.load.cpuUsPerReq)} µs of CPU per request. Busy time is ` +
         'wall time on the main thread, so time the thread spent descheduled inside a syscall (e.g. a socket ' +
         'write that woke the Kafka broker on the same core) counts where it happened. File names map ' +
-        'dist/*.js back to the TypeScript sources; line numbers are of the compiled JS. The sampler thread ' +
+        'dist/*.js back to the TypeScript sources, lines through the source maps. The sampler thread ' +
         "shares the router's pinned core, so samples are sometimes late and the shares are approximate.",
       '',
       'By concern: each sample is charged to the first of these concerns found anywhere on its stack, in ' +
