@@ -9,12 +9,24 @@ step() { printf '\n\033[1m== %s\033[0m (%ss)\n' "$*" "$(( $(date +%s) - started 
 if [ ! -d node_modules ]; then step "npm ci"; npm ci --no-audit --no-fund; fi
 if [ ! -f libs/persistence/src/generated/prisma/client.ts ]; then step "prisma generate"; node scripts/prisma-generate.mjs; fi
 
+# Starts scripts/services/<name>.sh and prints the one line it answers; stops the run when the
+# service cannot start or answers anything but a single address.
+service_url() {
+  local url
+  url="$(bash "scripts/services/$1.sh" --url)" || { echo "test-all: could not start $1 (see above)" >&2; exit 1; }
+  case "$url" in
+    *$'\n'* | "" | *" "*) echo "test-all: scripts/services/$1.sh --url printed '$url', not one address" >&2; exit 1 ;;
+  esac
+  printf '%s' "$url"
+}
+
 step "services: PostgreSQL"
-export AVIARY_TEST_DATABASE_URL="${AVIARY_TEST_DATABASE_URL:-$(bash scripts/services/postgres.sh --url)}"
+AVIARY_TEST_DATABASE_URL="${AVIARY_TEST_DATABASE_URL:-$(service_url postgres)}"
 step "services: unleash-server"
-export UNLEASH_URL="${AVIARY_TEST_UNLEASH_URL:-$(bash scripts/services/unleash.sh --url)}"
+UNLEASH_URL="${AVIARY_TEST_UNLEASH_URL:-$(service_url unleash)}"
 step "services: Kafka"
-export KAFKA_BROKERS="${AVIARY_TEST_KAFKA_BROKERS:-$(bash scripts/services/kafka.sh --url)}"
+KAFKA_BROKERS="${AVIARY_TEST_KAFKA_BROKERS:-$(service_url kafka)}"
+export AVIARY_TEST_DATABASE_URL UNLEASH_URL KAFKA_BROKERS
 
 step "lint"
 npx eslint . --max-warnings 0

@@ -12,6 +12,8 @@
 # Everything else lives under ${XDG_CACHE_HOME:-$HOME/.cache}/aviary/kafka-<version>/: libs/ (the jars),
 # data-<port>/ (KRaft log dirs), config-<port>/, kafka-<port>.log and kafka-<port>.pid.
 set -euo pipefail
+# Only the address goes to stdout (fd 3); everything the tools print goes to stderr.
+exec 3>&1 1>&2
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 POM="$ROOT/tools/kafka/pom.xml"
 PROBE="$ROOT/scripts/services/kafka/probe.mjs"
@@ -61,7 +63,7 @@ if [ "${1:-}" = "stop" ]; then
   exit 0
 fi
 
-print_url() { if [ "${1:-}" = "--url" ]; then echo "$BOOTSTRAP"; fi; }
+print_url() { if [ "${1:-}" = "--url" ]; then echo "$BOOTSTRAP" >&3; fi; }
 
 # Fast path: already up.
 if ready; then print_url "${1:-}"; exit 0; fi
@@ -197,7 +199,7 @@ log "starting Apache Kafka $VERSION on $BOOTSTRAP (controller :$CONTROLLER_PORT,
 echo "---- $(date -Is) start" >"$LOGFILE"
 # setsid: the broker must outlive this script and the shell/job that ran it. 9>&-: it must not inherit
 # the start lock, or the next start would wait on it for as long as the broker runs.
-setsid java -cp "$CP" "${JAVA_OPTS[@]}" kafka.Kafka "$CONF/server.properties" >>"$LOGFILE" 2>&1 </dev/null 9>&- &
+setsid java -cp "$CP" "${JAVA_OPTS[@]}" kafka.Kafka "$CONF/server.properties" >>"$LOGFILE" 2>&1 </dev/null 3>&- 9>&- &
 pid=$!
 echo "$pid" >"$PIDFILE"
 

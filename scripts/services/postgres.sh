@@ -3,6 +3,9 @@
 # Idempotent: a second run finds it running and returns at once.
 # Prints nothing on success but the URL on stdout when called with --url.
 set -euo pipefail
+# Only the URL goes to stdout (fd 3): tools like pg_ctl print notes ("Removed stale pid file.") that
+# would otherwise end up inside `$(postgres.sh --url)`.
+exec 3>&1 1>&2
 PORT="${AVIARY_TEST_PG_PORT:-54329}"
 CLUSTER="aviary"
 log() { echo "[postgres] $*" >&2; }
@@ -45,4 +48,4 @@ pg_isready -h 127.0.0.1 -p "$PORT" -q || { log "postgres did not become ready"; 
 # A superuser role for tests (trust auth on loopback, so the password is only for URL syntax).
 psql -h 127.0.0.1 -p "$PORT" -U postgres -qtAc "SELECT 1 FROM pg_roles WHERE rolname='aviary'" | grep -q 1 ||
   psql -h 127.0.0.1 -p "$PORT" -U postgres -qc "CREATE ROLE aviary LOGIN SUPERUSER PASSWORD 'aviary'"
-if [ "${1:-}" = "--url" ]; then echo "postgresql://aviary:aviary@127.0.0.1:$PORT/postgres"; fi
+if [ "${1:-}" = "--url" ]; then echo "postgresql://aviary:aviary@127.0.0.1:$PORT/postgres" >&3; fi

@@ -10,6 +10,8 @@
 # AVIARY_TEST_PG_PORT (54329, shared with postgres.sh). Logs and pidfile live under
 # ${XDG_CACHE_HOME:-$HOME/.cache}/aviary/.
 set -euo pipefail
+# Only the URL goes to stdout (fd 3); everything the tools print goes to stderr.
+exec 3>&1 1>&2
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 TOOL="$ROOT/tools/unleash"
 PORT="${AVIARY_TEST_UNLEASH_PORT:-4242}"
@@ -58,7 +60,7 @@ if [ "${1:-}" = "stop" ]; then
   exit 0
 fi
 
-print_url() { if [ "${1:-}" = "--url" ]; then echo "$URL"; fi; }
+print_url() { if [ "${1:-}" = "--url" ]; then echo "$URL" >&3; fi; }
 
 # Fast path: already up.
 if healthy; then print_url "${1:-}"; exit 0; fi
@@ -110,7 +112,7 @@ echo "---- $(date -Is) start" >"$LOGFILE"
 # the start lock, or the next start would wait on it for as long as the server runs.
 UNLEASH_HOST=127.0.0.1 UNLEASH_PORT="$PORT" UNLEASH_DB_PORT="$PG_PORT" UNLEASH_DB_NAME="$DB" \
   NODE_ENV=production NODE_NO_WARNINGS=1 \
-  setsid node "$INSTALL/start-server.mjs" >>"$LOGFILE" 2>&1 </dev/null 9>&- &
+  setsid node "$INSTALL/start-server.mjs" >>"$LOGFILE" 2>&1 </dev/null 3>&- 9>&- &
 pid=$!
 echo "$pid" >"$PIDFILE"
 
