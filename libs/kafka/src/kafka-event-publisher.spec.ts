@@ -14,6 +14,8 @@ class FakeProducer implements BatchProducer {
   /** Errors for the next sends, in order; when empty, sends succeed (or hang when `manual`). */
   sendErrors: Error[] = [];
   manual = false;
+  /** When > 0 (and not manual), sends succeed after this many ms: a broker round trip. */
+  sendDelayMs = 0;
   private pending: { resolve: () => void; reject: (e: Error) => void }[] = [];
 
   connect(): Promise<void> {
@@ -25,8 +27,9 @@ class FakeProducer implements BatchProducer {
     this.batches.push([...batch]);
     const error = this.sendErrors.shift();
     if (error !== undefined) return Promise.reject(error);
-    if (!this.manual) return Promise.resolve();
-    return new Promise((resolve, reject) => this.pending.push({ resolve, reject }));
+    if (this.manual) return new Promise((resolve, reject) => this.pending.push({ resolve, reject }));
+    if (this.sendDelayMs > 0) return new Promise((resolve) => setTimeout(resolve, this.sendDelayMs));
+    return Promise.resolve();
   }
 
   disconnect(): Promise<void> {
@@ -143,12 +146,35 @@ describe(KafkaEventPublisher.name, () => {
     producer().settle();
     await waitFor(() => producer().inFlight === 1 && producer().batches.length === 2, 'the second batch');
     producer().settle();
-    // The last 5 do not make a batch, but they waited for the send: they go next, not after the linger.
-    await waitFor(() => producer().batches.length === 3, 'the rest');
+    // The last 5 do not make a batch: they wait for company until the oldest of them is lingerMs old.
+    await waitFor(() => publisher.stats().published === 20, 'two batches published');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(producer().batches.map((b) => b[0]?.messages.length)).toEqual([10, 10]);
+    expect(publisher.stats().buffered).toBe(5);
+  });
+
+  it('sends a partial batch at once after a send when its oldest event has already waited the linger', async () => {
+    const publisher = make({ lingerMs: 50, batchSize: 10 }, (p) => (p.manual = true));
+    for (let i = 0; i < 15; i++) publisher.publish('t', `k${i}`, i);
+    await waitFor(() => producers[0]?.inFlight === 1, 'the first batch');
+    await new Promise((resolve) => setTimeout(resolve, 80)); // the send outlasts the linger
     producer().settle();
-    await waitFor(() => publisher.stats().published === 25, 'all published');
-    expect(producer().batches.map((b) => b[0]?.messages.length)).toEqual([10, 10, 5]);
-    expect(producer().sent.map((e) => e.value)).toEqual([...Array(25).keys()]);
+    await waitFor(() => producer().batches.length === 2, 'the rest, without another linger');
+    producer().settle();
+    await waitFor(() => publisher.stats().published === 15, 'all published');
+    expect(producer().batches.map((b) => b[0]?.messages.length)).toEqual([10, 5]);
+    expect(producer().sent.map((e) => e.value)).toEqual([...Array(15).keys()]);
+  });
+
+  it('batches a steady stream by the linger, not by how long the previous send took', async () => {
+    const publisher = make({ lingerMs: 40, batchSize: 500 }, (p) => (p.sendDelayMs = 5));
+    for (let i = 0; i < 60; i++) {
+      publisher.publish('t', `k${i}`, i);
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    await waitFor(() => publisher.stats().published === 60, 'all published');
+    // ~150 ms of events with a 40 ms linger: a handful of batches, not one per 5 ms send.
+    expect(producer().batches.length).toBeLessThanOrEqual(6);
   });
 
   it('returns false and counts a drop when the buffer is full, without touching the buffered events', () => {

@@ -106,6 +106,8 @@ export class KafkaEventPublisher implements EventPublisher {
   private lingerTimer: NodeJS.Timeout | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
   private immediate: NodeJS.Immediate | null = null;
+  /** When the oldest event waiting in the queue arrived (performance.now()); the linger counts from it. */
+  private pendingSince = 0;
   private failures = 0;
   private published = 0;
   private dropped = 0;
@@ -134,11 +136,13 @@ export class KafkaEventPublisher implements EventPublisher {
       this.dropped++;
       return false;
     }
+    const wasEmpty = this.queue.length === 0;
     if (!this.queue.push({ topic, key, value })) {
       this.dropped++;
       this.noteOverflow(1);
       return false;
     }
+    if (wasEmpty) this.pendingSince = performance.now();
     this.wake();
     return true;
   }
@@ -158,10 +162,15 @@ export class KafkaEventPublisher implements EventPublisher {
     return this.closed;
   }
 
-  /** Makes sure a flush is coming: now if a full batch is waiting, else after the linger. */
+  /**
+   * Makes sure a flush is coming: now if a full batch is waiting, else once the oldest waiting event is
+   * `lingerMs` old (Kafka's linger.ms). Sending a partial batch as soon as the previous send returns would
+   * turn a steady stream into a send per handful of events, and each send costs far more CPU than an event.
+   */
   private wake(): void {
     if (this.sending !== null || this.retryTimer !== null || this.immediate !== null || this.stopped) return;
-    if (this.queue.length >= this.batchSize || this.lingerMs === 0) {
+    const lingerLeft = this.pendingSince + this.lingerMs - performance.now();
+    if (this.queue.length >= this.batchSize || lingerLeft <= 0) {
       this.clearLinger();
       this.immediate = setImmediate(() => {
         this.immediate = null;
@@ -171,7 +180,7 @@ export class KafkaEventPublisher implements EventPublisher {
       this.lingerTimer = setTimeout(() => {
         this.lingerTimer = null;
         this.flush();
-      }, this.lingerMs);
+      }, lingerLeft);
       this.lingerTimer.unref();
     }
   }
@@ -292,12 +301,7 @@ export class KafkaEventPublisher implements EventPublisher {
       }, jitter(this.backoff()));
       this.retryTimer.unref();
     } else if (this.queue.length > 0) {
-      // These waited at least as long as the send took; sending now is what a producer with one request
-      // in flight does anyway.
-      this.immediate = setImmediate(() => {
-        this.immediate = null;
-        this.flush();
-      });
+      this.wake();
     }
   }
 

@@ -121,11 +121,13 @@ export class ChatHandler {
       if (!res.writableFinished) aborted.abort();
     });
 
-    let primaryDone: (r: PrimaryResult | null) => void = () => {};
-    if (routing.role === 'baseline' && routing.shadow && Math.random() < routing.shadow.sampleRate) {
-      const primary = new Promise<PrimaryResult | null>((resolve) => (primaryDone = resolve));
-      this.d.shadow.run(chat, routing, routing.shadow.target, primary);
-    }
+    // The shadow copy is sent once the user has their answer: its dispatch, parsing and evidence
+    // never compete with the primary for this event loop, and a failed primary is not shadowed
+    // (there would be nothing to compare with).
+    const shadow =
+      routing.role === 'baseline' && routing.shadow && Math.random() < routing.shadow.sampleRate
+        ? routing.shadow.target
+        : null;
 
     const role: ServingRole = routing.role;
     // A candidate failure is recorded once we know the request id of whoever answered instead.
@@ -150,9 +152,9 @@ export class ChatHandler {
       const result = await this.respond(res, ctx, served, target, servedRole, 'fellBackTo' in served);
       if (candidateFailure)
         this.recordFailure(ctx, 'candidate', routing.target, candidateFailure, result.requestId, true);
-      primaryDone(result);
+      if (shadow && result.errorClass !== 'client_aborted')
+        setImmediate(() => this.d.shadow.run(chat, routing, shadow, result));
     } catch (err) {
-      primaryDone(null);
       this.handleFailure(res, ctx, role, routing, err, candidateFailure);
     }
   }
@@ -165,19 +167,20 @@ export class ChatHandler {
   ): Promise<UpstreamResponse> {
     const limiter: ConcurrencyLimiter = this.d.limiters.for(target.baseUrl);
     const release = await limiter.acquire();
+    let payload: string;
     try {
-      const payload = JSON.stringify({ ...chat.body, model: target.upstreamModel });
-      const res = await this.d.upstream.call(target, payload, {
-        timeoutMs: target.timeoutMs,
-        signal,
-        apiKey: apiKeyFor(target),
-      });
-      // The slot is held until the body has been read to the end.
-      return { ...res, rest: releaseAfter(res.rest, release) };
+      payload = JSON.stringify({ ...chat.body, model: target.upstreamModel });
     } catch (err) {
       release();
       throw err;
     }
+    // The slot is held until the call is over: body read to the end, failed or aborted.
+    return this.d.upstream.call(target, payload, {
+      timeoutMs: target.timeoutMs,
+      signal,
+      apiKey: apiKeyFor(target),
+      onDone: release,
+    });
   }
 
   private async respond(
@@ -249,9 +252,10 @@ export class ChatHandler {
       }
       summary = reader.finish();
       res.end();
+      ctx.endedAt = performance.now();
+      await afterPendingIo();
     } else {
-      const body = await collect(up);
-      summary = readJsonCompletion(body);
+      const body = await up.body();
       const total = performance.now() - ctx.t0;
       res.writeHead(up.status, {
         ...headers,
@@ -260,6 +264,11 @@ export class ChatHandler {
         'server-timing': `${timing}, total;dur=${round(total)}`,
       });
       res.end(body);
+      ctx.endedAt = performance.now();
+      // The answer is on its way before the evidence is worked out: parsing it, classifying it and
+      // recording it happen after node:http has flushed the response to the socket.
+      await afterPendingIo();
+      summary = readJsonCompletion(body);
     }
     const errorClass: ErrorClass | null =
       up.status >= 400 ? 'upstream_4xx' : summary.malformed ? 'invalid_response' : null;
@@ -277,7 +286,7 @@ export class ChatHandler {
     errorClass: ErrorClass | null,
     clientGone: boolean,
   ): PrimaryResult {
-    const latencyMs = performance.now() - ctx.t0;
+    const latencyMs = (ctx.endedAt ?? performance.now()) - ctx.t0;
     const cls = classifyOutput(summary.text, ctx.chat.jsonRequested, this.d.refusals);
     const finalClass = clientGone ? 'client_aborted' : errorClass;
     const outcome = this.outcome(ctx, target, role, requestId, {
@@ -464,6 +473,13 @@ interface Ctx {
   readonly bucket: number | null;
   readonly flagsMs: number;
   readonly t0: number;
+  /** When the response was complete (the latency the user saw), if it was. */
+  endedAt?: number;
+}
+
+/** Resolves after the I/O node:http has queued in this tick (corked writes) has gone out. */
+function afterPendingIo(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 export function promptChars(chat: ChatRequest): number {
@@ -471,12 +487,6 @@ export function promptChars(chat: ChatRequest): number {
   for (const m of chat.messages)
     n += typeof m.content === 'string' ? m.content.length : JSON.stringify(m.content ?? '').length;
   return n;
-}
-
-async function collect(up: UpstreamResponse): Promise<Buffer> {
-  const chunks: Buffer[] = up.first ? [up.first] : [];
-  for await (const c of up.rest) chunks.push(c);
-  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
 }
 
 function drainOrClose(res: ServerResponse): Promise<void> {
@@ -489,28 +499,4 @@ function drainOrClose(res: ServerResponse): Promise<void> {
     res.once('drain', done);
     res.once('close', done);
   });
-}
-
-function releaseAfter(rest: AsyncIterable<Buffer>, release: () => void): AsyncIterable<Buffer> {
-  return {
-    [Symbol.asyncIterator]: () => {
-      const it = rest[Symbol.asyncIterator]();
-      return {
-        next: async () => {
-          try {
-            const r = await it.next();
-            if (r.done) release();
-            return r;
-          } catch (err) {
-            release();
-            throw err;
-          }
-        },
-        return: async () => {
-          release();
-          return (await it.return?.()) ?? { done: true as const, value: undefined };
-        },
-      };
-    },
-  };
 }

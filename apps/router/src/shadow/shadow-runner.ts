@@ -38,23 +38,17 @@ export class ShadowRunner {
     },
   ) {}
 
-  run(
-    chat: ChatRequest,
-    routing: DecodedRouting,
-    target: UpstreamTarget,
-    primary: Promise<PrimaryResult | null>,
-  ): void {
+  /** Sends the copy of a request whose primary has been answered (`primary`); never throws. */
+  run(chat: ChatRequest, routing: DecodedRouting, target: UpstreamTarget, primary: PrimaryResult): void {
     const release = this.d.limiter.tryAcquire();
     if (!release) {
       this.d.metrics.shadowShed.inc({ model: chat.model });
       return;
     }
     this.call(chat, target)
-      .then(async (side) => {
+      .then((side) => {
         release();
-        const p = await primary;
-        if (!p) return; // the primary failed: nothing to compare against
-        this.record(chat, routing, target, side, p);
+        this.record(chat, routing, target, side, primary);
       })
       .catch(() => release());
   }
@@ -72,9 +66,7 @@ export class ShadowRunner {
         timeoutMs: Math.min(target.timeoutMs, this.d.config.AVIARY_SHADOW_TIMEOUT_MS),
         apiKey: this.d.apiKeyFor(target),
       });
-      const chunks: Buffer[] = res.first ? [res.first] : [];
-      for await (const c of res.rest) chunks.push(c);
-      const summary = readJsonCompletion(Buffer.concat(chunks));
+      const summary = readJsonCompletion(await res.body());
       const cls = classifyOutput(summary.text, chat.jsonRequested, this.d.refusals);
       const errorClass: ErrorClass | null =
         res.status >= 400 ? 'upstream_4xx' : summary.malformed ? 'invalid_response' : null;
