@@ -23,6 +23,11 @@ export interface StepAnalysisResult {
  */
 export interface StepAnalysis {
   readonly name: string;
+  /**
+   * Ask on every tick, not only when a step's minimum duration is over: a Failed verdict then rolls
+   * back at once. For analyses whose evidence accrues during the step (guardrail statistics).
+   */
+  readonly continuous?: boolean;
   evaluate(request: StepAnalysisRequest): Promise<StepAnalysisResult>;
 }
 

@@ -20,11 +20,25 @@ export interface EventPublisherStats {
   readonly healthy: boolean;
 }
 
+export interface ReceivedEvent {
+  readonly topic: string;
+  readonly key: string;
+  readonly value: unknown;
+}
+
 /** A consumer of the same topics (the analyzer). */
 export interface EventSubscriber {
   subscribe(
     topics: readonly string[],
     handler: (topic: string, key: string, value: unknown) => Promise<void>,
+  ): Promise<void>;
+  /**
+   * Like subscribe(), a batch at a time: one handler call per fetched batch, whose events count as
+   * handled (committed) only once it resolves. For consumers that write each batch in one transaction.
+   */
+  subscribeBatches(
+    topics: readonly string[],
+    handler: (events: readonly ReceivedEvent[]) => Promise<void>,
   ): Promise<void>;
   close(): Promise<void>;
 }

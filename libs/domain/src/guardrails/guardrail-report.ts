@@ -1,0 +1,92 @@
+import type { AnalysisVerdict } from '../rollout/rollout.types';
+import type { ConfidenceInterval } from './confidence-sequences';
+import type { GuardrailMetric } from './guardrail-settings';
+
+/**
+ * One guardrail's answer. NoData: an arm served traffic but reported nothing for this metric (no
+ * ratings, no token counts); the guardrail's `onMissingData` policy decides what that means.
+ */
+export type GuardrailVerdict = 'Successful' | 'Failed' | 'Inconclusive' | 'NoData';
+
+/** The overall answer; `Error` is left to the analyzer (it could not compute a report at all). */
+export type GuardrailsVerdict = Extract<AnalysisVerdict, 'Successful' | 'Failed' | 'Inconclusive'>;
+
+export interface GuardrailResult {
+  readonly metric: GuardrailMetric;
+  readonly verdict: GuardrailVerdict;
+  /**
+   * The metric per arm, in its own unit: a rate (0-1) for the rates, milliseconds for latencyP95,
+   * mean completion tokens for outputLengthDrop. Null without observations.
+   */
+  readonly baseline: number | null;
+  readonly candidate: number | null;
+  /**
+   * candidate / baseline - 1. For rates and output length the baseline is floored
+   * (`max(baseline, floor)`) so 0 vs 1 error is a finite change. Null without observations.
+   */
+  readonly relativeChange: number | null;
+  /** Always-valid interval for relativeChange (null without observations in both arms). */
+  readonly interval: ConfidenceInterval | null;
+  /** Always-valid interval for the candidate's own value, the one compared with the ceiling. */
+  readonly candidateInterval: ConfidenceInterval | null;
+  /** Allowed relative change: +maxRelativeIncrease, or -maxRelativeIncrease for outputLengthDrop. */
+  readonly limit: number;
+  readonly ceiling: number | null;
+  /** Observations per arm behind the metric (requests, responses or ratings). */
+  readonly samples: { readonly baseline: number; readonly candidate: number };
+  readonly minSamples: number;
+  /** Plain words for the decision log. */
+  readonly reason: string;
+}
+
+export interface GuardrailReport {
+  readonly verdict: GuardrailsVerdict;
+  /** One result per enabled guardrail, in GUARDRAIL_METRICS order. */
+  readonly results: readonly GuardrailResult[];
+  /**
+   * The guardrails behind the overall verdict: the failed ones (and missing data under 'rollback')
+   * for Failed, the undecided ones (and missing data under 'hold') for Inconclusive, all for Successful.
+   */
+  readonly decidedBy: readonly GuardrailMetric[];
+  readonly disabled: readonly GuardrailMetric[];
+  /** Family-wise error level across the enabled guardrails, and what each guardrail was given. */
+  readonly alpha: number;
+  readonly alphaPerGuardrail: number;
+}
+
+export const GUARDRAIL_LABELS: Readonly<Record<GuardrailMetric, string>> = {
+  refusalRate: 'refusal rate',
+  thumbsDownRate: 'thumbs-down rate',
+  errorRate: 'error rate',
+  silentFailureRate: 'silent-failure rate',
+  latencyP95: 'latency p95',
+  outputLengthDrop: 'output length',
+};
+
+/**
+ * One line for the decision log: the verdict, the guardrails that decided it, and a count of the
+ * rest. "Failed: refusal rate 9.8% vs 4.1% baseline, +139% (interval +80%..+210%), limit +20%: exceeds
+ * the limit (also: 4 within limits, 1 not yet conclusive)".
+ */
+export function describeReport(report: GuardrailReport): string {
+  if (report.results.length === 0) return `${report.verdict}: no guardrail enabled`;
+  const decisive = report.results.filter((r) => report.decidedBy.includes(r.metric));
+  const rest = report.results.filter((r) => !decisive.includes(r));
+  const head = `${report.verdict}: ${decisive.map((r) => r.reason).join('; ')}`;
+  if (rest.length === 0) return head;
+  const counts = countBy(rest.map((r) => VERDICT_PHRASE[r.verdict]));
+  return `${head} (also: ${counts.map(([phrase, n]) => `${n} ${phrase}`).join(', ')})`;
+}
+
+const VERDICT_PHRASE: Readonly<Record<GuardrailVerdict, string>> = {
+  Successful: 'within limits',
+  Failed: 'failed',
+  Inconclusive: 'not yet conclusive',
+  NoData: 'without data',
+};
+
+function countBy(items: readonly string[]): [string, number][] {
+  const counts = new Map<string, number>();
+  for (const item of items) counts.set(item, (counts.get(item) ?? 0) + 1);
+  return [...counts.entries()];
+}

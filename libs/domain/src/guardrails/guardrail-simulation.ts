@@ -1,0 +1,363 @@
+import {
+  emptyArmStats,
+  histogramCount,
+  latencyBucketIndex,
+  quantileFromHistogram,
+  type ArmStats,
+} from './arm-stats';
+import {
+  evaluateGuardrails,
+  GUARDRAIL_RATE_SOURCES,
+  type GuardrailEvaluationOptions,
+  withGuardrailEvaluationDefaults,
+} from './guardrail-evaluator';
+import type { GuardrailsVerdict } from './guardrail-report';
+import {
+  DEFAULT_GUARDRAILS,
+  GUARDRAIL_METRICS,
+  type GuardrailMetric,
+  type GuardrailSettings,
+} from './guardrail-settings';
+import { PI, cos, exp, imul, log, max, min, round, sin, sqrt } from './fast-math';
+
+/**
+ * Monte-Carlo check of the guardrail statistics: stream synthetic requests into a baseline and a
+ * candidate arm, evaluate at every look as the analyzer does on every tick, and count how often a
+ * rollout is rolled back or promoted. Pure and seeded, so a run is reproducible.
+ */
+
+/** How one version behaves, per request. */
+export interface SimulatedArm {
+  readonly errorRate: number;
+  /** Share of successful responses that refuse. */
+  readonly refusalRate: number;
+  /** Share of successful responses that are empty (silent failures). */
+  readonly silentFailureRate: number;
+  /** Share of successful responses the user rates. */
+  readonly feedbackRate: number;
+  /** Share of ratings that are thumbs-down. */
+  readonly thumbsDownRate: number;
+  /** Completion tokens of a normal answer: lognormal with this median and log-sd. */
+  readonly outputTokens: { readonly median: number; readonly sigma: number };
+  /** Completion tokens of a refusal ("I can't help with that…"). */
+  readonly refusalTokens: number;
+  /** Latency = time to first token (lognormal) + completion tokens * msPerToken. */
+  readonly latency: {
+    readonly ttftMedianMs: number;
+    readonly ttftSigma: number;
+    readonly msPerToken: number;
+  };
+}
+
+/**
+ * A chat model as seen at a router: 1% errors, 4% refusals, 2% empty answers, 10% of answers rated
+ * with 10% of ratings thumbs-down; answers of ~240 tokens on average (lognormal, median 200) decoded
+ * at 15 ms/token after a ~350 ms time to first token, so latency has a median of ~3.4 s and a p95
+ * of ~8.5 s.
+ */
+export const TYPICAL_CHAT_ARM: SimulatedArm = {
+  errorRate: 0.01,
+  refusalRate: 0.04,
+  silentFailureRate: 0.02,
+  feedbackRate: 0.1,
+  thumbsDownRate: 0.1,
+  outputTokens: { median: 200, sigma: 0.6 },
+  refusalTokens: 30,
+  latency: { ttftMedianMs: 350, ttftSigma: 0.5, msPerToken: 15 },
+};
+
+/**
+ * 'sequential': evaluateGuardrails (always-valid). 'naive': what Flagger-style analysis does, a
+ * fixed threshold on the point estimate at every look once minSamples are in (naiveThresholdCheck).
+ */
+export type SimulationPolicy = 'sequential' | 'naive';
+
+export interface SimulationConfig {
+  readonly runs: number;
+  readonly seed: number;
+  readonly baseline: SimulatedArm;
+  readonly candidate: SimulatedArm;
+  /** Requests each arm receives between two looks (the analyzer's tick). */
+  readonly requestsPerLook: number;
+  /** Requests per arm in the step; a rollout neither rolled back nor promoted by then is undecided. */
+  readonly maxRequestsPerArm: number;
+  readonly policy: SimulationPolicy;
+  readonly settings?: GuardrailSettings;
+  readonly options?: GuardrailEvaluationOptions;
+}
+
+export interface SimulationResult {
+  readonly policy: SimulationPolicy;
+  readonly runs: number;
+  /** Share of runs rolled back (a Failed look) before maxRequestsPerArm. */
+  readonly rollbacks: number;
+  /** Share of runs whose last look (the end of the step) was Successful. */
+  readonly promotions: number;
+  /** Share of runs neither rolled back nor promoted. */
+  readonly undecided: number;
+  /** Requests per arm served when the rollback happened (median over rolled-back runs). */
+  readonly medianRequestsPerArmToRollback: number | null;
+  /** The same for both arms together. */
+  readonly medianRequestsToRollback: number | null;
+  /** Requests per arm at the first Successful look (median over runs that had one). */
+  readonly medianRequestsPerArmToSuccess: number | null;
+  /** Share of runs each guardrail failed in at the rollback (several can fail at once). */
+  readonly rollbacksBy: Readonly<Record<GuardrailMetric, number>>;
+}
+
+export function simulateRollouts(config: SimulationConfig): SimulationResult {
+  const settings = config.settings ?? DEFAULT_GUARDRAILS;
+  const check = (b: ArmStats, c: ArmStats): { verdict: GuardrailsVerdict; failed: GuardrailMetric[] } => {
+    if (config.policy === 'naive') return naiveThresholdCheck(settings, b, c, config.options);
+    const report = evaluateGuardrails(settings, b, c, config.options);
+    return { verdict: report.verdict, failed: report.verdict === 'Failed' ? [...report.decidedBy] : [] };
+  };
+
+  const rollbackAt: number[] = [];
+  const successAt: number[] = [];
+  const failedCount = Object.fromEntries(GUARDRAIL_METRICS.map((m) => [m, 0])) as Record<
+    GuardrailMetric,
+    number
+  >;
+  let promoted = 0;
+  const baselineSampler = armSampler(config.baseline, config.seed);
+  const candidateSampler = armSampler(config.candidate, config.seed);
+  for (let run = 0; run < config.runs; run++) {
+    const random = seededRandom(mixSeed(config.seed, run));
+    const baseline = emptyArmStats();
+    const candidate = emptyArmStats();
+    let served = 0;
+    let firstSuccess: number | null = null;
+    let last: GuardrailsVerdict = 'Inconclusive';
+    while (served < config.maxRequestsPerArm) {
+      const batch = min(config.requestsPerLook, config.maxRequestsPerArm - served);
+      for (let i = 0; i < batch; i++) {
+        simulateRequest(baseline, baselineSampler, random);
+        simulateRequest(candidate, candidateSampler, random);
+      }
+      served += batch;
+      const { verdict, failed } = check(baseline, candidate);
+      last = verdict;
+      if (verdict === 'Successful' && firstSuccess === null) firstSuccess = served;
+      if (verdict === 'Failed') {
+        rollbackAt.push(served);
+        for (const m of failed) failedCount[m] += 1;
+        break;
+      }
+    }
+    if (last === 'Successful') promoted += 1;
+    if (firstSuccess !== null) successAt.push(firstSuccess);
+  }
+  const runs = max(1, config.runs);
+  const medianPerArm = median(rollbackAt);
+  return {
+    policy: config.policy,
+    runs: config.runs,
+    rollbacks: rollbackAt.length / runs,
+    promotions: promoted / runs,
+    undecided: (config.runs - rollbackAt.length - promoted) / runs,
+    medianRequestsPerArmToRollback: medianPerArm,
+    medianRequestsToRollback: medianPerArm === null ? null : 2 * medianPerArm,
+    medianRequestsPerArmToSuccess: median(successAt),
+    rollbacksBy: Object.fromEntries(GUARDRAIL_METRICS.map((m) => [m, failedCount[m] / runs])) as Record<
+      GuardrailMetric,
+      number
+    >,
+  };
+}
+
+/**
+ * The fixed-threshold check Flagger-style canary analysis runs at every interval, for comparison only:
+ * once both arms have minSamples, fail when the point estimate is past the limit (candidate rate above
+ * baseline + m * max(baseline, floor), p95 above (1 + m) * baseline p95, mean output below
+ * baseline - m * baseline, or above the ceiling); pass when every guardrail has samples and none failed.
+ * It ignores sampling noise, which is the point of the comparison.
+ */
+export function naiveThresholdCheck(
+  settings: GuardrailSettings,
+  baseline: ArmStats,
+  candidate: ArmStats,
+  options: GuardrailEvaluationOptions = {},
+): { verdict: GuardrailsVerdict; failed: GuardrailMetric[] } {
+  const opts = withGuardrailEvaluationDefaults(options);
+  const failed: GuardrailMetric[] = [];
+  let undecided = false;
+  for (const metric of GUARDRAIL_METRICS) {
+    const s = settings[metric];
+    if (!s.enabled) continue;
+    const point = naivePoint(metric, baseline, candidate);
+    if (point === null || point.nb < s.minSamples || point.nc < s.minSamples) {
+      undecided = true;
+      continue;
+    }
+    const { b, c } = point;
+    const m = s.maxRelativeIncrease;
+    let fails: boolean;
+    if (metric === 'outputLengthDrop') fails = c - b < -m * max(b, opts.outputTokensFloor);
+    else if (metric === 'latencyP95')
+      fails = c > (1 + m) * b || (s.absoluteCeiling !== null && c > s.absoluteCeiling);
+    else fails = c - b > m * max(b, opts.rateFloor) || (s.absoluteCeiling !== null && c > s.absoluteCeiling);
+    if (fails) failed.push(metric);
+  }
+  const verdict: GuardrailsVerdict = failed.length > 0 ? 'Failed' : undecided ? 'Inconclusive' : 'Successful';
+  return { verdict, failed };
+}
+
+function naivePoint(
+  metric: GuardrailMetric,
+  baseline: ArmStats,
+  candidate: ArmStats,
+): { b: number; c: number; nb: number; nc: number } | null {
+  if (metric === 'latencyP95') {
+    const b = quantileFromHistogram(baseline.latency, 0.95);
+    const c = quantileFromHistogram(candidate.latency, 0.95);
+    if (b === null || c === null) return null;
+    return { b, c, nb: histogramCount(baseline.latency), nc: histogramCount(candidate.latency) };
+  }
+  if (metric === 'outputLengthDrop') {
+    const nb = baseline.outputTokens.n;
+    const nc = candidate.outputTokens.n;
+    if (nb === 0 || nc === 0) return null;
+    return { b: baseline.outputTokens.sum / nb, c: candidate.outputTokens.sum / nc, nb, nc };
+  }
+  const src = GUARDRAIL_RATE_SOURCES[metric];
+  const nb = src.outOf(baseline);
+  const nc = src.outOf(candidate);
+  if (nb === 0 || nc === 0) return null;
+  return { b: src.count(baseline) / nb, c: src.count(candidate) / nc, nb, nc };
+}
+
+/**
+ * Pre-drawn (latency bucket, completion tokens) pairs per kind of answer. Drawing lognormals and
+ * bucketing them per request dominated the simulation's run time; resampling from 8192 draws keeps
+ * the distributions (and makes identical profiles share identical tables, as an A/A test wants).
+ */
+const TABLE_SIZE = 8192;
+
+interface AnswerTable {
+  readonly bucket: Uint16Array;
+  readonly tokens: Uint32Array;
+}
+
+interface ArmSampler {
+  readonly profile: SimulatedArm;
+  readonly answer: AnswerTable;
+  readonly refusal: AnswerTable;
+  readonly empty: AnswerTable;
+}
+
+function armSampler(profile: SimulatedArm, seed: number): ArmSampler {
+  const random = seededRandom(seed ^ 0x5eed7ab1);
+  const table = (tokensOf: () => number): AnswerTable => {
+    const bucket = new Uint16Array(TABLE_SIZE);
+    const tokens = new Uint32Array(TABLE_SIZE);
+    for (let j = 0; j < TABLE_SIZE; j++) {
+      const t = tokensOf();
+      const ttft = profile.latency.ttftMedianMs * exp(profile.latency.ttftSigma * random.normal());
+      tokens[j] = t;
+      bucket[j] = latencyBucketIndex(ttft + t * profile.latency.msPerToken);
+    }
+    return { bucket, tokens };
+  };
+  const { median: tokenMedian, sigma } = profile.outputTokens;
+  return {
+    profile,
+    answer: table(() => max(1, round(tokenMedian * exp(sigma * random.normal())))),
+    refusal: table(() => profile.refusalTokens),
+    empty: table(() => 0),
+  };
+}
+
+/**
+ * One request into `arm`, with the same accounting as recordOutcome/recordFeedback (whose own tests
+ * pin it down) but without per-request logarithms.
+ */
+function simulateRequest(arm: ArmStats, sampler: ArmSampler, random: SeededRandom): void {
+  const p = sampler.profile;
+  arm.requests += 1;
+  if (random.next() < p.errorRate) {
+    arm.errors += 1;
+    return;
+  }
+  const u = random.next();
+  let table = sampler.answer;
+  if (u < p.refusalRate) {
+    arm.refusals += 1;
+    table = sampler.refusal;
+  } else if (u < p.refusalRate + p.silentFailureRate) {
+    arm.silentFailures += 1;
+    table = sampler.empty;
+  }
+  const j = (random.next() * TABLE_SIZE) | 0;
+  const bucket = table.bucket[j] ?? 0;
+  const tokens = table.tokens[j] ?? 0;
+  arm.latency.counts[bucket] = (arm.latency.counts[bucket] ?? 0) + 1;
+  arm.outputTokens.n += 1;
+  arm.outputTokens.sum += tokens;
+  arm.outputTokens.sumSq += tokens * tokens;
+  if (random.next() < p.feedbackRate) {
+    arm.feedback += 1;
+    if (random.next() < p.thumbsDownRate) arm.thumbsDown += 1;
+  }
+}
+
+function median(values: number[]): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+}
+
+export interface SeededRandom {
+  /** Uniform in [0, 1). */
+  next(): number;
+  /** Standard normal. */
+  normal(): number;
+}
+
+/** sfc32 (Doty-Humphrey's small fast counting generator), seeded through splitmix32. */
+export function seededRandom(seed: number): SeededRandom {
+  let s = seed >>> 0;
+  const splitmix = (): number => {
+    s = (s + 0x9e3779b9) >>> 0;
+    let z = s;
+    z = imul(z ^ (z >>> 16), 0x85ebca6b);
+    z = imul(z ^ (z >>> 13), 0xc2b2ae35);
+    return (z ^ (z >>> 16)) >>> 0;
+  };
+  let a = splitmix();
+  let b = splitmix();
+  let c = splitmix();
+  let d = splitmix();
+  const next = (): number => {
+    const t = (((a + b) | 0) + d) | 0;
+    d = (d + 1) | 0;
+    a = b ^ (b >>> 9);
+    b = (c + (c << 3)) | 0;
+    c = (c << 21) | (c >>> 11);
+    c = (c + t) | 0;
+    return (t >>> 0) / 4294967296;
+  };
+  for (let i = 0; i < 12; i++) next();
+  let spare: number | null = null;
+  return {
+    next,
+    normal(): number {
+      if (spare !== null) {
+        const z = spare;
+        spare = null;
+        return z;
+      }
+      // Box-Muller; 1 - next() keeps the logarithm finite.
+      const r = sqrt(-2 * log(1 - next()));
+      const theta = 2 * PI * next();
+      spare = r * sin(theta);
+      return r * cos(theta);
+    },
+  };
+}
+
+/** A per-run seed, so runs are independent and any single run can be replayed. */
+function mixSeed(seed: number, run: number): number {
+  return (imul(seed >>> 0, 0x9e3779b1) ^ imul(run + 1, 0x85ebca77)) >>> 0;
+}
