@@ -1,4 +1,7 @@
 import { InProcessEventBus } from '@aviary/kafka';
+import { type PrismaClient } from '@aviary/persistence';
+import { type RunningAnalyzer, startAnalyzer } from '../../analyzer/src/analyzer';
+import { PRISMA } from '../../control-plane/src/database/database.tokens';
 import { BEHAVIOURS, startDemoLlm, type DemoLlm } from '@aviary/demo-llm';
 import { TokensService } from '../../control-plane/src/auth/tokens.service';
 import { type ControlPlaneConfig } from '../../control-plane/src/config/control-plane.config';
@@ -15,6 +18,8 @@ export interface AllInOneOptions {
   readonly router: RouterConfig;
   /** Start two demo model servers and register a demo model that uses them. */
   readonly demo: { readonly enabled: boolean; readonly baselinePort: number; readonly candidatePort: number };
+  /** Width of the analyzer's chart buckets (short: demo rollouts last minutes). */
+  readonly analyzerBucketSeconds?: number;
   readonly log: Log;
 }
 
@@ -22,6 +27,7 @@ export interface RunningAllInOne {
   readonly controlPlane: RunningControlPlane;
   readonly router: RunningRouter;
   readonly bus: InProcessEventBus;
+  readonly analyzer: RunningAnalyzer;
   readonly demo: { readonly baseline: DemoLlm; readonly candidate: DemoLlm } | null;
   close(): Promise<void>;
 }
@@ -60,13 +66,23 @@ export async function startAllInOne(o: AllInOneOptions): Promise<RunningAllInOne
     }
     const bus = new InProcessEventBus({ maxBuffered: o.router.AVIARY_EVENTS_BUFFER });
     closers.push(() => bus.close());
+    // The analyzer shares the control plane's database handle (the embedded database takes one connection).
+    const analyzer = await startAnalyzer(
+      { bucketSeconds: o.analyzerBucketSeconds ?? 10, dedupHours: 72, pairSamplesPerRollout: 20, http: null },
+      {
+        prisma: cp.app.get<PrismaClient>(PRISMA),
+        subscriber: bus,
+        log: (level, m) => o.log(level, `analyzer: ${m}`),
+      },
+    );
+    closers.push(() => analyzer.close());
     const token = await cp.app.get(TokensService).rotate('embedded-router', 'viewer');
     const router = await startRouter(
       { ...o.router, AVIARY_FLAGS_URL: `${cp.url}/api`, AVIARY_FLAGS_TOKEN: token },
       { events: bus, log: o.log },
     );
     closers.push(() => router.close());
-    return { controlPlane: cp, router, bus, demo, close };
+    return { controlPlane: cp, router, bus, analyzer, demo, close };
   } catch (err) {
     await close();
     throw err;

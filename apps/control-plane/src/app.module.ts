@@ -2,7 +2,9 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { FLAG_PUBLISHER, type FlagPublisher, STEP_ANALYSIS } from '@aviary/domain';
 import { UnleashFlagPublisher } from '@aviary/flags';
-import { type PrismaClient } from '@aviary/persistence';
+import { EvidenceStore, type PrismaClient } from '@aviary/persistence';
+import { AnalysisController } from './analysis/analysis.controller';
+import { GuardrailAnalysis } from './analysis/guardrail.analysis';
 import { ManualAnalysis, TimeOnlyAnalysis } from './analysis/time-only.analysis';
 import { AuthGuard } from './auth/auth.guard';
 import { TokenRepository } from './auth/token.repository';
@@ -48,15 +50,23 @@ export class AppModule {
         TokensController,
         ModelsController,
         RolloutsController,
+        AnalysisController,
         ...(config.builtinFlags ? [BuiltinFlagsController] : []),
       ],
       providers: [
         { provide: CONTROL_PLANE_CONFIG, useValue: config },
         { provide: PRISMA, useValue: prisma },
         { provide: FLAG_PUBLISHER, useValue: flagPublisherFor(config) },
+        { provide: GuardrailAnalysis, useValue: new GuardrailAnalysis(prisma, new EvidenceStore(prisma)) },
         {
           provide: STEP_ANALYSIS,
-          useValue: config.analysis === 'manual' ? new ManualAnalysis() : new TimeOnlyAnalysis(),
+          inject: [GuardrailAnalysis],
+          useFactory: (guardrails: GuardrailAnalysis) =>
+            config.analysis === 'manual'
+              ? new ManualAnalysis()
+              : config.analysis === 'time-only'
+                ? new TimeOnlyAnalysis()
+                : guardrails,
         },
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_FILTER, useClass: ProblemDetailsFilter },

@@ -21,7 +21,7 @@ export interface Stack {
   readonly pairs: PairEvent[];
   readonly feedback: FeedbackEvent[];
   /** Creates and starts a rollout with the given steps; returns its id once the router sees it. */
-  rollout(steps: unknown[]): Promise<string>;
+  rollout(steps: unknown[], extra?: Record<string, unknown>): Promise<string>;
   promote(id: string): Promise<void>;
   rollback(id: string): Promise<void>;
   close(): Promise<void>;
@@ -40,9 +40,11 @@ export async function startStack(
     candidateTimeoutMs?: number;
     events?: EventPublisher;
     subscriber?: EventSubscriber;
+    /** Control-plane settings over the stack's (manual analysis). */
+    controlPlaneEnv?: Record<string, string>;
   } = {},
 ): Promise<Stack> {
-  const cp = await startTestControlPlane({ AVIARY_ANALYSIS: 'manual' });
+  const cp = await startTestControlPlane({ AVIARY_ANALYSIS: 'manual', ...opts.controlPlaneEnv });
   const baseline = await startDemoLlm({ name: 'baseline', seed: 1, apiKey: 'baseline-key' });
   const candidate = await startDemoLlm({ name: 'candidate', seed: 2 });
   process.env['ROUTER_TEST_BASELINE_KEY'] = 'baseline-key';
@@ -112,7 +114,7 @@ export async function startStack(
     outcomes,
     pairs,
     feedback,
-    async rollout(steps) {
+    async rollout(steps, extra = {}) {
       const r = await cp.api<{ id: string }>('POST', '/api/v1/rollouts', {
         model,
         candidateVersion: 'v2',
@@ -120,6 +122,7 @@ export async function startStack(
         // Tests roll the same candidate out again after rolling it back.
         allowRolledBackCandidate: true,
         reason: 'test',
+        ...extra,
       });
       if (r.status !== 201) throw new Error(`rollout: ${r.status} ${JSON.stringify(r.body)}`);
       await afterChange(() => cp.api('POST', `/api/v1/rollouts/${r.body.id}/start`));

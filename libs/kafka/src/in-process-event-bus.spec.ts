@@ -31,6 +31,26 @@ describe(InProcessEventBus.name, () => {
     await Promise.all(open.splice(0).map((b) => b.close(50)));
   });
 
+  it('hands batch subscribers each taken batch of their topics in one call, beside per-event subscribers', async () => {
+    const bus = make({ batchSize: 4 });
+    const batches: Seen[][] = [];
+    const single: unknown[] = [];
+    await bus.subscribeBatches(['a'], (events) => {
+      batches.push(events.map((e) => ({ ...e })));
+      return Promise.resolve();
+    });
+    await bus.subscribe(
+      ['a', 'b'],
+      handle((_t, _k, v) => single.push(v)),
+    );
+    for (let i = 0; i < 6; i++) bus.publish(i % 3 === 2 ? 'b' : 'a', `k${i}`, { i });
+    await waitFor(() => single.length === 6, 'all events');
+    await waitFor(() => batches.length === 2, 'two batches');
+    // Batches of 4 taken from the queue; the batch subscriber sees only topic 'a' of each.
+    expect(batches.map((b) => b.map((e) => (e.value as { i: number }).i))).toEqual([[0, 1, 3], [4]]);
+    expect(batches[0]?.[0]).toEqual({ topic: 'a', key: 'k0', value: { i: 0 } });
+  });
+
   it('never runs a handler inside publish(); delivers on a later turn', async () => {
     const bus = make();
     const seen: Seen[] = [];

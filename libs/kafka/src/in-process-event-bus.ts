@@ -1,4 +1,4 @@
-import type { EventPublisher, EventPublisherStats, EventSubscriber } from '@aviary/domain';
+import type { EventPublisher, EventPublisherStats, EventSubscriber, ReceivedEvent } from '@aviary/domain';
 import { BoundedQueue } from './bounded-queue';
 import type { KafkaLog } from './kafka-client';
 
@@ -12,6 +12,7 @@ export interface InProcessEventBusOptions {
 }
 
 type Handler = (topic: string, key: string, value: unknown) => Promise<void>;
+type BatchHandler = (events: readonly ReceivedEvent[]) => Promise<void>;
 
 interface QueuedEvent {
   readonly topic: string;
@@ -39,6 +40,10 @@ export class InProcessEventBus implements EventPublisher, EventSubscriber {
   private readonly batchSize: number;
   private readonly log: KafkaLog;
   private readonly subscriptions: { readonly topics: ReadonlySet<string>; readonly handler: Handler }[] = [];
+  private readonly batchSubscriptions: {
+    readonly topics: ReadonlySet<string>;
+    readonly handler: BatchHandler;
+  }[] = [];
   private delivering = 0;
   private draining: Promise<void> | null = null;
   private published = 0;
@@ -83,6 +88,14 @@ export class InProcessEventBus implements EventPublisher, EventSubscriber {
     return Promise.resolve();
   }
 
+  /** Like subscribe(), but the handler gets each taken batch's events of its topics in one call. */
+  subscribeBatches(topics: readonly string[], handler: BatchHandler): Promise<void> {
+    if (this.closing) return Promise.reject(new Error('the event bus is closed'));
+    this.batchSubscriptions.push({ topics: new Set(topics), handler });
+    this.startDraining();
+    return Promise.resolve();
+  }
+
   stats(): EventPublisherStats {
     return {
       buffered: this.queue.length + this.delivering,
@@ -99,7 +112,8 @@ export class InProcessEventBus implements EventPublisher, EventSubscriber {
   }
 
   private startDraining(): void {
-    if (this.draining !== null || this.subscriptions.length === 0 || this.queue.length === 0) return;
+    if (this.draining !== null || this.queue.length === 0) return;
+    if (this.subscriptions.length === 0 && this.batchSubscriptions.length === 0) return;
     this.draining = this.drain().finally(() => {
       this.draining = null;
       // Published while the last delivery was being awaited.
@@ -114,13 +128,17 @@ export class InProcessEventBus implements EventPublisher, EventSubscriber {
     while (this.queue.length > 0 && !this.stopped) {
       const batch = this.queue.take(this.batchSize);
       this.delivering = batch.length;
+      const delivered: ReceivedEvent[] = [];
       for (const event of batch) {
-        await this.deliver(event);
+        const received = await this.deliver(event);
         // stop() counted this batch's undelivered rest (and the event whose handler it did not wait for).
         if (this.stopped) return;
+        if (received) delivered.push(received);
         this.delivering--;
       }
       this.delivering = 0;
+      await this.deliverBatch(delivered);
+      if (this.stopped) return;
       if (this.overflowing) {
         this.overflowing = false;
         this.log('info', 'buffer has room again');
@@ -129,7 +147,24 @@ export class InProcessEventBus implements EventPublisher, EventSubscriber {
     }
   }
 
-  private async deliver(event: QueuedEvent): Promise<void> {
+  private async deliverBatch(events: readonly ReceivedEvent[]): Promise<void> {
+    for (const { topics, handler } of this.batchSubscriptions) {
+      const mine = events.filter((e) => topics.has(e.topic));
+      if (mine.length === 0) continue;
+      try {
+        await handler(mine);
+      } catch (err) {
+        this.healthy = false;
+        this.log(
+          'error',
+          `a batch handler failed on ${mine.length} event(s): ${err instanceof Error ? err.message : String(err)}`,
+        );
+      }
+    }
+  }
+
+  /** Delivers to the per-event subscribers; returns the event as subscribers see it (null: dropped). */
+  private async deliver(event: QueuedEvent): Promise<ReceivedEvent | null> {
     let value: unknown;
     try {
       const json = JSON.stringify(event.value);
@@ -137,7 +172,7 @@ export class InProcessEventBus implements EventPublisher, EventSubscriber {
     } catch (err) {
       this.dropped++;
       this.log('error', `dropping an event for ${event.topic}: ${(err as Error).message}`);
-      return;
+      return null;
     }
     let ok = true;
     for (const { topics, handler } of this.subscriptions) {
@@ -152,9 +187,10 @@ export class InProcessEventBus implements EventPublisher, EventSubscriber {
         );
       }
     }
-    if (this.stopped) return;
+    if (this.stopped) return null;
     this.healthy = ok;
     this.published++;
+    return { topic: event.topic, key: event.key, value };
   }
 
   private async stop(timeoutMs: number): Promise<void> {

@@ -1,5 +1,5 @@
-import type { Consumer } from 'kafkajs';
-import type { EventSubscriber } from '@aviary/domain';
+import type { Consumer, ConsumerRunConfig, KafkaMessage } from 'kafkajs';
+import type { EventSubscriber, ReceivedEvent } from '@aviary/domain';
 import { createKafka, type KafkaConnectionOptions, type KafkaLog } from './kafka-client';
 
 export interface KafkaEventSubscriberOptions extends KafkaConnectionOptions {
@@ -22,6 +22,8 @@ export interface KafkaEventSubscriberOptions extends KafkaConnectionOptions {
 }
 
 type Handler = (topic: string, key: string, value: unknown) => Promise<void>;
+type BatchHandler = (events: readonly ReceivedEvent[]) => Promise<void>;
+const SKIP = Symbol('skip');
 
 /**
  * Reads events as one member of a Kafka consumer group, at least once: an event's offset is committed only
@@ -42,6 +44,46 @@ export class KafkaEventSubscriber implements EventSubscriber {
 
   /** Resolves once this member has joined the group and been given its partitions. */
   async subscribe(topics: readonly string[], handler: Handler): Promise<void> {
+    const consumer = this.createConsumer();
+    await this.start(consumer, topics, {
+      eachMessage: async ({ topic, partition, message }) => {
+        const value = this.decode(topic, partition, message);
+        if (value === SKIP) return;
+        await handler(topic, message.key?.toString('utf8') ?? '', value);
+      },
+    });
+  }
+
+  /**
+   * One handler call per fetched batch (one partition's worth). The batch's offsets are resolved only
+   * when the handler resolves; if it throws, kafkajs fetches the batch again (at least once).
+   */
+  async subscribeBatches(topics: readonly string[], handler: BatchHandler): Promise<void> {
+    const consumer = this.createConsumer();
+    await this.start(consumer, topics, {
+      eachBatchAutoResolve: true,
+      eachBatch: async ({ batch }) => {
+        const events: ReceivedEvent[] = [];
+        for (const message of batch.messages) {
+          const value = this.decode(batch.topic, batch.partition, message);
+          if (value !== SKIP)
+            events.push({ topic: batch.topic, key: message.key?.toString('utf8') ?? '', value });
+        }
+        if (events.length > 0) await handler(events);
+      },
+    });
+  }
+
+  private decode(topic: string, partition: number, message: KafkaMessage): unknown {
+    try {
+      return JSON.parse(message.value?.toString('utf8') ?? '');
+    } catch {
+      this.log('warn', `skipping a non-JSON event at ${topic}/${partition}@${message.offset}`);
+      return SKIP;
+    }
+  }
+
+  private createConsumer(): Consumer {
     if (this.consumer)
       throw new Error('KafkaEventSubscriber: subscribe() was already called on this instance');
     const consumer = createKafka(this.options).consumer({
@@ -52,6 +94,14 @@ export class KafkaEventSubscriber implements EventSubscriber {
         : {}),
     });
     this.consumer = consumer;
+    return consumer;
+  }
+
+  private async start(
+    consumer: Consumer,
+    topics: readonly string[],
+    run: Pick<ConsumerRunConfig, 'eachMessage' | 'eachBatch' | 'eachBatchAutoResolve'>,
+  ): Promise<void> {
     consumer.on(consumer.events.CRASH, ({ payload }) => {
       this.log(
         'error',
@@ -65,16 +115,7 @@ export class KafkaEventSubscriber implements EventSubscriber {
       await consumer.run({
         autoCommit: true,
         autoCommitInterval: this.options.commitIntervalMs ?? 1_000,
-        eachMessage: async ({ topic, partition, message }) => {
-          let value: unknown;
-          try {
-            value = JSON.parse(message.value?.toString('utf8') ?? '');
-          } catch {
-            this.log('warn', `skipping a non-JSON event at ${topic}/${partition}@${message.offset}`);
-            return;
-          }
-          await handler(topic, message.key?.toString('utf8') ?? '', value);
-        },
+        ...run,
       });
     } catch (err) {
       this.consumer = null;

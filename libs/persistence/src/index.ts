@@ -33,3 +33,4 @@ export {
   type EmbeddedPostgres,
   type EmbeddedPostgresOptions,
 } from './embedded-postgres';
+export * from './evidence/evidence.store';

@@ -20,10 +20,12 @@ const schema = z.object({
   /** How often rollouts are re-evaluated (step timers, analysis verdicts). */
   AVIARY_TICK_INTERVAL_MS: envField.positiveInt(1000, 600_000),
   /**
-   * Where step verdicts come from until the analyzer runs: `time-only` advances a step once its
-   * minimum duration has passed; `manual` holds every step until an operator promotes.
+   * Where step verdicts come from: `guardrails` (the default) judges each step with the guardrail
+   * statistics over the evidence the analyzer stores — without an analyzer there is no evidence and
+   * steps hold; `time-only` advances a step once its minimum duration has passed; `manual` holds
+   * every step until an operator promotes.
    */
-  AVIARY_ANALYSIS: z.enum(['time-only', 'manual']).default('time-only'),
+  AVIARY_ANALYSIS: z.enum(['guardrails', 'time-only', 'manual']).default('guardrails'),
   /** Serve the built-in Unleash-compatible flag endpoint even when UNLEASH_URL is set. */
   AVIARY_BUILTIN_FLAGS: envField.bool(true),
   AVIARY_MAX_BODY_BYTES: envField.positiveInt(262_144, 10_485_760),
@@ -46,7 +48,7 @@ export interface ControlPlaneConfig {
   } | null;
   readonly flagRetryIntervalMs: number;
   readonly tickIntervalMs: number;
-  readonly analysis: 'time-only' | 'manual';
+  readonly analysis: 'guardrails' | 'time-only' | 'manual';
   readonly builtinFlags: boolean;
   readonly maxBodyBytes: number;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';

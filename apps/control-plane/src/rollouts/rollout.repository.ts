@@ -24,6 +24,10 @@ export class RolloutRepository {
     return db.rollout.findFirst({ where: { modelId, active: true }, include: rolloutInclude });
   }
 
+  async setStepRevision(db: Db, id: string, revision: number): Promise<void> {
+    await db.rollout.update({ where: { id }, data: { stepRevision: revision } });
+  }
+
   create(db: Db, data: Prisma.RolloutUncheckedCreateInput): Promise<RolloutRecord> {
     return db.rollout.create({ data, include: rolloutInclude });
   }

@@ -59,7 +59,8 @@ export class RolloutScheduler implements OnApplicationBootstrap, OnApplicationSh
     }
     for (const r of due) {
       const at = nextStepAt(rowToState(r));
-      if (at === null || at.getTime() > now.getTime()) continue;
+      const stepOver = at !== null && at.getTime() <= now.getTime();
+      if (!stepOver && !this.analysis.continuous) continue;
       try {
         const result = await this.analysis.evaluate({
           rolloutId: r.id,
@@ -69,6 +70,8 @@ export class RolloutScheduler implements OnApplicationBootstrap, OnApplicationSh
           baselineVersionId: r.baselineVersionId,
           candidateVersionId: r.candidateVersionId,
         });
+        // Before the step's minimum only a failure acts; anything else waits for the step to be over.
+        if (!stepOver && result.verdict !== 'Failed') continue;
         await this.service.act(
           r.id,
           { type: 'tick', verdict: result.verdict, detail: result.detail },

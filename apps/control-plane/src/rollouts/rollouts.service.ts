@@ -212,7 +212,11 @@ export class RolloutsService {
       if (result.cause === 'start' || result.cause === 'retry') {
         await this.rollouts.setVersionStatus(tx, row.candidateVersionId, 'candidate');
       }
-      if (publish) await this.publications.stage(tx, row.modelId);
+      if (publish) {
+        const routing = await this.publications.stage(tx, row.modelId);
+        // Evidence routed under earlier revisions belongs to earlier steps (see GuardrailAnalysis).
+        if (routing) await this.rollouts.setStepRevision(tx, id, routing.revision);
+      }
       const actor = 'actor' in event ? event.actor : { name: 'aviary-scheduler', automatic: true };
       const splitBefore = deriveSplit(before);
       const splitAfter = deriveSplit(s);

@@ -1,0 +1,214 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { TOPICS } from '@aviary/contracts';
+import type { EventSubscriber, ReceivedEvent } from '@aviary/domain';
+import { EvidenceStore, type PrismaClient } from '@aviary/persistence';
+import { EvidenceIngestor, type IngestResult } from './ingest/evidence-ingestor';
+
+export type Log = (level: 'debug' | 'info' | 'warn' | 'error', message: string) => void;
+
+export interface AnalyzerOptions {
+  readonly bucketSeconds: number;
+  readonly dedupHours: number;
+  readonly pairSamplesPerRollout: number;
+  /** Serve /healthz, /readyz, /metrics here; null: no HTTP server (all-in-one). */
+  readonly http: { readonly port: number; readonly host: string } | null;
+  /** Attempts per batch before giving it back (Kafka redelivers it; the in-process bus drops it). */
+  readonly attempts?: number;
+  readonly retryBaseMs?: number;
+  readonly pruneIntervalMs?: number;
+}
+
+export interface AnalyzerDeps {
+  readonly prisma: PrismaClient;
+  readonly subscriber: EventSubscriber;
+  readonly log?: Log;
+}
+
+export interface AnalyzerStats {
+  readonly batches: number;
+  readonly counted: number;
+  readonly duplicates: number;
+  readonly invalid: number;
+  readonly ignored: number;
+  readonly failedBatches: number;
+  readonly lastBatchAt: Date | null;
+  readonly lastError: string | null;
+}
+
+export interface RunningAnalyzer {
+  readonly url: string | null;
+  readonly store: EvidenceStore;
+  readonly registry: Registry;
+  stats(): AnalyzerStats;
+  close(): Promise<void>;
+}
+
+export const EVIDENCE_TOPICS = [TOPICS.outcomes, TOPICS.pairs, TOPICS.feedback] as const;
+
+/**
+ * The analyzer's ingest side: reads the router's evidence a batch at a time and adds it to the
+ * evidence tables in one transaction per batch, once per event. Judging steps happens where rollouts
+ * are decided (the control plane's guardrail analysis reads these tables).
+ *
+ * Failures: a batch that cannot be written (database down) is retried with backoff; after `attempts`
+ * it is handed back — Kafka redelivers it from the last committed offset, nothing is lost; dedup
+ * keys make the retry count once.
+ */
+export async function startAnalyzer(options: AnalyzerOptions, deps: AnalyzerDeps): Promise<RunningAnalyzer> {
+  const log: Log = deps.log ?? (() => undefined);
+  const store = new EvidenceStore(deps.prisma);
+  const ingestor = new EvidenceIngestor(
+    store,
+    { bucketSeconds: options.bucketSeconds, samplesPerBatch: 2 },
+    (level, m) => log(level, m),
+  );
+  const registry = new Registry();
+  const events = new Counter({
+    name: 'aviary_analyzer_events_total',
+    help: 'Evidence events read, by result (counted, duplicate, invalid, ignored)',
+    labelNames: ['result'],
+    registers: [registry],
+  });
+  const failures = new Counter({
+    name: 'aviary_analyzer_batch_failures_total',
+    help: 'Batch write attempts that failed (retried, then handed back for redelivery)',
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: 'aviary_analyzer_batch_seconds',
+    help: 'Time to write one batch of evidence',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  const lastBatch = new Gauge({
+    name: 'aviary_analyzer_last_batch_timestamp_seconds',
+    help: 'When a batch was last written',
+    registers: [registry],
+  });
+
+  let stats: AnalyzerStats = {
+    batches: 0,
+    counted: 0,
+    duplicates: 0,
+    invalid: 0,
+    ignored: 0,
+    failedBatches: 0,
+    lastBatchAt: null,
+    lastError: null,
+  };
+  let closing = false;
+  const attempts = options.attempts ?? 5;
+  const retryBaseMs = options.retryBaseMs ?? 200;
+
+  const handle = async (batch: readonly ReceivedEvent[]): Promise<void> => {
+    for (let attempt = 1; ; attempt++) {
+      const stop = duration.startTimer();
+      try {
+        const r: IngestResult = await ingestor.ingest(batch);
+        stop();
+        events.inc({ result: 'counted' }, r.counted);
+        events.inc({ result: 'duplicate' }, r.duplicates);
+        events.inc({ result: 'invalid' }, r.invalid);
+        events.inc({ result: 'ignored' }, r.ignored);
+        lastBatch.setToCurrentTime();
+        if (stats.lastError) log('info', 'writing evidence works again');
+        stats = {
+          ...stats,
+          batches: stats.batches + 1,
+          counted: stats.counted + r.counted,
+          duplicates: stats.duplicates + r.duplicates,
+          invalid: stats.invalid + r.invalid,
+          ignored: stats.ignored + r.ignored,
+          lastBatchAt: new Date(),
+          lastError: null,
+        };
+        return;
+      } catch (err) {
+        failures.inc();
+        const message = err instanceof Error ? err.message : String(err);
+        if (stats.lastError === null)
+          log('warn', `could not write a batch of ${batch.length} event(s): ${message}`);
+        stats = { ...stats, lastError: message };
+        if (attempt >= attempts || closing) {
+          stats = { ...stats, failedBatches: stats.failedBatches + 1 };
+          throw err;
+        }
+        await sleep(Math.min(5_000, retryBaseMs * 2 ** (attempt - 1)));
+      }
+    }
+  };
+  await deps.subscriber.subscribeBatches(EVIDENCE_TOPICS, handle);
+
+  const prune = async () => {
+    try {
+      const seen = await store.pruneSeen(new Date(Date.now() - options.dedupHours * 3_600_000));
+      const samples = await store.prunePairSamples(options.pairSamplesPerRollout);
+      if (seen + samples > 0) log('debug', `pruned ${seen} dedup key(s) and ${samples} pair sample(s)`);
+    } catch (err) {
+      log(
+        'warn',
+        `pruning evidence failed (will retry): ${err instanceof Error ? err.message : String(err)}`,
+      );
+    }
+  };
+  const pruneTimer = setInterval(() => void prune(), options.pruneIntervalMs ?? 60_000);
+  pruneTimer.unref();
+
+  let server: Server | null = null;
+  let url: string | null = null;
+  if (options.http) {
+    server = createServer((req, res) => {
+      const path = (req.url ?? '/').split('?', 1)[0];
+      const send = (status: number, body: unknown) => {
+        const text = JSON.stringify(body);
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(text);
+      };
+      if (path === '/healthz') return send(200, { status: 'ok' });
+      if (path === '/readyz') {
+        const ok = stats.lastError === null;
+        return send(ok ? 200 : 503, { status: ok ? 'ok' : 'failing', ...stats });
+      }
+      if (path === '/metrics') {
+        registry.metrics().then(
+          (body) => {
+            res.writeHead(200, { 'content-type': registry.contentType });
+            res.end(body);
+          },
+          () => send(500, { status: 'error' }),
+        );
+        return;
+      }
+      send(404, { error: `unknown endpoint ${req.method} ${path}` });
+    });
+    const s = server;
+    await new Promise<void>((resolve, reject) => {
+      s.once('error', reject);
+      s.listen(options.http?.port, options.http?.host, () => resolve());
+    });
+    const address = s.address() as AddressInfo;
+    url = `http://${options.http.host === '0.0.0.0' ? '127.0.0.1' : options.http.host}:${address.port}`;
+  }
+
+  return {
+    url,
+    store,
+    registry,
+    stats: () => stats,
+    close: async () => {
+      closing = true;
+      clearInterval(pruneTimer);
+      await deps.subscriber.close();
+      if (server) {
+        const s = server;
+        await new Promise<void>((resolve) => s.close(() => resolve()));
+      }
+    },
+  };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

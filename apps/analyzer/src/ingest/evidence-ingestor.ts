@@ -1,0 +1,255 @@
+import {
+  feedbackEventSchema,
+  outcomeEventSchema,
+  pairEventSchema,
+  TOPICS,
+  type FeedbackEvent,
+  type OutcomeEvent,
+  type PairEvent,
+} from '@aviary/contracts';
+import {
+  comparePair,
+  emptyArmStats,
+  recordFeedback,
+  recordOutcome,
+  type ArmStats,
+  type ReceivedEvent,
+} from '@aviary/domain';
+import {
+  emptyPairCounters,
+  seenKeyId,
+  type ArmContribution,
+  type EvidenceBatch,
+  type EvidenceStore,
+  type PairContribution,
+  type PairSampleInput,
+  type SeenKey,
+} from '@aviary/persistence';
+
+export interface IngestOptions {
+  /** Width of the time buckets kept for charts. */
+  readonly bucketSeconds: number;
+  /** At most this many example pairs per rollout and batch are kept for people to read. */
+  readonly samplesPerBatch: number;
+}
+
+export interface IngestResult {
+  readonly received: number;
+  /** Not one of ours (wrong shape / unknown topic): logged and skipped, never retried. */
+  readonly invalid: number;
+  /** Valid but outside any rollout (nothing to compare) or not the model's doing (client aborts, shed). */
+  readonly ignored: number;
+  /** Seen before (redelivered): not counted again. */
+  readonly duplicates: number;
+  readonly counted: number;
+}
+
+/** Error classes that say nothing about the model: the user went away, or the router turned it away. */
+const NOT_THE_MODELS_DOING = new Set(['client_aborted', 'shed']);
+
+type Parsed =
+  | { kind: 'outcome'; key: SeenKey; event: OutcomeEvent & { rolloutId: string } }
+  | { kind: 'pair'; key: SeenKey; event: PairEvent & { rolloutId: string } }
+  | { kind: 'feedback'; key: SeenKey; event: FeedbackEvent & { rolloutId: string } };
+
+/**
+ * Turns a batch of router evidence into counters and adds them to the store, once per event: outcomes
+ * and feedback into per-arm counters (rollout, routing revision, version, role), shadow pairs into
+ * comparison counters. Feedback is attributed to the version, role and revision that served the
+ * request (the router signed them into the request id), whenever it arrives.
+ */
+export class EvidenceIngestor {
+  constructor(
+    private readonly store: EvidenceStore,
+    private readonly options: IngestOptions,
+    private readonly log: (level: 'warn' | 'info', message: string) => void = () => undefined,
+  ) {}
+
+  async ingest(events: readonly ReceivedEvent[]): Promise<IngestResult> {
+    let invalid = 0;
+    let ignored = 0;
+    const parsed: Parsed[] = [];
+    for (const e of events) {
+      const p = parse(e);
+      if (p === 'invalid') {
+        if (invalid++ === 0)
+          this.log('warn', `skipping an event on ${e.topic} that is not a valid Aviary event`);
+      } else if (p === null) ignored++;
+      else parsed.push(p);
+    }
+    const fresh = await this.store.applyOnce(
+      parsed.map((p) => p.key),
+      (ids) => this.batch(parsed.filter((p) => ids.has(seenKeyId(p.key)))),
+    );
+    // Duplicates inside the batch and events seen in an earlier batch alike.
+    return { received: events.length, invalid, ignored, duplicates: parsed.length - fresh, counted: fresh };
+  }
+
+  private batch(events: readonly Parsed[]): EvidenceBatch {
+    const arms = new Map<string, { key: Omit<ArmContribution, keyof ArmCountersLike>; stats: ArmStats }>();
+    const pairs = new Map<string, PairContribution>();
+    const samples: PairSampleInput[] = [];
+    const sampled = new Map<string, number>();
+    const seen = new Set<string>();
+    const arm = (rolloutId: string, revision: number, versionId: string, role: string, at: string) => {
+      const bucketStart = this.bucket(at);
+      const id = `${rolloutId}/${revision}/${versionId}/${role}/${bucketStart.getTime()}`;
+      let a = arms.get(id);
+      if (!a)
+        arms.set(
+          id,
+          (a = { key: { rolloutId, revision, versionId, role, bucketStart }, stats: emptyArmStats() }),
+        );
+      return a.stats;
+    };
+    for (const p of events) {
+      const keyId = seenKeyId(p.key);
+      if (seen.has(keyId)) continue; // the same event twice in one batch
+      seen.add(keyId);
+      if (p.kind === 'outcome') {
+        const o = p.event;
+        recordOutcome(arm(o.rolloutId, o.revision, o.versionId, o.role, o.at), {
+          error: o.errorClass !== null,
+          refusal: o.refusal,
+          empty: o.empty,
+          invalidJson: o.invalidJson,
+          jsonRequested: o.jsonRequested,
+          latencyMs: o.latencyMs,
+          outputTokens: o.completionTokens,
+        });
+      } else if (p.kind === 'feedback') {
+        const f = p.event;
+        // The revision (signed into the request id by the router) ties it to the step that served
+        // the request, however late it arrives; the time bucket is when it was given.
+        recordFeedback(arm(f.rolloutId, f.revision, f.versionId, f.role, f.at), f.rating);
+      } else {
+        const e = p.event;
+        const bucketStart = this.bucket(e.at);
+        const id = `${e.rolloutId}/${e.revision}/${bucketStart.getTime()}`;
+        let acc = pairs.get(id);
+        if (!acc)
+          pairs.set(
+            id,
+            (acc = { rolloutId: e.rolloutId, revision: e.revision, bucketStart, ...emptyPairCounters() }),
+          );
+        const c = comparePair(e.baseline, e.shadow);
+        acc.pairs++;
+        if (e.shadow.errorClass !== null) acc.shadowErrors++;
+        if (c.comparable) {
+          acc.comparable++;
+          if (c.exactMatch) acc.exactMatches++;
+          acc.similaritySum += c.similarity ?? 0;
+          acc.similaritySumSq += (c.similarity ?? 0) ** 2;
+          acc.lengthRatioSum += c.lengthRatio ?? 0;
+          if (c.shadowOnlyRefusal) acc.shadowOnlyRefusals++;
+          if (c.baselineOnlyRefusal) acc.baselineOnlyRefusals++;
+          if (e.jsonRequested) {
+            acc.jsonPairs++;
+            if (e.shadow.invalidJson) acc.shadowInvalidJson++;
+            if (e.baseline.invalidJson) acc.baselineInvalidJson++;
+          }
+        }
+        const n = sampled.get(e.rolloutId) ?? 0;
+        if (n < this.options.samplesPerBatch) {
+          sampled.set(e.rolloutId, n + 1);
+          samples.push({
+            rolloutId: e.rolloutId,
+            requestId: e.requestId,
+            at: new Date(e.at),
+            prompt: e.prompt,
+            baselineOutput: e.baseline.output,
+            shadowOutput: e.shadow.output,
+            similarity: c.similarity,
+            baselineRefusal: e.baseline.refusal,
+            shadowRefusal: e.shadow.refusal,
+          });
+        }
+      }
+    }
+    return {
+      arms: [...arms.values()].map(({ key, stats }) => ({
+        ...key,
+        requests: stats.requests,
+        errors: stats.errors,
+        refusals: stats.refusals,
+        silentFailures: stats.silentFailures,
+        feedback: stats.feedback,
+        thumbsDown: stats.thumbsDown,
+        tokensN: stats.outputTokens.n,
+        tokensSum: stats.outputTokens.sum,
+        tokensSumSq: stats.outputTokens.sumSq,
+        latencyCounts: trimTrailingZeros(stats.latency.counts),
+      })),
+      pairs: [...pairs.values()],
+      samples,
+    };
+  }
+
+  private bucket(at: string): Date {
+    const ms = Date.parse(at);
+    const width = this.options.bucketSeconds * 1000;
+    return new Date(Math.floor((Number.isFinite(ms) ? ms : Date.now()) / width) * width);
+  }
+}
+
+type ArmCountersLike = Omit<ArmContribution, 'rolloutId' | 'revision' | 'versionId' | 'role' | 'bucketStart'>;
+
+function trimTrailingZeros(counts: readonly number[]): number[] {
+  let end = counts.length;
+  while (end > 0 && counts[end - 1] === 0) end--;
+  return counts.slice(0, end);
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The event with its dedup key; null when valid but not analysable; 'invalid' when not ours. */
+function parse(e: ReceivedEvent): Parsed | null | 'invalid' {
+  const p = parseKnown(e);
+  if (p === null || p === 'invalid') return p;
+  // Ids are database uuids; anything else cannot be stored (and must not poison the batch).
+  if (!UUID.test(p.event.rolloutId)) return 'invalid';
+  if (p.kind === 'pair')
+    return UUID.test(p.event.baseline.versionId) && UUID.test(p.event.shadow.versionId) ? p : 'invalid';
+  return UUID.test(p.event.versionId) ? p : 'invalid';
+}
+
+function parseKnown(e: ReceivedEvent): Parsed | null | 'invalid' {
+  switch (e.topic) {
+    case TOPICS.outcomes: {
+      const r = outcomeEventSchema.safeParse(e.value);
+      if (!r.success) return 'invalid';
+      const o = r.data;
+      if (o.rolloutId === null || (o.errorClass !== null && NOT_THE_MODELS_DOING.has(o.errorClass)))
+        return null;
+      return {
+        kind: 'outcome',
+        key: { kind: 'outcome', requestId: o.requestId, role: o.role },
+        event: { ...o, rolloutId: o.rolloutId },
+      };
+    }
+    case TOPICS.pairs: {
+      const r = pairEventSchema.safeParse(e.value);
+      if (!r.success) return 'invalid';
+      const p = r.data;
+      if (p.rolloutId === null) return null;
+      return {
+        kind: 'pair',
+        key: { kind: 'pair', requestId: p.requestId, role: '' },
+        event: { ...p, rolloutId: p.rolloutId },
+      };
+    }
+    case TOPICS.feedback: {
+      const r = feedbackEventSchema.safeParse(e.value);
+      if (!r.success) return 'invalid';
+      const f = r.data;
+      if (f.rolloutId === null) return null;
+      return {
+        kind: 'feedback',
+        key: { kind: 'feedback', requestId: f.requestId, role: '' },
+        event: { ...f, rolloutId: f.rolloutId },
+      };
+    }
+    default:
+      return 'invalid';
+  }
+}

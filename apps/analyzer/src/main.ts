@@ -1,0 +1,69 @@
+import { EnvValidationError } from '@aviary/config';
+import { ensureTopics, KafkaEventSubscriber } from '@aviary/kafka';
+import { createPrismaClient } from '@aviary/persistence';
+import { EVIDENCE_TOPICS, startAnalyzer, type Log } from './analyzer';
+import { loadAnalyzerConfig } from './config/analyzer.config';
+
+const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadAnalyzerConfig();
+  } catch (err) {
+    if (err instanceof EnvValidationError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(78);
+    }
+    throw err;
+  }
+  const threshold = LEVELS.indexOf(config.AVIARY_LOG_LEVEL);
+  const log: Log = (level, message) => {
+    if (LEVELS.indexOf(level) < threshold) return;
+    const line = `${new Date().toISOString()} ${level.toUpperCase().padEnd(5)} [analyzer] ${message}\n`;
+    (level === 'error' || level === 'warn' ? process.stderr : process.stdout).write(line);
+  };
+  const db = createPrismaClient({
+    url: config.DATABASE_URL,
+    poolMax: config.DATABASE_POOL_MAX,
+    log: (m) => log('warn', m),
+  });
+  await ensureTopics(config.KAFKA_BROKERS, [...EVIDENCE_TOPICS], 6).catch((err: unknown) =>
+    log('warn', `could not check Kafka topics: ${err instanceof Error ? err.message : String(err)}`),
+  );
+  const subscriber = new KafkaEventSubscriber({
+    brokers: config.KAFKA_BROKERS,
+    clientId: config.KAFKA_CLIENT_ID,
+    groupId: config.AVIARY_ANALYZER_GROUP_ID,
+    fromBeginning: config.AVIARY_ANALYZER_FROM_BEGINNING,
+    log: (level, m) => log(level === 'error' ? 'error' : level === 'warn' ? 'warn' : 'debug', `kafka: ${m}`),
+  });
+  const analyzer = await startAnalyzer(
+    {
+      bucketSeconds: config.AVIARY_ANALYZER_BUCKET_SECONDS,
+      dedupHours: config.AVIARY_ANALYZER_DEDUP_HOURS,
+      pairSamplesPerRollout: config.AVIARY_ANALYZER_PAIR_SAMPLES,
+      http: { port: config.AVIARY_ANALYZER_PORT, host: config.AVIARY_BIND_HOST },
+    },
+    { prisma: db.prisma, subscriber, log },
+  );
+  log(
+    'info',
+    `Aviary analyzer reading ${EVIDENCE_TOPICS.join(', ')} as group ${config.AVIARY_ANALYZER_GROUP_ID}; health on ${analyzer.url}`,
+  );
+  const stop = () => {
+    void analyzer
+      .close()
+      .then(() => db.close())
+      .then(() => process.exit(0));
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(
+    `analyzer failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+  );
+  process.exit(1);
+});

@@ -1,0 +1,253 @@
+import { randomUUID } from 'node:crypto';
+import { TOPICS } from '@aviary/contracts';
+import { BEHAVIOURS } from '@aviary/demo-llm';
+import { ensureTopics, KafkaEventPublisher, KafkaEventSubscriber } from '@aviary/kafka';
+import { createPrismaClient, type PrismaHandle } from '@aviary/persistence';
+import { waitFor } from '../../control-plane/test/harness';
+import { startStack, type Stack } from '../../router/test/stack';
+import { startAnalyzer, type RunningAnalyzer } from '../src/analyzer';
+
+function brokers(): string[] {
+  const list = (process.env['KAFKA_BROKERS'] ?? '').split(',').filter(Boolean);
+  if (list.length === 0)
+    throw new Error(
+      'KAFKA_BROKERS is not set: run `bash scripts/services/kafka.sh` (npm test does) and export KAFKA_BROKERS',
+    );
+  return list;
+}
+
+interface RolloutView {
+  phase: string;
+  stepIndex: number;
+  split: { candidateWeight: number };
+}
+interface EventView {
+  type: string;
+  automatic: boolean;
+  message: string;
+  evidence: Record<string, unknown>;
+}
+
+/** Guardrails for a test that must decide in seconds: fewer samples per arm, no ratings required. */
+const FAST_GUARDRAILS = {
+  refusalRate: { minSamples: 150 },
+  errorRate: { minSamples: 150 },
+  silentFailureRate: { minSamples: 150 },
+  latencyP95: { minSamples: 150 },
+  outputLengthDrop: { minSamples: 150 },
+  thumbsDownRate: { minSamples: 30 },
+};
+
+/**
+ * Users sending chat requests through the router (the real openai SDK) at a steady pace, some of them
+ * rating the answer: thumbs-down for a refusal, otherwise mostly up.
+ */
+function traffic(s: Stack, workers = 8) {
+  let running = true;
+  let sent = 0;
+  const loops = Array.from({ length: workers }, async (_, w) => {
+    while (running) {
+      const n = sent++;
+      try {
+        const { data, response } = await s.openai.chat.completions
+          .create({
+            model: s.model,
+            messages: [{ role: 'user', content: `question ${n}: how do I reset my password?` }],
+            user: `user-${w}-${n % 97}`,
+          })
+          .withResponse();
+        if (n % 4 === 0) {
+          const text = data.choices[0]?.message.content ?? '';
+          const refused = /sorry|can't|cannot|unable/i.test(text);
+          await fetch(`${s.router.url}/v1/feedback`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({
+              request_id: response.headers.get('x-aviary-request-id'),
+              rating: refused || n % 20 === 0 ? 'down' : 'up',
+            }),
+          });
+        }
+      } catch {
+        // An answer that failed is evidence too (the router recorded it); keep going.
+      }
+    }
+  });
+  return {
+    sent: () => sent,
+    stop: async () => {
+      running = false;
+      await Promise.all(loops);
+    },
+  };
+}
+
+describe('automatic promotion and rollback from evidence through a real Kafka broker', () => {
+  let s: Stack;
+  let db: PrismaHandle;
+  let analyzer: RunningAnalyzer;
+
+  beforeAll(async () => {
+    await ensureTopics(brokers(), Object.values(TOPICS), 3);
+    const run = randomUUID();
+    s = await startStack(
+      {},
+      {
+        events: new KafkaEventPublisher({
+          brokers: brokers(),
+          clientId: 'analyzer-e2e-router',
+          lingerMs: 10,
+        }),
+        subscriber: new KafkaEventSubscriber({
+          brokers: brokers(),
+          clientId: 'analyzer-e2e-capture',
+          groupId: `analyzer-e2e-capture-${run}`,
+          maxWaitTimeMs: 200,
+        }),
+        controlPlaneEnv: { AVIARY_ANALYSIS: 'guardrails', AVIARY_TICK_INTERVAL_MS: '250' },
+      },
+    );
+    s.baseline.setBehaviour({ ...BEHAVIOURS.fine, refusalRate: 0.03, latencyMs: 5, latencyJitterMs: 2 });
+    s.candidate.setBehaviour({ ...BEHAVIOURS.fine, refusalRate: 0.03, latencyMs: 5, latencyJitterMs: 2 });
+    db = createPrismaClient({ url: s.cp.databaseUrl, poolMax: 4 });
+    analyzer = await startAnalyzer(
+      { bucketSeconds: 5, dedupHours: 1, pairSamplesPerRollout: 20, http: null },
+      {
+        prisma: db.prisma,
+        subscriber: new KafkaEventSubscriber({
+          brokers: brokers(),
+          clientId: 'analyzer-e2e',
+          groupId: `aviary-analyzer-e2e-${run}`,
+          maxWaitTimeMs: 200,
+        }),
+      },
+    );
+  }, 90_000);
+
+  afterAll(async () => {
+    await analyzer?.close();
+    await db?.close();
+    await s?.close();
+  });
+
+  afterEach(async () => {
+    // A test that failed halfway leaves its rollout active; the next one needs the model free.
+    await s?.cp.api('POST', `/api/v1/models/${s.model}/rollback`, { reason: 'test cleanup' });
+  });
+
+  const rollout = (id: string) => s.cp.api<RolloutView>('GET', `/api/v1/rollouts/${id}`).then((r) => r.body);
+  const events = (id: string) =>
+    s.cp
+      .api<{ items: EventView[] }>('GET', `/api/v1/rollouts/${id}/events?limit=200`)
+      .then((r) => r.body.items);
+
+  it('promotes an identical candidate through shadow and canary to 100% on its own', async () => {
+    const load = traffic(s);
+    try {
+      const id = await s.rollout(
+        [
+          { type: 'shadow', sampleRate: 1, minDurationSeconds: 2 },
+          { type: 'setWeight', weight: 50, minDurationSeconds: 2 },
+          { type: 'setWeight', weight: 100, minDurationSeconds: 2 },
+        ],
+        { guardrails: FAST_GUARDRAILS },
+      );
+      const done = await waitFor(
+        'the rollout to complete on its own',
+        async () => {
+          const r = await rollout(id);
+          return r.phase === 'Healthy' || r.phase === 'RolledBack' ? r : null;
+        },
+        120_000,
+        250,
+      ).catch(async (err: Error) => {
+        const a = await analysisOf(id);
+        throw new Error(`${err.message}; at step ${a.stepIndex}: ${a.summary}`);
+      });
+      const log = await events(id);
+      expect(done.phase).toBe('Healthy');
+      const automatic = log.filter((e) => e.automatic).map((e) => e.type);
+      expect(automatic).toEqual(['StepAdvanced', 'StepAdvanced', 'Completed']);
+      // Each automatic step carries the guardrail evidence it was decided on.
+      for (const e of log.filter((x) => x.automatic)) {
+        expect(e.evidence['analysis']).toBe('guardrails');
+        expect(e.evidence['verdict']).toBe('Successful');
+        const guardrails = e.evidence['guardrails'] as { metric: string; verdict: string }[];
+        expect(guardrails.map((g) => g.verdict).every((v) => v === 'Successful')).toBe(true);
+      }
+      const shadowStep = log.find((x) => x.automatic && x.type === 'StepAdvanced');
+      expect(shadowStep?.evidence['candidateRole']).toBe('shadow');
+      expect((shadowStep?.evidence['shadow'] as { pairs: number }).pairs).toBeGreaterThan(0);
+    } finally {
+      await load.stop();
+    }
+  }, 180_000);
+
+  it('rolls a candidate that starts refusing half its answers back at 20% by itself, and explains why', async () => {
+    const load = traffic(s);
+    try {
+      const id = await s.rollout(
+        [
+          { type: 'setWeight', weight: 20, minDurationSeconds: 3600 },
+          { type: 'setWeight', weight: 100, minDurationSeconds: 3600 },
+        ],
+        { guardrails: FAST_GUARDRAILS },
+      );
+      // Healthy evidence first, then the candidate turns bad.
+      await waitFor(
+        'some candidate traffic',
+        async () => (await analysisOf(id)).arms.candidate.requests >= 50,
+        60_000,
+        250,
+      );
+      s.candidate.setBehaviour({ refusalRate: 0.5 });
+      const turnedBadAt = Date.now();
+      const rolledBack = await waitFor(
+        'the automatic rollback',
+        async () => ((await rollout(id)).phase === 'RolledBack' ? true : null),
+        90_000,
+        100,
+      );
+      expect(rolledBack).toBe(true);
+      const decidedAt = Date.now();
+      await waitFor(
+        'the router to serve only the baseline',
+        () => {
+          for (let u = 0; u < 200; u++)
+            if (s.router.flags.resolve(s.model, `probe-${u}`)?.role !== 'baseline') return false;
+          return true;
+        },
+        10_000,
+        20,
+      );
+      const baselineOnlyAt = Date.now();
+      const log = await events(id);
+      const decision = log.find((e) => e.type === 'AutoRolledBack');
+      expect(decision).toBeDefined();
+      expect(decision?.automatic).toBe(true);
+      expect(decision?.message).toMatch(/refusal rate/);
+      const refusal = (
+        decision?.evidence['guardrails'] as { metric: string; verdict: string; candidate: number }[]
+      ).find((g) => g.metric === 'refusalRate');
+      expect(refusal?.verdict).toBe('Failed');
+      expect(refusal?.candidate).toBeGreaterThan(0.1);
+      // The figure issue 4 asks for: from the candidate turning bad to the router serving only the baseline.
+      console.log(
+        `auto rollback: candidate turned bad → rollout RolledBack ${decidedAt - turnedBadAt} ms → ` +
+          `router baseline-only ${baselineOnlyAt - decidedAt} ms later (total ${baselineOnlyAt - turnedBadAt} ms)`,
+      );
+    } finally {
+      await load.stop();
+    }
+  }, 180_000);
+
+  async function analysisOf(id: string) {
+    const r = await s.cp.api<{
+      stepIndex: number;
+      summary: string;
+      arms: { candidate: { requests: number } };
+    }>('GET', `/api/v1/rollouts/${id}/analysis`);
+    if (r.status !== 200) throw new Error(`analysis: ${r.status} ${JSON.stringify(r.body)}`);
+    return r.body;
+  }
+});

@@ -1,0 +1,239 @@
+import {
+  describeReport,
+  emptyArmStats,
+  evaluateGuardrails,
+  GUARDRAIL_LABELS,
+  LATENCY_BUCKETS_MS,
+  resolveGuardrails,
+  type ArmStats,
+  type GuardrailReport,
+  type GuardrailSettings,
+  type PlanStep,
+  type RolloutPlan,
+  type StepAnalysis,
+  type StepAnalysisRequest,
+  type StepAnalysisResult,
+} from '@aviary/domain';
+import {
+  type ArmTotalRow,
+  type EvidenceStore,
+  type PairCounters,
+  type PrismaClient,
+} from '@aviary/persistence';
+
+/** What a PM (or the decision log) reads about a rollout's current step. */
+export interface AnalysisReport {
+  readonly rolloutId: string;
+  readonly evaluatedAt: string;
+  readonly stepIndex: number;
+  readonly step: PlanStep | null;
+  /** What the candidate arm is: the shadow copies (shadow step) or the users it served (canary). */
+  readonly candidateRole: 'shadow' | 'candidate';
+  /** The routing revision the step started with; evidence from earlier revisions is not counted. */
+  readonly fromRevision: number | null;
+  /** Where the baseline figures come from: this step, or the whole rollout when this step sends it nobody. */
+  readonly baselineSource: 'step' | 'rollout';
+  readonly verdict: GuardrailReport['verdict'];
+  readonly summary: string;
+  readonly arms: { readonly baseline: ArmSummary; readonly candidate: ArmSummary };
+  readonly guardrails: readonly (GuardrailReport['results'][number] & { readonly label: string })[];
+  readonly disabled: GuardrailReport['disabled'];
+  readonly alpha: number;
+  readonly shadow: ShadowComparison | null;
+}
+
+export interface ArmSummary {
+  readonly versionId: string;
+  readonly versionLabel: string;
+  readonly requests: number;
+  readonly errors: number;
+  readonly feedback: number;
+}
+
+export interface ShadowComparison {
+  readonly pairs: number;
+  readonly comparable: number;
+  readonly exactMatchRate: number | null;
+  readonly meanSimilarity: number | null;
+  /** Normal-approximation 95% interval of the mean similarity (informational). */
+  readonly similarityInterval: { readonly lower: number; readonly upper: number } | null;
+  readonly meanLengthRatio: number | null;
+  readonly shadowOnlyRefusalRate: number | null;
+  readonly baselineOnlyRefusalRate: number | null;
+  readonly shadowErrorRate: number | null;
+}
+
+interface RolloutForAnalysis {
+  readonly id: string;
+  readonly stepIndex: number;
+  readonly stepRevision: number | null;
+  readonly plan: unknown;
+  readonly guardrails: unknown;
+  readonly baselineVersion: { readonly id: string; readonly label: string };
+  readonly candidateVersion: { readonly id: string; readonly label: string };
+}
+
+/**
+ * Step verdicts from the guardrail statistics (libs/domain) over the evidence the analyzer stored:
+ * baseline vs candidate (or vs the shadow copies in a shadow step), cumulative since the step's
+ * routing revision. Continuous: the scheduler asks on every tick, so a Failed guardrail rolls back
+ * at once instead of at the end of the step.
+ */
+export class GuardrailAnalysis implements StepAnalysis {
+  readonly name = 'guardrails';
+  readonly continuous = true;
+
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly store: EvidenceStore,
+  ) {}
+
+  async evaluate(request: StepAnalysisRequest): Promise<StepAnalysisResult> {
+    const report = await this.report(request.rolloutId);
+    if (!report) return { verdict: 'Error', detail: `rollout ${request.rolloutId} not found` };
+    return {
+      verdict: report.verdict,
+      detail: report.summary,
+      evidence: {
+        candidateRole: report.candidateRole,
+        fromRevision: report.fromRevision,
+        baselineSource: report.baselineSource,
+        arms: report.arms,
+        guardrails: report.guardrails.map((g) => ({
+          metric: g.metric,
+          verdict: g.verdict,
+          baseline: g.baseline,
+          candidate: g.candidate,
+          relativeChange: g.relativeChange,
+          interval: g.interval,
+          limit: g.limit,
+          ceiling: g.ceiling,
+          samples: g.samples,
+          reason: g.reason,
+        })),
+        alpha: report.alpha,
+        ...(report.shadow ? { shadow: report.shadow } : {}),
+      },
+    };
+  }
+
+  /** The current step's comparison, or null when the rollout does not exist. */
+  async report(rolloutId: string): Promise<AnalysisReport | null> {
+    const r: RolloutForAnalysis | null = await this.prisma.rollout.findUnique({
+      where: { id: rolloutId },
+      select: {
+        id: true,
+        stepIndex: true,
+        stepRevision: true,
+        plan: true,
+        guardrails: true,
+        baselineVersion: { select: { id: true, label: true } },
+        candidateVersion: { select: { id: true, label: true } },
+      },
+    });
+    if (!r) return null;
+    const plan = r.plan as RolloutPlan;
+    const step = plan.steps[r.stepIndex] ?? null;
+    const candidateRole = step?.type === 'shadow' ? 'shadow' : 'candidate';
+    const fromRevision = r.stepRevision;
+    const rows = await this.store.armTotals(r.id, fromRevision);
+    const baselineRows = rows.filter((x) => x.role === 'baseline' && x.versionId === r.baselineVersion.id);
+    let baseline = toArmStats(baselineRows);
+    let baselineSource: 'step' | 'rollout' = 'step';
+    const settings = settingsFor(r.guardrails, candidateRole);
+    const minSamples = Math.min(...Object.values(settings).map((s) => s.minSamples));
+    if (baseline.requests < minSamples && fromRevision !== null) {
+      // At 100% (and in the bake) the baseline serves nobody: compare with what it did earlier in the rollout.
+      const all = await this.store.armTotals(r.id, null);
+      const earlier = toArmStats(
+        all.filter((x) => x.role === 'baseline' && x.versionId === r.baselineVersion.id),
+      );
+      if (earlier.requests > baseline.requests) {
+        baseline = earlier;
+        baselineSource = 'rollout';
+      }
+    }
+    const candidate = toArmStats(
+      rows.filter((x) => x.role === candidateRole && x.versionId === r.candidateVersion.id),
+    );
+    const report = evaluateGuardrails(settings, baseline, candidate);
+    const pairs = candidateRole === 'shadow' ? await this.store.pairTotals(r.id, fromRevision) : null;
+    return {
+      rolloutId: r.id,
+      evaluatedAt: new Date().toISOString(),
+      stepIndex: r.stepIndex,
+      step,
+      candidateRole,
+      fromRevision,
+      baselineSource,
+      verdict: report.verdict,
+      summary: `${candidateRole === 'shadow' ? 'shadow vs baseline' : 'candidate vs baseline'}: ${describeReport(report)}`,
+      arms: {
+        baseline: summary(r.baselineVersion, baseline),
+        candidate: summary(r.candidateVersion, candidate),
+      },
+      guardrails: report.results.map((g) => ({ ...g, label: GUARDRAIL_LABELS[g.metric] })),
+      disabled: report.disabled,
+      alpha: report.alpha,
+      shadow: pairs ? shadowComparison(pairs) : null,
+    };
+  }
+}
+
+/** Nobody rates answers they never saw: thumbs-down does not apply to shadow copies. */
+function settingsFor(stored: unknown, candidateRole: 'shadow' | 'candidate'): GuardrailSettings {
+  const settings = resolveGuardrails(stored as Parameters<typeof resolveGuardrails>[0]);
+  if (candidateRole !== 'shadow') return settings;
+  return { ...settings, thumbsDownRate: { ...settings.thumbsDownRate, enabled: false } };
+}
+
+function toArmStats(rows: readonly ArmTotalRow[]): ArmStats {
+  const arm = emptyArmStats();
+  const buckets = LATENCY_BUCKETS_MS.length + 1;
+  for (const r of rows) {
+    arm.requests += r.requests;
+    arm.errors += r.errors;
+    arm.refusals += r.refusals;
+    arm.silentFailures += r.silentFailures;
+    arm.feedback += r.feedback;
+    arm.thumbsDown += r.thumbsDown;
+    arm.outputTokens.n += r.tokensN;
+    arm.outputTokens.sum += r.tokensSum;
+    arm.outputTokens.sumSq += r.tokensSumSq;
+    for (let i = 0; i < Math.min(buckets, r.latencyCounts.length); i++)
+      arm.latency.counts[i] = (arm.latency.counts[i] ?? 0) + (r.latencyCounts[i] ?? 0);
+  }
+  return arm;
+}
+
+function summary(version: { id: string; label: string }, arm: ArmStats): ArmSummary {
+  return {
+    versionId: version.id,
+    versionLabel: version.label,
+    requests: arm.requests,
+    errors: arm.errors,
+    feedback: arm.feedback,
+  };
+}
+
+function shadowComparison(p: PairCounters): ShadowComparison {
+  const ratio = (n: number, d: number) => (d > 0 ? n / d : null);
+  const mean = ratio(p.similaritySum, p.comparable);
+  let similarityInterval: ShadowComparison['similarityInterval'] = null;
+  if (mean !== null && p.comparable > 1) {
+    const variance = Math.max(0, (p.similaritySumSq - p.comparable * mean * mean) / (p.comparable - 1));
+    const half = 1.96 * Math.sqrt(variance / p.comparable);
+    similarityInterval = { lower: Math.max(0, mean - half), upper: Math.min(1, mean + half) };
+  }
+  return {
+    pairs: p.pairs,
+    comparable: p.comparable,
+    exactMatchRate: ratio(p.exactMatches, p.comparable),
+    meanSimilarity: mean,
+    similarityInterval,
+    meanLengthRatio: ratio(p.lengthRatioSum, p.comparable),
+    shadowOnlyRefusalRate: ratio(p.shadowOnlyRefusals, p.comparable),
+    baselineOnlyRefusalRate: ratio(p.baselineOnlyRefusals, p.comparable),
+    shadowErrorRate: ratio(p.shadowErrors, p.pairs),
+  };
+}

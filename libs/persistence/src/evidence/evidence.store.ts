@@ -1,0 +1,332 @@
+import type { PrismaClient } from '../generated/prisma/client';
+
+/**
+ * The analyzer's evidence tables (see prisma/schema.prisma): per-arm counters and shadow-comparison
+ * counters, added to at least once and deduplicated through analysis_seen_events.
+ *
+ * Every contribution is written twice: into its time bucket (charts over time) and into a running
+ * total for its (rollout, revision, version, role) under TOTAL_BUCKET, so a guardrail evaluation
+ * reads a handful of rows however long the step has been running.
+ */
+export const TOTAL_BUCKET = new Date(0);
+
+export type EvidenceKind = 'outcome' | 'pair' | 'feedback';
+
+export interface SeenKey {
+  readonly kind: EvidenceKind;
+  readonly requestId: string;
+  /** The serving role for outcomes; '' otherwise. */
+  readonly role: string;
+}
+
+export interface ArmCounters {
+  requests: number;
+  errors: number;
+  refusals: number;
+  silentFailures: number;
+  feedback: number;
+  thumbsDown: number;
+  tokensN: number;
+  tokensSum: number;
+  tokensSumSq: number;
+  /** Dense counts per latency bucket. */
+  latencyCounts: number[];
+}
+
+export interface ArmContribution extends ArmCounters {
+  readonly rolloutId: string;
+  readonly revision: number;
+  readonly versionId: string;
+  readonly role: string;
+  readonly bucketStart: Date;
+}
+
+export interface PairCounters {
+  pairs: number;
+  comparable: number;
+  exactMatches: number;
+  similaritySum: number;
+  similaritySumSq: number;
+  lengthRatioSum: number;
+  shadowOnlyRefusals: number;
+  baselineOnlyRefusals: number;
+  jsonPairs: number;
+  shadowInvalidJson: number;
+  baselineInvalidJson: number;
+  shadowErrors: number;
+}
+
+export interface PairContribution extends PairCounters {
+  readonly rolloutId: string;
+  readonly revision: number;
+  readonly bucketStart: Date;
+}
+
+export interface PairSampleInput {
+  readonly rolloutId: string;
+  readonly requestId: string;
+  readonly at: Date;
+  readonly prompt: unknown;
+  readonly baselineOutput: string | null;
+  readonly shadowOutput: string | null;
+  readonly similarity: number | null;
+  readonly baselineRefusal: boolean;
+  readonly shadowRefusal: boolean;
+}
+
+export interface EvidenceBatch {
+  readonly arms: readonly ArmContribution[];
+  readonly pairs: readonly PairContribution[];
+  readonly samples: readonly PairSampleInput[];
+}
+
+export interface ArmTotalRow extends ArmCounters {
+  readonly versionId: string;
+  readonly role: string;
+}
+
+export interface ArmSeriesRow extends ArmTotalRow {
+  readonly bucketStart: Date;
+}
+
+export interface PairSampleRow extends PairSampleInput {
+  readonly id: bigint;
+}
+
+export const seenKeyId = (k: SeenKey): string => `${k.kind}\u0000${k.requestId}\u0000${k.role}`;
+
+type Tx = Parameters<Parameters<PrismaClient['$transaction']>[0]>[0];
+
+export class EvidenceStore {
+  constructor(private readonly prisma: PrismaClient) {}
+
+  /**
+   * In one transaction: records which of `keys` were not seen before, builds the batch from just
+   * those (`build` gets their ids, see seenKeyId) and adds it. A redelivered event changes nothing.
+   * Returns how many keys were new.
+   */
+  async applyOnce(
+    keys: readonly SeenKey[],
+    build: (fresh: ReadonlySet<string>) => EvidenceBatch,
+  ): Promise<number> {
+    const unique = new Map<string, SeenKey>();
+    for (const k of keys) unique.set(seenKeyId(k), k);
+    if (unique.size === 0) return 0;
+    const list = [...unique.values()];
+    return this.prisma.$transaction(async (tx) => {
+      const inserted = await tx.$queryRaw<{ kind: string; request_id: string; role: string }[]>`
+        INSERT INTO analysis_seen_events (kind, request_id, role)
+        SELECT * FROM unnest(${list.map((k) => k.kind)}::text[], ${list.map((k) => k.requestId)}::text[],
+                             ${list.map((k) => k.role)}::text[])
+        ON CONFLICT DO NOTHING
+        RETURNING kind, request_id, role`;
+      const fresh = new Set(
+        inserted.map((r) =>
+          seenKeyId({ kind: r.kind as EvidenceKind, requestId: r.request_id, role: r.role }),
+        ),
+      );
+      if (fresh.size === 0) return 0;
+      const batch = build(fresh);
+      for (const arm of batch.arms) {
+        await addArm(tx, arm);
+        await addArm(tx, { ...arm, bucketStart: TOTAL_BUCKET });
+      }
+      for (const pair of batch.pairs) {
+        await addPair(tx, pair);
+        await addPair(tx, { ...pair, bucketStart: TOTAL_BUCKET });
+      }
+      if (batch.samples.length > 0) {
+        await tx.analysisPairSample.createMany({
+          data: batch.samples.map((s) => ({
+            rolloutId: s.rolloutId,
+            requestId: s.requestId,
+            at: s.at,
+            prompt: s.prompt === null ? undefined : (s.prompt as object),
+            baselineOutput: s.baselineOutput,
+            shadowOutput: s.shadowOutput,
+            similarity: s.similarity,
+            baselineRefusal: s.baselineRefusal,
+            shadowRefusal: s.shadowRefusal,
+          })),
+        });
+      }
+      return fresh.size;
+    });
+  }
+
+  /** Running totals per (version, role) over the revisions from `fromRevision` on (null: all). */
+  async armTotals(rolloutId: string, fromRevision: number | null): Promise<ArmTotalRow[]> {
+    const rows = await this.prisma.analysisAggregate.findMany({
+      where: {
+        rolloutId,
+        bucketStart: TOTAL_BUCKET,
+        ...(fromRevision !== null ? { revision: { gte: fromRevision } } : {}),
+      },
+    });
+    const byArm = new Map<string, ArmTotalRow>();
+    for (const r of rows) {
+      const key = `${r.versionId}/${r.role}`;
+      const acc = byArm.get(key) ?? { versionId: r.versionId, role: r.role, ...emptyArmCounters() };
+      addCounters(acc, r);
+      byArm.set(key, acc);
+    }
+    return [...byArm.values()];
+  }
+
+  /** Time buckets since `since`, per (version, role), for charts. */
+  async armSeries(rolloutId: string, since: Date): Promise<ArmSeriesRow[]> {
+    const rows = await this.prisma.analysisAggregate.findMany({
+      where: { rolloutId, bucketStart: { gte: since } },
+      orderBy: { bucketStart: 'asc' },
+    });
+    const byKey = new Map<string, ArmSeriesRow>();
+    for (const r of rows) {
+      if (r.bucketStart.getTime() === TOTAL_BUCKET.getTime()) continue;
+      const key = `${r.bucketStart.getTime()}/${r.versionId}/${r.role}`;
+      const acc = byKey.get(key) ?? {
+        bucketStart: r.bucketStart,
+        versionId: r.versionId,
+        role: r.role,
+        ...emptyArmCounters(),
+      };
+      addCounters(acc, r);
+      byKey.set(key, acc);
+    }
+    return [...byKey.values()];
+  }
+
+  async pairTotals(rolloutId: string, fromRevision: number | null): Promise<PairCounters> {
+    const rows = await this.prisma.analysisPairAggregate.findMany({
+      where: {
+        rolloutId,
+        bucketStart: TOTAL_BUCKET,
+        ...(fromRevision !== null ? { revision: { gte: fromRevision } } : {}),
+      },
+    });
+    const acc = emptyPairCounters();
+    for (const r of rows) {
+      for (const k of Object.keys(acc) as (keyof PairCounters)[]) acc[k] += r[k];
+    }
+    return acc;
+  }
+
+  async recentSamples(rolloutId: string, limit: number): Promise<PairSampleRow[]> {
+    const rows = await this.prisma.analysisPairSample.findMany({
+      where: { rolloutId },
+      orderBy: { id: 'desc' },
+      take: limit,
+    });
+    return rows.map((r) => ({ ...r, prompt: r.prompt ?? null }));
+  }
+
+  /** Forgets dedup keys older than `before` (an event redelivered after that would count again). */
+  async pruneSeen(before: Date): Promise<number> {
+    const { count } = await this.prisma.analysisSeenEvent.deleteMany({ where: { seenAt: { lt: before } } });
+    return count;
+  }
+
+  /** Keeps the newest `keep` samples per rollout. */
+  async prunePairSamples(keep: number): Promise<number> {
+    return this.prisma.$executeRaw`
+      DELETE FROM analysis_pair_samples s USING (
+        SELECT id FROM (
+          SELECT id, row_number() OVER (PARTITION BY rollout_id ORDER BY id DESC) AS n FROM analysis_pair_samples
+        ) ranked WHERE n > ${keep}
+      ) old WHERE s.id = old.id`;
+  }
+}
+
+export function emptyArmCounters(): ArmCounters {
+  return {
+    requests: 0,
+    errors: 0,
+    refusals: 0,
+    silentFailures: 0,
+    feedback: 0,
+    thumbsDown: 0,
+    tokensN: 0,
+    tokensSum: 0,
+    tokensSumSq: 0,
+    latencyCounts: [],
+  };
+}
+
+export function emptyPairCounters(): PairCounters {
+  return {
+    pairs: 0,
+    comparable: 0,
+    exactMatches: 0,
+    similaritySum: 0,
+    similaritySumSq: 0,
+    lengthRatioSum: 0,
+    shadowOnlyRefusals: 0,
+    baselineOnlyRefusals: 0,
+    jsonPairs: 0,
+    shadowInvalidJson: 0,
+    baselineInvalidJson: 0,
+    shadowErrors: 0,
+  };
+}
+
+/** Adds `b` into `a` (latency counts element-wise, growing `a` as needed). */
+export function addCounters(a: ArmCounters, b: ArmCounters): void {
+  a.requests += b.requests;
+  a.errors += b.errors;
+  a.refusals += b.refusals;
+  a.silentFailures += b.silentFailures;
+  a.feedback += b.feedback;
+  a.thumbsDown += b.thumbsDown;
+  a.tokensN += b.tokensN;
+  a.tokensSum += b.tokensSum;
+  a.tokensSumSq += b.tokensSumSq;
+  for (let i = 0; i < b.latencyCounts.length; i++)
+    a.latencyCounts[i] = (a.latencyCounts[i] ?? 0) + (b.latencyCounts[i] ?? 0);
+}
+
+async function addArm(tx: Tx, a: ArmContribution): Promise<void> {
+  await tx.$executeRaw`
+    INSERT INTO analysis_aggregates AS t (rollout_id, revision, version_id, role, bucket_start, requests, errors,
+      refusals, silent_failures, feedback, thumbs_down, tokens_n, tokens_sum, tokens_sum_sq, latency_counts, updated_at)
+    VALUES (${a.rolloutId}::uuid, ${a.revision}, ${a.versionId}::uuid, ${a.role}, ${a.bucketStart}, ${a.requests},
+      ${a.errors}, ${a.refusals}, ${a.silentFailures}, ${a.feedback}, ${a.thumbsDown}, ${a.tokensN}, ${a.tokensSum},
+      ${a.tokensSumSq}, ${a.latencyCounts}::int[], now())
+    ON CONFLICT (rollout_id, revision, version_id, role, bucket_start) DO UPDATE SET
+      requests = t.requests + EXCLUDED.requests,
+      errors = t.errors + EXCLUDED.errors,
+      refusals = t.refusals + EXCLUDED.refusals,
+      silent_failures = t.silent_failures + EXCLUDED.silent_failures,
+      feedback = t.feedback + EXCLUDED.feedback,
+      thumbs_down = t.thumbs_down + EXCLUDED.thumbs_down,
+      tokens_n = t.tokens_n + EXCLUDED.tokens_n,
+      tokens_sum = t.tokens_sum + EXCLUDED.tokens_sum,
+      tokens_sum_sq = t.tokens_sum_sq + EXCLUDED.tokens_sum_sq,
+      latency_counts = (
+        SELECT coalesce(array_agg(coalesce(x, 0) + coalesce(y, 0) ORDER BY i), '{}')
+        FROM unnest(t.latency_counts, EXCLUDED.latency_counts) WITH ORDINALITY AS u(x, y, i)
+      ),
+      updated_at = now()`;
+}
+
+async function addPair(tx: Tx, p: PairContribution): Promise<void> {
+  await tx.$executeRaw`
+    INSERT INTO analysis_pair_aggregates AS t (rollout_id, revision, bucket_start, pairs, comparable, exact_matches,
+      similarity_sum, similarity_sum_sq, length_ratio_sum, shadow_only_refusals, baseline_only_refusals, json_pairs,
+      shadow_invalid_json, baseline_invalid_json, shadow_errors, updated_at)
+    VALUES (${p.rolloutId}::uuid, ${p.revision}, ${p.bucketStart}, ${p.pairs}, ${p.comparable}, ${p.exactMatches},
+      ${p.similaritySum}, ${p.similaritySumSq}, ${p.lengthRatioSum}, ${p.shadowOnlyRefusals}, ${p.baselineOnlyRefusals},
+      ${p.jsonPairs}, ${p.shadowInvalidJson}, ${p.baselineInvalidJson}, ${p.shadowErrors}, now())
+    ON CONFLICT (rollout_id, revision, bucket_start) DO UPDATE SET
+      pairs = t.pairs + EXCLUDED.pairs,
+      comparable = t.comparable + EXCLUDED.comparable,
+      exact_matches = t.exact_matches + EXCLUDED.exact_matches,
+      similarity_sum = t.similarity_sum + EXCLUDED.similarity_sum,
+      similarity_sum_sq = t.similarity_sum_sq + EXCLUDED.similarity_sum_sq,
+      length_ratio_sum = t.length_ratio_sum + EXCLUDED.length_ratio_sum,
+      shadow_only_refusals = t.shadow_only_refusals + EXCLUDED.shadow_only_refusals,
+      baseline_only_refusals = t.baseline_only_refusals + EXCLUDED.baseline_only_refusals,
+      json_pairs = t.json_pairs + EXCLUDED.json_pairs,
+      shadow_invalid_json = t.shadow_invalid_json + EXCLUDED.shadow_invalid_json,
+      baseline_invalid_json = t.baseline_invalid_json + EXCLUDED.baseline_invalid_json,
+      shadow_errors = t.shadow_errors + EXCLUDED.shadow_errors,
+      updated_at = now()`;
+}
