@@ -22,6 +22,7 @@ interface RolloutView {
   split: { candidateWeight: number };
 }
 interface EventView {
+  at: string;
   type: string;
   automatic: boolean;
   message: string;
@@ -231,15 +232,31 @@ describe('automatic promotion and rollback from evidence through a real Kafka br
       ).find((g) => g.metric === 'refusalRate');
       expect(refusal?.verdict).toBe('Failed');
       expect(refusal?.candidate).toBeGreaterThan(0.1);
-      // The figure issue 4 asks for: from the candidate turning bad to the router serving only the baseline.
+      // The figure issue 4 asks for. The decision counted N candidate outcomes; the N-th one the router
+      // produced (read back from Kafka) is the first event that made the guardrail fail.
+      const counted = (decision?.evidence['arms'] as { candidate: { requests: number } }).candidate.requests;
+      await waitFor('the captured outcomes', () => candidateOutcomes(id).length >= counted, 10_000, 50);
+      const decisive = candidateOutcomes(id)[counted - 1]!;
+      const eventToDecision = Date.parse(decision!.at) - Date.parse(decisive.at);
+      const decisionToRouter = baselineOnlyAt - decidedAt;
+      expect(eventToDecision).toBeGreaterThanOrEqual(0);
+      expect(eventToDecision + decisionToRouter).toBeLessThan(10_000);
       console.log(
-        `auto rollback: candidate turned bad → rollout RolledBack ${decidedAt - turnedBadAt} ms → ` +
-          `router baseline-only ${baselineOnlyAt - decidedAt} ms later (total ${baselineOnlyAt - turnedBadAt} ms)`,
+        `auto rollback: candidate turned bad → RolledBack after ${decidedAt - turnedBadAt} ms of traffic; ` +
+          `decisive event (candidate outcome #${counted}) → decision ${eventToDecision} ms ` +
+          `(Kafka → analyzer → database → control-plane tick) → router serving only the baseline ` +
+          `${decisionToRouter} ms later (flag publish + router poll); event → baseline-only ≈ ${eventToDecision + decisionToRouter} ms`,
       );
     } finally {
       await load.stop();
     }
   }, 180_000);
+
+  function candidateOutcomes(rolloutId: string) {
+    return s.outcomes
+      .filter((o) => o.rolloutId === rolloutId && o.role === 'candidate' && o.errorClass === null)
+      .sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
+  }
 
   async function analysisOf(id: string) {
     const r = await s.cp.api<{

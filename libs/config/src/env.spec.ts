@@ -28,6 +28,13 @@ describe(parseEnv.name, () => {
     }
   });
 
+  it('says plainly that a required variable is missing', () => {
+    const required = z.object({ KAFKA_BROKERS: envField.csv() });
+    expect(() => parseEnv('analyzer', required, { KAFKA_BROKERS: ' ' })).toThrow(
+      'KAFKA_BROKERS: is required but not set',
+    );
+  });
+
   it('never echoes secrets back', () => {
     expect(() => parseEnv('test', schema, { SECRET_TOKEN: 'short' })).toThrow(/SECRET_TOKEN.*\*\*\*/);
   });

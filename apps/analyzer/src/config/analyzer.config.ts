@@ -3,7 +3,7 @@ import { envField, parseEnv } from '@aviary/config';
 
 const schema = z.object({
   /** PostgreSQL the control plane uses (the analyzer adds evidence to it). */
-  DATABASE_URL: envField.url(),
+  DATABASE_URL: envField.postgresUrl(),
   DATABASE_POOL_MAX: envField.positiveInt(5, 100),
   KAFKA_BROKERS: envField.csv(),
   KAFKA_CLIENT_ID: z.string().default('aviary-analyzer'),
