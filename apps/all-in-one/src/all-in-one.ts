@@ -28,7 +28,7 @@ export interface RunningAllInOne {
   readonly router: RunningRouter;
   readonly bus: InProcessEventBus;
   readonly analyzer: RunningAnalyzer;
-  readonly demo: { readonly baseline: DemoLlm; readonly candidate: DemoLlm } | null;
+  readonly demo: { readonly baseline: DemoLlm; readonly candidate: DemoLlm; readonly judge: DemoLlm } | null;
   close(): Promise<void>;
 }
 
@@ -61,14 +61,34 @@ export async function startAllInOne(o: AllInOneOptions): Promise<RunningAllInOne
         seed: 2,
       });
       closers.push(() => candidate.close());
-      demo = { baseline, candidate };
+      // The LLM judge for shadow pairs: a third demo server (it answers Aviary's judge prompt).
+      const judge = await startDemoLlm({ name: 'judge', behaviour: BEHAVIOURS.fine, seed: 3 });
+      closers.push(() => judge.close());
+      demo = { baseline, candidate, judge };
       await registerDemoModel(cp, baseline, candidate);
     }
     const bus = new InProcessEventBus({ maxBuffered: o.router.AVIARY_EVENTS_BUFFER });
     closers.push(() => bus.close());
     // The analyzer shares the control plane's database handle (the embedded database takes one connection).
     const analyzer = await startAnalyzer(
-      { bucketSeconds: o.analyzerBucketSeconds ?? 10, dedupHours: 72, pairSamplesPerRollout: 20, http: null },
+      {
+        bucketSeconds: o.analyzerBucketSeconds ?? 10,
+        dedupHours: 72,
+        pairSamplesPerRollout: 20,
+        http: null,
+        judge: demo
+          ? {
+              url: demo.judge.url,
+              model: 'judge',
+              apiKey: null,
+              sampleRate: 0.5,
+              ratePerSecond: 20,
+              maxPerRollout: 2000,
+              timeoutMs: 10_000,
+              queueSize: 500,
+            }
+          : null,
+      },
       {
         prisma: cp.app.get<PrismaClient>(PRISMA),
         subscriber: bus,

@@ -5,6 +5,7 @@ import { TOPICS } from '@aviary/contracts';
 import type { EventSubscriber, ReceivedEvent } from '@aviary/domain';
 import { EvidenceStore, type PrismaClient } from '@aviary/persistence';
 import { EvidenceIngestor, type IngestResult } from './ingest/evidence-ingestor';
+import { JudgeWorker, type JudgeSettings, type JudgeStats } from './judge/judge-worker';
 
 export type Log = (level: 'debug' | 'info' | 'warn' | 'error', message: string) => void;
 
@@ -18,6 +19,8 @@ export interface AnalyzerOptions {
   readonly attempts?: number;
   readonly retryBaseMs?: number;
   readonly pruneIntervalMs?: number;
+  /** The LLM judge for shadow pairs; null: no judge (the shadow gate then relies on the guardrails). */
+  readonly judge?: JudgeSettings | null;
 }
 
 export interface AnalyzerDeps {
@@ -42,6 +45,7 @@ export interface RunningAnalyzer {
   readonly store: EvidenceStore;
   readonly registry: Registry;
   stats(): AnalyzerStats;
+  judgeStats(): JudgeStats | null;
   close(): Promise<void>;
 }
 
@@ -59,9 +63,16 @@ export const EVIDENCE_TOPICS = [TOPICS.outcomes, TOPICS.pairs, TOPICS.feedback] 
 export async function startAnalyzer(options: AnalyzerOptions, deps: AnalyzerDeps): Promise<RunningAnalyzer> {
   const log: Log = deps.log ?? (() => undefined);
   const store = new EvidenceStore(deps.prisma);
+  const judge = options.judge
+    ? new JudgeWorker(options.judge, store, (level, m) => log(level, `judge: ${m}`))
+    : null;
   const ingestor = new EvidenceIngestor(
     store,
-    { bucketSeconds: options.bucketSeconds, samplesPerBatch: 2 },
+    {
+      bucketSeconds: options.bucketSeconds,
+      samplesPerBatch: 2,
+      ...(judge ? { onComparablePair: (pair) => judge.offer(pair) } : {}),
+    },
     (level, m) => log(level, m),
   );
   const registry = new Registry();
@@ -81,6 +92,20 @@ export async function startAnalyzer(options: AnalyzerOptions, deps: AnalyzerDeps
     help: 'Time to write one batch of evidence',
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [registry],
+  });
+  new Gauge({
+    name: 'aviary_analyzer_judge_calls',
+    help: 'LLM judge activity since start, by result (judged, errors, skipped_queue_full, skipped_budget)',
+    labelNames: ['result'],
+    registers: [registry],
+    collect() {
+      const j = judge?.stats();
+      if (!j) return;
+      this.set({ result: 'judged' }, j.judged);
+      this.set({ result: 'errors' }, j.errors);
+      this.set({ result: 'skipped_queue_full' }, j.skippedQueueFull);
+      this.set({ result: 'skipped_budget' }, j.skippedBudget);
+    },
   });
   const lastBatch = new Gauge({
     name: 'aviary_analyzer_last_batch_timestamp_seconds',
@@ -197,10 +222,12 @@ export async function startAnalyzer(options: AnalyzerOptions, deps: AnalyzerDeps
     store,
     registry,
     stats: () => stats,
+    judgeStats: () => judge?.stats() ?? null,
     close: async () => {
       closing = true;
       clearInterval(pruneTimer);
       await deps.subscriber.close();
+      await judge?.close();
       if (server) {
         const s = server;
         await new Promise<void>((resolve) => s.close(() => resolve()));

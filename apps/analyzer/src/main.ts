@@ -2,7 +2,7 @@ import { EnvValidationError } from '@aviary/config';
 import { ensureTopics, KafkaEventSubscriber } from '@aviary/kafka';
 import { createPrismaClient } from '@aviary/persistence';
 import { EVIDENCE_TOPICS, startAnalyzer, type Log } from './analyzer';
-import { loadAnalyzerConfig } from './config/analyzer.config';
+import { judgeSettings, loadAnalyzerConfig } from './config/analyzer.config';
 
 const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 
@@ -44,6 +44,7 @@ async function main(): Promise<void> {
       dedupHours: config.AVIARY_ANALYZER_DEDUP_HOURS,
       pairSamplesPerRollout: config.AVIARY_ANALYZER_PAIR_SAMPLES,
       http: { port: config.AVIARY_ANALYZER_PORT, host: config.AVIARY_BIND_HOST },
+      judge: judgeSettings(config),
     },
     { prisma: db.prisma, subscriber, log },
   );

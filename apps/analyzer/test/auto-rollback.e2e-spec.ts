@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { TOPICS } from '@aviary/contracts';
-import { BEHAVIOURS } from '@aviary/demo-llm';
+import { BEHAVIOURS, startDemoLlm, type DemoLlm } from '@aviary/demo-llm';
 import { ensureTopics, KafkaEventPublisher, KafkaEventSubscriber } from '@aviary/kafka';
 import { createPrismaClient, type PrismaHandle } from '@aviary/persistence';
 import { waitFor } from '../../control-plane/test/harness';
@@ -28,6 +28,8 @@ interface EventView {
   message: string;
   evidence: Record<string, unknown>;
 }
+
+const SAME_AS_BASELINE = { ...BEHAVIOURS.fine, refusalRate: 0.03, latencyMs: 5, latencyJitterMs: 2 };
 
 /** Guardrails for a test that must decide in seconds: fewer samples per arm, no ratings required. */
 const FAST_GUARDRAILS = {
@@ -87,6 +89,7 @@ describe('automatic promotion and rollback from evidence through a real Kafka br
   let s: Stack;
   let db: PrismaHandle;
   let analyzer: RunningAnalyzer;
+  let judge: DemoLlm;
 
   beforeAll(async () => {
     await ensureTopics(brokers(), Object.values(TOPICS), 3);
@@ -108,11 +111,27 @@ describe('automatic promotion and rollback from evidence through a real Kafka br
         controlPlaneEnv: { AVIARY_ANALYSIS: 'guardrails', AVIARY_TICK_INTERVAL_MS: '250' },
       },
     );
-    s.baseline.setBehaviour({ ...BEHAVIOURS.fine, refusalRate: 0.03, latencyMs: 5, latencyJitterMs: 2 });
-    s.candidate.setBehaviour({ ...BEHAVIOURS.fine, refusalRate: 0.03, latencyMs: 5, latencyJitterMs: 2 });
+    s.baseline.setBehaviour(SAME_AS_BASELINE);
+    s.candidate.setBehaviour(SAME_AS_BASELINE);
     db = createPrismaClient({ url: s.cp.databaseUrl, poolMax: 4 });
+    judge = await startDemoLlm({ name: 'judge' });
     analyzer = await startAnalyzer(
-      { bucketSeconds: 5, dedupHours: 1, pairSamplesPerRollout: 20, http: null },
+      {
+        bucketSeconds: 5,
+        dedupHours: 1,
+        pairSamplesPerRollout: 20,
+        http: null,
+        judge: {
+          url: judge.url,
+          model: 'judge',
+          apiKey: null,
+          sampleRate: 1,
+          ratePerSecond: 100,
+          maxPerRollout: 1000,
+          timeoutMs: 5000,
+          queueSize: 1000,
+        },
+      },
       {
         prisma: db.prisma,
         subscriber: new KafkaEventSubscriber({
@@ -127,6 +146,7 @@ describe('automatic promotion and rollback from evidence through a real Kafka br
 
   afterAll(async () => {
     await analyzer?.close();
+    await judge?.close();
     await db?.close();
     await s?.close();
   });
@@ -142,48 +162,8 @@ describe('automatic promotion and rollback from evidence through a real Kafka br
       .api<{ items: EventView[] }>('GET', `/api/v1/rollouts/${id}/events?limit=200`)
       .then((r) => r.body.items);
 
-  it('promotes an identical candidate through shadow and canary to 100% on its own', async () => {
-    const load = traffic(s);
-    try {
-      const id = await s.rollout(
-        [
-          { type: 'shadow', sampleRate: 1, minDurationSeconds: 2 },
-          { type: 'setWeight', weight: 50, minDurationSeconds: 2 },
-          { type: 'setWeight', weight: 100, minDurationSeconds: 2 },
-        ],
-        { guardrails: FAST_GUARDRAILS },
-      );
-      const done = await waitFor(
-        'the rollout to complete on its own',
-        async () => {
-          const r = await rollout(id);
-          return r.phase === 'Healthy' || r.phase === 'RolledBack' ? r : null;
-        },
-        120_000,
-        250,
-      ).catch(async (err: Error) => {
-        const a = await analysisOf(id);
-        throw new Error(`${err.message}; at step ${a.stepIndex}: ${a.summary}`);
-      });
-      const log = await events(id);
-      expect(done.phase).toBe('Healthy');
-      const automatic = log.filter((e) => e.automatic).map((e) => e.type);
-      expect(automatic).toEqual(['StepAdvanced', 'StepAdvanced', 'Completed']);
-      // Each automatic step carries the guardrail evidence it was decided on.
-      for (const e of log.filter((x) => x.automatic)) {
-        expect(e.evidence['analysis']).toBe('guardrails');
-        expect(e.evidence['verdict']).toBe('Successful');
-        const guardrails = e.evidence['guardrails'] as { metric: string; verdict: string }[];
-        expect(guardrails.map((g) => g.verdict).every((v) => v === 'Successful')).toBe(true);
-      }
-      const shadowStep = log.find((x) => x.automatic && x.type === 'StepAdvanced');
-      expect(shadowStep?.evidence['candidateRole']).toBe('shadow');
-      expect((shadowStep?.evidence['shadow'] as { pairs: number }).pairs).toBeGreaterThan(0);
-    } finally {
-      await load.stop();
-    }
-  }, 180_000);
-
+  // Rolled back first: the identical candidate's test then rolls the same version out again and
+  // makes it the stable one.
   it('rolls a candidate that starts refusing half its answers back at 20% by itself, and explains why', async () => {
     const load = traffic(s);
     try {
@@ -238,7 +218,7 @@ describe('automatic promotion and rollback from evidence through a real Kafka br
       await waitFor('the captured outcomes', () => candidateOutcomes(id).length >= counted, 10_000, 50);
       const decisive = candidateOutcomes(id)[counted - 1]!;
       const eventToDecision = Date.parse(decision!.at) - Date.parse(decisive.at);
-      const decisionToRouter = baselineOnlyAt - decidedAt;
+      const decisionToRouter = baselineOnlyAt - Date.parse(decision!.at);
       expect(eventToDecision).toBeGreaterThanOrEqual(0);
       expect(eventToDecision + decisionToRouter).toBeLessThan(10_000);
       console.log(
@@ -247,6 +227,51 @@ describe('automatic promotion and rollback from evidence through a real Kafka br
           `(Kafka → analyzer → database → control-plane tick) → router serving only the baseline ` +
           `${decisionToRouter} ms later (flag publish + router poll); event → baseline-only ≈ ${eventToDecision + decisionToRouter} ms`,
       );
+    } finally {
+      await load.stop();
+      s.candidate.setBehaviour(SAME_AS_BASELINE);
+    }
+  }, 180_000);
+
+  it('promotes an identical candidate through shadow and canary to 100% on its own', async () => {
+    const load = traffic(s);
+    try {
+      const id = await s.rollout(
+        [
+          { type: 'shadow', sampleRate: 1, minDurationSeconds: 2 },
+          { type: 'setWeight', weight: 50, minDurationSeconds: 2 },
+          { type: 'setWeight', weight: 100, minDurationSeconds: 2 },
+        ],
+        { guardrails: FAST_GUARDRAILS },
+      );
+      const done = await waitFor(
+        'the rollout to complete on its own',
+        async () => {
+          const r = await rollout(id);
+          return r.phase === 'Healthy' || r.phase === 'RolledBack' ? r : null;
+        },
+        120_000,
+        250,
+      ).catch(async (err: Error) => {
+        const a = await analysisOf(id);
+        throw new Error(`${err.message}; at step ${a.stepIndex}: ${a.summary}`);
+      });
+      const log = await events(id);
+      expect(done.phase).toBe('Healthy');
+      const automatic = log.filter((e) => e.automatic).map((e) => e.type);
+      expect(automatic).toEqual(['StepAdvanced', 'StepAdvanced', 'Completed']);
+      // Each automatic step carries the guardrail evidence it was decided on.
+      for (const e of log.filter((x) => x.automatic)) {
+        expect(e.evidence['analysis']).toBe('guardrails');
+        expect(e.evidence['verdict']).toBe('Successful');
+        const guardrails = e.evidence['guardrails'] as { metric: string; verdict: string }[];
+        expect(guardrails.map((g) => g.verdict).every((v) => v === 'Successful')).toBe(true);
+      }
+      const shadowStep = log.find((x) => x.automatic && x.type === 'StepAdvanced');
+      expect(shadowStep?.evidence['candidateRole']).toBe('shadow');
+      expect((shadowStep?.evidence['shadow'] as { pairs: number }).pairs).toBeGreaterThan(0);
+      // The LLM judge saw the shadow's answers too, and found them as good (the same demo model).
+      expect(shadowStep?.evidence['judge']).toMatchObject({ verdict: 'Successful' });
     } finally {
       await load.stop();
     }

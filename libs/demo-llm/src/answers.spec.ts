@@ -1,4 +1,4 @@
-import { answerText, brokenJson, jsonAnswer, splitIntoDeltas } from './answers';
+import { answerText, brokenJson, jsonAnswer, judgeVerdict, REFUSALS, splitIntoDeltas } from './answers';
 
 describe('answers', () => {
   it('derives the answer from the prompt, deterministically', () => {
@@ -67,5 +67,22 @@ describe('answers', () => {
       nested: { items: [expect.any(Number)] },
       either: 'text',
     });
+  });
+});
+
+describe('judgeVerdict', () => {
+  const ask = (a: string, b: string) =>
+    `Conversation:\nuser: hi\n\n[Answer A]\n${a}\n\n[Answer B]\n${b}\n\nWhich answer is better?`;
+  it.each([
+    [ask('Here is how.', REFUSALS[0]!), 'A'],
+    [ask(REFUSALS[1]!, 'Here is how.'), 'B'],
+    [ask('One answer.', 'Another answer.'), 'tie'],
+    [ask(REFUSALS[0]!, REFUSALS[2]!), 'tie'],
+  ])('prefers the answer that does not refuse (%#)', (prompt, winner) => {
+    expect(JSON.parse(judgeVerdict(prompt)!)).toMatchObject({ winner });
+  });
+
+  it('is not a judge for ordinary questions', () => {
+    expect(judgeVerdict('What is the capital of France?')).toBeNull();
   });
 });

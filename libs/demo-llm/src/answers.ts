@@ -140,3 +140,18 @@ function fromSchema(schema: unknown, text: string, name: string, key: string, de
       return key === 'model' ? name : text;
   }
 }
+
+/**
+ * The demo judge: asked to compare "[Answer A]" with "[Answer B]" (Aviary's judge prompt), it prefers
+ * the answer that is not a refusal and calls everything else a tie. Deterministic, so a demo or a test
+ * can predict the shadow gate.
+ */
+export function judgeVerdict(prompt: string): string | null {
+  const m = /\[Answer A\]\n([\s\S]*?)\n\n\[Answer B\]\n([\s\S]*?)\n\nWhich answer is better\?/.exec(prompt);
+  if (!m) return null;
+  const refused = (text: string) => REFUSALS.some((r) => text.trim().startsWith(r));
+  const a = refused(m[1] ?? '');
+  const b = refused(m[2] ?? '');
+  const winner = a === b ? 'tie' : a ? 'B' : 'A';
+  return JSON.stringify({ winner, reason: a === b ? 'equally helpful' : 'the other answer refuses' });
+}

@@ -6,6 +6,7 @@ import {
   estimateTokens,
   jsonAnswer,
   pick,
+  judgeVerdict,
   REFUSALS,
   splitIntoDeltas,
 } from './answers';
@@ -374,7 +375,10 @@ class DemoLlmServer implements DemoLlm {
     if (fate === 'error') return this.finish(ex, 500, SERVER_ERROR, 'error', headers);
 
     let content: string;
-    if (fate === 'refusal') content = pick(REFUSALS, variant);
+    const verdict = judgeVerdict(request.prompt);
+    if (verdict !== null)
+      content = verdict; // asked to judge two answers (Aviary's judge prompt): a verdict
+    else if (fate === 'refusal') content = pick(REFUSALS, variant);
     else if (fate === 'empty') content = '';
     else {
       const text = this.answerFor(request.prompt, behaviour.lengthFactor);

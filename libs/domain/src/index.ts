@@ -14,3 +14,4 @@ export * from './guardrails/guardrail-evaluator';
 export * from './guardrails/guardrail-simulation';
 export * from './events/event-publisher.port';
 export * from './comparison/pair-comparison';
+export * from './comparison/judge';

@@ -2,7 +2,8 @@
 -- routing revision each rollout step started with.
 
 -- AlterTable
-ALTER TABLE "rollouts" ADD COLUMN     "step_revision" INTEGER;
+ALTER TABLE "rollouts" ADD COLUMN     "shadow_gate" JSONB NOT NULL DEFAULT '{}',
+ADD COLUMN     "step_revision" INTEGER;
 
 -- CreateTable
 CREATE TABLE "analysis_aggregates" (
@@ -43,6 +44,10 @@ CREATE TABLE "analysis_pair_aggregates" (
     "shadow_invalid_json" INTEGER NOT NULL DEFAULT 0,
     "baseline_invalid_json" INTEGER NOT NULL DEFAULT 0,
     "shadow_errors" INTEGER NOT NULL DEFAULT 0,
+    "judge_wins" INTEGER NOT NULL DEFAULT 0,
+    "judge_ties" INTEGER NOT NULL DEFAULT 0,
+    "judge_losses" INTEGER NOT NULL DEFAULT 0,
+    "judge_errors" INTEGER NOT NULL DEFAULT 0,
     "updated_at" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
 
     CONSTRAINT "analysis_pair_aggregates_pkey" PRIMARY KEY ("rollout_id","revision","bucket_start")

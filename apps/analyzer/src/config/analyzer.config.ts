@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { envField, parseEnv } from '@aviary/config';
+import type { JudgeSettings } from '../judge/judge-worker';
 
 const schema = z.object({
   /** PostgreSQL the control plane uses (the analyzer adds evidence to it). */
@@ -21,10 +22,40 @@ const schema = z.object({
   AVIARY_ANALYZER_PORT: envField.port(8082),
   AVIARY_BIND_HOST: z.string().default('127.0.0.1'),
   AVIARY_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  /** OpenAI-compatible base URL of an LLM judge for shadow pairs (…/v1); unset = no judge. */
+  AVIARY_JUDGE_URL: envField.url().optional(),
+  AVIARY_JUDGE_MODEL: z.string().min(1).optional(),
+  AVIARY_JUDGE_API_KEY: z.string().min(1).optional(),
+  AVIARY_JUDGE_SAMPLE_RATE: z.coerce.number().min(0).max(1).default(0.2),
+  AVIARY_JUDGE_RATE_PER_SECOND: z.coerce.number().positive().max(1000).default(2),
+  AVIARY_JUDGE_MAX_PER_ROLLOUT: envField.positiveInt(500, 1_000_000),
+  AVIARY_JUDGE_TIMEOUT_MS: envField.positiveInt(30_000, 600_000),
 });
 
 export type AnalyzerConfig = z.output<typeof schema>;
 
 export function loadAnalyzerConfig(env: Record<string, string | undefined> = process.env): AnalyzerConfig {
-  return parseEnv('analyzer', schema, env);
+  return parseEnv(
+    'analyzer',
+    schema.refine((c) => !c.AVIARY_JUDGE_URL || c.AVIARY_JUDGE_MODEL, {
+      path: ['AVIARY_JUDGE_MODEL'],
+      message: 'is required when AVIARY_JUDGE_URL is set',
+    }),
+    env,
+  );
+}
+
+/** The judge settings, or null when no judge is configured. */
+export function judgeSettings(c: AnalyzerConfig): JudgeSettings | null {
+  if (!c.AVIARY_JUDGE_URL || !c.AVIARY_JUDGE_MODEL) return null;
+  return {
+    url: c.AVIARY_JUDGE_URL,
+    model: c.AVIARY_JUDGE_MODEL,
+    apiKey: c.AVIARY_JUDGE_API_KEY ?? null,
+    sampleRate: c.AVIARY_JUDGE_SAMPLE_RATE,
+    ratePerSecond: c.AVIARY_JUDGE_RATE_PER_SECOND,
+    maxPerRollout: c.AVIARY_JUDGE_MAX_PER_ROLLOUT,
+    timeoutMs: c.AVIARY_JUDGE_TIMEOUT_MS,
+    queueSize: 1000,
+  };
 }

@@ -31,6 +31,18 @@ export interface IngestOptions {
   readonly bucketSeconds: number;
   /** At most this many example pairs per rollout and batch are kept for people to read. */
   readonly samplesPerBatch: number;
+  /** Called, after the batch is stored, with each new pair where both sides answered (the judge samples them). */
+  readonly onComparablePair?: (pair: ComparablePair) => void;
+}
+
+export interface ComparablePair {
+  readonly rolloutId: string;
+  readonly revision: number;
+  readonly requestId: string;
+  readonly bucketStart: Date;
+  readonly prompt: readonly { readonly role: string; readonly content: string }[] | null;
+  readonly baseline: string;
+  readonly shadow: string;
 }
 
 export interface IngestResult {
@@ -77,18 +89,25 @@ export class EvidenceIngestor {
       } else if (p === null) ignored++;
       else parsed.push(p);
     }
+    let comparable: ComparablePair[] = [];
     const fresh = await this.store.applyOnce(
       parsed.map((p) => p.key),
-      (ids) => this.batch(parsed.filter((p) => ids.has(seenKeyId(p.key)))),
+      (ids) => {
+        const built = this.batch(parsed.filter((p) => ids.has(seenKeyId(p.key))));
+        comparable = built.comparable;
+        return built;
+      },
     );
+    if (this.options.onComparablePair) for (const pair of comparable) this.options.onComparablePair(pair);
     // Duplicates inside the batch and events seen in an earlier batch alike.
     return { received: events.length, invalid, ignored, duplicates: parsed.length - fresh, counted: fresh };
   }
 
-  private batch(events: readonly Parsed[]): EvidenceBatch {
+  private batch(events: readonly Parsed[]): EvidenceBatch & { comparable: ComparablePair[] } {
     const arms = new Map<string, { key: Omit<ArmContribution, keyof ArmCountersLike>; stats: ArmStats }>();
     const pairs = new Map<string, PairContribution>();
     const samples: PairSampleInput[] = [];
+    const comparable: ComparablePair[] = [];
     const sampled = new Map<string, number>();
     const seen = new Set<string>();
     const arm = (rolloutId: string, revision: number, versionId: string, role: string, at: string) => {
@@ -133,6 +152,21 @@ export class EvidenceIngestor {
             (acc = { rolloutId: e.rolloutId, revision: e.revision, bucketStart, ...emptyPairCounters() }),
           );
         const c = comparePair(e.baseline, e.shadow);
+        if (
+          e.baseline.output !== null &&
+          e.shadow.output !== null &&
+          e.baseline.errorClass === null &&
+          e.shadow.errorClass === null
+        )
+          comparable.push({
+            rolloutId: e.rolloutId,
+            revision: e.revision,
+            requestId: e.requestId,
+            bucketStart,
+            prompt: e.prompt,
+            baseline: e.baseline.output,
+            shadow: e.shadow.output,
+          });
         acc.pairs++;
         if (e.shadow.errorClass !== null) acc.shadowErrors++;
         if (c.comparable) {
@@ -182,6 +216,7 @@ export class EvidenceIngestor {
       })),
       pairs: [...pairs.values()],
       samples,
+      comparable,
     };
   }
 

@@ -1,6 +1,10 @@
 import {
+  DEFAULT_JUDGE_GATE,
   describeReport,
   emptyArmStats,
+  judgeGate,
+  type JudgeGateResult,
+  type JudgeGateSettings,
   evaluateGuardrails,
   GUARDRAIL_LABELS,
   LATENCY_BUCKETS_MS,
@@ -40,6 +44,8 @@ export interface AnalysisReport {
   readonly disabled: GuardrailReport['disabled'];
   readonly alpha: number;
   readonly shadow: ShadowComparison | null;
+  /** The LLM judge's gate in a shadow step (null in canary steps). */
+  readonly judge: JudgeGateResult | null;
 }
 
 export interface ArmSummary {
@@ -69,6 +75,7 @@ interface RolloutForAnalysis {
   readonly stepRevision: number | null;
   readonly plan: unknown;
   readonly guardrails: unknown;
+  readonly shadowGate: unknown;
   readonly baselineVersion: { readonly id: string; readonly label: string };
   readonly candidateVersion: { readonly id: string; readonly label: string };
 }
@@ -102,6 +109,7 @@ export class GuardrailAnalysis implements StepAnalysis {
         guardrails: report.guardrails.map((g) => ({
           metric: g.metric,
           verdict: g.verdict,
+          proven: g.proven,
           baseline: g.baseline,
           candidate: g.candidate,
           relativeChange: g.relativeChange,
@@ -113,6 +121,7 @@ export class GuardrailAnalysis implements StepAnalysis {
         })),
         alpha: report.alpha,
         ...(report.shadow ? { shadow: report.shadow } : {}),
+        ...(report.judge ? { judge: report.judge } : {}),
       },
     };
   }
@@ -127,6 +136,7 @@ export class GuardrailAnalysis implements StepAnalysis {
         stepRevision: true,
         plan: true,
         guardrails: true,
+        shadowGate: true,
         baselineVersion: { select: { id: true, label: true } },
         candidateVersion: { select: { id: true, label: true } },
       },
@@ -158,6 +168,19 @@ export class GuardrailAnalysis implements StepAnalysis {
     );
     const report = evaluateGuardrails(settings, baseline, candidate);
     const pairs = candidateRole === 'shadow' ? await this.store.pairTotals(r.id, fromRevision) : null;
+    const gateSettings: JudgeGateSettings = {
+      ...DEFAULT_JUDGE_GATE,
+      ...(r.shadowGate as Partial<JudgeGateSettings>),
+    };
+    const judge = pairs
+      ? judgeGate(gateSettings, { wins: pairs.judgeWins, ties: pairs.judgeTies, losses: pairs.judgeLosses })
+      : null;
+    const verdict = combine(report.verdict, judge, gateSettings);
+    const summaryText =
+      `${candidateRole === 'shadow' ? 'shadow vs baseline' : 'candidate vs baseline'}: ${describeReport(report)}` +
+      (judge && (judge.verdict !== 'NoData' || gateSettings.onMissingData === 'hold')
+        ? `; ${judge.reason}`
+        : '');
     return {
       rolloutId: r.id,
       evaluatedAt: new Date().toISOString(),
@@ -166,8 +189,8 @@ export class GuardrailAnalysis implements StepAnalysis {
       candidateRole,
       fromRevision,
       baselineSource,
-      verdict: report.verdict,
-      summary: `${candidateRole === 'shadow' ? 'shadow vs baseline' : 'candidate vs baseline'}: ${describeReport(report)}`,
+      verdict,
+      summary: verdict === report.verdict ? summaryText : `${verdict}: ${summaryText}`,
       arms: {
         baseline: summary(r.baselineVersion, baseline),
         candidate: summary(r.candidateVersion, candidate),
@@ -176,8 +199,22 @@ export class GuardrailAnalysis implements StepAnalysis {
       disabled: report.disabled,
       alpha: report.alpha,
       shadow: pairs ? shadowComparison(pairs) : null,
+      judge,
     };
   }
+}
+
+/** The guardrails and, in a shadow step, the judge: either can fail the step; both must pass it. */
+function combine(
+  guardrails: GuardrailReport['verdict'],
+  judge: JudgeGateResult | null,
+  settings: JudgeGateSettings,
+): GuardrailReport['verdict'] {
+  if (judge === null) return guardrails;
+  if (guardrails === 'Failed' || judge.verdict === 'Failed') return 'Failed';
+  const judgePasses =
+    judge.verdict === 'Successful' || (judge.verdict === 'NoData' && settings.onMissingData === 'ignore');
+  return guardrails === 'Successful' && judgePasses ? 'Successful' : 'Inconclusive';
 }
 
 /** Nobody rates answers they never saw: thumbs-down does not apply to shadow copies. */

@@ -25,6 +25,7 @@ export function presentRollout(r: RolloutRecord) {
     split: deriveSplit(state),
     plan: state.plan,
     guardrails: r.guardrails,
+    shadowGate: r.shadowGate,
     message: r.message,
     version: r.version,
     createdBy: r.createdBy,

@@ -45,6 +45,14 @@ export const createRolloutSchema = z.strictObject({
   candidateVersion: z.string().min(1).max(100),
   plan: planSchema.optional(),
   guardrails: guardrailsSchema.optional(),
+  /** The shadow step's LLM-judge gate (needs a judge configured on the analyzer). */
+  shadowGate: z
+    .strictObject({
+      minWinOrTieRate: z.number().min(0).max(1).optional(),
+      minJudgements: z.number().int().min(1).max(1_000_000).optional(),
+      onMissingData: z.enum(['ignore', 'hold']).optional(),
+    })
+    .optional(),
   /** A version that was rolled back is never promoted again silently: say so explicitly, with a reason. */
   allowRolledBackCandidate: z.boolean().default(false),
   reason: z.string().trim().min(1).max(2000).optional(),

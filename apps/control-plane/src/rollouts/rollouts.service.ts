@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import {
   ACTIVE_PHASES,
   type Actor,
+  DEFAULT_JUDGE_GATE,
   DEFAULT_PLAN,
   deriveSplit,
   DomainError,
@@ -67,6 +68,7 @@ export class RolloutsService {
       );
     }
     const guardrails = resolveGuardrails(input.guardrails);
+    const shadowGate = { ...DEFAULT_JUDGE_GATE, ...input.shadowGate };
     const rollout = await this.models.transaction(async (tx) => {
       const model = await this.models.findByRef(input.model, tx);
       if (!model)
@@ -112,6 +114,7 @@ export class RolloutsService {
           stepIndex: state.stepIndex,
           plan: plan as unknown as Prisma.InputJsonValue,
           guardrails: guardrails as unknown as Prisma.InputJsonValue,
+          shadowGate,
           active: true,
           createdBy: actor.name,
         });
@@ -137,6 +140,7 @@ export class RolloutsService {
           evidence: {
             plan,
             guardrails,
+            shadowGate,
             ...(candidate.status === 'rolled_back' ? { retriedRolledBackVersion: true } : {}),
           },
         },

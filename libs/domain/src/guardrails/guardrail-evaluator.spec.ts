@@ -96,18 +96,24 @@ describe(evaluateGuardrails.name, () => {
     ['fails the refusal guardrail when refusals more than double',
       { requests: 5000 }, { requests: 5000, refusalRate: 0.098 }, {}, 'refusalRate', 'Failed',
       /^refusal rate 9\.8% vs 4% baseline, \+145% \(interval \+\d+%\.\.\+\d+%\), limit \+20%: exceeds the limit$/],
-    ['keeps a refusal increase that is significant but within the tolerance',
+    ['keeps a refusal increase that is significant but within the tolerance, proven by the interval',
       { requests: BIG }, { requests: BIG, refusalRate: 0.044 }, {}, 'refusalRate', 'Successful',
-      /^refusal rate 4\.4% vs 4% baseline, \+10% \(interval \+\d+%\.\.\+1\d%\), limit \+20%: within the limit$/],
-    ['holds a refusal increase near the tolerance as inconclusive',
+      /^refusal rate 4\.4% vs 4% baseline, \+10% \(interval \+\d+%\.\.\+1\d%\), limit \+20%: within the limit, proven by the interval$/],
+    ['passes a refusal rate within the tolerance on its point estimate before the interval proves it',
+      { requests: 5000 }, { requests: 5000, refusalRate: 0.044 }, {}, 'refusalRate', 'Successful',
+      /^refusal rate 4\.4% vs 4% baseline, \+10% \(interval -\d+%\.\.\+\d+%\), limit \+20%: within the limit \(point estimate; not yet proven\)$/],
+    ['holds a refusal increase just past the tolerance as inconclusive',
       { requests: 5000 }, { requests: 5000, refusalRate: 0.048 }, {}, 'refusalRate', 'Inconclusive',
-      /\+20% \(interval -\d+%\.\.\+\d+%\), limit \+20%: not yet conclusive$/],
+      /\+20% \(interval -\d+%\.\.\+\d+%\), limit \+20%: beyond the limit on the point estimate, not yet conclusive$/],
+    ['holds a refusal increase clearly past the tolerance until it is confidently so',
+      { requests: 5000 }, { requests: 5000, refusalRate: 0.056 }, {}, 'refusalRate', 'Inconclusive',
+      /^refusal rate 5\.6% vs 4% baseline, \+40% \(interval [-+±]\d+%\.\.\+\d+%\), limit \+20%: beyond the limit on the point estimate, not yet conclusive$/],
     ['holds below minSamples even when the candidate looks much worse',
-      { requests: 150 }, { requests: 150, refusalRate: 0.2 }, {}, 'refusalRate', 'Inconclusive',
-      /^refusal rate 20.3% vs 4.1% baseline: 148 vs 148 responses, needs 200 per arm$/],
+      { requests: 500 }, { requests: 500, refusalRate: 0.2 }, {}, 'refusalRate', 'Inconclusive',
+      /^refusal rate 20% vs 4% baseline: 495 vs 495 responses, needs 700 per arm$/],
     ['does not turn one error against a clean baseline into +infinity',
-      { requests: 5000, errors: 0 }, { requests: 5000, errors: 1 }, {}, 'errorRate', 'Inconclusive',
-      /^error rate 0\.02% vs 0% baseline, \+4% \(interval -\d+%\.\.\+\d+%\), limit \+10%/],
+      { requests: 5000, errors: 0 }, { requests: 5000, errors: 1 }, {}, 'errorRate', 'Successful',
+      /^error rate 0\.02% vs 0% baseline, \+4% \(interval -\d+%\.\.\+\d+%\), limit \+10%: within the limit and below the 5% ceiling \(point estimate; not yet proven\)$/],
     ['fails the error guardrail when a clean baseline meets a candidate with 2% errors',
       { requests: 5000, errors: 0 }, { requests: 5000, errors: 100 }, {}, 'errorRate', 'Failed',
       /^error rate 2% vs 0% baseline, \+400% \(interval \+\d+%\.\.\+\d+%\), limit \+10%: exceeds the limit$/],
@@ -116,7 +122,7 @@ describe(evaluateGuardrails.name, () => {
       /^error rate 8% \(interval 7\.\d+%\.\.8\.\d+%\) is above the 5% ceiling$/],
     ['fails on the ceiling before minSamples when errors are overwhelming',
       { requests: 50, errors: 1 }, { requests: 50, errors: 30 }, {}, 'errorRate', 'Failed',
-      /^error rate 60% \(interval \d+(\.\d+)?%\.\.\d+(\.\d+)?%\) is above the 5% ceiling \(50 vs 50 requests, needs 200 per arm\)$/],
+      /^error rate 60% \(interval \d+(\.\d+)?%\.\.\d+(\.\d+)?%\) is above the 5% ceiling \(50 vs 50 requests, needs 2,000 per arm\)$/],
     ['fails the thumbs-down guardrail when users dislike the candidate twice as often',
       { requests: 20_000 }, { requests: 20_000, thumbsDownRate: 0.2 }, {}, 'thumbsDownRate', 'Failed',
       /^thumbs-down rate 20% vs 10% baseline, \+100% .*: exceeds the limit$/],
@@ -128,7 +134,7 @@ describe(evaluateGuardrails.name, () => {
       /^latency p95 5,\d{3} ms vs 2,\d{3} ms baseline, \+\d+% \(interval \+\d+%\.\.\+\d+%\), limit \+50%: exceeds the limit$/],
     ['passes the latency guardrail when the candidate is as fast',
       { requests: 50_000 }, { requests: 50_000 }, {}, 'latencyP95', 'Successful',
-      /^latency p95 2,\d{3} ms vs 2,\d{3} ms baseline, ±0% .*limit \+50%: within the limit$/],
+      /^latency p95 2,\d{3} ms vs 2,\d{3} ms baseline, ±0% .*limit \+50%: within the limit, proven by the interval$/],
     ['fails on a latency ceiling the p95 is confidently above',
       { requests: 5000 }, { requests: 5000 }, { latencyP95: { absoluteCeiling: 2000 } }, 'latencyP95', 'Failed',
       /^latency p95 2,\d{3} ms \(interval 2,\d{3} ms\.\.\d,\d{3} ms\) is above the 2,000 ms ceiling$/],
@@ -137,14 +143,21 @@ describe(evaluateGuardrails.name, () => {
       /^output length 150 tokens vs 240 tokens baseline, -37% \(interval -\d+%\.\.-\d+%\), limit -30%: exceeds the limit$/],
     ['does not fail the output-length guardrail when answers get longer',
       { requests: 5000 }, { requests: 5000, tokens: { mean: 400, sd: 200 } }, {}, 'outputLengthDrop', 'Successful',
-      /^output length 400 tokens vs 240 tokens baseline, \+67% .*limit -30%: within the limit$/],
-    ['holds a clean candidate until it is confidently below the error ceiling too',
-      { requests: 2000 }, { requests: 2000, errorRate: 0.04 }, { errorRate: { maxRelativeIncrease: 20 } }, 'errorRate', 'Inconclusive',
-      /within the limit, not yet confidently below the 5% ceiling$/],
+      /^output length 400 tokens vs 240 tokens baseline, \+67% .*limit -30%: within the limit, proven by the interval$/],
+    ['passes a candidate below the error ceiling on its point estimate before it is confidently below',
+      { requests: 2000 }, { requests: 2000, errorRate: 0.04 }, { errorRate: { maxRelativeIncrease: 20 } }, 'errorRate', 'Successful',
+      /^error rate 4% vs 1% baseline, \+300% .*limit \+2000%: within the limit and below the 5% ceiling \(point estimate; not yet proven\)$/],
+    ['holds a candidate just above the error ceiling until it is confidently above',
+      { requests: 2000, errorRate: 0.05 }, { requests: 2000, errorRate: 0.055 }, { errorRate: { maxRelativeIncrease: 20 } }, 'errorRate', 'Inconclusive',
+      /^error rate 5\.5% vs 5% baseline, \+10% .*limit \+2000%: above the 5% ceiling on the point estimate, not yet conclusive$/],
+    ['names both the limit and the ceiling when the point estimate is past both',
+      { requests: 2000, errorRate: 0.045 }, { requests: 2000, errorRate: 0.055 }, {}, 'errorRate', 'Inconclusive',
+      /^error rate 5\.5% vs 4\.5% baseline, \+22% .*limit \+10%: beyond the limit and above the 5% ceiling on the point estimate, not yet conclusive$/],
   ])('%s', (_name, baseline, candidate, overrides, metric, verdict, reason) => {
     const result = resultFor(evaluate(baseline, candidate, overrides), metric);
     const matcher: unknown = expect.stringMatching(reason);
     expect({ verdict: result.verdict, reason: result.reason }).toEqual({ verdict, reason: matcher });
+    expect(result.proven).toBe(verdict === 'Successful' && / proven by the interval$/.test(result.reason));
   });
 
   it('reports values, relative change, an interval around it and samples per arm', () => {
@@ -159,7 +172,8 @@ describe(evaluateGuardrails.name, () => {
       limit: 0.2,
       ceiling: null,
       samples: { baseline: 4950, candidate: 4950 },
-      minSamples: 200,
+      minSamples: 700,
+      proven: false,
     });
     expect(result.relativeChange).toBeCloseTo(485 / 198 - 1, 10);
     expect(result.interval?.lower).toBeGreaterThan(0.2);
@@ -171,7 +185,12 @@ describe(evaluateGuardrails.name, () => {
   it('reports an unbounded upper limit when the baseline is not yet distinguishable from zero', () => {
     // No floor: the ratio against a baseline of 1 in 300 has no finite upper bound yet.
     const result = resultFor(
-      evaluate({ requests: 300, errors: 1 }, { requests: 300, errors: 3 }, {}, { rateFloor: 0 }),
+      evaluate(
+        { requests: 300, errors: 1 },
+        { requests: 300, errors: 3 },
+        { errorRate: { minSamples: 200 } },
+        { rateFloor: 0 },
+      ),
       'errorRate',
     );
     expect(result.interval?.upper).toBeNull();
@@ -185,12 +204,36 @@ describe(evaluateGuardrails.name, () => {
         GUARDRAIL_METRICS.map((m) => [m, 'Successful']),
       );
       expect(report).toMatchObject({ verdict: 'Successful', decidedBy: GUARDRAIL_METRICS });
+      expect(report.results.every((r) => r.proven)).toBe(true);
     });
 
-    it('is Inconclusive, not Failed, while an identical candidate has too little traffic to show it', () => {
+    it('is Successful on point estimates while an identical candidate has too little traffic to prove it', () => {
       const report = evaluate({ requests: 5000 }, { requests: 5000 });
-      expect(report.verdict).toBe('Inconclusive');
+      expect(report).toMatchObject({ verdict: 'Successful', decidedBy: GUARDRAIL_METRICS });
+      // The intervals cannot yet exclude +10% errors or +20% refusals; the p95 and the output length
+      // need far less traffic.
+      expect(report.results.map((r) => [r.metric, r.proven])).toEqual([
+        ['refusalRate', false],
+        ['thumbsDownRate', false],
+        ['errorRate', false],
+        ['silentFailureRate', false],
+        ['latencyP95', true],
+        ['outputLengthDrop', true],
+      ]);
+    });
+
+    it('is Inconclusive, not Failed, while an arm has fewer than minSamples observations', () => {
+      const report = evaluate({ requests: 1000 }, { requests: 1000 });
+      expect(report).toMatchObject({
+        verdict: 'Inconclusive',
+        decidedBy: ['thumbsDownRate', 'errorRate', 'silentFailureRate'],
+      });
       expect(report.results.some((r) => r.verdict === 'Failed')).toBe(false);
+    });
+
+    it('is Inconclusive while one point estimate is past its limit but not confidently', () => {
+      const report = evaluate({ requests: 5000 }, { requests: 5000, silentRate: 0.023 });
+      expect(report).toMatchObject({ verdict: 'Inconclusive', decidedBy: ['silentFailureRate'] });
     });
 
     it('is Failed when one guardrail fails while the others pass', () => {
@@ -284,19 +327,26 @@ describe(describeReport.name, () => {
   it('leads a failure with the failing guardrail and counts the rest', () => {
     const text = describeReport(evaluate({ requests: 5000 }, { requests: 5000, refusalRate: 0.098 }));
     expect(text).toMatch(
-      /^Failed: refusal rate 9\.8% vs 4% baseline, \+145% \(interval \+\d+%\.\.\+\d+%\), limit \+20%: exceeds the limit \(also: \d+ not yet conclusive(, \d+ within limits)?\)$/,
+      /^Failed: refusal rate 9\.8% vs 4% baseline, \+145% \(interval \+\d+%\.\.\+\d+%\), limit \+20%: exceeds the limit \(also: 3 within limits on point estimates, 2 proven within limits\)$/,
     );
   });
 
   it('lists what is still undecided when inconclusive', () => {
     const text = describeReport(evaluate({ requests: 100 }, { requests: 100 }));
-    expect(text).toMatch(/^Inconclusive: refusal rate .*needs 200 per arm; .*$/);
+    expect(text).toMatch(/^Inconclusive: refusal rate .*needs 700 per arm; .*needs 200 per arm; .*$/);
   });
 
   it('lists every guardrail when successful', () => {
     const text = describeReport(evaluate({ requests: BIG }, { requests: BIG }));
-    expect(text.startsWith('Successful: refusal rate')).toBe(true);
+    expect(text.startsWith('Successful (all proven): refusal rate')).toBe(true);
     expect(text.match(/within the limit/g)).toHaveLength(6);
+    expect(text.match(/proven by the interval/g)).toHaveLength(6);
+  });
+
+  it('says how many guardrails are proven when successful on point estimates', () => {
+    const text = describeReport(evaluate({ requests: 5000 }, { requests: 5000 }));
+    expect(text.startsWith('Successful (2 of 6 proven): refusal rate')).toBe(true);
+    expect(text.match(/\(point estimate; not yet proven\)/g)).toHaveLength(4);
   });
 
   it('says when nothing was checked', () => {

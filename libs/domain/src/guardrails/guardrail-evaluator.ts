@@ -36,14 +36,24 @@ import { abs, ceil, floor, max, min, round, sqrt } from './fast-math';
  * Every guardrail asks one question with a tolerance m (maxRelativeIncrease):
  *   Failed       we are confident the candidate is beyond the tolerance (r > m; output length r < -m),
  *                or confidently above the absolute ceiling;
- *   Successful   we are confident it is within the tolerance (and below the ceiling, if any);
- *   Inconclusive neither yet (or fewer than minSamples observations in an arm).
+ *   Successful   both arms have minSamples observations, it is not Failed, and there is no evidence
+ *                of harm: the point estimate of r is within the tolerance and the candidate's value is
+ *                not above the ceiling (Kayenta-style). `proven` says whether the always-valid interval
+ *                also shows it (the strong non-inferiority claim);
+ *   Inconclusive fewer than minSamples observations in an arm, or the point estimate is past the
+ *                tolerance or the ceiling but not confidently: hold until the evidence decides.
  * "Confident" means an always-valid confidence sequence (see confidence-sequences.ts) excludes the
  * other side, so the analyzer may evaluate cumulative data at every tick: a candidate whose true
  * degradation is within tolerance is rolled back with probability at most alpha / (enabled
  * guardrails) per guardrail, however often it looks. Testing against the tolerance rather than
  * against "no change" is deliberate: a candidate that is 5% worse on refusals is allowed by a 20%
  * guardrail and must not be rolled back just because enough traffic makes 5% significant.
+ *
+ * Successful is not a proof: proving non-inferiority against the default tolerances needs ~400,000
+ * requests per arm (a +10% tolerance on a 1% error rate), so steps advanced only on proof would never
+ * advance. The price is that a regression beyond the tolerance can pass on a lucky point estimate;
+ * minSamples (see DEFAULT_GUARDRAILS) keeps that rare for a doubled rate, and Failed still stops the
+ * candidate at any look before the step advances.
  *
  * See docs/guardrail-statistics.md for the formulas, defaults and simulated error rates.
  */
@@ -505,43 +515,68 @@ interface Evidence {
 function decide(e: Evidence): GuardrailResult {
   const { setting, samples, comparison } = e;
   const lowerIsWorse = e.metric === 'outputLengthDrop';
+  const ceiling = lowerIsWorse ? null : setting.absoluteCeiling;
   const beyondLimit =
     comparison !== null && (lowerIsWorse ? comparison.below(e.limit) : comparison.above(e.limit));
   const withinLimit =
     comparison !== null && (lowerIsWorse ? comparison.above(e.limit) : comparison.below(e.limit));
+  const pointWithinLimit =
+    comparison !== null &&
+    (lowerIsWorse ? comparison.relativeChange >= e.limit : comparison.relativeChange <= e.limit);
+  const pointBelowCeiling =
+    ceiling === null || (e.values.candidate !== null && e.values.candidate <= ceiling);
   const enough = samples.baseline >= setting.minSamples && samples.candidate >= setting.minSamples;
   const missing =
     (e.baseline.requests >= setting.minSamples && samples.baseline === 0) ||
     (e.candidate.requests >= setting.minSamples && samples.candidate === 0);
+  const facts: Facts = {
+    enough,
+    beyondLimit,
+    pointWithinLimit,
+    pointBelowCeiling,
+    // The strong claim (and the only Successful before point estimates counted): the always-valid
+    // interval is within the limit and the candidate confidently below the ceiling.
+    proven: withinLimit && e.ceilingCheck.clear,
+  };
 
   let verdict: GuardrailVerdict;
   if (e.ceilingCheck.breached || (enough && beyondLimit)) verdict = 'Failed';
   else if (missing) verdict = 'NoData';
   else if (!enough) verdict = 'Inconclusive';
-  else if (withinLimit && e.ceilingCheck.clear) verdict = 'Successful';
+  else if (facts.proven || (pointWithinLimit && pointBelowCeiling)) verdict = 'Successful';
   else verdict = 'Inconclusive';
 
   return {
     metric: e.metric,
     verdict,
+    proven: verdict === 'Successful' && facts.proven,
     baseline: e.values.baseline,
     candidate: e.values.candidate,
     relativeChange: comparison?.relativeChange ?? null,
     interval: comparison?.interval ?? null,
     candidateInterval: e.candidateInterval,
     limit: e.limit,
-    ceiling: e.metric === 'outputLengthDrop' ? null : setting.absoluteCeiling,
+    ceiling,
     samples,
     minSamples: setting.minSamples,
-    reason: reasonFor(e, verdict, { enough, beyondLimit, withinLimit }),
+    reason: reasonFor(e, verdict, facts),
   };
 }
 
-function reasonFor(
-  e: Evidence,
-  verdict: GuardrailVerdict,
-  facts: { enough: boolean; beyondLimit: boolean; withinLimit: boolean },
-): string {
+interface Facts {
+  /** Both arms have minSamples observations. */
+  readonly enough: boolean;
+  /** The interval is entirely beyond the limit. */
+  readonly beyondLimit: boolean;
+  /** The point estimate of the relative change is within the limit. */
+  readonly pointWithinLimit: boolean;
+  /** The candidate's point value is not above the ceiling (trivially true without one). */
+  readonly pointBelowCeiling: boolean;
+  /** The interval is within the limit and the candidate is confidently below the ceiling. */
+  readonly proven: boolean;
+}
+
+function reasonFor(e: Evidence, verdict: GuardrailVerdict, facts: Facts): string {
   const label = GUARDRAIL_LABELS[e.metric];
   const { samples, values, comparison, setting } = e;
   const ceiling = e.metric === 'outputLengthDrop' ? null : setting.absoluteCeiling;
@@ -573,13 +608,20 @@ function reasonFor(
     return facts.beyondLimit ? `${comparisonText}: exceeds the limit` : ceilingText();
   }
   if (verdict === 'Successful') {
-    return ceiling === null
-      ? `${comparisonText}: within the limit`
-      : `${comparisonText}: within the limit and below the ${e.format(ceiling)} ceiling`;
+    const within =
+      ceiling === null ? 'within the limit' : `within the limit and below the ${e.format(ceiling)} ceiling`;
+    return facts.proven
+      ? `${comparisonText}: ${within}, proven by the interval`
+      : `${comparisonText}: ${within} (point estimate; not yet proven)`;
   }
-  return facts.withinLimit && ceiling !== null
-    ? `${comparisonText}: within the limit, not yet confidently below the ${e.format(ceiling)} ceiling`
-    : `${comparisonText}: not yet conclusive`;
+  // Inconclusive with enough samples: the point estimate is past the limit or the ceiling, but not
+  // confidently (or there is no estimate to compare).
+  if (comparison === null) return `${comparisonText}: not yet conclusive`;
+  const past = [
+    ...(facts.pointWithinLimit ? [] : ['beyond the limit']),
+    ...(facts.pointBelowCeiling ? [] : [`above the ${e.format(ceiling ?? 0)} ceiling`]),
+  ];
+  return `${comparisonText}: ${past.join(' and ')} on the point estimate, not yet conclusive`;
 }
 
 function formatInterval(interval: ConfidenceInterval | null, format: (v: number) => string): string {

@@ -15,6 +15,13 @@ export interface GuardrailResult {
   readonly metric: GuardrailMetric;
   readonly verdict: GuardrailVerdict;
   /**
+   * Successful and shown by the always-valid interval: the relative change is confidently within the
+   * limit (and the candidate confidently below the ceiling). A Successful guardrail that is not proven
+   * passed on its point estimates (enough samples, nothing confidently wrong, no estimate past the
+   * limit). Always false for the other verdicts.
+   */
+  readonly proven: boolean;
+  /**
    * The metric per arm, in its own unit: a rate (0-1) for the rates, milliseconds for latencyP95,
    * mean completion tokens for outputLengthDrop. Null without observations.
    */
@@ -66,20 +73,33 @@ export const GUARDRAIL_LABELS: Readonly<Record<GuardrailMetric, string>> = {
 /**
  * One line for the decision log: the verdict, the guardrails that decided it, and a count of the
  * rest. "Failed: refusal rate 9.8% vs 4.1% baseline, +139% (interval +80%..+210%), limit +20%: exceeds
- * the limit (also: 4 within limits, 1 not yet conclusive)".
+ * the limit (also: 3 within limits on point estimates, 1 proven within limits, 1 not yet conclusive)".
+ * A Successful line says how many guardrails the intervals prove: "Successful (2 of 6 proven): …".
  */
 export function describeReport(report: GuardrailReport): string {
   if (report.results.length === 0) return `${report.verdict}: no guardrail enabled`;
   const decisive = report.results.filter((r) => report.decidedBy.includes(r.metric));
   const rest = report.results.filter((r) => !decisive.includes(r));
-  const head = `${report.verdict}: ${decisive.map((r) => r.reason).join('; ')}`;
+  const head = `${report.verdict}${successNote(report)}: ${decisive.map((r) => r.reason).join('; ')}`;
   if (rest.length === 0) return head;
-  const counts = countBy(rest.map((r) => VERDICT_PHRASE[r.verdict]));
+  const counts = countBy(rest.map(phraseFor));
   return `${head} (also: ${counts.map(([phrase, n]) => `${n} ${phrase}`).join(', ')})`;
 }
 
-const VERDICT_PHRASE: Readonly<Record<GuardrailVerdict, string>> = {
-  Successful: 'within limits',
+function successNote(report: GuardrailReport): string {
+  if (report.verdict !== 'Successful') return '';
+  const proven = report.results.filter((r) => r.proven).length;
+  const total = report.results.length;
+  return proven === total ? ' (all proven)' : ` (${proven} of ${total} proven)`;
+}
+
+function phraseFor(result: GuardrailResult): string {
+  if (result.verdict === 'Successful')
+    return result.proven ? 'proven within limits' : 'within limits on point estimates';
+  return VERDICT_PHRASE[result.verdict];
+}
+
+const VERDICT_PHRASE: Readonly<Record<Exclude<GuardrailVerdict, 'Successful'>, string>> = {
   Failed: 'failed',
   Inconclusive: 'not yet conclusive',
   NoData: 'without data',

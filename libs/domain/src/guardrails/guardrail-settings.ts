@@ -21,7 +21,12 @@ export interface GuardrailSetting {
   readonly maxRelativeIncrease: number;
   /** Fail regardless of the baseline above this absolute value (rate 0-1, or ms for latency); null = none. */
   readonly absoluteCeiling: number | null;
-  /** Minimum observations per arm before the guardrail can say anything but Inconclusive. */
+  /**
+   * Minimum observations per arm before the guardrail can say anything but Inconclusive (a ceiling
+   * can fail it earlier). Successful is judged on point estimates, so this is what keeps noise from
+   * hiding a regression: the defaults are where a doubled rate (at typical rates) still looks within
+   * the tolerance with only ~1% probability.
+   */
   readonly minSamples: number;
   readonly onMissingData: MissingDataPolicy;
 }
@@ -30,11 +35,18 @@ export type GuardrailSettings = Readonly<Record<GuardrailMetric, GuardrailSettin
 
 const base = { enabled: true, absoluteCeiling: null, minSamples: 200, onMissingData: 'hold' } as const;
 
+/**
+ * minSamples: at minSamples per arm, the chance that a candidate with double the typical rate still
+ * has a point estimate within the tolerance (and so could be Successful) is about 1%: refusals 4%
+ * (700 responses: 0.95%), errors 1% (2,000 requests: 1.1%), silent failures 2% (1,000 responses:
+ * 1.1%), thumbs-down 10% (200 ratings: 1.2%). A doubled p95 or a halved output length is visible at
+ * 200. See docs/guardrail-statistics.md.
+ */
 export const DEFAULT_GUARDRAILS: GuardrailSettings = {
-  refusalRate: { ...base, maxRelativeIncrease: 0.2 },
-  thumbsDownRate: { ...base, maxRelativeIncrease: 0.15, minSamples: 50 },
-  errorRate: { ...base, maxRelativeIncrease: 0.1, absoluteCeiling: 0.05 },
-  silentFailureRate: { ...base, maxRelativeIncrease: 0.1 },
+  refusalRate: { ...base, maxRelativeIncrease: 0.2, minSamples: 700 },
+  thumbsDownRate: { ...base, maxRelativeIncrease: 0.15, minSamples: 200 },
+  errorRate: { ...base, maxRelativeIncrease: 0.1, absoluteCeiling: 0.05, minSamples: 2000 },
+  silentFailureRate: { ...base, maxRelativeIncrease: 0.1, minSamples: 1000 },
   latencyP95: { ...base, maxRelativeIncrease: 0.5 },
   outputLengthDrop: { ...base, maxRelativeIncrease: 0.3 },
 };

@@ -22,8 +22,10 @@ import { PI, cos, exp, imul, log, max, min, round, sin, sqrt } from './fast-math
 
 /**
  * Monte-Carlo check of the guardrail statistics: stream synthetic requests into a baseline and a
- * candidate arm, evaluate at every look as the analyzer does on every tick, and count how often a
- * rollout is rolled back or promoted. Pure and seeded, so a run is reproducible.
+ * candidate arm and run one rollout step the way the control plane does: evaluate at every look (the
+ * analyzer's tick), roll back at the first Failed look, promote at the first Successful look once the
+ * step's minimum has passed, otherwise hold until the step's traffic runs out. Pure and seeded, so a
+ * run is reproducible.
  */
 
 /** How one version behaves, per request. */
@@ -67,8 +69,10 @@ export const TYPICAL_CHAT_ARM: SimulatedArm = {
 };
 
 /**
- * 'sequential': evaluateGuardrails (always-valid). 'naive': what Flagger-style analysis does, a
- * fixed threshold on the point estimate at every look once minSamples are in (naiveThresholdCheck).
+ * 'sequential': evaluateGuardrails (Failed always-valid, Successful on point estimates).
+ * 'naive': what Flagger-style analysis does, a fixed threshold on the point estimate at every look
+ * once minSamples are in, in both directions (naiveThresholdCheck): it passes as the
+ * sequential policy does on point estimates, but it also fails on a point estimate.
  */
 export type SimulationPolicy = 'sequential' | 'naive';
 
@@ -79,6 +83,11 @@ export interface SimulationConfig {
   readonly candidate: SimulatedArm;
   /** Requests each arm receives between two looks (the analyzer's tick). */
   readonly requestsPerLook: number;
+  /**
+   * The step's minimum duration, in requests per arm: a Successful look promotes only once this many
+   * have been served (a Failed look rolls back at any time). Default 1000.
+   */
+  readonly minRequestsPerArmBeforePromotion?: number;
   /** Requests per arm in the step; a rollout neither rolled back nor promoted by then is undecided. */
   readonly maxRequestsPerArm: number;
   readonly policy: SimulationPolicy;
@@ -86,40 +95,64 @@ export interface SimulationConfig {
   readonly options?: GuardrailEvaluationOptions;
 }
 
+export const DEFAULT_MIN_REQUESTS_PER_ARM_BEFORE_PROMOTION = 1000;
+
 export interface SimulationResult {
   readonly policy: SimulationPolicy;
   readonly runs: number;
-  /** Share of runs rolled back (a Failed look) before maxRequestsPerArm. */
+  /** Share of runs rolled back (a Failed look before any promotion). */
   readonly rollbacks: number;
-  /** Share of runs whose last look (the end of the step) was Successful. */
+  /** Share of runs promoted (a Successful look once the step's minimum had passed, before any Failed). */
   readonly promotions: number;
-  /** Share of runs neither rolled back nor promoted. */
+  /** Share of runs neither rolled back nor promoted by maxRequestsPerArm. */
   readonly undecided: number;
   /** Requests per arm served when the rollback happened (median over rolled-back runs). */
   readonly medianRequestsPerArmToRollback: number | null;
   /** The same for both arms together. */
   readonly medianRequestsToRollback: number | null;
-  /** Requests per arm at the first Successful look (median over runs that had one). */
+  /**
+   * Requests per arm at the first Successful look, even one before the step's minimum (median over
+   * runs that had one before they ended).
+   */
   readonly medianRequestsPerArmToSuccess: number | null;
+  /** Requests per arm served when the promotion happened (median over promoted runs). */
+  readonly medianRequestsPerArmToPromotion: number | null;
+  /** Share of promoted runs in which every guardrail was proven by its interval at the promotion. */
+  readonly provenAtPromotion: number;
   /** Share of runs each guardrail failed in at the rollback (several can fail at once). */
   readonly rollbacksBy: Readonly<Record<GuardrailMetric, number>>;
 }
 
+interface Look {
+  readonly verdict: GuardrailsVerdict;
+  readonly failed: readonly GuardrailMetric[];
+  /** Every guardrail proven by its interval (always false for the naive check). */
+  readonly proven: boolean;
+}
+
 export function simulateRollouts(config: SimulationConfig): SimulationResult {
   const settings = config.settings ?? DEFAULT_GUARDRAILS;
-  const check = (b: ArmStats, c: ArmStats): { verdict: GuardrailsVerdict; failed: GuardrailMetric[] } => {
-    if (config.policy === 'naive') return naiveThresholdCheck(settings, b, c, config.options);
+  const minBeforePromotion =
+    config.minRequestsPerArmBeforePromotion ?? DEFAULT_MIN_REQUESTS_PER_ARM_BEFORE_PROMOTION;
+  const check = (b: ArmStats, c: ArmStats): Look => {
+    if (config.policy === 'naive')
+      return { ...naiveThresholdCheck(settings, b, c, config.options), proven: false };
     const report = evaluateGuardrails(settings, b, c, config.options);
-    return { verdict: report.verdict, failed: report.verdict === 'Failed' ? [...report.decidedBy] : [] };
+    return {
+      verdict: report.verdict,
+      failed: report.verdict === 'Failed' ? report.decidedBy : [],
+      proven: report.results.every((r) => r.proven),
+    };
   };
 
   const rollbackAt: number[] = [];
   const successAt: number[] = [];
+  const promotionAt: number[] = [];
+  let proven = 0;
   const failedCount = Object.fromEntries(GUARDRAIL_METRICS.map((m) => [m, 0])) as Record<
     GuardrailMetric,
     number
   >;
-  let promoted = 0;
   const baselineSampler = armSampler(config.baseline, config.seed);
   const candidateSampler = armSampler(config.candidate, config.seed);
   for (let run = 0; run < config.runs; run++) {
@@ -128,7 +161,6 @@ export function simulateRollouts(config: SimulationConfig): SimulationResult {
     const candidate = emptyArmStats();
     let served = 0;
     let firstSuccess: number | null = null;
-    let last: GuardrailsVerdict = 'Inconclusive';
     while (served < config.maxRequestsPerArm) {
       const batch = min(config.requestsPerLook, config.maxRequestsPerArm - served);
       for (let i = 0; i < batch; i++) {
@@ -136,16 +168,21 @@ export function simulateRollouts(config: SimulationConfig): SimulationResult {
         simulateRequest(candidate, candidateSampler, random);
       }
       served += batch;
-      const { verdict, failed } = check(baseline, candidate);
-      last = verdict;
-      if (verdict === 'Successful' && firstSuccess === null) firstSuccess = served;
-      if (verdict === 'Failed') {
+      const look = check(baseline, candidate);
+      if (look.verdict === 'Failed') {
         rollbackAt.push(served);
-        for (const m of failed) failedCount[m] += 1;
+        for (const m of look.failed) failedCount[m] += 1;
         break;
       }
+      if (look.verdict === 'Successful') {
+        firstSuccess ??= served;
+        if (served >= minBeforePromotion) {
+          promotionAt.push(served);
+          if (look.proven) proven += 1;
+          break;
+        }
+      }
     }
-    if (last === 'Successful') promoted += 1;
     if (firstSuccess !== null) successAt.push(firstSuccess);
   }
   const runs = max(1, config.runs);
@@ -154,11 +191,13 @@ export function simulateRollouts(config: SimulationConfig): SimulationResult {
     policy: config.policy,
     runs: config.runs,
     rollbacks: rollbackAt.length / runs,
-    promotions: promoted / runs,
-    undecided: (config.runs - rollbackAt.length - promoted) / runs,
+    promotions: promotionAt.length / runs,
+    undecided: (config.runs - rollbackAt.length - promotionAt.length) / runs,
     medianRequestsPerArmToRollback: medianPerArm,
     medianRequestsToRollback: medianPerArm === null ? null : 2 * medianPerArm,
     medianRequestsPerArmToSuccess: median(successAt),
+    medianRequestsPerArmToPromotion: median(promotionAt),
+    provenAtPromotion: promotionAt.length > 0 ? proven / promotionAt.length : 0,
     rollbacksBy: Object.fromEntries(GUARDRAIL_METRICS.map((m) => [m, failedCount[m] / runs])) as Record<
       GuardrailMetric,
       number

@@ -10,7 +10,7 @@ import type { PrismaClient } from '../generated/prisma/client';
  */
 export const TOTAL_BUCKET = new Date(0);
 
-export type EvidenceKind = 'outcome' | 'pair' | 'feedback';
+export type EvidenceKind = 'outcome' | 'pair' | 'feedback' | 'judge';
 
 export interface SeenKey {
   readonly kind: EvidenceKind;
@@ -54,6 +54,10 @@ export interface PairCounters {
   shadowInvalidJson: number;
   baselineInvalidJson: number;
   shadowErrors: number;
+  judgeWins: number;
+  judgeTies: number;
+  judgeLosses: number;
+  judgeErrors: number;
 }
 
 export interface PairContribution extends PairCounters {
@@ -210,6 +214,12 @@ export class EvidenceStore {
     return acc;
   }
 
+  /** Judge calls made for a rollout so far (its budget), over all revisions. */
+  async judgeCalls(rolloutId: string): Promise<number> {
+    const t = await this.pairTotals(rolloutId, null);
+    return t.judgeWins + t.judgeTies + t.judgeLosses + t.judgeErrors;
+  }
+
   async recentSamples(rolloutId: string, limit: number): Promise<PairSampleRow[]> {
     const rows = await this.prisma.analysisPairSample.findMany({
       where: { rolloutId },
@@ -265,6 +275,10 @@ export function emptyPairCounters(): PairCounters {
     shadowInvalidJson: 0,
     baselineInvalidJson: 0,
     shadowErrors: 0,
+    judgeWins: 0,
+    judgeTies: 0,
+    judgeLosses: 0,
+    judgeErrors: 0,
   };
 }
 
@@ -311,10 +325,12 @@ async function addPair(tx: Tx, p: PairContribution): Promise<void> {
   await tx.$executeRaw`
     INSERT INTO analysis_pair_aggregates AS t (rollout_id, revision, bucket_start, pairs, comparable, exact_matches,
       similarity_sum, similarity_sum_sq, length_ratio_sum, shadow_only_refusals, baseline_only_refusals, json_pairs,
-      shadow_invalid_json, baseline_invalid_json, shadow_errors, updated_at)
+      shadow_invalid_json, baseline_invalid_json, shadow_errors, judge_wins, judge_ties, judge_losses, judge_errors,
+      updated_at)
     VALUES (${p.rolloutId}::uuid, ${p.revision}, ${p.bucketStart}, ${p.pairs}, ${p.comparable}, ${p.exactMatches},
       ${p.similaritySum}, ${p.similaritySumSq}, ${p.lengthRatioSum}, ${p.shadowOnlyRefusals}, ${p.baselineOnlyRefusals},
-      ${p.jsonPairs}, ${p.shadowInvalidJson}, ${p.baselineInvalidJson}, ${p.shadowErrors}, now())
+      ${p.jsonPairs}, ${p.shadowInvalidJson}, ${p.baselineInvalidJson}, ${p.shadowErrors}, ${p.judgeWins},
+      ${p.judgeTies}, ${p.judgeLosses}, ${p.judgeErrors}, now())
     ON CONFLICT (rollout_id, revision, bucket_start) DO UPDATE SET
       pairs = t.pairs + EXCLUDED.pairs,
       comparable = t.comparable + EXCLUDED.comparable,
@@ -328,5 +344,9 @@ async function addPair(tx: Tx, p: PairContribution): Promise<void> {
       shadow_invalid_json = t.shadow_invalid_json + EXCLUDED.shadow_invalid_json,
       baseline_invalid_json = t.baseline_invalid_json + EXCLUDED.baseline_invalid_json,
       shadow_errors = t.shadow_errors + EXCLUDED.shadow_errors,
+      judge_wins = t.judge_wins + EXCLUDED.judge_wins,
+      judge_ties = t.judge_ties + EXCLUDED.judge_ties,
+      judge_losses = t.judge_losses + EXCLUDED.judge_losses,
+      judge_errors = t.judge_errors + EXCLUDED.judge_errors,
       updated_at = now()`;
 }
