@@ -80,7 +80,11 @@ export const CONCERNS = [
   { name: 'stickiness key (randomBytes / sha1)', test: has(`${R}routing/stickiness`) },
   {
     name: 'response parsing + classification (completion-reader, refusal regexes)',
-    test: has(`${R}chat/completion-reader`, `${R}chat/output-classifier`, `${R}chat/refusal-detector`),
+    test: has(
+      `${R}chat/completion-reader`,
+      `${R}chat/output-classifier`,
+      `libs/domain/src/comparison/refusal-detector`,
+    ),
   },
   {
     name: 'request parsing (readBody, parseChatRequest)',

@@ -233,6 +233,52 @@ describe('automatic promotion and rollback from evidence through a real Kafka br
     }
   }, 180_000);
 
+  it('rolls back in its first step, at the offline golden-set check, a candidate that refuses where the baseline answers', async () => {
+    s.candidate.setBehaviour({ refusalRate: 0.6 });
+    try {
+      const goldenSet = Array.from({ length: 12 }, (_, i) =>
+        JSON.stringify({
+          id: `q${i}`,
+          messages: [{ role: 'user', content: `golden question ${i}: how do I change my email?` }],
+          mustContain: ['answer'],
+          edgeCase: i < 2,
+        }),
+      ).join('\n');
+      const bad = await s.cp.api('POST', '/api/v1/rollouts', {
+        model: s.model,
+        candidateVersion: 'v2',
+        goldenSet: '{"id":"x"}\nnot json',
+        allowRolledBackCandidate: true,
+        reason: 'test',
+      });
+      expect(bad.status).toBe(400);
+      expect(bad.body['errors']).toEqual([
+        { field: 'goldenSet[1].messages', message: 'must be a non-empty array of {role, content} strings' },
+        { field: 'goldenSet[2]', message: 'is not valid JSON' },
+      ]);
+
+      const id = await s.rollout(
+        [
+          { type: 'shadow', sampleRate: 1, minDurationSeconds: 3600 },
+          { type: 'setWeight', weight: 100, minDurationSeconds: 3600 },
+        ],
+        { guardrails: FAST_GUARDRAILS, goldenSet },
+      );
+      await waitFor(
+        'the golden-set rollback',
+        async () => ((await rollout(id)).phase === 'RolledBack' ? true : null),
+        30_000,
+        100,
+      );
+      const decision = (await events(id)).find((e) => e.type === 'AutoRolledBack');
+      expect(decision?.message).toMatch(/golden set: candidate passed \d+\/12, baseline \d+\/12/);
+      const report = await analysisOf(id);
+      expect(report).toMatchObject({ golden: { status: 'done', result: { verdict: 'Failed', total: 12 } } });
+    } finally {
+      s.candidate.setBehaviour(SAME_AS_BASELINE);
+    }
+  }, 60_000);
+
   it('promotes an identical candidate through shadow and canary to 100% on its own', async () => {
     const load = traffic(s);
     try {

@@ -1,9 +1,10 @@
-import { type DynamicModule, Module } from '@nestjs/common';
+import { type DynamicModule, Logger, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { FLAG_PUBLISHER, type FlagPublisher, STEP_ANALYSIS } from '@aviary/domain';
 import { UnleashFlagPublisher } from '@aviary/flags';
 import { EvidenceStore, type PrismaClient } from '@aviary/persistence';
 import { AnalysisController } from './analysis/analysis.controller';
+import { GoldenSetRunner } from './analysis/golden-set.runner';
 import { GuardrailAnalysis } from './analysis/guardrail.analysis';
 import { ManualAnalysis, TimeOnlyAnalysis } from './analysis/time-only.analysis';
 import { AuthGuard } from './auth/auth.guard';
@@ -57,7 +58,14 @@ export class AppModule {
         { provide: CONTROL_PLANE_CONFIG, useValue: config },
         { provide: PRISMA, useValue: prisma },
         { provide: FLAG_PUBLISHER, useValue: flagPublisherFor(config) },
-        { provide: GuardrailAnalysis, useValue: new GuardrailAnalysis(prisma, new EvidenceStore(prisma)) },
+        {
+          provide: GuardrailAnalysis,
+          useValue: new GuardrailAnalysis(
+            prisma,
+            new EvidenceStore(prisma),
+            new GoldenSetRunner(prisma, (m) => new Logger('GoldenSet').log(m)),
+          ),
+        },
         {
           provide: STEP_ANALYSIS,
           inject: [GuardrailAnalysis],

@@ -5,7 +5,7 @@ import type { EventPublisher } from '@aviary/domain';
 import { TOPICS } from '@aviary/contracts';
 import { ensureTopics, InProcessEventBus, KafkaEventPublisher } from '@aviary/kafka';
 import { apiKeyFor, ChatHandler } from './chat/chat-handler';
-import { RefusalDetector } from './chat/refusal-detector';
+import { RefusalDetector } from '@aviary/domain';
 import type { RouterConfig } from './config/router.config';
 import { RouterMetrics } from './evidence/router-metrics';
 import { FeedbackHandler } from './feedback/feedback-handler';

@@ -15,3 +15,5 @@ export * from './guardrails/guardrail-simulation';
 export * from './events/event-publisher.port';
 export * from './comparison/pair-comparison';
 export * from './comparison/judge';
+export * from './comparison/refusal-detector';
+export * from './comparison/golden-set';

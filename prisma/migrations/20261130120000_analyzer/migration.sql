@@ -2,7 +2,9 @@
 -- routing revision each rollout step started with.
 
 -- AlterTable
-ALTER TABLE "rollouts" ADD COLUMN     "shadow_gate" JSONB NOT NULL DEFAULT '{}',
+ALTER TABLE "rollouts" ADD COLUMN     "golden_result" JSONB,
+ADD COLUMN     "golden_set" JSONB,
+ADD COLUMN     "shadow_gate" JSONB NOT NULL DEFAULT '{}',
 ADD COLUMN     "step_revision" INTEGER;
 
 -- CreateTable

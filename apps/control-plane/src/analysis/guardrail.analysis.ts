@@ -10,6 +10,7 @@ import {
   LATENCY_BUCKETS_MS,
   resolveGuardrails,
   type ArmStats,
+  type GoldenItem,
   type GuardrailReport,
   type GuardrailSettings,
   type PlanStep,
@@ -24,6 +25,7 @@ import {
   type PairCounters,
   type PrismaClient,
 } from '@aviary/persistence';
+import { type GoldenResult, type GoldenSetRunner } from './golden-set.runner';
 
 /** What a PM (or the decision log) reads about a rollout's current step. */
 export interface AnalysisReport {
@@ -46,6 +48,8 @@ export interface AnalysisReport {
   readonly shadow: ShadowComparison | null;
   /** The LLM judge's gate in a shadow step (null in canary steps). */
   readonly judge: JudgeGateResult | null;
+  /** The golden set's offline check (first step only; null without a golden set). */
+  readonly golden: { readonly status: 'running' | 'done'; readonly result: GoldenResult | null } | null;
 }
 
 export interface ArmSummary {
@@ -76,9 +80,29 @@ interface RolloutForAnalysis {
   readonly plan: unknown;
   readonly guardrails: unknown;
   readonly shadowGate: unknown;
-  readonly baselineVersion: { readonly id: string; readonly label: string };
-  readonly candidateVersion: { readonly id: string; readonly label: string };
+  readonly goldenSet: unknown;
+  readonly goldenResult: unknown;
+  readonly baselineVersion: VersionRow;
+  readonly candidateVersion: VersionRow;
 }
+
+interface VersionRow {
+  readonly id: string;
+  readonly label: string;
+  readonly upstreamBaseUrl: string;
+  readonly upstreamModel: string;
+  readonly timeoutMs: number;
+  readonly apiKeyRef: string | null;
+}
+
+const versionSelect = {
+  id: true,
+  label: true,
+  upstreamBaseUrl: true,
+  upstreamModel: true,
+  timeoutMs: true,
+  apiKeyRef: true,
+} as const;
 
 /**
  * Step verdicts from the guardrail statistics (libs/domain) over the evidence the analyzer stored:
@@ -93,6 +117,7 @@ export class GuardrailAnalysis implements StepAnalysis {
   constructor(
     private readonly prisma: PrismaClient,
     private readonly store: EvidenceStore,
+    private readonly golden: GoldenSetRunner,
   ) {}
 
   async evaluate(request: StepAnalysisRequest): Promise<StepAnalysisResult> {
@@ -137,8 +162,10 @@ export class GuardrailAnalysis implements StepAnalysis {
         plan: true,
         guardrails: true,
         shadowGate: true,
-        baselineVersion: { select: { id: true, label: true } },
-        candidateVersion: { select: { id: true, label: true } },
+        goldenSet: true,
+        goldenResult: true,
+        baselineVersion: { select: versionSelect },
+        candidateVersion: { select: versionSelect },
       },
     });
     if (!r) return null;
@@ -175,8 +202,12 @@ export class GuardrailAnalysis implements StepAnalysis {
     const judge = pairs
       ? judgeGate(gateSettings, { wins: pairs.judgeWins, ties: pairs.judgeTies, losses: pairs.judgeLosses })
       : null;
-    const verdict = combine(report.verdict, judge, gateSettings);
+    const golden = this.goldenCheck(r);
+    const verdict = withGolden(combine(report.verdict, judge, gateSettings), golden);
     const summaryText =
+      (golden
+        ? `${golden.result ? golden.result.summary : 'golden set: running against both versions'}; `
+        : '') +
       `${candidateRole === 'shadow' ? 'shadow vs baseline' : 'candidate vs baseline'}: ${describeReport(report)}` +
       (judge && (judge.verdict !== 'NoData' || gateSettings.onMissingData === 'hold')
         ? `; ${judge.reason}`
@@ -200,8 +231,28 @@ export class GuardrailAnalysis implements StepAnalysis {
       alpha: report.alpha,
       shadow: pairs ? shadowComparison(pairs) : null,
       judge,
+      golden,
     };
   }
+
+  /** In the first step of a rollout with a golden set: its result, starting the run if needed. */
+  private goldenCheck(r: RolloutForAnalysis): AnalysisReport['golden'] {
+    if (r.stepIndex !== 0 || !Array.isArray(r.goldenSet)) return null;
+    if (r.goldenResult) return { status: 'done', result: r.goldenResult as GoldenResult };
+    void this.golden.start(r.id, r.goldenSet as GoldenItem[], r.baselineVersion, r.candidateVersion);
+    return { status: 'running', result: null };
+  }
+}
+
+/** The golden set gates the first step: a failed check fails it; a running one holds it. */
+function withGolden(
+  verdict: GuardrailReport['verdict'],
+  golden: AnalysisReport['golden'],
+): GuardrailReport['verdict'] {
+  if (!golden) return verdict;
+  if (golden.result?.verdict === 'Failed') return 'Failed';
+  if (!golden.result) return verdict === 'Failed' ? 'Failed' : 'Inconclusive';
+  return verdict;
 }
 
 /** The guardrails and, in a shadow step, the judge: either can fail the step; both must pass it. */

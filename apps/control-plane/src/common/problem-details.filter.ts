@@ -13,6 +13,7 @@ const DOMAIN_STATUS: Record<DomainErrorCode, number> = {
   CONFLICT: 409,
   NOT_FOUND: 404,
   INVALID_PLAN: 400,
+  INVALID_GOLDEN_SET: 400,
 };
 
 interface BodyParserError {

@@ -53,6 +53,12 @@ export const createRolloutSchema = z.strictObject({
       onMissingData: z.enum(['ignore', 'hold']).optional(),
     })
     .optional(),
+  /**
+   * The offline check before shadow: a golden set as JSONL (one item per line, see docs), run against
+   * both versions when the rollout starts; the candidate must match or beat the baseline to leave the
+   * first step.
+   */
+  goldenSet: z.string().min(1).max(2_000_000).optional(),
   /** A version that was rolled back is never promoted again silently: say so explicitly, with a reason. */
   allowRolledBackCandidate: z.boolean().default(false),
   reason: z.string().trim().min(1).max(2000).optional(),

@@ -5,6 +5,7 @@ import {
   type Actor,
   DEFAULT_JUDGE_GATE,
   DEFAULT_PLAN,
+  parseGoldenSet,
   deriveSplit,
   DomainError,
   initialState,
@@ -67,6 +68,14 @@ export class RolloutsService {
         },
       );
     }
+    const golden = input.goldenSet === undefined ? null : parseGoldenSet(input.goldenSet);
+    if (golden && golden.issues.length > 0) {
+      throw new DomainError(
+        'INVALID_GOLDEN_SET',
+        `goldenSet is invalid: ${golden.issues.map((i) => `${i.field}: ${i.message}`).join('; ')}`,
+        { issues: golden.issues },
+      );
+    }
     const guardrails = resolveGuardrails(input.guardrails);
     const shadowGate = { ...DEFAULT_JUDGE_GATE, ...input.shadowGate };
     const rollout = await this.models.transaction(async (tx) => {
@@ -115,6 +124,7 @@ export class RolloutsService {
           plan: plan as unknown as Prisma.InputJsonValue,
           guardrails: guardrails as unknown as Prisma.InputJsonValue,
           shadowGate,
+          ...(golden ? { goldenSet: golden.items as unknown as Prisma.InputJsonValue } : {}),
           active: true,
           createdBy: actor.name,
         });
@@ -141,6 +151,7 @@ export class RolloutsService {
             plan,
             guardrails,
             shadowGate,
+            ...(golden ? { goldenSetItems: golden.items.length } : {}),
             ...(candidate.status === 'rolled_back' ? { retriedRolledBackVersion: true } : {}),
           },
         },

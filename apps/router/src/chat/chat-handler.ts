@@ -27,7 +27,7 @@ import { type UpstreamClient, UpstreamError, type UpstreamResponse } from '../up
 import { type ChatRequest, ChatRequestError, parseChatRequest } from './chat-request';
 import { type CompletionSummary, readJsonCompletion, SseCompletionReader } from './completion-reader';
 import { classifyOutput } from './output-classifier';
-import type { RefusalDetector } from './refusal-detector';
+import type { RefusalDetector } from '@aviary/domain';
 
 export interface ChatDeps {
   readonly config: RouterConfig;

@@ -1,4 +1,4 @@
-import type { RefusalDetector } from './refusal-detector';
+import type { RefusalDetector } from '@aviary/domain';
 
 export interface OutputClass {
   readonly refusal: boolean;

@@ -14,7 +14,7 @@ import type { PrimaryResult } from '../chat/chat-handler';
 import { type ChatRequest, contentText } from '../chat/chat-request';
 import { readJsonCompletion } from '../chat/completion-reader';
 import { classifyOutput } from '../chat/output-classifier';
-import type { RefusalDetector } from '../chat/refusal-detector';
+import type { RefusalDetector } from '@aviary/domain';
 import type { ConcurrencyLimiter } from '../upstream/concurrency-limiter';
 import { type UpstreamClient, UpstreamError } from '../upstream/upstream-client';
 

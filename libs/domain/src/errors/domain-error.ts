@@ -7,6 +7,7 @@ export const DOMAIN_ERROR_CODES = [
   'NOT_FOUND',
   'CONFLICT',
   'INVALID_PLAN',
+  'INVALID_GOLDEN_SET',
 ] as const;
 export type DomainErrorCode = (typeof DOMAIN_ERROR_CODES)[number];
 
