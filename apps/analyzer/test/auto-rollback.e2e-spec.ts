@@ -1,20 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { TOPICS } from '@aviary/contracts';
 import { BEHAVIOURS, startDemoLlm, type DemoLlm } from '@aviary/demo-llm';
+import { testKafkaBrokers } from '@aviary/testing';
 import { ensureTopics, KafkaEventPublisher, KafkaEventSubscriber } from '@aviary/kafka';
 import { createPrismaClient, type PrismaHandle } from '@aviary/persistence';
 import { waitFor } from '../../control-plane/test/harness';
 import { startStack, type Stack } from '../../router/test/stack';
 import { startAnalyzer, type RunningAnalyzer } from '../src/analyzer';
 
-function brokers(): string[] {
-  const list = (process.env['KAFKA_BROKERS'] ?? '').split(',').filter(Boolean);
-  if (list.length === 0)
-    throw new Error(
-      'KAFKA_BROKERS is not set: run `bash scripts/services/kafka.sh` (npm test does) and export KAFKA_BROKERS',
-    );
-  return list;
-}
+const brokers = testKafkaBrokers;
 
 interface RolloutView {
   phase: string;

@@ -2,18 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { connect } from 'node:net';
 import { TOPICS } from '@aviary/contracts';
 import { ensureTopics, KafkaEventPublisher, KafkaEventSubscriber } from '@aviary/kafka';
-import { startTcpProxy, type TcpProxy } from '@aviary/testing';
+import { startTcpProxy, type TcpProxy, testKafkaBrokers } from '@aviary/testing';
 import { waitFor } from '../../control-plane/test/harness';
 import { startStack, step, type Stack } from './stack';
 
-function brokers(): string[] {
-  const list = (process.env['KAFKA_BROKERS'] ?? '').split(',').filter(Boolean);
-  if (list.length === 0)
-    throw new Error(
-      'KAFKA_BROKERS is not set: run `bash scripts/services/kafka.sh` (npm test does) and export KAFKA_BROKERS',
-    );
-  return list;
-}
+const brokers = testKafkaBrokers;
 
 const ask = (content: string) => [{ role: 'user' as const, content }];
 

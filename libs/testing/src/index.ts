@@ -15,3 +15,4 @@ export {
 } from './postgres-catalog';
 export * from './unleash-client';
 export * from './tcp-proxy';
+export { testKafkaBrokers } from './kafka';

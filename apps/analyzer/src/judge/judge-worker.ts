@@ -1,5 +1,6 @@
 import { judgeMessages, parseJudgeReply, type JudgeOutcome } from '@aviary/domain';
 import { emptyPairCounters, type EvidenceStore } from '@aviary/persistence';
+import type { ComparablePair } from '../ingest/evidence-ingestor';
 
 export interface JudgeSettings {
   /** OpenAI-compatible base URL of the judge model (…/v1). */
@@ -17,15 +18,8 @@ export interface JudgeSettings {
   readonly queueSize: number;
 }
 
-export interface JudgeJob {
-  readonly rolloutId: string;
-  readonly revision: number;
-  readonly requestId: string;
-  readonly bucketStart: Date;
-  readonly prompt: readonly { readonly role: string; readonly content: string }[] | null;
-  readonly baseline: string;
-  readonly shadow: string;
-}
+/** A shadow pair where both sides answered, as the ingestor hands it over. */
+export type JudgeJob = ComparablePair;
 
 export interface JudgeStats {
   readonly offered: number;

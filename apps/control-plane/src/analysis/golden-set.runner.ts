@@ -7,19 +7,13 @@ import {
   type GoldenItem,
 } from '@aviary/domain';
 import { type Prisma, type PrismaClient } from '@aviary/persistence';
+import { type VersionForRouting } from '../flags/routing.builder';
 
 export interface GoldenResult extends GoldenComparison {
   readonly finishedAt: string;
 }
 
-interface VersionForCall {
-  readonly id: string;
-  readonly label: string;
-  readonly upstreamBaseUrl: string;
-  readonly upstreamModel: string;
-  readonly timeoutMs: number;
-  readonly apiKeyRef: string | null;
-}
+type VersionForCall = VersionForRouting;
 
 type Log = (message: string) => void;
 

@@ -7,7 +7,6 @@ import {
   type JudgeGateSettings,
   evaluateGuardrails,
   GUARDRAIL_LABELS,
-  LATENCY_BUCKETS_MS,
   resolveGuardrails,
   type ArmStats,
   type GoldenItem,
@@ -20,11 +19,14 @@ import {
   type StepAnalysisResult,
 } from '@aviary/domain';
 import {
+  addCounters,
+  emptyArmCounters,
   type ArmTotalRow,
   type EvidenceStore,
   type PairCounters,
   type PrismaClient,
 } from '@aviary/persistence';
+import { VERSION_FOR_ROUTING_SELECT, type VersionForRouting } from '../flags/routing.builder';
 import { type GoldenResult, type GoldenSetRunner } from './golden-set.runner';
 
 /** What a PM (or the decision log) reads about a rollout's current step. */
@@ -82,27 +84,9 @@ interface RolloutForAnalysis {
   readonly shadowGate: unknown;
   readonly goldenSet: unknown;
   readonly goldenResult: unknown;
-  readonly baselineVersion: VersionRow;
-  readonly candidateVersion: VersionRow;
+  readonly baselineVersion: VersionForRouting;
+  readonly candidateVersion: VersionForRouting;
 }
-
-interface VersionRow {
-  readonly id: string;
-  readonly label: string;
-  readonly upstreamBaseUrl: string;
-  readonly upstreamModel: string;
-  readonly timeoutMs: number;
-  readonly apiKeyRef: string | null;
-}
-
-const versionSelect = {
-  id: true,
-  label: true,
-  upstreamBaseUrl: true,
-  upstreamModel: true,
-  timeoutMs: true,
-  apiKeyRef: true,
-} as const;
 
 /**
  * Step verdicts from the guardrail statistics (libs/domain) over the evidence the analyzer stored:
@@ -164,8 +148,8 @@ export class GuardrailAnalysis implements StepAnalysis {
         shadowGate: true,
         goldenSet: true,
         goldenResult: true,
-        baselineVersion: { select: versionSelect },
-        candidateVersion: { select: versionSelect },
+        baselineVersion: { select: VERSION_FOR_ROUTING_SELECT },
+        candidateVersion: { select: VERSION_FOR_ROUTING_SELECT },
       },
     });
     if (!r) return null;
@@ -276,21 +260,18 @@ function settingsFor(stored: unknown, candidateRole: 'shadow' | 'candidate'): Gu
 }
 
 function toArmStats(rows: readonly ArmTotalRow[]): ArmStats {
+  const sum = emptyArmCounters();
+  for (const r of rows) addCounters(sum, r);
   const arm = emptyArmStats();
-  const buckets = LATENCY_BUCKETS_MS.length + 1;
-  for (const r of rows) {
-    arm.requests += r.requests;
-    arm.errors += r.errors;
-    arm.refusals += r.refusals;
-    arm.silentFailures += r.silentFailures;
-    arm.feedback += r.feedback;
-    arm.thumbsDown += r.thumbsDown;
-    arm.outputTokens.n += r.tokensN;
-    arm.outputTokens.sum += r.tokensSum;
-    arm.outputTokens.sumSq += r.tokensSumSq;
-    for (let i = 0; i < Math.min(buckets, r.latencyCounts.length); i++)
-      arm.latency.counts[i] = (arm.latency.counts[i] ?? 0) + (r.latencyCounts[i] ?? 0);
-  }
+  arm.requests = sum.requests;
+  arm.errors = sum.errors;
+  arm.refusals = sum.refusals;
+  arm.silentFailures = sum.silentFailures;
+  arm.feedback = sum.feedback;
+  arm.thumbsDown = sum.thumbsDown;
+  arm.outputTokens = { n: sum.tokensN, sum: sum.tokensSum, sumSq: sum.tokensSumSq };
+  for (let i = 0; i < Math.min(arm.latency.counts.length, sum.latencyCounts.length); i++)
+    arm.latency.counts[i] = sum.latencyCounts[i] ?? 0;
   return arm;
 }
 

@@ -3,7 +3,7 @@ import { type ModelRouting } from '@aviary/domain';
 import { type Prisma, type PrismaClient } from '@aviary/persistence';
 import { PRISMA } from '../database/database.tokens';
 import { type Db } from '../models/model.repository';
-import { buildRouting, type VersionForRouting } from './routing.builder';
+import { buildRouting, VERSION_FOR_ROUTING_SELECT, type VersionForRouting } from './routing.builder';
 import { rowToState } from '../rollouts/rollout.mapper';
 
 export interface PublicationRow {
@@ -21,14 +21,7 @@ function toRow(r: Prisma.FlagPublicationGetPayload<object>): PublicationRow {
   return { ...r, routing: r.routing as unknown as ModelRouting };
 }
 
-const versionFields = {
-  id: true,
-  label: true,
-  upstreamBaseUrl: true,
-  upstreamModel: true,
-  timeoutMs: true,
-  apiKeyRef: true,
-} as const;
+const versionFields = VERSION_FOR_ROUTING_SELECT;
 
 @Injectable()
 export class FlagPublicationRepository {

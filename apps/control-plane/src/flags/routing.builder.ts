@@ -9,6 +9,16 @@ export interface VersionForRouting {
   readonly apiKeyRef: string | null;
 }
 
+/** The Prisma `select` that loads a VersionForRouting. */
+export const VERSION_FOR_ROUTING_SELECT = {
+  id: true,
+  label: true,
+  upstreamBaseUrl: true,
+  upstreamModel: true,
+  timeoutMs: true,
+  apiKeyRef: true,
+} as const;
+
 export interface RoutingInput {
   readonly model: { readonly id: string; readonly name: string };
   readonly stable: VersionForRouting;
