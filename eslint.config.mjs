@@ -13,6 +13,7 @@ export default tseslint.config(
       '*.mjs',
       'scripts/**/*.mjs',
       'bench/**/*.mjs',
+      'bin/*.mjs',
     ],
   },
   js.configs.recommended,
