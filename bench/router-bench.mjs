@@ -46,6 +46,7 @@ import {
 } from './lib/procs.mjs';
 import { summarizeProfile } from './lib/cpuprofile.mjs';
 import { renderConsole, renderMarkdown } from './lib/report.mjs';
+import { keptSections } from './lib/sections.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
@@ -1009,7 +1010,9 @@ async function main() {
       : QUICK
         ? join(tmpdir(), 'aviary-benchmarks-quick.md')
         : join(root, 'docs/benchmarks.md');
-    writeFileSync(out, md);
+    // Sections other benchmarks own (bench/rollback-bench.mjs) stay as they are.
+    const kept = keptSections(join(root, 'docs/benchmarks.md'));
+    writeFileSync(out, kept ? `${md.trimEnd()}\n\n${kept}` : md);
     log(`wrote ${relative(root, out)}`);
   }
   log(`done in ${Math.round((Date.now() - t0) / 1000)}s`);
