@@ -8,11 +8,14 @@ import { readStoredAdminToken } from '../../control-plane/src/control-plane';
 import { loadRouterConfig } from '../../router/src/config/router.config';
 import { consoleLog } from '../../router/src/router';
 import { DEMO_MODEL, startAllInOne } from './all-in-one';
+import { startDemoTraffic } from './demo-traffic';
 
 const demoSchema = z.object({
   AVIARY_DEMO: envField.bool(true),
   AVIARY_DEMO_BASELINE_PORT: envField.port(8091),
   AVIARY_DEMO_CANDIDATE_PORT: envField.port(8092),
+  /** Demo users' requests per second through the router (0: none). */
+  AVIARY_DEMO_TRAFFIC: z.coerce.number().min(0).max(1000).default(20),
 });
 
 function persistentSecret(file: string): string {
@@ -76,6 +79,11 @@ async function main(): Promise<void> {
       '',
       `  try it:        curl -s ${aio.router.url}/v1/chat/completions -H 'content-type: application/json' \\`,
       `                   -d '{"model":"${DEMO_MODEL}","messages":[{"role":"user","content":"Hello"}],"user":"alice"}'`,
+      demo.AVIARY_DEMO_TRAFFIC > 0
+        ? `  demo traffic   ${demo.AVIARY_DEMO_TRAFFIC} requests/s from demo users (AVIARY_DEMO_TRAFFIC=0 turns it off)`
+        : '  demo traffic   off (AVIARY_DEMO_TRAFFIC)',
+      '',
+      '  watch a rollout happen:  npm run demo     (in another terminal; see README "Demo")',
     );
   }
   if (cp.generatedAdminToken)
@@ -87,8 +95,12 @@ async function main(): Promise<void> {
   else if (token)
     lines.push('', `  admin token    ${token}  (from ${controlPlane.database.dataDir}/admin-token)`);
   process.stdout.write(`${lines.join('\n')}\n\n`);
+  const traffic =
+    aio.demo && demo.AVIARY_DEMO_TRAFFIC > 0
+      ? startDemoTraffic(aio.router.url, DEMO_MODEL, demo.AVIARY_DEMO_TRAFFIC)
+      : null;
   const stop = () => {
-    void aio.close().then(() => process.exit(0));
+    void (traffic?.stop() ?? Promise.resolve()).then(() => aio.close()).then(() => process.exit(0));
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);

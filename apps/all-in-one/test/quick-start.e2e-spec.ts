@@ -155,4 +155,35 @@ describe('quick start on embedded defaults', () => {
     expect(run.stderr).toContain('AVIARY_CONTROL_PLANE_PORT');
     expect(run.stderr).toContain('DATABASE_URL: must be a postgres:// or postgresql:// URL');
   });
+
+  it('runs the README demo: a rollout passes shadow and canary steps, Aviary rolls a refusing candidate back by itself, then on-call pulls the plug with the CLI', async () => {
+    const demoDir = mkdtempSync(join(tmpdir(), 'aviary-demo-'));
+    const started = await startEmbedded(demoDir, {
+      AVIARY_ROUTER_PORT: '0',
+      AVIARY_DEMO_BASELINE_PORT: '0',
+      AVIARY_DEMO_CANDIDATE_PORT: '0',
+    });
+    try {
+      const run = await new Promise<{ code: number | null; out: string }>((resolve) => {
+        const demo = spawn(process.execPath, [join(root, 'scripts/demo.mjs')], {
+          env: { PATH: process.env['PATH'] ?? '', AVIARY_URL: started.url, AVIARY_DATA_DIR: demoDir },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let out = '';
+        demo.stdout.on('data', (d: Buffer) => (out += d.toString()));
+        demo.stderr.on('data', (d: Buffer) => (out += d.toString()));
+        demo.on('close', (code) => resolve({ code, out }));
+      });
+      expect(run.out).toMatch(/Progressing step 1\/5 shadow/);
+      expect(run.out).toMatch(/Progressing step 2\/5 20%/);
+      expect(run.out).toMatch(
+        /rolled back by Aviary itself: Rolled back at 50%: analysis Failed: .*refusal rate/,
+      );
+      expect(run.out).toContain('rolled back: demo-chat serves v1-fp16 to everyone');
+      expect(run.code).toBe(0);
+    } finally {
+      await stop(started);
+      rmSync(demoDir, { recursive: true, force: true });
+    }
+  }, 300_000);
 });
