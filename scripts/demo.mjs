@@ -32,8 +32,10 @@ async function api(method, path, body) {
       method,
       headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      signal: AbortSignal.timeout(20_000),
     });
-  } catch {
+  } catch (err) {
+    if (err?.name === 'TimeoutError') throw new Error(`${method} ${path}: no answer from Aviary within 20 s`);
     throw new Error(`cannot reach Aviary at ${URL_}: start it with \`npm start\` (or set AVIARY_URL)`);
   }
   const json = await res.json().catch(() => null);
@@ -79,15 +81,19 @@ async function candidateBehaviour(preset) {
   if (res.status !== 200) throw new Error(`could not set the candidate's behaviour: ${res.status}`);
 }
 
-/** Small evidence thresholds: the demo decides in seconds on ~20 requests/s (production defaults need thousands). */
-const DEMO_GUARDRAILS = Object.fromEntries(
-  ['refusalRate', 'errorRate', 'silentFailureRate', 'latencyP95', 'outputLengthDrop'].map((m) => [
-    m,
-    { minSamples: 15 },
-  ]),
-);
-DEMO_GUARDRAILS.thumbsDownRate = { minSamples: 5 };
-DEMO_GUARDRAILS.errorRate = { minSamples: 15, absoluteCeiling: null };
+/**
+ * Demo thresholds: the demo decides in seconds on ~20 requests/s, so few samples per arm and wide
+ * tolerances for the rare events (a single error or empty answer among 30 must not hold a step).
+ * A candidate refusing half its answers still fails at once. Production defaults need thousands.
+ */
+const DEMO_GUARDRAILS = {
+  refusalRate: { minSamples: 20, maxRelativeIncrease: 0.5 },
+  errorRate: { minSamples: 20, maxRelativeIncrease: 3, absoluteCeiling: null },
+  silentFailureRate: { minSamples: 20, maxRelativeIncrease: 3 },
+  latencyP95: { minSamples: 20, maxRelativeIncrease: 1 },
+  outputLengthDrop: { minSamples: 20 },
+  thumbsDownRate: { minSamples: 5, maxRelativeIncrease: 1 },
+};
 
 async function main() {
   if (!TOKEN)

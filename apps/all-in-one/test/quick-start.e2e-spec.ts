@@ -173,7 +173,13 @@ describe('quick start on embedded defaults', () => {
         demo.stdout.on('data', (d: Buffer) => (out += d.toString()));
         demo.stderr.on('data', (d: Buffer) => (out += d.toString()));
         demo.on('close', (code) => resolve({ code, out }));
+        // Stop it well inside the test's timeout, so a stuck demo fails with its output.
+        setTimeout(() => demo.kill('SIGKILL'), 200_000).unref();
       });
+      if (run.code !== 0)
+        throw new Error(
+          `the demo exited ${run.code}:\n${run.out}\n--- aviary:\n${started.output().slice(-3000)}`,
+        );
       expect(run.out).toMatch(/Progressing step 1\/5 shadow/);
       expect(run.out).toMatch(/Progressing step 2\/5 20%/);
       expect(run.out).toMatch(
