@@ -79,6 +79,8 @@ function classify(err: unknown, abortReason: 'timeout' | 'client' | null): Upstr
 export class UpstreamClient {
   private readonly agent: Agent;
   private readonly endpoints = new Map<string, { origin: string; path: string }>();
+  /** Calls not finished yet (for close()). */
+  private readonly active = new Set<UpstreamCall>();
 
   constructor(opts: { connectionsPerOrigin?: number } = {}) {
     this.agent = new Agent({
@@ -101,7 +103,8 @@ export class UpstreamClient {
       accept: 'application/json, text/event-stream',
     };
     if (opts.apiKey) headers['authorization'] = `Bearer ${opts.apiKey}`;
-    const call = new UpstreamCall(opts);
+    const call = new UpstreamCall(opts, () => this.active.delete(call));
+    this.active.add(call);
     try {
       this.agent.dispatch(
         {
@@ -126,8 +129,16 @@ export class UpstreamClient {
     return res;
   }
 
-  async close(): Promise<void> {
-    await this.agent.close();
+  /**
+   * Lets calls in flight finish for up to `graceMs`, then cuts them. Called once the server has
+   * answered every user request, so what is left are shadow copies (timeouts up to
+   * AVIARY_SHADOW_TIMEOUT_MS) that must not hold a shutdown. (undici's `close()` would wait for them,
+   * and a `destroy()` after `close()` no longer fails them, hence the own count.)
+   */
+  async close(graceMs = 1_000): Promise<void> {
+    const deadline = Date.now() + graceMs;
+    while (this.active.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await this.agent.destroy(new Error('the router is shutting down'));
   }
 
   private endpoint(baseUrl: string): { origin: string; path: string } {
@@ -171,7 +182,10 @@ class UpstreamCall implements Dispatcher.DispatchHandler {
   /** body() is reading everything: no point pausing the socket. */
   private collecting = false;
 
-  constructor(private readonly opts: CallOptions) {
+  constructor(
+    private readonly opts: CallOptions,
+    private readonly onFinished: () => void,
+  ) {
     this.firstByte = new Promise((resolve, reject) => {
       this.resolveFirst = resolve;
       this.rejectFirst = reject;
@@ -257,6 +271,7 @@ class UpstreamCall implements Dispatcher.DispatchHandler {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     this.opts.signal?.removeEventListener('abort', this.onClientAbort);
+    this.onFinished();
     this.opts.onDone?.();
   }
 
