@@ -9,7 +9,7 @@
 // What runs: PostgreSQL (scripts/services/postgres.sh, a fresh database per flag source), unleash-server
 // (scripts/services/unleash.sh; its row is skipped when it cannot start), two demo model servers, the
 // control plane and a router (in this process, from dist/), and the real `aviary` CLI as a child process.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -17,6 +17,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { writeSection } from './lib/sections.mjs';
+import { freshDatabase, serviceAddress } from './lib/services.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
@@ -38,33 +39,8 @@ const { startRouter } = dist('apps/router/src/router.js');
 const { loadRouterConfig } = dist('apps/router/src/config/router.config.js');
 const { startDemoLlm } = dist('libs/demo-llm/src/index.js');
 const { InProcessEventBus } = dist('libs/kafka/src/index.js');
-const { Client } = require('pg');
-
-function service(name) {
-  const r = spawnSync('bash', [join(root, 'scripts/services', `${name}.sh`), '--url'], {
-    encoding: 'utf8',
-    timeout: 600_000,
-  });
-  return r.status === 0 ? r.stdout.trim() : null;
-}
 
 const cleanups = [];
-async function freshDatabase(adminUrl) {
-  const name = `aviary_rollback_bench_${Date.now().toString(36)}`;
-  const admin = new Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  cleanups.push(async () => {
-    const c = new Client({ connectionString: adminUrl });
-    await c.connect();
-    await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await c.end();
-  });
-  const u = new URL(adminUrl);
-  u.pathname = `/${name}`;
-  return u.toString();
-}
 
 /** The real CLI, as on-call would run it; resolves when the process has exited. */
 function aviaryRollback(cpUrl, model) {
@@ -113,7 +89,7 @@ const USERS = Array.from({ length: 20 }, (_, i) => `bench-user-${i}`);
 async function measure(source, { pgAdmin, unleashUrl, baseline, candidate }) {
   const cp = await startControlPlane(
     loadControlPlaneConfig({
-      DATABASE_URL: await freshDatabase(pgAdmin),
+      DATABASE_URL: (await freshDatabase(pgAdmin, 'aviary_rollback_bench', cleanups)).url,
       AVIARY_CONTROL_PLANE_PORT: '0',
       AVIARY_ADMIN_TOKEN: ADMIN_TOKEN,
       AVIARY_ANALYSIS: 'manual',
@@ -200,9 +176,9 @@ const pct = (xs, p) => {
 async function main() {
   if (!existsSync(join(root, 'dist/apps/cli/src/main.js'))) throw new Error('run `npm run build` first');
   log('services: PostgreSQL and unleash-server');
-  const pgAdmin = service('postgres');
+  const pgAdmin = serviceAddress('postgres').url;
   if (!pgAdmin) throw new Error('PostgreSQL could not be started (bash scripts/services/postgres.sh)');
-  const unleashUrl = service('unleash');
+  const unleashUrl = serviceAddress('unleash').url ?? null;
   const baseline = await startDemoLlm({ name: 'baseline', seed: 1 });
   const candidate = await startDemoLlm({ name: 'candidate', seed: 2 });
   const rows = [];

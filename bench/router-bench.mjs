@@ -47,6 +47,7 @@ import {
 import { summarizeProfile } from './lib/cpuprofile.mjs';
 import { renderConsole, renderMarkdown } from './lib/report.mjs';
 import { keptSections } from './lib/sections.mjs';
+import { freshDatabase, serviceAddress } from './lib/services.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
@@ -242,40 +243,23 @@ function machine(nginx) {
 // ---- services -----------------------------------------------------------------------------------------
 
 async function createDatabase() {
-  const r = sh('bash', ['scripts/services/postgres.sh', '--url'], 600_000);
-  if (!r.ok) {
+  const pg = serviceAddress('postgres');
+  if (!pg.url) {
     note(
-      `PostgreSQL could not be started (scripts/services/postgres.sh: ${r.err.split('\n').pop()}); the control plane uses embedded PGlite`,
+      `PostgreSQL could not be started (scripts/services/postgres.sh: ${pg.error}); the control plane uses embedded PGlite`,
     );
     return null;
   }
-  const adminUrl = r.out.split('\n').pop();
-  const { Client } = require('pg');
-  const name = `aviary_bench_${Date.now().toString(36)}`;
-  const admin = new Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  cleanups.push(async () => {
-    const c = new Client({ connectionString: adminUrl });
-    await c.connect();
-    await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await c.end();
-  });
-  const u = new URL(adminUrl);
-  u.pathname = `/${name}`;
-  return { url: u.toString(), name };
+  return freshDatabase(pg.url, 'aviary_bench', cleanups);
 }
 
 function kafkaBrokers() {
-  const r = sh('bash', ['scripts/services/kafka.sh', '--url'], 600_000);
-  if (!r.ok) {
-    note(
-      `Kafka could not be started (scripts/services/kafka.sh: ${r.err.split('\n').pop()}); Kafka rows are skipped`,
-    );
+  const kafka = serviceAddress('kafka');
+  if (!kafka.url) {
+    note(`Kafka could not be started (scripts/services/kafka.sh: ${kafka.error}); Kafka rows are skipped`);
     return null;
   }
-  return r.out.split('\n').pop();
+  return kafka.url;
 }
 
 // ---- processes ----------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
-import { envField, EnvValidationError, parseEnv } from '@aviary/config';
+import { envField, loadConfigOrExit, parseEnv } from '@aviary/config';
 import { loadControlPlaneConfig } from '../../control-plane/src/config/control-plane.config';
 import { readStoredAdminToken } from '../../control-plane/src/control-plane';
 import { loadRouterConfig } from '../../router/src/config/router.config';
@@ -27,24 +27,20 @@ function persistentSecret(file: string): string {
 }
 
 async function main(): Promise<void> {
-  let controlPlane, router, demo;
-  try {
-    controlPlane = loadControlPlaneConfig();
-    // The last known split and the request-id key live with the rest of the embedded data, so
-    // feedback on answers given before a restart still resolves.
-    router = loadRouterConfig({
-      AVIARY_FLAGS_BACKUP_DIR: join(controlPlane.database.dataDir, 'router-flags'),
-      AVIARY_ROUTER_SECRET: persistentSecret(join(controlPlane.database.dataDir, 'router-secret')),
-      ...process.env,
-    });
-    demo = parseEnv('demo', demoSchema, process.env);
-  } catch (err) {
-    if (err instanceof EnvValidationError) {
-      process.stderr.write(`${err.message}\n`);
-      process.exit(78);
-    }
-    throw err;
-  }
+  const { controlPlane, router, demo } = loadConfigOrExit(() => {
+    const cp = loadControlPlaneConfig();
+    return {
+      controlPlane: cp,
+      // The last known split and the request-id key live with the rest of the embedded data, so
+      // feedback on answers given before a restart still resolves.
+      router: loadRouterConfig({
+        AVIARY_FLAGS_BACKUP_DIR: join(cp.database.dataDir, 'router-flags'),
+        AVIARY_ROUTER_SECRET: persistentSecret(join(cp.database.dataDir, 'router-secret')),
+        ...process.env,
+      }),
+      demo: parseEnv('demo', demoSchema, process.env),
+    };
+  });
   const log = consoleLog(router.AVIARY_LOG_LEVEL);
   const aio = await startAllInOne({
     controlPlane,

@@ -1,4 +1,4 @@
-import { EnvValidationError } from '@aviary/config';
+import { loadConfigOrExit } from '@aviary/config';
 import { ensureTopics, KafkaEventSubscriber } from '@aviary/kafka';
 import { createPrismaClient } from '@aviary/persistence';
 import { EVIDENCE_TOPICS, startAnalyzer, type Log } from './analyzer';
@@ -7,16 +7,7 @@ import { judgeSettings, loadAnalyzerConfig } from './config/analyzer.config';
 const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 
 async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadAnalyzerConfig();
-  } catch (err) {
-    if (err instanceof EnvValidationError) {
-      process.stderr.write(`${err.message}\n`);
-      process.exit(78);
-    }
-    throw err;
-  }
+  const config = loadConfigOrExit(() => loadAnalyzerConfig());
   const threshold = LEVELS.indexOf(config.AVIARY_LOG_LEVEL);
   const log: Log = (level, message) => {
     if (LEVELS.indexOf(level) < threshold) return;

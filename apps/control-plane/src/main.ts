@@ -1,18 +1,9 @@
-import { EnvValidationError } from '@aviary/config';
+import { loadConfigOrExit } from '@aviary/config';
 import { loadControlPlaneConfig } from './config/control-plane.config';
 import { readStoredAdminToken, startControlPlane } from './control-plane';
 
 async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadControlPlaneConfig();
-  } catch (err) {
-    if (err instanceof EnvValidationError) {
-      process.stderr.write(`${err.message}\n`);
-      process.exit(78); // EX_CONFIG
-    }
-    throw err;
-  }
+  const config = loadConfigOrExit(() => loadControlPlaneConfig());
   const cp = await startControlPlane(config);
   const lines = [
     `Aviary control plane listening on ${cp.url}`,

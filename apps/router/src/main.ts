@@ -1,18 +1,9 @@
-import { EnvValidationError } from '@aviary/config';
+import { loadConfigOrExit } from '@aviary/config';
 import { loadRouterConfig } from './config/router.config';
 import { consoleLog, startRouter } from './router';
 
 async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadRouterConfig();
-  } catch (err) {
-    if (err instanceof EnvValidationError) {
-      process.stderr.write(`${err.message}\n`);
-      process.exit(78);
-    }
-    throw err;
-  }
+  const config = loadConfigOrExit(() => loadRouterConfig());
   const log = consoleLog(config.AVIARY_LOG_LEVEL);
   const router = await startRouter(config, { log });
   log(

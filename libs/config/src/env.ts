@@ -62,3 +62,19 @@ export const envField = {
         .filter((s) => s.length > 0),
     ),
 };
+
+/**
+ * Runs a config loader for a process's `main`: a bad environment prints the message that names the
+ * variables and exits with EX_CONFIG (78); anything else is rethrown.
+ */
+export function loadConfigOrExit<T>(load: () => T): T {
+  try {
+    return load();
+  } catch (err) {
+    if (err instanceof EnvValidationError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(78); // EX_CONFIG
+    }
+    throw err;
+  }
+}
