@@ -11,9 +11,18 @@ if [ ! -f libs/persistence/src/generated/prisma/client.ts ]; then step "prisma g
 
 # Starts scripts/services/<name>.sh and prints the one line it answers; stops the run when the
 # service cannot start or answers anything but a single address.
+# The answer goes through a file, not a pipe: a daemon that inherited the pipe would hold
+# `$(...)` open for as long as it runs (seen in CI: postgres kept it, the run hung for 90 minutes).
 service_url() {
-  local url
-  url="$(bash "scripts/services/$1.sh" --url)" || { echo "test-all: could not start $1 (see above)" >&2; exit 1; }
+  local url out
+  out="$(mktemp)"
+  timeout 900 bash "scripts/services/$1.sh" --url >"$out" </dev/null || {
+    rm -f "$out"
+    echo "test-all: could not start $1 (see above)" >&2
+    exit 1
+  }
+  url="$(cat "$out")"
+  rm -f "$out"
   case "$url" in
     *$'\n'* | "" | *" "*) echo "test-all: scripts/services/$1.sh --url printed '$url', not one address" >&2; exit 1 ;;
   esac

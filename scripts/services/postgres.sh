@@ -36,7 +36,8 @@ fi
 status="$(pg_lsclusters -h | awk -v v="$VER" -v c="$CLUSTER" '$1==v && $2==c {print $4}')"
 if [ "$status" != "online" ]; then
   log "starting cluster $VER/$CLUSTER"
-  pg_ctlcluster --skip-systemctl-redirect "$VER" "$CLUSTER" start
+  # 3>&-: the server must not inherit the URL pipe, or `$(postgres.sh --url)` waits for it to exit.
+  pg_ctlcluster --skip-systemctl-redirect "$VER" "$CLUSTER" start 3>&-
 fi
 
 for _ in $(seq 1 50); do
