@@ -28,6 +28,24 @@ export default tseslint.config(
     },
   },
   {
+    // The status page's browser script: plain JavaScript, no type information, browser globals.
+    files: ['apps/control-plane/src/status/public/**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      sourceType: 'script',
+      globals: {
+        window: 'readonly',
+        document: 'readonly',
+        fetch: 'readonly',
+        Node: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+        Chart: 'readonly',
+      },
+    },
+  },
+  {
     files: ['**/*.spec.ts', '**/*.int-spec.ts', '**/*.e2e-spec.ts', 'libs/testing/**'],
     rules: { '@typescript-eslint/unbound-method': 'off' },
   },

@@ -1,7 +1,7 @@
 // Compiles apps and libs to dist/ (incremental, so a second run is quick) and rewrites the
 // @aviary/* path aliases to relative requires so plain `node` can run the output.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { cpSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -29,3 +29,7 @@ run('tsc', [
   'dist/.tsbuildinfo',
 ]);
 run('path aliases', [bin('tsc-alias', 'dist/bin/index.js'), '-p', 'tsconfig.build.json']);
+
+// Browser files of the status page are served from next to the compiled controller.
+for (const dir of ['apps/control-plane/src/status/public'])
+  cpSync(join(root, dir), join(root, 'dist', dir), { recursive: true });

@@ -128,6 +128,8 @@ async function main() {
   say(
     `1. rollout ${rollout.id} started: shadow first (every request mirrored, answers compared, none served)`,
   );
+  say(`   watch it on the status page: ${URL_}/status/rollouts/${rollout.id}`);
+  say('   (sign in with the status-page link npm start printed, or any API token)');
   await watch(rollout.id, (r) => r.step.index >= 2 || r.phase !== 'Progressing');
   say('2. at 50 % the candidate starts refusing half its answers (demo server preset "refusesMore")');
   await candidateBehaviour('refusesMore');

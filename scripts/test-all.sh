@@ -35,7 +35,9 @@ step "services: unleash-server"
 UNLEASH_URL="${AVIARY_TEST_UNLEASH_URL:-$(service_url unleash)}"
 step "services: Kafka"
 KAFKA_BROKERS="${AVIARY_TEST_KAFKA_BROKERS:-$(service_url kafka)}"
-export AVIARY_TEST_DATABASE_URL UNLEASH_URL KAFKA_BROKERS
+step "services: Chromium"
+AVIARY_TEST_CHROMIUM="$(service_url chromium)"
+export AVIARY_TEST_DATABASE_URL UNLEASH_URL KAFKA_BROKERS AVIARY_TEST_CHROMIUM
 
 step "lint"
 npx eslint . --max-warnings 0

@@ -29,6 +29,8 @@ export interface RunningAllInOne {
   readonly bus: InProcessEventBus;
   readonly analyzer: RunningAnalyzer;
   readonly demo: { readonly baseline: DemoLlm; readonly candidate: DemoLlm; readonly judge: DemoLlm } | null;
+  /** The status page with a viewer sign-in token in the address (renewed at every start). */
+  readonly statusLink: string;
   close(): Promise<void>;
 }
 
@@ -102,7 +104,10 @@ export async function startAllInOne(o: AllInOneOptions): Promise<RunningAllInOne
       { events: bus, log: o.log },
     );
     closers.push(() => router.close());
-    return { controlPlane: cp, router, bus, analyzer, demo, close };
+    // A viewer token for the status page link printed at start (a new one each start).
+    const statusToken = await cp.app.get(TokensService).rotate('status-page-link', 'viewer');
+    const statusLink = `${cp.url}/status?token=${encodeURIComponent(statusToken)}`;
+    return { controlPlane: cp, router, bus, analyzer, demo, statusLink, close };
   } catch (err) {
     await close();
     throw err;

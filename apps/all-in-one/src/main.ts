@@ -61,6 +61,8 @@ async function main(): Promise<void> {
   const lines = [
     '',
     'Aviary is running (one process, embedded defaults)',
+    `  status page    ${aio.statusLink}`,
+    '                 (open it in a browser: a viewer sign-in link, renewed at every start)',
     `  control plane  ${cp.url}/api/v1      docs: ${cp.url}/api/docs`,
     `  router         ${aio.router.url}/v1   (OpenAI-compatible: point your client's base URL here)`,
     `  metrics        ${cp.url}/metrics  ${aio.router.url}/metrics`,

@@ -28,6 +28,9 @@ import { RolloutRepository } from './rollouts/rollout.repository';
 import { RolloutScheduler } from './rollouts/rollout.scheduler';
 import { RolloutsController } from './rollouts/rollouts.controller';
 import { RolloutsService } from './rollouts/rollouts.service';
+import { StatusAccess } from './status/status-access';
+import { StatusController } from './status/status.controller';
+import { StatusService } from './status/status.service';
 
 export function flagPublisherFor(config: ControlPlaneConfig): FlagPublisher {
   if (!config.unleash) return new BuiltinFlagPublisher();
@@ -52,6 +55,7 @@ export class AppModule {
         ModelsController,
         RolloutsController,
         AnalysisController,
+        StatusController,
         ...(config.builtinFlags ? [BuiltinFlagsController] : []),
       ],
       providers: [
@@ -89,6 +93,8 @@ export class AppModule {
         RolloutScheduler,
         FlagPublicationRepository,
         FlagReconciler,
+        StatusAccess,
+        StatusService,
       ],
     };
   }

@@ -96,6 +96,8 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Run
       logger: appLogger,
     });
     app.use(express.json({ limit: config.maxBodyBytes, type: ['application/json', 'application/*+json'] }));
+    // The status page's sign-in form is the only form the control plane accepts.
+    app.use('/status/login', express.urlencoded({ extended: false, limit: '8kb' }));
     const document = SwaggerModule.createDocument(
       app,
       new DocumentBuilder()

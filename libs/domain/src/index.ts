@@ -17,3 +17,6 @@ export * from './comparison/pair-comparison';
 export * from './comparison/judge';
 export * from './comparison/refusal-detector';
 export * from './comparison/golden-set';
+export * from './guardrails/arm-metrics';
+export * from './status/step-timeline';
+export * from './status/decision-log';

@@ -16,3 +16,4 @@ export {
 export * from './unleash-client';
 export * from './tcp-proxy';
 export { testKafkaBrokers } from './kafka';
+export { launchChromium } from './browser';

@@ -21,7 +21,7 @@ import {
 import {
   addCounters,
   emptyArmCounters,
-  type ArmTotalRow,
+  type ArmCounters,
   type EvidenceStore,
   type PairCounters,
   type PrismaClient,
@@ -259,7 +259,8 @@ function settingsFor(stored: unknown, candidateRole: 'shadow' | 'candidate'): Gu
   return { ...settings, thumbsDownRate: { ...settings.thumbsDownRate, enabled: false } };
 }
 
-function toArmStats(rows: readonly ArmTotalRow[]): ArmStats {
+/** The analyzer's stored counters (summed over rows) as the domain's per-arm statistics. */
+export function toArmStats(rows: readonly ArmCounters[]): ArmStats {
   const sum = emptyArmCounters();
   for (const r of rows) addCounters(sum, r);
   const arm = emptyArmStats();

@@ -30,6 +30,12 @@ const schema = z.object({
   AVIARY_BUILTIN_FLAGS: envField.bool(true),
   AVIARY_MAX_BODY_BYTES: envField.positiveInt(262_144, 10_485_760),
   AVIARY_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  /** The status page without a token. Off by default: rollout details are internal. */
+  AVIARY_STATUS_PUBLIC: envField.bool(false),
+  /** How often an open status page asks for fresh data. */
+  AVIARY_STATUS_REFRESH_MS: envField.positiveInt(2000, 600_000),
+  /** How long a status-page sign-in lasts (the cookie's Max-Age). */
+  AVIARY_STATUS_SESSION_HOURS: envField.positiveInt(12, 24 * 90),
 });
 
 export type ControlPlaneEnv = z.output<typeof schema>;
@@ -52,6 +58,7 @@ export interface ControlPlaneConfig {
   readonly builtinFlags: boolean;
   readonly maxBodyBytes: number;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+  readonly status: { readonly public: boolean; readonly refreshMs: number; readonly sessionHours: number };
 }
 
 export const CONTROL_PLANE_CONFIG = Symbol('CONTROL_PLANE_CONFIG');
@@ -80,5 +87,10 @@ export function loadControlPlaneConfig(
     builtinFlags: e.AVIARY_BUILTIN_FLAGS,
     maxBodyBytes: e.AVIARY_MAX_BODY_BYTES,
     logLevel: e.AVIARY_LOG_LEVEL,
+    status: {
+      public: e.AVIARY_STATUS_PUBLIC,
+      refreshMs: e.AVIARY_STATUS_REFRESH_MS,
+      sessionHours: e.AVIARY_STATUS_SESSION_HOURS,
+    },
   };
 }

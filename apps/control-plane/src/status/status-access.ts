@@ -1,0 +1,80 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Request } from 'express';
+import { TokensService } from '../auth/tokens.service';
+import { CONTROL_PLANE_CONFIG, type ControlPlaneConfig } from '../config/control-plane.config';
+
+export const STATUS_COOKIE = 'aviary_status';
+
+/** Who is looking at the status page: a token's name, or anyone when the page is public. */
+export interface StatusViewer {
+  readonly name: string;
+  readonly public: boolean;
+}
+
+/**
+ * Access to the status page: any valid API token (viewer is enough) presented as a Bearer header or
+ * the sign-in cookie; everyone when AVIARY_STATUS_PUBLIC is set. The cookie holds the token itself
+ * (HttpOnly, SameSite=Strict, path /status) and is checked on every request, so revoking the token
+ * signs the page out at once.
+ */
+@Injectable()
+export class StatusAccess {
+  constructor(
+    private readonly tokens: TokensService,
+    @Inject(CONTROL_PLANE_CONFIG) private readonly config: ControlPlaneConfig,
+  ) {}
+
+  get isPublic(): boolean {
+    return this.config.status.public;
+  }
+
+  async viewer(req: Request): Promise<StatusViewer | null> {
+    const header = req.headers.authorization?.trim();
+    const presented = header
+      ? header.replace(/^Bearer\s+/i, '')
+      : readCookie(req.headers.cookie, STATUS_COOKIE);
+    if (presented) {
+      const principal = await this.tokens.authenticate(presented);
+      if (principal) return { name: principal.name, public: false };
+    }
+    return this.isPublic ? { name: 'anyone', public: true } : null;
+  }
+
+  /** A token is good for the page when it is known and not revoked (every role can read). */
+  async accepts(token: string): Promise<boolean> {
+    return token.length > 0 && token.length <= 512 && (await this.tokens.authenticate(token)) !== null;
+  }
+
+  signInCookie(token: string, req: Request): string {
+    const maxAge = this.config.status.sessionHours * 3600;
+    return cookie(`${STATUS_COOKIE}=${encodeURIComponent(token)}; Max-Age=${maxAge}`, req);
+  }
+
+  signOutCookie(req: Request): string {
+    return cookie(`${STATUS_COOKIE}=; Max-Age=0`, req);
+  }
+}
+
+function cookie(value: string, req: Request): string {
+  return `${value}; Path=/status; HttpOnly; SameSite=Strict${req.secure ? '; Secure' : ''}`;
+}
+
+/** The value of cookie `name` in a Cookie header, or null. */
+export function readCookie(header: string | undefined, name: string): string | null {
+  if (!header) return null;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq < 0 || part.slice(0, eq).trim() !== name) continue;
+    try {
+      return decodeURIComponent(part.slice(eq + 1).trim()) || null;
+    } catch {
+      return null;
+    }
+  }
+  return null;
+}
+
+/** Where to go after signing in: only a path on the status page itself (no open redirect). */
+export function safeNext(next: unknown): string {
+  return typeof next === 'string' && /^\/status(\/[A-Za-z0-9/_-]*)?$/.test(next) ? next : '/status';
+}

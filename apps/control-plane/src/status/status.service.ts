@@ -1,0 +1,244 @@
+import { Inject, Injectable } from '@nestjs/common';
+import {
+  armMetrics,
+  ACTIVE_PHASES,
+  describeDecision,
+  describeStep,
+  stepTimeline,
+  type ArmMetrics,
+  type RolloutPhase,
+  type RolloutPlan,
+} from '@aviary/domain';
+import { EvidenceStore, type ArmSeriesRow, type PrismaClient } from '@aviary/persistence';
+import { GuardrailAnalysis, toArmStats, type AnalysisReport } from '../analysis/guardrail.analysis';
+import { PRISMA } from '../database/database.tokens';
+import { presentRollout } from '../rollouts/rollout.presenter';
+import { rolloutInclude, type RolloutRecord } from '../rollouts/rollout.repository';
+
+/** Finished rollouts listed per model on the overview, after the active one. */
+const RECENT_PER_MODEL = 3;
+/** Charts show at most this much history (the analyzer's buckets are a minute by default). */
+const SERIES_WINDOW_MS = 48 * 3600 * 1000;
+const DECISIONS_SHOWN = 100;
+const EXAMPLE_PAIRS = 4;
+const EXAMPLE_CHARS = 600;
+/** Events that move a rollout (the timeline is built from these). */
+const TRANSITIONS = [
+  'Started',
+  'Promoted',
+  'PromotedFull',
+  'Paused',
+  'Resumed',
+  'RolledBack',
+  'Retried',
+  'StepAdvanced',
+  'Completed',
+  'AutoRolledBack',
+];
+
+export type RolloutSummary = ReturnType<typeof summarize>;
+
+export interface StatusOverview {
+  readonly generatedAt: string;
+  readonly models: readonly {
+    readonly name: string;
+    readonly description: string | null;
+    readonly stableVersion: string | null;
+    readonly rollouts: readonly RolloutSummary[];
+  }[];
+}
+
+export interface SeriesArm {
+  readonly key: string;
+  readonly versionLabel: string;
+  readonly role: string;
+  readonly points: readonly ({ readonly t: string } & ArmMetrics)[];
+}
+
+/** The read side of the status page: everything a page shows, in one answer per page. */
+@Injectable()
+export class StatusService {
+  private readonly store: EvidenceStore;
+
+  constructor(
+    @Inject(PRISMA) private readonly prisma: PrismaClient,
+    private readonly analysis: GuardrailAnalysis,
+  ) {
+    this.store = new EvidenceStore(prisma);
+  }
+
+  async overview(now = new Date()): Promise<StatusOverview> {
+    const models = await this.prisma.model.findMany({
+      orderBy: { name: 'asc' },
+      select: { id: true, name: true, description: true, stableVersion: { select: { label: true } } },
+    });
+    const rollouts = await this.prisma.rollout.findMany({
+      where: { modelId: { in: models.map((m) => m.id) } },
+      include: rolloutInclude,
+      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+      take: models.length * (RECENT_PER_MODEL + 1) + 50,
+    });
+    return {
+      generatedAt: now.toISOString(),
+      models: models.map((m) => {
+        const own = rollouts.filter((r) => r.modelId === m.id);
+        const active = own.filter((r) => ACTIVE_PHASES.includes(r.phase));
+        const recent = own.filter((r) => !active.includes(r)).slice(0, RECENT_PER_MODEL);
+        return {
+          name: m.name,
+          description: m.description,
+          stableVersion: m.stableVersion?.label ?? null,
+          rollouts: [...active, ...recent].map((r) => summarize(r, now)),
+        };
+      }),
+    };
+  }
+
+  async rollout(id: string, now = new Date()) {
+    const r = await this.prisma.rollout.findUnique({ where: { id }, include: rolloutInclude });
+    if (!r) return null;
+    const plan = r.plan as unknown as RolloutPlan;
+    const [transitions, decisions, report, seriesRows, samples] = await Promise.all([
+      this.prisma.rolloutEvent.findMany({
+        where: { rolloutId: id, type: { in: TRANSITIONS } },
+        orderBy: { id: 'asc' },
+        take: 1000,
+      }),
+      this.prisma.rolloutEvent.findMany({
+        where: { rolloutId: id },
+        orderBy: { id: 'desc' },
+        take: DECISIONS_SHOWN,
+      }),
+      this.analysis.report(id),
+      // Only this rollout's evidence exists; the window just bounds a long rollout's history.
+      this.store.armSeries(id, new Date(now.getTime() - SERIES_WINDOW_MS)),
+      this.store.recentSamples(id, EXAMPLE_PAIRS),
+    ]);
+    const timeline = stepTimeline(
+      plan,
+      { phase: r.phase, stepIndex: r.stepIndex },
+      transitions.map((e) => {
+        const ev = (e.evidence ?? {}) as { fromStep?: unknown; toStep?: unknown };
+        return {
+          type: e.type,
+          at: e.createdAt,
+          fromStep: typeof ev.fromStep === 'number' ? ev.fromStep : -1,
+          toStep: typeof ev.toStep === 'number' ? ev.toStep : (e.stepIndex ?? -1),
+          toPhase: (e.toPhase ?? r.phase) as RolloutPhase,
+        };
+      }),
+    );
+    return {
+      generatedAt: now.toISOString(),
+      rollout: summarize(r, now),
+      timeline,
+      analysis: report,
+      series: seriesOf(seriesRows, r, report),
+      examples: samples.map((s) => ({
+        at: s.at,
+        prompt: promptText(s.prompt),
+        baseline: clip(s.baselineOutput),
+        shadow: clip(s.shadowOutput),
+        similarity: s.similarity,
+        baselineRefusal: s.baselineRefusal,
+        shadowRefusal: s.shadowRefusal,
+      })),
+      decisions: decisions.map((e) => ({
+        id: e.id.toString(),
+        at: e.createdAt,
+        type: e.type,
+        actor: e.actor,
+        automatic: e.automatic,
+        ...describeDecision(
+          {
+            type: e.type,
+            actor: e.actor,
+            automatic: e.automatic,
+            reason: e.reason,
+            message: e.message,
+            evidence: e.evidence,
+          },
+          plan,
+        ),
+      })),
+    };
+  }
+}
+
+/** A rollout's row on the overview: where it stands, the split, how long in the step, what is next. */
+function summarize(r: RolloutRecord, now: Date) {
+  const p = presentRollout(r);
+  const steps = p.plan.steps;
+  const active = ACTIVE_PHASES.includes(r.phase);
+  const nextStep = r.phase === 'Pending' ? steps[0] : steps[p.step.index + 1];
+  const startedAt = p.step.startedAt;
+  return {
+    id: p.id,
+    model: p.model.name,
+    baseline: p.baseline.label,
+    candidate: p.candidate.label,
+    phase: p.phase,
+    step: { index: p.step.index, total: p.step.total, label: p.step.description },
+    split: p.split,
+    message: p.message,
+    timeInStepSeconds:
+      active && startedAt && r.phase !== 'Pending'
+        ? Math.max(0, Math.floor(((r.pausedAt ?? now).getTime() - startedAt.getTime()) / 1000))
+        : null,
+    next: active
+      ? {
+          label: nextStep ? describeStep(nextStep) : 'complete: the candidate becomes stable',
+          /** The step's minimum time; it moves then only if every guardrail passes. */
+          notBefore: r.phase === 'Progressing' ? p.step.minDurationElapsesAt : null,
+          waitingFor: r.phase === 'Pending' ? 'start' : r.phase === 'Paused' ? 'resume' : 'guardrails',
+        }
+      : null,
+    createdAt: p.createdAt,
+    updatedAt: p.updatedAt,
+  };
+}
+
+/** Per time bucket and arm (version × role), the guardrail metrics; arms the current report compares first. */
+function seriesOf(
+  rows: readonly ArmSeriesRow[],
+  r: RolloutRecord,
+  report: AnalysisReport | null,
+): SeriesArm[] {
+  const labels = new Map<string, string>([
+    [r.baselineVersion.id, r.baselineVersion.label],
+    [r.candidateVersion.id, r.candidateVersion.label],
+  ]);
+  const arms = new Map<string, SeriesArm & { points: ({ t: string } & ArmMetrics)[] }>();
+  for (const row of rows) {
+    const key = `${row.versionId}/${row.role}`;
+    const label = labels.get(row.versionId) ?? row.versionId.slice(0, 8);
+    const arm = arms.get(key) ?? {
+      key: `${label} (${row.role})`,
+      versionLabel: label,
+      role: row.role,
+      points: [],
+    };
+    arm.points.push({ t: row.bucketStart.toISOString(), ...armMetrics(toArmStats([row])) });
+    arms.set(key, arm);
+  }
+  const order = (a: SeriesArm) =>
+    a.role === 'baseline' ? 0 : a.role === report?.candidateRole ? 1 : a.role === 'candidate' ? 2 : 3;
+  return [...arms.values()].sort((a, b) => order(a) - order(b) || a.key.localeCompare(b.key));
+}
+
+function clip(text: string | null): string | null {
+  if (text === null) return null;
+  return text.length > EXAMPLE_CHARS ? `${text.slice(0, EXAMPLE_CHARS)}…` : text;
+}
+
+/** The last user message of a stored prompt (or null when prompts are not captured). */
+function promptText(prompt: unknown): string | null {
+  if (typeof prompt === 'string') return clip(prompt);
+  if (Array.isArray(prompt)) {
+    for (let i = prompt.length - 1; i >= 0; i--) {
+      const m = prompt[i] as { role?: unknown; content?: unknown };
+      if (m && m.role === 'user' && typeof m.content === 'string') return clip(m.content);
+    }
+  }
+  return null;
+}

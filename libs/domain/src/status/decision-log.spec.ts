@@ -1,0 +1,147 @@
+import type { RolloutPlan } from '../rollout/rollout.types';
+import { describeDecision, type DecisionRecord } from './decision-log';
+
+const plan: RolloutPlan = {
+  steps: [
+    { type: 'shadow', sampleRate: 1, minDurationSeconds: 60 },
+    { type: 'setWeight', weight: 20, minDurationSeconds: 60 },
+    { type: 'setWeight', weight: 100, minDurationSeconds: 60 },
+  ],
+};
+const refusalFailed = {
+  metric: 'refusalRate',
+  verdict: 'Failed',
+  proven: false,
+  reason: 'refusal rate 9.8% vs 4.1% baseline, +139% (interval +80%..+210%), limit +20%: exceeds the limit',
+};
+const passed = (proven: boolean) => ({ metric: 'errorRate', verdict: 'Successful', proven, reason: 'ok' });
+const rec = (over: Partial<DecisionRecord>): DecisionRecord => ({
+  type: 'StepAdvanced',
+  actor: 'aviary-scheduler',
+  automatic: true,
+  reason: null,
+  message: 'technical summary',
+  evidence: {},
+  ...over,
+});
+
+describe('describeDecision', () => {
+  it.each<[string, Partial<DecisionRecord>, string, string]>([
+    [
+      'an automatic rollback names the failed guardrail with both arms and the interval',
+      {
+        type: 'AutoRolledBack',
+        evidence: { fromStep: 1, toStep: 1, guardrails: [refusalFailed, passed(true)] },
+      },
+      'Rolled back at 20%: refusal rate 9.8% vs 4.1% baseline, +139% (interval +80%..+210%), limit +20%: exceeds the limit',
+      'bad',
+    ],
+    [
+      'a rollback in the shadow step failed by the judge says what the judge found',
+      {
+        type: 'AutoRolledBack',
+        evidence: {
+          fromStep: 0,
+          toStep: 0,
+          guardrails: [passed(false)],
+          judge: { verdict: 'Failed', reason: 'judge: shadow wins or ties 31%' },
+        },
+      },
+      'Rolled back in shadow (100% sampled): judge: shadow wins or ties 31%',
+      'bad',
+    ],
+    [
+      'a rollback without guardrail evidence falls back to the analysis detail',
+      {
+        type: 'AutoRolledBack',
+        evidence: { fromStep: 0, toStep: 0, detail: 'golden set: candidate 7/10 vs baseline 9/10' },
+      },
+      'Rolled back in shadow (100% sampled): golden set: candidate 7/10 vs baseline 9/10',
+      'bad',
+    ],
+    [
+      'an advance counts the guardrails that passed and those proven',
+      {
+        type: 'StepAdvanced',
+        evidence: { fromStep: 1, toStep: 2, guardrails: [passed(true), passed(false)] },
+      },
+      'Advanced from 20% to 100%: all 2 guardrails within limits (1 proven by their intervals)',
+      'good',
+    ],
+    [
+      'an advance on time alone says so',
+      { type: 'StepAdvanced', evidence: { fromStep: 0, toStep: 1 } },
+      'Advanced from shadow (100% sampled) to 20%: minimum time passed',
+      'good',
+    ],
+    [
+      'an operator rollback quotes the reason and names who',
+      {
+        type: 'RolledBack',
+        automatic: false,
+        actor: 'alice',
+        reason: 'pager: bad JSON',
+        evidence: { fromStep: 2, toStep: 2 },
+      },
+      'Rolled back at 100% by alice: “pager: bad JSON”',
+      'bad',
+    ],
+    [
+      'a manual promote is marked as an override',
+      {
+        type: 'Promoted',
+        automatic: false,
+        actor: 'bob',
+        evidence: { fromStep: 0, toStep: 1, override: true },
+      },
+      'Promoted by bob from shadow (100% sampled) to 20% (manual override)',
+      'warn',
+    ],
+    [
+      'a pause says where',
+      {
+        type: 'Paused',
+        automatic: false,
+        actor: 'bob',
+        reason: 'holiday',
+        evidence: { fromStep: 1, toStep: 1 },
+      },
+      'Paused at 20% by bob: “holiday”',
+      'warn',
+    ],
+    [
+      'a retry says where it starts again',
+      {
+        type: 'Retried',
+        automatic: false,
+        actor: 'bob',
+        reason: 'fixed the prompt',
+        evidence: { fromStep: 1, toStep: 0 },
+      },
+      'Retried by bob: “fixed the prompt”; starting again with shadow (100% sampled)',
+      'neutral',
+    ],
+    [
+      'an unknown type shows its stored message',
+      { type: 'SomethingNew', message: 'it happened' },
+      'it happened',
+      'neutral',
+    ],
+    [
+      'evidence of the wrong shape does not throw',
+      { type: 'AutoRolledBack', evidence: 'garbage', message: 'Rolled back: analysis Failed' },
+      'Rolled back before start: Rolled back: analysis Failed',
+      'bad',
+    ],
+  ])('%s', (_name, over, headline, tone) => {
+    const line = describeDecision(rec(over), plan);
+    expect(line.headline).toBe(headline);
+    expect(line.tone).toBe(tone);
+  });
+
+  it('keeps the full technical summary as the detail', () => {
+    expect(describeDecision(rec({ message: 'Advanced from 5% to 20% after 2h 0m' }), plan).detail).toBe(
+      'Advanced from 5% to 20% after 2h 0m',
+    );
+  });
+});

@@ -1,0 +1,138 @@
+import { describeStep } from '../rollout/traffic-split';
+import type { RolloutPlan } from '../rollout/rollout.types';
+
+/** A decision-log entry as stored (the control plane's rollout event). */
+export interface DecisionRecord {
+  readonly type: string;
+  readonly actor: string;
+  readonly automatic: boolean;
+  readonly reason: string | null;
+  readonly message: string | null;
+  /** Structured evidence: fromStep/toStep, and for analysis decisions the guardrails and judge. */
+  readonly evidence: unknown;
+}
+
+export type DecisionTone = 'good' | 'bad' | 'warn' | 'neutral';
+
+export interface DecisionLine {
+  /** One sentence a PM can read: what happened, where, and why. */
+  readonly headline: string;
+  /** The full technical summary (every guardrail), for those who want it. */
+  readonly detail: string | null;
+  readonly tone: DecisionTone;
+}
+
+interface GuardrailEvidence {
+  readonly verdict: string;
+  readonly proven: boolean;
+  readonly reason: string;
+}
+
+/**
+ * Plain words for a decision: "Rolled back at 20%: refusal rate 9.8% vs 4.1% baseline, +139%
+ * (interval +80%..+210%), limit +20%: exceeds the limit". Reads the evidence defensively: it is JSON
+ * written by older versions too.
+ */
+export function describeDecision(record: DecisionRecord, plan: RolloutPlan): DecisionLine {
+  const ev = asObject(record.evidence);
+  const from = stepAt(plan, ev['fromStep']);
+  const to = stepAt(plan, ev['toStep']);
+  const by = record.automatic ? '' : ` by ${record.actor}`;
+  const because = record.reason ? `: “${record.reason}”` : '';
+  const detail = record.message;
+  const guardrails = guardrailsOf(ev['guardrails']);
+  const line = (headline: string, tone: DecisionTone): DecisionLine => ({ headline, detail, tone });
+
+  switch (record.type) {
+    case 'Created':
+      return line(
+        `Created${by}${because ? because : record.message ? `: ${record.message}` : ''}`,
+        'neutral',
+      );
+    case 'Started':
+      return line(`Started${by}${to ? `: ${to.label}` : ''}`, 'neutral');
+    case 'StepAdvanced':
+      return line(
+        `Advanced${from ? ` from ${from.label}` : ''}${to ? ` to ${to.label}` : ''}: ${passedText(guardrails)}${judgeText(ev, 'Successful')}`,
+        'good',
+      );
+    case 'Completed':
+      return line(`Completed: the candidate is now the stable version (${passedText(guardrails)})`, 'good');
+    case 'AutoRolledBack':
+      return line(`Rolled back ${where(from ?? to)}: ${failureText(ev, guardrails, record)}`, 'bad');
+    case 'RolledBack':
+      return line(`Rolled back ${where(from ?? to)}${by}${because}`, 'bad');
+    case 'Promoted':
+      return line(
+        `Promoted${by}${from ? ` from ${from.label}` : ''}${to ? ` to ${to.label}` : ''} (manual override)${because}`,
+        'warn',
+      );
+    case 'PromotedFull':
+      return line(
+        `Promoted${by} to the end (manual override): the candidate is now the stable version${because}`,
+        'warn',
+      );
+    case 'Paused':
+      return line(`Paused ${where(from ?? to)}${by}${because}`, 'warn');
+    case 'Resumed':
+      return line(`Resumed ${where(to ?? from)}${by}`, 'neutral');
+    case 'Retried':
+      return line(`Retried${by}${because}${to ? `; starting again with ${to.label}` : ''}`, 'neutral');
+    default:
+      return line(record.message ?? record.type, 'neutral');
+  }
+}
+
+function failureText(
+  ev: Record<string, unknown>,
+  guardrails: readonly GuardrailEvidence[],
+  record: DecisionRecord,
+): string {
+  const failed = guardrails.filter((g) => g.verdict === 'Failed').map((g) => g.reason);
+  const judge = judgeText(ev, 'Failed');
+  if (failed.length > 0) return failed.join('; ') + judge;
+  if (judge) return judge.slice(2);
+  const detail = typeof ev['detail'] === 'string' ? ev['detail'] : null;
+  return detail ?? record.message ?? 'the analysis failed';
+}
+
+function passedText(guardrails: readonly GuardrailEvidence[]): string {
+  if (guardrails.length === 0) return 'minimum time passed';
+  const passed = guardrails.filter((g) => g.verdict === 'Successful');
+  const proven = passed.filter((g) => g.proven).length;
+  const all = passed.length === guardrails.length ? 'all ' : '';
+  const count = all ? `${guardrails.length}` : `${passed.length} of ${guardrails.length}`;
+  return `${all}${count} guardrails within limits${proven > 0 ? ` (${proven} proven by their intervals)` : ''}`;
+}
+
+function judgeText(ev: Record<string, unknown>, verdict: string): string {
+  const judge = asObject(ev['judge']);
+  return judge['verdict'] === verdict && typeof judge['reason'] === 'string' ? `; ${judge['reason']}` : '';
+}
+
+function guardrailsOf(value: unknown): GuardrailEvidence[] {
+  if (!Array.isArray(value)) return [];
+  return value.flatMap((g): GuardrailEvidence[] => {
+    const o = asObject(g);
+    return typeof o['verdict'] === 'string' && typeof o['reason'] === 'string'
+      ? [{ verdict: o['verdict'], proven: o['proven'] === true, reason: o['reason'] }]
+      : [];
+  });
+}
+
+function stepAt(plan: RolloutPlan, index: unknown): { label: string; isWeight: boolean } | null {
+  if (typeof index !== 'number') return null;
+  const step = plan.steps[index];
+  return step ? { label: describeStep(step), isWeight: step.type === 'setWeight' } : null;
+}
+
+function where(step: { label: string; isWeight: boolean } | null): string {
+  if (!step) return 'before start';
+  return step.isWeight ? `at ${step.label}` : `in ${step.label}`;
+}
+
+function asObject(value: unknown): Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : {};
+}
