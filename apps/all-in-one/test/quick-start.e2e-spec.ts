@@ -2,6 +2,8 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from '@aviary/testing';
 
 const root = join(__dirname, '..', '..', '..');
 const main = join(root, 'dist/apps/all-in-one/src/main.js');
@@ -163,16 +165,35 @@ describe('quick start on embedded defaults', () => {
       AVIARY_DEMO_BASELINE_PORT: '0',
       AVIARY_DEMO_CANDIDATE_PORT: '0',
     });
+    let browser: Browser | null = null;
     try {
+      // The status page, opened with the sign-in link npm start printed, watched while the demo runs.
+      const statusLink = /status page\s+(http:\/\/\S+\/status\?token=\S+)/.exec(started.output())?.[1];
+      expect(statusLink).toBeDefined();
+      browser = await launchChromium();
+      const page = await browser.newPage();
+      await page.goto(statusLink!);
+      expect(page.url()).toBe(`${started.url}/status`);
+      const seen: string[] = [];
+      const watch: { done: Promise<void> | null } = { done: null };
+      let demoDone = false;
       const run = await new Promise<{ code: number | null; out: string }>((resolve) => {
         const demo = spawn(process.execPath, [join(root, 'scripts/demo.mjs')], {
           env: { PATH: process.env['PATH'] ?? '', AVIARY_URL: started.url, AVIARY_DATA_DIR: demoDir },
           stdio: ['ignore', 'pipe', 'pipe'],
         });
         let out = '';
-        demo.stdout.on('data', (d: Buffer) => (out += d.toString()));
+        demo.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          const rolloutPage = /status page: (http:\/\/\S+\/status\/rollouts\/[0-9a-f-]+)/.exec(out)?.[1];
+          if (rolloutPage && !watch.done)
+            watch.done = watchStatusPage(page, rolloutPage, seen, () => demoDone);
+        });
         demo.stderr.on('data', (d: Buffer) => (out += d.toString()));
-        demo.on('close', (code) => resolve({ code, out }));
+        demo.on('close', (code) => {
+          demoDone = true;
+          resolve({ code, out });
+        });
         // Stop it well inside the test's timeout, so a stuck demo fails with its output.
         setTimeout(() => demo.kill('SIGKILL'), 200_000).unref();
       });
@@ -187,9 +208,42 @@ describe('quick start on embedded defaults', () => {
       );
       expect(run.out).toContain('rolled back: demo-chat serves v1-fp16 to everyone');
       expect(run.code).toBe(0);
+
+      // What a newcomer saw on the status page: the rollout moving through its steps, Aviary's own
+      // rollback in plain words, the retry, and on-call's rollback.
+      await watch.done;
+      expect(seen).toEqual(expect.arrayContaining(['Progressing · Step 1 of 5: shadow (100% sampled)']));
+      expect(seen.some((s) => /^Progressing · Step [23] of 5: (20|50)%$/.test(s))).toBe(true);
+      expect(seen.at(-1)).toMatch(/^Rolled back · Step \d of 5/);
+      const decisions = await page.locator('.decision .headline').allInnerTexts();
+      expect(decisions.some((d) => /^Rolled back at 50%: refusal rate .+ vs .+ baseline/.test(d))).toBe(true);
+      expect(decisions[0]).toMatch(/^Rolled back at .+ by bootstrap-admin: “/);
     } finally {
+      await browser?.close();
       await stop(started);
       rmSync(demoDir, { recursive: true, force: true });
     }
   }, 300_000);
 });
+
+/**
+ * Opens a rollout's status page and records each distinct "phase · step" it shows while the demo runs,
+ * then until the page has caught up with the demo's last move (on-call's rollback).
+ */
+async function watchStatusPage(page: Page, url: string, seen: string[], done: () => boolean): Promise<void> {
+  await page.goto(url);
+  await page.locator('#section-header [data-fact=step]').waitFor();
+  let deadline = Number.POSITIVE_INFINITY;
+  for (;;) {
+    const phase = await page.locator('#section-header .badge').first().innerText();
+    const step = await page.locator('#section-header [data-fact=step]').innerText();
+    const now = `${phase} · ${step}`;
+    if (seen.at(-1) !== now) seen.push(now);
+    if (done()) {
+      deadline = Math.min(deadline, Date.now() + 15_000);
+      const newest = await page.locator('.decision .headline').first().innerText();
+      if ((phase === 'Rolled back' && newest.includes('by bootstrap-admin')) || Date.now() > deadline) return;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}

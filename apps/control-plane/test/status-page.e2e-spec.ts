@@ -155,6 +155,33 @@ describe('status page access', () => {
     expect((await fetch(`${t.url}/status/api/rollouts/${rollout.id}`)).status).toBe(401);
   });
 
+  it('answers bad input with a clear 4xx, never a 500', async () => {
+    const cookie = { cookie: `aviary_status=${viewerToken}` };
+    const notUuid = await fetch(`${t.url}/status/api/rollouts/not-a-uuid`, { headers: cookie });
+    expect(notUuid.status).toBe(404);
+    expect(notUuid.headers.get('content-type')).toContain('application/problem+json');
+    const unknown = await fetch(`${t.url}/status/api/rollouts/${randomUUID()}`, { headers: cookie });
+    expect(unknown.status).toBe(404);
+    expect((await fetch(`${t.url}/status/rollouts/not-a-uuid`, { headers: cookie })).status).toBe(404);
+    expect((await fetch(`${t.url}/status/assets/..%2Fstatus.controller.ts`)).status).toBe(404);
+    // A sign-in without a form body, with JSON, or with an oversized token: the form again, 401.
+    for (const init of [
+      { method: 'POST' },
+      { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"token": 5}' },
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: `token=${'x'.repeat(4000)}&next=https://evil.example`,
+      },
+    ]) {
+      const res = await fetch(`${t.url}/status/login`, { ...init, redirect: 'manual' });
+      expect(res.status).toBe(401);
+      const html = await res.text();
+      expect(html).toContain('Sign in to the status page');
+      expect(html).not.toContain('evil.example');
+    }
+  });
+
   it('refuses an unknown token in the form and signs in with a viewer token', async () => {
     const context = await browser.newContext();
     const page = await context.newPage();
@@ -327,6 +354,16 @@ describe('status page content', () => {
     expect(await page.evaluate(() => (globalThis as unknown as PageWindow).notReloaded)).toBe(true);
     const renders = await page.evaluate(() => (globalThis as unknown as PageWindow).aviaryStatus.renders);
     expect(renders).toBeGreaterThan(2);
+  });
+
+  it('keeps the last data and says so when Aviary cannot be reached, then goes live again by itself', async () => {
+    await page.waitForSelector('#freshness:has-text("Live")');
+    await page.route('**/status/api/**', (route) => route.fulfill({ status: 503, body: 'down' }));
+    await page.waitForSelector('#freshness.stale', { timeout: 10_000 });
+    expect(await text(page, '#freshness')).toBe('Cannot reach Aviary (the server answered 503); retrying…');
+    expect(await text(page, '#section-header')).toContain('Rolled back');
+    await page.unroute('**/status/api/**');
+    await page.waitForSelector('#freshness:not(.stale):has-text("Live")', { timeout: 15_000 });
   });
 
   it('fits a phone-sized screen: no sideways scrolling of the page, the table scrolls in its box', async () => {
