@@ -8,7 +8,7 @@ export default tseslint.config(
       'node_modules/**',
       'libs/persistence/src/generated/**',
       'tools/**',
-      'charts/**',
+      'charts/**/*.yaml',
       '*.js',
       '*.mjs',
       'scripts/**/*.mjs',

@@ -37,7 +37,17 @@ step "services: Kafka"
 KAFKA_BROKERS="${AVIARY_TEST_KAFKA_BROKERS:-$(service_url kafka)}"
 step "services: Chromium"
 AVIARY_TEST_CHROMIUM="$(service_url chromium)"
-export AVIARY_TEST_DATABASE_URL UNLEASH_URL KAFKA_BROKERS AVIARY_TEST_CHROMIUM
+step "tools: promtool"
+AVIARY_TEST_PROMTOOL="$(service_url promtool)"
+export AVIARY_TEST_DATABASE_URL UNLEASH_URL KAFKA_BROKERS AVIARY_TEST_CHROMIUM AVIARY_TEST_PROMTOOL
+# helm is built from the Go module proxy the first time (minutes): in the background while lint,
+# types, the build and the unit tests run; the chart tests (integration) wait for it.
+helm_out="$(mktemp)"
+if [ -n "${AVIARY_TEST_HELM:-}" ]; then echo "$AVIARY_TEST_HELM" >"$helm_out"; helm_pid=""
+else
+  (timeout 900 bash scripts/services/helm.sh --url >"$helm_out" </dev/null) &
+  helm_pid=$!
+fi
 
 step "lint"
 npx eslint . --max-warnings 0
@@ -50,6 +60,10 @@ node scripts/build.mjs
 
 step "unit tests"
 npx jest --selectProjects unit --ci
+step "tools: helm"
+if [ -n "$helm_pid" ] && ! wait "$helm_pid"; then echo "test-all: could not build helm (see above)" >&2; exit 1; fi
+AVIARY_TEST_HELM="$(cat "$helm_out")"
+export AVIARY_TEST_HELM
 step "integration tests"
 npx jest --selectProjects integration --ci --runInBand
 step "e2e tests"

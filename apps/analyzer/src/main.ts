@@ -1,5 +1,5 @@
 import { loadConfigOrExit } from '@aviary/config';
-import { ensureTopics, KafkaEventSubscriber } from '@aviary/kafka';
+import { ensureTopics, KafkaEventSubscriber, kafkaSecurity } from '@aviary/kafka';
 import { createPrismaClient } from '@aviary/persistence';
 import { EVIDENCE_TOPICS, startAnalyzer, type Log } from './analyzer';
 import { judgeSettings, loadAnalyzerConfig } from './config/analyzer.config';
@@ -19,12 +19,16 @@ async function main(): Promise<void> {
     poolMax: config.DATABASE_POOL_MAX,
     log: (m) => log('warn', m),
   });
-  await ensureTopics(config.KAFKA_BROKERS, [...EVIDENCE_TOPICS], 6).catch((err: unknown) =>
+  const connection = {
+    brokers: config.KAFKA_BROKERS,
+    clientId: config.KAFKA_CLIENT_ID,
+    ...kafkaSecurity(config),
+  };
+  await ensureTopics(connection, [...EVIDENCE_TOPICS], 6).catch((err: unknown) =>
     log('warn', `could not check Kafka topics: ${err instanceof Error ? err.message : String(err)}`),
   );
   const subscriber = new KafkaEventSubscriber({
-    brokers: config.KAFKA_BROKERS,
-    clientId: config.KAFKA_CLIENT_ID,
+    ...connection,
     groupId: config.AVIARY_ANALYZER_GROUP_ID,
     fromBeginning: config.AVIARY_ANALYZER_FROM_BEGINNING,
     log: (level, m) => log(level === 'error' ? 'error' : level === 'warn' ? 'warn' : 'debug', `kafka: ${m}`),

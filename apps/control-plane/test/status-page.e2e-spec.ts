@@ -260,6 +260,22 @@ describe('status page content', () => {
     );
   });
 
+  it('exports the verdict a progressing rollout waits on, and how long past its step minimum, for alerts', async () => {
+    const metrics = await waitFor('the verdict gauge', async () => {
+      const body = await (await fetch(`${t.url}/metrics`)).text();
+      return body.includes('aviary_rollout_analysis_verdict{') ? body : null;
+    });
+    expect(metrics).toContain(
+      `aviary_rollout_analysis_verdict{model="support-bot",rollout="${rollout.id}",verdict="Inconclusive"} 1`,
+    );
+    expect(metrics).toContain(
+      `aviary_rollout_analysis_verdict{model="support-bot",rollout="${rollout.id}",verdict="Failed"} 0`,
+    );
+    expect(metrics).toContain(
+      `aviary_rollout_step_overdue_seconds{model="support-bot",rollout="${rollout.id}"} 0`,
+    );
+  });
+
   it('shows a rollout’s timeline, shadow comparison with example pairs, and the analysis in a table', async () => {
     await addArm(seeded.baselineId, 'baseline', 1000, 40, 200);
     await addArm(seeded.candidateId, 'shadow', 1000, 50, 220);

@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { EventPublisher } from '@aviary/domain';
 import { TOPICS } from '@aviary/contracts';
-import { ensureTopics, InProcessEventBus, KafkaEventPublisher } from '@aviary/kafka';
+import { ensureTopics, InProcessEventBus, KafkaEventPublisher, kafkaSecurity } from '@aviary/kafka';
 import { apiKeyFor, ChatHandler } from './chat/chat-handler';
 import { RefusalDetector } from '@aviary/domain';
 import type { RouterConfig } from './config/router.config';
@@ -64,16 +64,20 @@ export async function startRouter(config: RouterConfig, opts: RouterOptions = {}
     events = opts.events;
     ownsEvents = false;
   } else if (config.KAFKA_BROKERS && config.KAFKA_BROKERS.length > 0) {
-    events = new KafkaEventPublisher({
+    const connection = {
       brokers: config.KAFKA_BROKERS,
       clientId: config.KAFKA_CLIENT_ID,
+      ...kafkaSecurity(config),
+    };
+    events = new KafkaEventPublisher({
+      ...connection,
       maxBuffered: config.AVIARY_EVENTS_BUFFER,
       lingerMs: config.AVIARY_EVENTS_LINGER_MS,
       log: (level, m) =>
         log(level === 'error' ? 'error' : level === 'warn' ? 'warn' : 'debug', `kafka: ${m}`),
     });
     // Best effort and off the start-up path: with auto-creation on, producing creates them anyway.
-    ensureTopics(config.KAFKA_BROKERS, Object.values(TOPICS), config.AVIARY_KAFKA_PARTITIONS)
+    ensureTopics(connection, Object.values(TOPICS), config.AVIARY_KAFKA_PARTITIONS)
       .then((created) => created.length > 0 && log('info', `created Kafka topics ${created.join(', ')}`))
       .catch((err: unknown) =>
         log(

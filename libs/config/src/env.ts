@@ -30,7 +30,8 @@ export function parseEnv<S extends z.ZodObject>(
   const problems = result.error.issues.map((issue) => {
     const name = issue.path.join('.') || '(environment)';
     const got = cleaned[String(issue.path[0])];
-    if (got === undefined && issue.path.length === 1) return `${name}: is required but not set`;
+    if (got === undefined && issue.path.length === 1 && issue.code !== 'custom')
+      return `${name}: is required but not set`;
     return `${name}: ${issue.message}${got === undefined ? '' : ` (got ${JSON.stringify(redact(name, got))})`}`;
   });
   throw new EnvValidationError(app, problems);

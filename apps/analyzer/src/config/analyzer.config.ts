@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { envField, parseEnv } from '@aviary/config';
+import { KAFKA_SECURITY_ENV, kafkaSecurityProblems } from '@aviary/kafka';
 import type { JudgeSettings } from '../judge/judge-worker';
 
 const schema = z.object({
@@ -30,6 +31,7 @@ const schema = z.object({
   AVIARY_JUDGE_RATE_PER_SECOND: z.coerce.number().positive().max(1000).default(2),
   AVIARY_JUDGE_MAX_PER_ROLLOUT: envField.positiveInt(500, 1_000_000),
   AVIARY_JUDGE_TIMEOUT_MS: envField.positiveInt(30_000, 600_000),
+  ...KAFKA_SECURITY_ENV,
 });
 
 export type AnalyzerConfig = z.output<typeof schema>;
@@ -37,9 +39,15 @@ export type AnalyzerConfig = z.output<typeof schema>;
 export function loadAnalyzerConfig(env: Record<string, string | undefined> = process.env): AnalyzerConfig {
   return parseEnv(
     'analyzer',
-    schema.refine((c) => !c.AVIARY_JUDGE_URL || c.AVIARY_JUDGE_MODEL, {
-      path: ['AVIARY_JUDGE_MODEL'],
-      message: 'is required when AVIARY_JUDGE_URL is set',
+    schema.superRefine((c, ctx) => {
+      if (c.AVIARY_JUDGE_URL && !c.AVIARY_JUDGE_MODEL)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['AVIARY_JUDGE_MODEL'],
+          message: 'is required when AVIARY_JUDGE_URL is set',
+        });
+      for (const p of kafkaSecurityProblems(c))
+        ctx.addIssue({ code: 'custom', path: [p.path], message: p.message });
     }),
     env,
   );

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { ROLLOUT_PHASES, deriveSplit } from '@aviary/domain';
+import { ANALYSIS_VERDICTS, ROLLOUT_PHASES, deriveSplit, nextStepAt } from '@aviary/domain';
 import { type PrismaClient } from '@aviary/persistence';
 import { PRISMA } from '../database/database.tokens';
 import { rowToState } from '../rollouts/rollout.mapper';
@@ -15,6 +15,8 @@ export class ControlPlaneMetrics {
   readonly transitions: Counter<'model' | 'cause'>;
   readonly flagPublishes: Counter<'publisher' | 'outcome'>;
   readonly flagPublishSeconds: Histogram<'publisher'>;
+  /** The latest analysis verdict per progressing rollout (set by the scheduler). */
+  readonly analysisVerdict: Gauge<'model' | 'rollout' | 'verdict'>;
 
   constructor(@Inject(PRISMA) prisma: PrismaClient) {
     collectDefaultMetrics({ register: this.registry, prefix: 'aviary_control_plane_' });
@@ -76,6 +78,30 @@ export class ControlPlaneMetrics {
       },
     });
     new Gauge({
+      name: 'aviary_rollout_step_overdue_seconds',
+      help: 'How long a progressing rollout has stayed in its step past the step minimum (0 before it): a step that does not advance is waiting for evidence',
+      labelNames: ['model', 'rollout'],
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        const now = Date.now();
+        for (const r of await recent()) {
+          if (r.phase !== 'Progressing') continue;
+          const due = nextStepAt(rowToState(r));
+          this.set(
+            { model: r.model.name, rollout: r.id },
+            due ? Math.max(0, (now - due.getTime()) / 1000) : 0,
+          );
+        }
+      },
+    });
+    this.analysisVerdict = new Gauge({
+      name: 'aviary_rollout_analysis_verdict',
+      help: `The latest analysis verdict of each progressing rollout: 1 for the verdict (${ANALYSIS_VERDICTS.join(', ')}), 0 for the others`,
+      labelNames: ['model', 'rollout', 'verdict'],
+      registers: [this.registry],
+    });
+    new Gauge({
       name: 'aviary_flag_publications_pending',
       help: 'Models whose latest split has not yet been accepted by the flag source',
       registers: [this.registry],
@@ -86,4 +112,21 @@ export class ControlPlaneMetrics {
       },
     });
   }
+
+  /** Records a rollout's latest verdict; `forgetVerdictsExcept` drops rollouts no longer progressing. */
+  recordVerdict(model: string, rollout: string, verdict: string): void {
+    for (const v of ANALYSIS_VERDICTS)
+      this.analysisVerdict.set({ model, rollout, verdict: v }, v === verdict ? 1 : 0);
+    this.verdictLabels.set(rollout, model);
+  }
+
+  forgetVerdictsExcept(progressing: ReadonlySet<string>): void {
+    for (const [rollout, model] of this.verdictLabels) {
+      if (progressing.has(rollout)) continue;
+      for (const verdict of ANALYSIS_VERDICTS) this.analysisVerdict.remove({ model, rollout, verdict });
+      this.verdictLabels.delete(rollout);
+    }
+  }
+
+  private readonly verdictLabels = new Map<string, string>();
 }

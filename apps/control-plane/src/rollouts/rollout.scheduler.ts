@@ -7,6 +7,7 @@ import {
 } from '@nestjs/common';
 import { DomainError, nextStepAt, STEP_ANALYSIS, type StepAnalysis } from '@aviary/domain';
 import { CONTROL_PLANE_CONFIG, type ControlPlaneConfig } from '../config/control-plane.config';
+import { ControlPlaneMetrics } from '../metrics/control-plane.metrics';
 import { rowToState } from './rollout.mapper';
 import { RolloutRepository } from './rollout.repository';
 import { RolloutsService } from './rollouts.service';
@@ -28,6 +29,7 @@ export class RolloutScheduler implements OnApplicationBootstrap, OnApplicationSh
     private readonly service: RolloutsService,
     @Inject(STEP_ANALYSIS) private readonly analysis: StepAnalysis,
     @Inject(CONTROL_PLANE_CONFIG) private readonly config: ControlPlaneConfig,
+    private readonly metrics: ControlPlaneMetrics,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -57,6 +59,7 @@ export class RolloutScheduler implements OnApplicationBootstrap, OnApplicationSh
       this.failing = true;
       return;
     }
+    this.metrics.forgetVerdictsExcept(new Set(due.map((r) => r.id)));
     for (const r of due) {
       const at = nextStepAt(rowToState(r));
       const stepOver = at !== null && at.getTime() <= now.getTime();
@@ -70,6 +73,7 @@ export class RolloutScheduler implements OnApplicationBootstrap, OnApplicationSh
           baselineVersionId: r.baselineVersionId,
           candidateVersionId: r.candidateVersionId,
         });
+        this.metrics.recordVerdict(r.model.name, r.id, result.verdict);
         // Before the step's minimum only a failure acts; anything else waits for the step to be over.
         if (!stepOver && result.verdict !== 'Failed') continue;
         await this.service.act(

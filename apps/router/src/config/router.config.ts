@@ -2,6 +2,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { envField, parseEnv } from '@aviary/config';
+import { KAFKA_SECURITY_ENV, kafkaSecurityProblems } from '@aviary/kafka';
 
 const rate = z.coerce.number().min(0).max(1);
 
@@ -43,11 +44,19 @@ const schema = z.object({
   /** Signs request ids so feedback can be attributed by any replica. Must be the same on every router. */
   AVIARY_ROUTER_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   AVIARY_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  ...KAFKA_SECURITY_ENV,
 });
 
 export type RouterConfig = z.output<typeof schema>;
 
 export function loadRouterConfig(env: Record<string, string | undefined> = process.env): RouterConfig {
-  const c = parseEnv('router', schema, env);
+  const c = parseEnv(
+    'router',
+    schema.superRefine((c, ctx) => {
+      for (const p of kafkaSecurityProblems(c))
+        ctx.addIssue({ code: 'custom', path: [p.path], message: p.message });
+    }),
+    env,
+  );
   return { ...c, AVIARY_FLAGS_URL: c.AVIARY_FLAGS_URL.replace(/\/+$/, '') };
 }
