@@ -72,23 +72,26 @@ export class StatusService {
       orderBy: { name: 'asc' },
       select: { id: true, name: true, description: true, stableVersion: { select: { label: true } } },
     });
-    const rollouts = await this.prisma.rollout.findMany({
-      where: { modelId: { in: models.map((m) => m.id) } },
-      include: rolloutInclude,
-      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-      take: models.length * (RECENT_PER_MODEL + 1) + 50,
-    });
+    // Every active rollout, and the most recent finished ones (a few per model are shown).
+    const [active, finished] = await Promise.all([
+      this.prisma.rollout.findMany({ where: { active: true }, include: rolloutInclude }),
+      this.prisma.rollout.findMany({
+        where: { active: false },
+        include: rolloutInclude,
+        orderBy: [{ updatedAt: 'desc' }, { id: 'desc' }],
+        take: Math.max(50, models.length * RECENT_PER_MODEL * 4),
+      }),
+    ]);
     return {
       generatedAt: now.toISOString(),
       models: models.map((m) => {
-        const own = rollouts.filter((r) => r.modelId === m.id);
-        const active = own.filter((r) => ACTIVE_PHASES.includes(r.phase));
-        const recent = own.filter((r) => !active.includes(r)).slice(0, RECENT_PER_MODEL);
+        const current = active.filter((r) => r.modelId === m.id);
+        const recent = finished.filter((r) => r.modelId === m.id).slice(0, RECENT_PER_MODEL);
         return {
           name: m.name,
           description: m.description,
           stableVersion: m.stableVersion?.label ?? null,
-          rollouts: [...active, ...recent].map((r) => summarize(r, now)),
+          rollouts: [...current, ...recent].map((r) => summarize(r, now)),
         };
       }),
     };
