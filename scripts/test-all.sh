@@ -41,7 +41,8 @@ step "tools: promtool"
 AVIARY_TEST_PROMTOOL="$(service_url promtool)"
 export AVIARY_TEST_DATABASE_URL UNLEASH_URL KAFKA_BROKERS AVIARY_TEST_CHROMIUM AVIARY_TEST_PROMTOOL
 # helm is built from the Go module proxy the first time (minutes): in the background while lint,
-# types, the build and the unit tests run; the chart tests (integration) wait for it.
+# types and the build run (they only get slower). The tests wait for it: timing-sensitive tests
+# must not share two cores with a Go compile (seen: unit tests timing out beside it).
 helm_out="$(mktemp)"
 if [ -n "${AVIARY_TEST_HELM:-}" ]; then echo "$AVIARY_TEST_HELM" >"$helm_out"; helm_pid=""
 else
@@ -58,12 +59,13 @@ npx tsc -p tsconfig.json --noEmit
 step "build"
 node scripts/build.mjs
 
-step "unit tests"
-npx jest --selectProjects unit --ci
 step "tools: helm"
 if [ -n "$helm_pid" ] && ! wait "$helm_pid"; then echo "test-all: could not build helm (see above)" >&2; exit 1; fi
 AVIARY_TEST_HELM="$(cat "$helm_out")"
 export AVIARY_TEST_HELM
+
+step "unit tests"
+npx jest --selectProjects unit --ci
 step "integration tests"
 npx jest --selectProjects integration --ci --runInBand
 step "e2e tests"
