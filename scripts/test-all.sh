@@ -48,6 +48,8 @@ if [ -n "${AVIARY_TEST_HELM:-}" ]; then echo "$AVIARY_TEST_HELM" >"$helm_out"; h
 else
   (timeout 900 bash scripts/services/helm.sh --url >"$helm_out" </dev/null) &
   helm_pid=$!
+  # A failed step must not leave the build running (and holding this run's output open).
+  trap 'kill "$helm_pid" 2>/dev/null || true' EXIT
 fi
 
 step "lint"

@@ -14,8 +14,8 @@ if ! command -v pg_ctlcluster >/dev/null 2>&1 || ! ls /usr/lib/postgresql/*/bin/
   log "installing postgresql from apt"
   if [ "$(id -u)" != 0 ]; then log "need root (or sudo) to apt-get install postgresql"; exit 1; fi
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >/dev/null
-  apt-get install -y -qq postgresql >/dev/null
+  apt-get update -qq >/dev/null 3>&-
+  apt-get install -y -qq postgresql >/dev/null 3>&-
 fi
 VER="$(ls /usr/lib/postgresql | sort -V | tail -n1)"
 

@@ -24,7 +24,7 @@ async function main(): Promise<void> {
     clientId: config.KAFKA_CLIENT_ID,
     ...kafkaSecurity(config),
   };
-  await ensureTopics(connection, [...EVIDENCE_TOPICS], 6).catch((err: unknown) =>
+  await ensureTopics(connection, [...EVIDENCE_TOPICS], config.AVIARY_KAFKA_PARTITIONS).catch((err: unknown) =>
     log('warn', `could not check Kafka topics: ${err instanceof Error ? err.message : String(err)}`),
   );
   const subscriber = new KafkaEventSubscriber({

@@ -182,6 +182,21 @@ describe('status page access', () => {
     }
   });
 
+  it('keeps the cookie when a proxy sends its own Authorization, and marks it Secure behind HTTPS', async () => {
+    const withProxyAuth = await fetch(`${t.url}/status/api/overview`, {
+      headers: { cookie: `aviary_status=${viewerToken}`, authorization: 'Basic cG06cG0=' },
+    });
+    expect(withProxyAuth.status).toBe(200);
+    const login = await fetch(`${t.url}/status/login`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-proto': 'https' },
+      body: `token=${encodeURIComponent(viewerToken)}&next=/status`,
+    });
+    expect(login.status).toBe(303);
+    expect(login.headers.get('set-cookie')).toMatch(/HttpOnly; SameSite=Lax; Secure$/);
+  });
+
   it('refuses an unknown token in the form and signs in with a viewer token', async () => {
     const context = await browser.newContext();
     const page = await context.newPage();
@@ -207,8 +222,12 @@ describe('status page access', () => {
     const cookies = await context.cookies();
     expect(cookies.find((c) => c.name === 'aviary_status')).toMatchObject({
       httpOnly: true,
-      sameSite: 'Strict',
+      sameSite: 'Lax',
     });
+    // A link followed from another site (chat, e-mail) still arrives signed in.
+    await page.setContent(`<a id="shared" href="${t.url}/status/rollouts/${rollout.id}">rollout</a>`);
+    await page.click('#shared');
+    await page.waitForSelector('#section-header h1');
     await page.click('.who button');
     await page.waitForSelector('#token');
     await context.close();
@@ -413,6 +432,39 @@ describe('public status page', () => {
       expect(await data.json()).toMatchObject({ models: [] });
       // The admin API is not opened by it.
       expect((await fetch(`${open.url}/api/v1/rollouts`)).status).toBe(401);
+      // Users' prompts and the models' answers stay behind a token.
+      const m = await seedModel(open, 'public-bot');
+      const r = await open.api<{ id: string }>('POST', '/api/v1/rollouts', {
+        model: m.name,
+        candidateVersion: 'v2-int8',
+      });
+      await new EvidenceStore(open.cp.app.get<PrismaClient>(PRISMA)).applyOnce(
+        [{ kind: 'pair', requestId: randomUUID(), role: '' }],
+        () => ({
+          arms: [],
+          pairs: [],
+          samples: [
+            {
+              rolloutId: r.body.id,
+              requestId: randomUUID(),
+              at: new Date(),
+              prompt: [{ role: 'user', content: 'my account number is 123' }],
+              baselineOutput: 'ok',
+              shadowOutput: 'ok',
+              similarity: 1,
+              baselineRefusal: false,
+              shadowRefusal: false,
+            },
+          ],
+        }),
+      );
+      const anonymous = await (await fetch(`${open.url}/status/api/rollouts/${r.body.id}`)).json();
+      expect(anonymous).toMatchObject({ examples: [] });
+      const signedIn = await open.api<{ examples: { prompt: string }[] }>(
+        'GET',
+        `/status/api/rollouts/${r.body.id}`,
+      );
+      expect(signedIn.body.examples.map((e) => e.prompt)).toEqual(['my account number is 123']);
     } finally {
       await open.close();
     }

@@ -243,9 +243,26 @@ describe('the chart with the full example values', () => {
       },
     ]);
     const ingress = named(manifests, 'Ingress', 'aviary');
-    expect(JSON.stringify(ingress.spec)).toContain('"host":"llm.example.com"');
     expect(JSON.stringify(ingress.spec)).toContain('"secretName":"aviary-tls"');
-    expect(byKind(manifests, 'NetworkPolicy')).toHaveLength(3);
+    // Only the APIs are published: /metrics, /healthz and /readyz stay inside the cluster.
+    const rules = (ingress.spec as { rules: { host: string; http: { paths: { path: string }[] } }[] }).rules;
+    expect(rules.map((r) => [r.host, r.http.paths.map((p) => p.path)])).toEqual([
+      ['aviary.example.com', ['/api', '/status']],
+      ['llm.example.com', ['/v1']],
+    ]);
+    const policies = byKind(manifests, 'NetworkPolicy');
+    expect(policies).toHaveLength(3);
+    // The router admits its clients, the ingress controller and Prometheus.
+    const routerPolicy = named(manifests, 'NetworkPolicy', 'aviary-router').spec as {
+      ingress: { from: { namespaceSelector: { matchLabels?: Record<string, string> } }[] }[];
+    };
+    expect(routerPolicy.ingress[0]!.from.map((f) => f.namespaceSelector.matchLabels)).toEqual([
+      { 'aviary-client': 'true' },
+      { 'kubernetes.io/metadata.name': 'ingress-nginx' },
+      { 'kubernetes.io/metadata.name': 'monitoring' },
+    ]);
+    const analyzerEnv = envOf(podOf(named(manifests, 'Deployment', 'aviary-analyzer')).containers[0]!);
+    expect(analyzerEnv.get('AVIARY_KAFKA_PARTITIONS')?.value).toBe('12');
   });
 
   it('ships the alert rules file as a PrometheusRule, ServiceMonitors and the Grafana dashboard', () => {
@@ -304,6 +321,16 @@ describe('values.schema.json', () => {
       /'\/podSecurityContext\/runAsNonRoot': value must be true/,
     ],
     ['a misspelt key', ['--set', 'router.replica=3'], /'\/router'.*replica/s],
+    [
+      'a judge without a model',
+      ['--set', 'analyzer.judge.url=https://judge.example/v1'],
+      /'\/analyzer\/judge\/model'/,
+    ],
+    [
+      'a shadow timeout the router refuses',
+      ['--set', 'router.shadow.timeoutMs=900000'],
+      /'\/router\/shadow\/timeoutMs'/,
+    ],
   ])('refuses %s, naming the value', (_name, args, message) => {
     const r = helm(['template', 'aviary', chart, '--kube-version', KUBE_VERSION, ...args]);
     expect(r.status).not.toBe(0);

@@ -9,6 +9,8 @@ const schema = z.object({
   DATABASE_POOL_MAX: envField.positiveInt(5, 100),
   KAFKA_BROKERS: envField.csv(),
   KAFKA_CLIENT_ID: z.string().default('aviary-analyzer'),
+  /** Partitions of the evidence topics if the analyzer is the first to create them (as the router's). */
+  AVIARY_KAFKA_PARTITIONS: envField.positiveInt(6, 1000),
   /** Consumer group: analyzer replicas in one group share the partitions. */
   AVIARY_ANALYZER_GROUP_ID: z.string().min(1).default('aviary-analyzer'),
   /** A new group starts from the oldest retained evidence (true) or from now on (false). */

@@ -97,7 +97,7 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     }
     if (isDatabaseUnavailable(exception)) {
       this.logger.warn(
-        `database unavailable on ${req.method} ${req.originalUrl}: ${exception instanceof Error ? exception.message : String(exception)}`,
+        `database unavailable on ${req.method} ${req.path}: ${exception instanceof Error ? exception.message : String(exception)}`,
       );
       return {
         type: problemType('DATABASE_UNAVAILABLE'),
@@ -110,7 +110,7 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     }
     const errorId = randomUUID();
     this.logger.error(
-      `error ${errorId} on ${req.method} ${req.originalUrl}`,
+      `error ${errorId} on ${req.method} ${req.path}`,
       exception instanceof Error ? exception.stack : String(exception),
     );
     return {

@@ -86,6 +86,8 @@ export class RolloutScheduler implements OnApplicationBootstrap, OnApplicationSh
         );
       } catch (err) {
         if (err instanceof DomainError && err.code === 'CONCURRENT_MODIFICATION') continue;
+        // The analysis could not run: the step holds, and the stuck-analysis alert needs to see it.
+        this.metrics.recordVerdict(r.model.name, r.id, 'Error');
         this.logger.warn(
           `evaluating rollout ${r.id} failed: ${err instanceof Error ? err.message : String(err)}`,
         );

@@ -14,7 +14,7 @@ export interface StatusViewer {
 /**
  * Access to the status page: any valid API token (viewer is enough) presented as a Bearer header or
  * the sign-in cookie; everyone when AVIARY_STATUS_PUBLIC is set. The cookie holds the token itself
- * (HttpOnly, SameSite=Strict, path /status) and is checked on every request, so revoking the token
+ * (HttpOnly, SameSite=Lax, path /status) and is checked on every request, so revoking the token
  * signs the page out at once.
  */
 @Injectable()
@@ -29,10 +29,9 @@ export class StatusAccess {
   }
 
   async viewer(req: Request): Promise<StatusViewer | null> {
-    const header = req.headers.authorization?.trim();
-    const presented = header
-      ? header.replace(/^Bearer\s+/i, '')
-      : readCookie(req.headers.cookie, STATUS_COOKIE);
+    // Only a Bearer header replaces the cookie: a proxy's Basic auth in front of the page must not.
+    const bearer = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '')?.[1];
+    const presented = bearer ?? readCookie(req.headers.cookie, STATUS_COOKIE);
     if (presented) {
       const principal = await this.tokens.authenticate(presented);
       if (principal) return { name: principal.name, public: false };
@@ -55,8 +54,18 @@ export class StatusAccess {
   }
 }
 
+/**
+ * Lax, not Strict: a status link opened from chat or e-mail is a cross-site navigation, and Strict
+ * would arrive without the cookie (the sign-in form again). The page only reads, so Lax's protection
+ * (no cookie on cross-site POSTs) is what matters. Secure behind HTTPS, including a TLS-terminating
+ * ingress (X-Forwarded-Proto can only make the cookie stricter, so it is safe to believe).
+ */
 function cookie(value: string, req: Request): string {
-  return `${value}; Path=/status; HttpOnly; SameSite=Strict${req.secure ? '; Secure' : ''}`;
+  const proto = String(req.headers['x-forwarded-proto'] ?? '')
+    .split(',')[0]
+    ?.trim();
+  const https = req.secure || proto === 'https';
+  return `${value}; Path=/status; HttpOnly; SameSite=Lax${https ? '; Secure' : ''}`;
 }
 
 /** The value of cookie `name` in a Cookie header, or null. */

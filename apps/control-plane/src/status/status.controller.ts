@@ -103,8 +103,9 @@ export class StatusController {
       'Status page data for one rollout: step timeline, comparison, metric series per version, shadow examples, decision log',
   })
   async rollout(@Req() req: Request, @Param('id', new UuidPipe('rollout')) id: string) {
-    await this.requireViewer(req);
-    const data = await this.status.rollout(id);
+    const viewer = await this.requireViewer(req);
+    // Example pairs carry users' prompts and the models' answers: only for signed-in viewers.
+    const data = await this.status.rollout(id, { examples: !viewer.public });
     if (!data) throw new DomainError('NOT_FOUND', `rollout ${JSON.stringify(id)} does not exist`);
     return data;
   }

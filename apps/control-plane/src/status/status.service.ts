@@ -72,21 +72,25 @@ export class StatusService {
       orderBy: { name: 'asc' },
       select: { id: true, name: true, description: true, stableVersion: { select: { label: true } } },
     });
-    // Every active rollout, and the most recent finished ones (a few per model are shown).
+    // Every active rollout, and each model's most recent finished ones.
     const [active, finished] = await Promise.all([
       this.prisma.rollout.findMany({ where: { active: true }, include: rolloutInclude }),
-      this.prisma.rollout.findMany({
-        where: { active: false },
-        include: rolloutInclude,
-        orderBy: [{ updatedAt: 'desc' }, { id: 'desc' }],
-        take: Math.max(50, models.length * RECENT_PER_MODEL * 4),
-      }),
+      Promise.all(
+        models.map((m) =>
+          this.prisma.rollout.findMany({
+            where: { modelId: m.id, active: false },
+            include: rolloutInclude,
+            orderBy: [{ updatedAt: 'desc' }, { id: 'desc' }],
+            take: RECENT_PER_MODEL,
+          }),
+        ),
+      ),
     ]);
     return {
       generatedAt: now.toISOString(),
-      models: models.map((m) => {
+      models: models.map((m, i) => {
         const current = active.filter((r) => r.modelId === m.id);
-        const recent = finished.filter((r) => r.modelId === m.id).slice(0, RECENT_PER_MODEL);
+        const recent = finished[i] ?? [];
         return {
           name: m.name,
           description: m.description,
@@ -97,7 +101,7 @@ export class StatusService {
     };
   }
 
-  async rollout(id: string, now = new Date()) {
+  async rollout(id: string, opts: { examples: boolean } = { examples: true }, now = new Date()) {
     const r = await this.prisma.rollout.findUnique({ where: { id }, include: rolloutInclude });
     if (!r) return null;
     const plan = r.plan as unknown as RolloutPlan;
@@ -115,7 +119,7 @@ export class StatusService {
       this.analysis.report(id),
       // Only this rollout's evidence exists; the window just bounds a long rollout's history.
       this.store.armSeries(id, new Date(now.getTime() - SERIES_WINDOW_MS)),
-      this.store.recentSamples(id, EXAMPLE_PAIRS),
+      opts.examples ? this.store.recentSamples(id, EXAMPLE_PAIRS) : Promise.resolve([]),
     ]);
     const timeline = stepTimeline(
       plan,

@@ -638,6 +638,8 @@
       credentials: 'same-origin',
       headers: { accept: 'application/json' },
       cache: 'no-store',
+      // A request that never answers must not stop the polling.
+      signal: AbortSignal.timeout(Math.max(10_000, refreshMs * 5)),
     });
     if (res.status === 401) {
       // Signed out (token revoked or the session ended): the page itself shows the sign-in form.
