@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import { BEHAVIOURS, startDemoLlm, type DemoLlm } from '@aviary/demo-llm';
-import { createTestDatabase, testKafkaBrokers, type TestDatabase } from '@aviary/testing';
+import { createTestDatabase, testKafkaBrokers, testUnleashUrl, type TestDatabase } from '@aviary/testing';
+import { waitFor } from '../apps/control-plane/test/harness';
 
 // Production on one machine: the image's file set (built from the Dockerfile's runtime stage, with
 // production dependencies only), run as separate processes the way the Helm chart runs them — the
@@ -74,7 +75,7 @@ beforeAll(async () => {
   controlPlane = await start('control-plane', dockerCommand('control-plane'), 'AVIARY_CONTROL_PLANE_PORT', {
     DATABASE_URL: db.url,
     AVIARY_ADMIN_TOKEN: ADMIN_TOKEN,
-    UNLEASH_URL: unleashUrl(),
+    UNLEASH_URL: testUnleashUrl(),
     UNLEASH_TIMEOUT_MS: '3000',
     AVIARY_BUILTIN_FLAGS: 'false',
     AVIARY_TICK_INTERVAL_MS: '250',
@@ -110,7 +111,7 @@ beforeAll(async () => {
     routers.push(
       await start(name, dockerCommand('router'), 'AVIARY_ROUTER_PORT', {
         ...kafka,
-        AVIARY_FLAGS_URL: `${unleashUrl()}/api`,
+        AVIARY_FLAGS_URL: `${testUnleashUrl()}/api`,
         AVIARY_FLAGS_REFRESH_MS: '200',
         AVIARY_FLAGS_BACKUP_DIR: backup,
         AVIARY_ROUTER_SECRET: ROUTER_SECRET,
@@ -158,23 +159,33 @@ it('moves a rollout through shadow to 50% on both routers, then rolls a refusing
   await api('POST', `/api/v1/rollouts/${id}/start`, {});
 
   // Shadow, then 50%: the analyzer's evidence (through Kafka) lets the control plane advance.
-  await until('the rollout to reach 50%', 60_000, async () => {
-    const r = await api<{ phase: string; step: { index: number } }>('GET', `/api/v1/rollouts/${id}`);
-    if (r.phase !== 'Progressing') throw new Error(`rollout left Progressing: ${JSON.stringify(r)}`);
-    return r.step.index >= 1;
-  });
+  await waitFor(
+    'the rollout to reach 50%',
+    async () => {
+      const r = await api<{ phase: string; step: { index: number } }>('GET', `/api/v1/rollouts/${id}`);
+      if (r.phase !== 'Progressing') throw new Error(`rollout left Progressing: ${JSON.stringify(r)}`);
+      return r.step.index >= 1;
+    },
+    60_000,
+  );
   // Both routers serve the candidate to some users.
   traffic.served.clear();
-  await until('both routers to serve the candidate', 20_000, () =>
-    Promise.resolve(routers.every((r) => traffic.served.get(r.name)?.has('v2-int8'))),
+  await waitFor(
+    'both routers to serve the candidate',
+    () => Promise.resolve(routers.every((r) => traffic.served.get(r.name)?.has('v2-int8'))),
+    20_000,
   );
 
   // The candidate starts refusing: the guardrail fails and Aviary rolls back on its own.
   candidate.setBehaviour('refusesMore');
-  const rolledBackAt = await until('an automatic rollback', 60_000, async () => {
-    const r = await api<{ phase: string }>('GET', `/api/v1/rollouts/${id}`);
-    return r.phase === 'RolledBack' ? Date.now() : null;
-  });
+  const rolledBackAt = await waitFor(
+    'an automatic rollback',
+    async () => {
+      const r = await api<{ phase: string }>('GET', `/api/v1/rollouts/${id}`);
+      return r.phase === 'RolledBack' ? Date.now() : null;
+    },
+    60_000,
+  );
   const events = await api<{ items: { type: string; automatic: boolean; message: string }[] }>(
     'GET',
     `/api/v1/rollouts/${id}/events?limit=100`,
@@ -184,25 +195,23 @@ it('moves a rollout through shadow to 50% on both routers, then rolls a refusing
   expect(rollback?.message).toMatch(/refusal rate/);
 
   // Both routers serve only the baseline again: 40 different users each, all on v1.
-  const reachedAll = await until('both routers to serve only the baseline', 10_000, async () => {
-    for (const r of routers) {
-      const versions = await askMany(r, 40);
-      if (versions.has('v2-int8')) return null;
-    }
-    return Date.now();
-  });
+  const reachedAll = await waitFor(
+    'both routers to serve only the baseline',
+    async () => {
+      for (const r of routers) {
+        const versions = await askMany(r, 40);
+        if (versions.has('v2-int8')) return null;
+      }
+      return Date.now();
+    },
+    10_000,
+  );
   process.stdout.write(
     `production topology: automatic rollback reached both routers ${reachedAll - rolledBackAt} ms after the control plane recorded it\n`,
   );
 }, 180_000);
 
 // ---------------------------------------------------------------------------------------------
-
-function unleashUrl(): string {
-  const url = process.env['UNLEASH_URL'];
-  if (!url) throw new Error('UNLEASH_URL is not set: run `bash scripts/services/unleash.sh` (npm test does)');
-  return url.replace(/\/+$/, '');
-}
 
 /**
  * The Dockerfile's runtime stage as a directory: its COPY lines, with node_modules from
@@ -309,11 +318,15 @@ async function start(
   proc.stderr?.on('data', (d: Buffer) => (out += d.toString()));
   const service: Service = { name, url: `http://127.0.0.1:${port}`, proc, output: () => out };
   services.push(service);
-  await until(`${name} to be ready`, 60_000, async () => {
-    if (proc.exitCode !== null) throw new Error(`${name} exited ${proc.exitCode}:\n${out}`);
-    const res = await fetch(`${service.url}/readyz`).catch(() => null);
-    return res?.status === 200;
-  }).catch((err: unknown) => {
+  await waitFor(
+    `${name} to be ready`,
+    async () => {
+      if (proc.exitCode !== null) throw new Error(`${name} exited ${proc.exitCode}:\n${out}`);
+      const res = await fetch(`${service.url}/readyz`).catch(() => null);
+      return res?.status === 200;
+    },
+    60_000,
+  ).catch((err: unknown) => {
     throw new Error(`${String(err)}\n--- ${name} output:\n${out}`);
   });
   return service;
@@ -337,16 +350,6 @@ async function api<T = Record<string, unknown>>(method: string, path: string, bo
   const text = await res.text();
   if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${text}`);
   return (text ? JSON.parse(text) : {}) as T;
-}
-
-async function until<T>(what: string, timeoutMs: number, check: () => Promise<T | null | false>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== null && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 const clients = new Map<string, OpenAI>();

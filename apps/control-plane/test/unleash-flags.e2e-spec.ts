@@ -6,6 +6,7 @@ import {
   startTcpProxy,
   startUnleashClient,
   type TcpProxy,
+  testUnleashUrl,
   users,
 } from '@aviary/testing';
 import { seedModel, startTestControlPlane, type TestControlPlane, waitFor } from './harness';
@@ -18,14 +19,7 @@ const plan = {
   ],
 };
 
-function unleashUrl(): string {
-  const url = process.env['UNLEASH_URL'];
-  if (!url)
-    throw new Error(
-      'UNLEASH_URL is not set: run `bash scripts/services/unleash.sh` (npm test does) and export UNLEASH_URL',
-    );
-  return url.replace(/\/+$/, '');
-}
+const unleashUrl = testUnleashUrl;
 
 type Readyz = {
   status: string;

@@ -15,5 +15,5 @@ export {
 } from './postgres-catalog';
 export * from './unleash-client';
 export * from './tcp-proxy';
-export { testKafkaBrokers } from './kafka';
+export { testKafkaBrokers, testUnleashUrl } from './kafka';
 export { launchChromium } from './browser';

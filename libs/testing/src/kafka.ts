@@ -7,3 +7,13 @@ export function testKafkaBrokers(): string[] {
     );
   return list;
 }
+
+/** The unleash-server tests use: UNLEASH_URL (npm test starts one with scripts/services/unleash.sh). */
+export function testUnleashUrl(): string {
+  const url = process.env['UNLEASH_URL'];
+  if (!url)
+    throw new Error(
+      'UNLEASH_URL is not set: run `bash scripts/services/unleash.sh` (npm test does) and export UNLEASH_URL',
+    );
+  return url.replace(/\/+$/, '');
+}

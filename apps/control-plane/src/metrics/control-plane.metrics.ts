@@ -7,6 +7,8 @@ import { rowToState } from '../rollouts/rollout.mapper';
 
 /** Rollouts finished longer ago than this drop out of the phase gauge, so label sets stay bounded. */
 const FINISHED_VISIBLE_MS = 24 * 3600_000;
+/** Gauges collected within this window share one read of the rollouts (one scrape). */
+const SCRAPE_REUSE_MS = 1000;
 
 /** One registry per app instance (tests run several in one process). */
 @Injectable()
@@ -39,7 +41,7 @@ export class ControlPlaneMetrics {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers: [this.registry],
     });
-    const recent = () =>
+    const query = () =>
       prisma.rollout.findMany({
         where: { OR: [{ active: true }, { updatedAt: { gt: new Date(Date.now() - FINISHED_VISIBLE_MS) } }] },
         select: {
@@ -53,6 +55,17 @@ export class ControlPlaneMetrics {
           model: { select: { name: true } },
         },
       });
+    // Three gauges read the same rows: one query per scrape, not one per gauge.
+    let cached: { at: number; rows: ReturnType<typeof query> } | null = null;
+    const recent = (): ReturnType<typeof query> => {
+      const now = Date.now();
+      if (!cached || now - cached.at > SCRAPE_REUSE_MS) {
+        const rows = query();
+        cached = { at: now, rows };
+        rows.catch(() => (cached = null));
+      }
+      return cached.rows;
+    };
     new Gauge({
       name: 'aviary_rollout_phase',
       help: 'Rollout phase: 1 for the phase the rollout is in, 0 for the others',
