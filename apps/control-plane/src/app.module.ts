@@ -1,5 +1,6 @@
 import { type DynamicModule, Logger, Module } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
+import { UpstreamSecrets } from '@aviary/config';
 import { FLAG_PUBLISHER, type FlagPublisher, STEP_ANALYSIS } from '@aviary/domain';
 import { UnleashFlagPublisher } from '@aviary/flags';
 import { EvidenceStore, type PrismaClient } from '@aviary/persistence';
@@ -11,6 +12,10 @@ import { AuthGuard } from './auth/auth.guard';
 import { TokenRepository } from './auth/token.repository';
 import { TokensController } from './auth/tokens.controller';
 import { TokensService } from './auth/tokens.service';
+import { CredentialRepository } from './credentials/credential.repository';
+import { CredentialsController } from './credentials/credentials.controller';
+import { CredentialsService } from './credentials/credentials.service';
+import { JsonBodyInterceptor } from './common/json-body';
 import { ProblemDetailsFilter } from './common/problem-details.filter';
 import { CONTROL_PLANE_CONFIG, type ControlPlaneConfig } from './config/control-plane.config';
 import { PRISMA } from './database/database.tokens';
@@ -52,6 +57,7 @@ export class AppModule {
       controllers: [
         HealthController,
         TokensController,
+        CredentialsController,
         ModelsController,
         RolloutsController,
         AnalysisController,
@@ -67,7 +73,7 @@ export class AppModule {
           useValue: new GuardrailAnalysis(
             prisma,
             new EvidenceStore(prisma),
-            new GoldenSetRunner(prisma, (m) => new Logger('GoldenSet').log(m)),
+            new GoldenSetRunner(prisma, new UpstreamSecrets(), (m) => new Logger('GoldenSet').log(m)),
           ),
         },
         {
@@ -82,9 +88,12 @@ export class AppModule {
         },
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_FILTER, useClass: ProblemDetailsFilter },
+        { provide: APP_INTERCEPTOR, useClass: JsonBodyInterceptor },
         ControlPlaneMetrics,
         TokenRepository,
         TokensService,
+        CredentialRepository,
+        CredentialsService,
         ModelRepository,
         ModelsService,
         RolloutRepository,

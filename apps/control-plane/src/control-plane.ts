@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { ConsoleLogger, type INestApplication, Logger, type LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import express from 'express';
+import express, { type NextFunction, type Request, type Response } from 'express';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -16,6 +16,8 @@ import {
 } from '@aviary/persistence';
 import { AppModule } from './app.module';
 import { TokensService } from './auth/tokens.service';
+import { nulInUrl } from './common/json-body';
+import { PROBLEM_CONTENT_TYPE, ProblemException, problemBody } from './common/problem';
 import { type ControlPlaneConfig } from './config/control-plane.config';
 
 export interface RunningControlPlane {
@@ -83,7 +85,12 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Run
       poolMax = EMBEDDED_POOL_MAX;
       logger.log(`embedded PostgreSQL (PGlite) at ${dataDir}`);
     }
-    const client = createPrismaClient({ url: databaseUrl, poolMax });
+    const client = createPrismaClient({
+      url: databaseUrl,
+      poolMax,
+      connectionTimeoutMs: config.database.connectTimeoutMs,
+      queryTimeoutMs: config.database.queryTimeoutMs,
+    });
     cleanups.push(() => client.close());
     const { applied } = await applyMigrations(client.pool, {
       migrationsDir: resolveMigrationsDir(),
@@ -95,7 +102,26 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Run
       bodyParser: false,
       logger: appLogger,
     });
-    app.use(express.json({ limit: config.maxBodyBytes, type: ['application/json', 'application/*+json'] }));
+    // A path or query with a NUL can name nothing; PostgreSQL would refuse it as a 500.
+    app.use((req: Request, res: Response, next: NextFunction) => {
+      if (!nulInUrl(req.originalUrl)) return next();
+      const problem = ProblemException.validation(
+        [{ field: 'url', message: 'must not contain the NUL character (%00)' }],
+        'request URL',
+      );
+      res
+        .status(400)
+        .type(PROBLEM_CONTENT_TYPE)
+        .send(JSON.stringify(problemBody(problem, req.path)));
+    });
+    // Bodies are only buffered here; JsonBodyInterceptor parses them after authentication. A rollout
+    // may carry a golden set (up to 2,000,000 characters), so its route takes a larger body.
+    const json = ['application/json', 'application/*+json'];
+    app.use(
+      '/api/v1/rollouts',
+      express.raw({ limit: Math.max(config.maxBodyBytes, config.maxRolloutBodyBytes), type: json }),
+    );
+    app.use(express.raw({ limit: config.maxBodyBytes, type: json }));
     // The status page's sign-in form is the only form the control plane accepts.
     app.use('/status/login', express.urlencoded({ extended: false, limit: '8kb' }));
     const document = SwaggerModule.createDocument(

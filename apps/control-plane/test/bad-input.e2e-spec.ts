@@ -1,27 +1,10 @@
-import { Client } from 'pg';
-import { fastPlan, seedModel, startTestControlPlane, type TestControlPlane } from './harness';
-
-/** Everything the API stores, to prove a rejected request changed nothing. */
-async function snapshot(databaseUrl: string): Promise<string> {
-  const c = new Client({ connectionString: databaseUrl });
-  await c.connect();
-  try {
-    const out: Record<string, unknown> = {};
-    for (const table of [
-      'models',
-      'model_versions',
-      'rollouts',
-      'rollout_events',
-      'api_tokens',
-      'flag_publications',
-    ]) {
-      out[table] = (await c.query(`SELECT * FROM ${table} ORDER BY 1`)).rows;
-    }
-    return JSON.stringify(out);
-  } finally {
-    await c.end();
-  }
-}
+import {
+  databaseSnapshot as snapshot,
+  fastPlan,
+  seedModel,
+  startTestControlPlane,
+  type TestControlPlane,
+} from './harness';
 
 type Case = {
   name: string;

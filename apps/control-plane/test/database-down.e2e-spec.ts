@@ -51,4 +51,32 @@ describe('when the database is unreachable', () => {
     );
     expect((await t.api('GET', '/readyz', undefined, { token: null })).status).toBe(200);
   }, 60_000);
+
+  it('answers readiness within about a second and the API within a few when the database host is frozen', async () => {
+    const m = await seedModel(t);
+    proxy.freeze();
+    try {
+      let started = Date.now();
+      const ready = await t.api('GET', '/readyz', undefined, { token: null });
+      const readyMs = Date.now() - started;
+      expect(ready.status).toBe(503);
+      expect(readyMs).toBeLessThan(2_000);
+
+      started = Date.now();
+      const res = await t.api('GET', `/api/v1/models/${m.name}`);
+      const apiMs = Date.now() - started;
+      expect(res.status).toBe(503);
+      expect(res.body).toMatchObject({ code: 'DATABASE_UNAVAILABLE' });
+      expect(apiMs).toBeLessThan(15_000);
+      console.log(`frozen database: /readyz answered in ${readyMs} ms, the API in ${apiMs} ms`);
+    } finally {
+      proxy.thaw();
+    }
+    await waitFor(
+      'the API to recover',
+      async () => (await t.api('GET', `/api/v1/models/${m.name}`)).status === 200,
+      30_000,
+      200,
+    );
+  }, 90_000);
 });

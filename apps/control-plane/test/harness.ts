@@ -1,3 +1,4 @@
+import { Client } from 'pg';
 import { createTestDatabase } from '@aviary/testing';
 import { loadControlPlaneConfig } from '../src/config/control-plane.config';
 import { type RunningControlPlane, startControlPlane } from '../src/control-plane';
@@ -84,12 +85,14 @@ export async function startTestControlPlane(
 /** Registers a model with a baseline and a candidate version; returns their ids. */
 export async function seedModel(t: TestControlPlane, name = `m-${Math.random().toString(36).slice(2, 8)}`) {
   const model = await t.api('POST', '/api/v1/models', { name });
+  // 409 when an earlier seed in this control plane declared it already.
+  await t.api('POST', '/api/v1/credentials', { name: 'baseline-api-key', allowedHosts: ['127.0.0.1:9'] });
   if (model.status !== 201) throw new Error(`seed model: ${model.status} ${JSON.stringify(model.body)}`);
   const v1 = await t.api<{ id: string }>('POST', `/api/v1/models/${name}/versions`, {
     label: 'v1',
     upstreamBaseUrl: 'http://127.0.0.1:9/v1',
     upstreamModel: 'base-8b',
-    apiKeyRef: 'BASELINE_API_KEY',
+    apiKeyRef: 'baseline-api-key',
   });
   const v2 = await t.api<{ id: string }>('POST', `/api/v1/models/${name}/versions`, {
     label: 'v2-int8',
@@ -128,5 +131,28 @@ export async function waitFor<T>(
     if (v) return v;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** Everything the API stores, to prove a rejected request changed nothing. */
+export async function databaseSnapshot(databaseUrl: string): Promise<string> {
+  const c = new Client({ connectionString: databaseUrl });
+  await c.connect();
+  try {
+    const out: Record<string, unknown> = {};
+    for (const table of [
+      'models',
+      'model_versions',
+      'rollouts',
+      'rollout_events',
+      'api_tokens',
+      'flag_publications',
+      'upstream_credentials',
+    ]) {
+      out[table] = (await c.query(`SELECT * FROM ${table} ORDER BY 1`)).rows;
+    }
+    return JSON.stringify(out);
+  } finally {
+    await c.end();
   }
 }

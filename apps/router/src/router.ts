@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { EventPublisher } from '@aviary/domain';
 import { TOPICS } from '@aviary/contracts';
 import { ensureTopics, InProcessEventBus, KafkaEventPublisher, kafkaSecurity } from '@aviary/kafka';
-import { apiKeyFor, ChatHandler } from './chat/chat-handler';
+import { ChatHandler } from './chat/chat-handler';
 import { RefusalDetector } from '@aviary/domain';
 import type { RouterConfig } from './config/router.config';
 import { RouterMetrics } from './evidence/router-metrics';
@@ -118,7 +118,6 @@ export async function startRouter(config: RouterConfig, opts: RouterOptions = {}
     refusals,
     events,
     metrics,
-    apiKeyFor,
   });
   const chat = new ChatHandler({
     config,

@@ -47,14 +47,16 @@ export async function startStack(
   const cp = await startTestControlPlane({ AVIARY_ANALYSIS: 'manual', ...opts.controlPlaneEnv });
   const baseline = await startDemoLlm({ name: 'baseline', seed: 1, apiKey: 'baseline-key' });
   const candidate = await startDemoLlm({ name: 'candidate', seed: 2 });
-  process.env['ROUTER_TEST_BASELINE_KEY'] = 'baseline-key';
+  // The baseline's key is a declared credential: the router reads it from AVIARY_UPSTREAM_KEY_<NAME>.
+  process.env['AVIARY_UPSTREAM_KEY_ROUTER_TEST_BASELINE'] = 'baseline-key';
+  await cp.api('POST', '/api/v1/credentials', { name: 'router-test-baseline', allowedHosts: ['127.0.0.1'] });
   const model = `chat-${Math.random().toString(36).slice(2, 8)}`;
   await cp.api('POST', '/api/v1/models', { name: model });
   await cp.api('POST', `/api/v1/models/${model}/versions`, {
     label: 'v1',
     upstreamBaseUrl: baseline.url,
     upstreamModel: 'base-8b',
-    apiKeyRef: 'ROUTER_TEST_BASELINE_KEY',
+    apiKeyRef: 'router-test-baseline',
     timeoutMs: opts.baselineTimeoutMs ?? 5000,
   });
   await cp.api('POST', `/api/v1/models/${model}/versions`, {

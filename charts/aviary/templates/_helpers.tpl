@@ -134,3 +134,10 @@ readinessProbe:
   timeoutSeconds: 3
   failureThreshold: 2
 {{- end -}}
+
+{{/* Upstream credentials as AVIARY_UPSTREAM_KEY_<NAME> env vars (the only env vars sent upstream). */}}
+{{- define "aviary.upstreamCredentialsEnv" -}}
+{{- range .Values.upstreamCredentials }}
+{{ include "aviary.secretEnv" (dict "name" (printf "AVIARY_UPSTREAM_KEY_%s" (upper (replace "-" "_" .name))) "secret" .secret "key" .key) }}
+{{- end }}
+{{- end }}

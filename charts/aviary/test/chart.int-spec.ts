@@ -196,13 +196,19 @@ describe('the chart with the full example values', () => {
     }
   });
 
-  it('gives routers the model API keys under the env names the versions reference, and Unleash client tokens', () => {
+  it('gives routers and the control plane the upstream credentials as AVIARY_UPSTREAM_KEY_<NAME>, and routers Unleash client tokens', () => {
+    for (const app of ['aviary-router', 'aviary-control-plane']) {
+      const keys = envOf(podOf(named(manifests, 'Deployment', app)).containers[0]!);
+      expect(keys.get('AVIARY_UPSTREAM_KEY_OPENAI_PROD')?.valueFrom?.secretKeyRef).toEqual({
+        name: 'model-api-keys',
+        key: 'openai',
+      });
+      expect(keys.get('AVIARY_UPSTREAM_KEY_VLLM')?.valueFrom?.secretKeyRef).toEqual({
+        name: 'model-api-keys',
+        key: 'vllm',
+      });
+    }
     const env = envOf(podOf(named(manifests, 'Deployment', 'aviary-router')).containers[0]!);
-    expect(env.get('OPENAI_API_KEY')?.valueFrom?.secretKeyRef).toEqual({
-      name: 'model-api-keys',
-      key: 'openai',
-    });
-    expect(env.get('VLLM_API_KEY')?.valueFrom?.secretKeyRef).toEqual({ name: 'model-api-keys', key: 'vllm' });
     expect(env.get('AVIARY_FLAGS_URL')?.value).toBe('https://unleash.example.com/api');
     expect(env.get('AVIARY_FLAGS_TOKEN')?.valueFrom?.secretKeyRef).toEqual({
       name: 'aviary-unleash',

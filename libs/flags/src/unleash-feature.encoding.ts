@@ -1,6 +1,11 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { flagNameForModel, type ModelRouting, type UpstreamTarget } from '@aviary/domain';
+import {
+  flagNameForModel,
+  type ModelRouting,
+  UPSTREAM_AUTH_SCHEMES,
+  type UpstreamTarget,
+} from '@aviary/domain';
 import { RoutingEncodingError } from './flags.errors';
 
 /*
@@ -33,6 +38,8 @@ export const upstreamTargetSchema = z.object({
   upstreamModel: z.string().min(1),
   timeoutMs: z.number().int().positive(),
   apiKeyRef: z.string().min(1).nullable(),
+  /** Optional within v1: payloads published before it existed mean bearer. */
+  authScheme: z.enum(UPSTREAM_AUTH_SCHEMES).optional(),
 });
 
 /**
@@ -325,5 +332,6 @@ function copyTarget(target: UpstreamTarget): UpstreamTarget {
     upstreamModel: target.upstreamModel,
     timeoutMs: target.timeoutMs,
     apiKeyRef: target.apiKeyRef,
+    ...(target.authScheme ? { authScheme: target.authScheme } : {}),
   };
 }

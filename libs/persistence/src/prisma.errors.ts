@@ -60,7 +60,7 @@ function violatedTargets(err: unknown): string[] {
 
 const UNAVAILABLE_CODES = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P2024', 'P2028']);
 const UNAVAILABLE_MESSAGE =
-  /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|Connection terminated|connection timeout|timeout exceeded when trying to connect|Can't reach database|server closed the connection|DatabaseNotReachable|ConnectionClosed|SocketTimeout|Unable to start a transaction/i;
+  /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|Connection terminated|connection timeout|timeout exceeded when trying to connect|Can't reach database|server closed the connection|DatabaseNotReachable|ConnectionClosed|SocketTimeout|Unable to start a transaction|Query read timeout|did not answer within/i;
 
 /**
  * The database could not be reached (refused, reset, timed out, pool exhausted) as opposed to a

@@ -9,9 +9,20 @@ export interface CreatePrismaClientOptions {
   readonly poolMax: number;
   /** Receives errors of idle pooled connections (e.g. the server restarted) instead of crashing. */
   readonly log?: (message: string) => void;
-  /** How long a query may wait for a free connection before failing. Default 30 s (pg: forever). */
+  /**
+   * How long connecting, or waiting for a free pooled connection, may take before failing. Default
+   * 3 s (pg's default is forever: a black-holed database host would hang every request).
+   */
   readonly connectionTimeoutMs?: number;
+  /**
+   * How long a query may wait for its answer (client side, so it also holds when the host is frozen
+   * and the server cannot cancel anything). Default 10 s; 0 = none.
+   */
+  readonly queryTimeoutMs?: number;
 }
+
+export const DEFAULT_CONNECTION_TIMEOUT_MS = 3_000;
+export const DEFAULT_QUERY_TIMEOUT_MS = 10_000;
 
 export interface PrismaHandle {
   readonly prisma: PrismaClient;
@@ -25,10 +36,14 @@ export interface PrismaHandle {
 export function createPrismaClient(options: CreatePrismaClientOptions): PrismaHandle {
   if (!Number.isInteger(options.poolMax) || options.poolMax < 1)
     throw new RangeError(`poolMax must be a positive integer, got ${options.poolMax}`);
+  const queryTimeout = options.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS;
   const pool = new Pool({
     connectionString: options.url,
     max: options.poolMax,
-    connectionTimeoutMillis: options.connectionTimeoutMs ?? 30_000,
+    connectionTimeoutMillis: options.connectionTimeoutMs ?? DEFAULT_CONNECTION_TIMEOUT_MS,
+    ...(queryTimeout > 0 ? { query_timeout: queryTimeout } : {}),
+    // A dead peer is noticed by the kernel eventually instead of never.
+    keepAlive: true,
   });
   // Without a listener, an idle client's error (server gone) is an unhandled 'error' event.
   pool.on('error', (err) => options.log?.(`database connection error: ${err.message}`));

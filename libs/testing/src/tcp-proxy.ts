@@ -8,28 +8,40 @@ export interface TcpProxy {
   cut(): Promise<void>;
   /** Accept connections again on the same port. */
   restore(): Promise<void>;
+  /**
+   * A black hole (a frozen host, a dropped route): connections stay open and new ones are accepted,
+   * but nothing is forwarded in either direction until thaw().
+   */
+  freeze(): void;
+  thaw(): void;
   close(): Promise<void>;
 }
 
 /** A loopback TCP proxy in front of a real service, to take it "down" and back up during a test. */
 export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'): Promise<TcpProxy> {
   const sockets = new Set<Socket>();
+  const pairs = new Set<{ client: Socket; upstream: Socket }>();
+  let frozen = false;
   let server: Server | null = null;
   let port = 0;
   const listen = () =>
     new Promise<void>((resolve, reject) => {
       const s = createServer((client) => {
         const upstream = createConnection({ host: targetHost, port: targetPort });
+        const pair = { client, upstream };
         sockets.add(client).add(upstream);
+        pairs.add(pair);
         const drop = () => {
           client.destroy();
           upstream.destroy();
           sockets.delete(client);
           sockets.delete(upstream);
+          pairs.delete(pair);
         };
         client.on('error', drop).on('close', drop);
         upstream.on('error', drop).on('close', drop);
-        client.pipe(upstream).pipe(client);
+        if (frozen) hold(pair);
+        else forward(pair);
       });
       s.once('error', reject);
       s.listen(port, '127.0.0.1', () => {
@@ -48,10 +60,32 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
     });
   await listen();
   return {
+    freeze: () => {
+      frozen = true;
+      for (const pair of pairs) hold(pair);
+    },
+    thaw: () => {
+      frozen = false;
+      for (const pair of pairs) forward(pair);
+    },
     port,
     url: `http://127.0.0.1:${port}`,
     cut: stop,
     restore: listen,
     close: stop,
   };
+}
+
+function forward({ client, upstream }: { client: Socket; upstream: Socket }): void {
+  client.pipe(upstream);
+  upstream.pipe(client);
+  client.resume();
+  upstream.resume();
+}
+
+function hold({ client, upstream }: { client: Socket; upstream: Socket }): void {
+  client.unpipe(upstream);
+  upstream.unpipe(client);
+  client.pause();
+  upstream.pause();
 }

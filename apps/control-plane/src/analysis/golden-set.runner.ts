@@ -6,8 +6,9 @@ import {
   type GoldenGrade,
   type GoldenItem,
 } from '@aviary/domain';
+import { type UpstreamSecrets } from '@aviary/config';
 import { type Prisma, type PrismaClient } from '@aviary/persistence';
-import { type VersionForRouting } from '../flags/routing.builder';
+import { toUpstreamTarget, type VersionForRouting } from '../flags/routing.builder';
 
 export interface GoldenResult extends GoldenComparison {
   readonly finishedAt: string;
@@ -29,6 +30,8 @@ export class GoldenSetRunner {
 
   constructor(
     private readonly prisma: PrismaClient,
+    /** Only declared credentials (never an arbitrary env var) are sent to upstreams. */
+    private readonly secrets: UpstreamSecrets,
     private readonly log: Log = () => undefined,
     private readonly concurrency = 4,
   ) {}
@@ -89,9 +92,10 @@ export class GoldenSetRunner {
 
   /** The version's answer, or null when the call failed (which fails the item). */
   private async ask(version: VersionForCall, item: GoldenItem): Promise<string | null> {
-    const headers: Record<string, string> = { 'content-type': 'application/json' };
-    const key = version.apiKeyRef ? process.env[version.apiKeyRef] : undefined;
-    if (key) headers['authorization'] = `Bearer ${key}`;
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      ...this.secrets.headersFor(toUpstreamTarget(version)),
+    };
     try {
       const res = await fetch(`${version.upstreamBaseUrl.replace(/\/+$/, '')}/chat/completions`, {
         method: 'POST',

@@ -5,7 +5,7 @@ import { applyMigrations, createPrismaClient, resolveMigrationsDir } from '@avia
 
 async function main(): Promise<void> {
   const env = parseEnv('db:migrate', z.object({ DATABASE_URL: envField.postgresUrl() }), process.env);
-  const client = createPrismaClient({ url: env.DATABASE_URL, poolMax: 1 });
+  const client = createPrismaClient({ url: env.DATABASE_URL, poolMax: 1, queryTimeoutMs: 0 });
   try {
     const { applied } = await applyMigrations(client.pool, {
       migrationsDir: resolveMigrationsDir(),

@@ -3,7 +3,13 @@ import { randomUUID } from 'node:crypto';
 import type { Request, Response } from 'express';
 import { DomainError, type DomainErrorCode } from '@aviary/domain';
 import { isDatabaseUnavailable } from '@aviary/persistence';
-import { PROBLEM_CONTENT_TYPE, ProblemException, type ProblemDetails, problemType } from './problem';
+import {
+  PROBLEM_CONTENT_TYPE,
+  ProblemException,
+  problemBody,
+  type ProblemDetails,
+  problemType,
+} from './problem';
 
 const DOMAIN_STATUS: Record<DomainErrorCode, number> = {
   ILLEGAL_TRANSITION: 409,
@@ -14,6 +20,7 @@ const DOMAIN_STATUS: Record<DomainErrorCode, number> = {
   NOT_FOUND: 404,
   INVALID_PLAN: 400,
   INVALID_GOLDEN_SET: 400,
+  INVALID_REFERENCE: 400,
 };
 
 interface BodyParserError {
@@ -49,18 +56,7 @@ export class ProblemDetailsFilter implements ExceptionFilter {
 
   private toProblem(exception: unknown, req: Request): ProblemDetails {
     const instance = req.originalUrl;
-    if (exception instanceof ProblemException) {
-      return {
-        type: problemType(exception.code),
-        title: exception.title,
-        status: exception.httpStatus,
-        detail: exception.detail,
-        code: exception.code,
-        instance,
-        ...(exception.errors ? { errors: exception.errors } : {}),
-        ...exception.extensions,
-      };
-    }
+    if (exception instanceof ProblemException) return problemBody(exception, instance);
     if (exception instanceof DomainError) {
       const status = DOMAIN_STATUS[exception.code];
       const issues = exception.details['issues'];

@@ -51,6 +51,20 @@ export class ProblemException extends HttpException {
   }
 }
 
+/** The problem+json body of a ProblemException. */
+export function problemBody(exception: ProblemException, instance: string): ProblemDetails {
+  return {
+    type: problemType(exception.code),
+    title: exception.title,
+    status: exception.httpStatus,
+    detail: exception.detail,
+    code: exception.code,
+    instance,
+    ...(exception.errors ? { errors: exception.errors } : {}),
+    ...exception.extensions,
+  };
+}
+
 export function problemType(code: string): string {
   return `https://aviary.dev/problems/${code.toLowerCase().replace(/_/g, '-')}`;
 }

@@ -9,12 +9,21 @@ const schema = z.object({
   DATABASE_URL: envField.postgresUrl().optional(),
   AVIARY_DATA_DIR: z.string().default('.aviary'),
   AVIARY_DB_POOL_MAX: envField.positiveInt(10, 200),
+  /** Connecting, or waiting for a pooled connection: past this a request answers 503. */
+  AVIARY_DB_CONNECT_TIMEOUT_MS: envField.positiveInt(3_000, 600_000),
+  /** A query's answer (client side, so a frozen database host cannot hang requests). */
+  AVIARY_DB_QUERY_TIMEOUT_MS: envField.positiveInt(10_000, 3_600_000),
   AVIARY_ADMIN_TOKEN: z.string().min(24, 'must be at least 24 characters').optional(),
   UNLEASH_URL: envField.url().optional(),
   UNLEASH_ADMIN_TOKEN: z.string().min(1).optional(),
   UNLEASH_PROJECT: z.string().default('default'),
   UNLEASH_ENVIRONMENT: z.string().default('development'),
   UNLEASH_TIMEOUT_MS: envField.positiveInt(5000, 120_000),
+  /**
+   * Comma-separated upstream hosts (host, host:port or *.domain) model versions may call; unset:
+   * any. Keeps an operator from pointing a version at an arbitrary server.
+   */
+  AVIARY_UPSTREAM_HOSTS: envField.csv().optional(),
   /** How often the flag reconciler retries publications that did not go through. */
   AVIARY_FLAG_RETRY_INTERVAL_MS: envField.positiveInt(2000, 600_000),
   /** How often rollouts are re-evaluated (step timers, analysis verdicts). */
@@ -29,6 +38,8 @@ const schema = z.object({
   /** Serve the built-in Unleash-compatible flag endpoint even when UNLEASH_URL is set. */
   AVIARY_BUILTIN_FLAGS: envField.bool(true),
   AVIARY_MAX_BODY_BYTES: envField.positiveInt(262_144, 10_485_760),
+  /** POST /api/v1/rollouts may carry a golden set of up to 2,000,000 characters (JSON-escaped). */
+  AVIARY_MAX_ROLLOUT_BODY_BYTES: envField.positiveInt(8_388_608, 67_108_864),
   AVIARY_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   /** The status page without a token. Off by default: rollout details are internal. */
   AVIARY_STATUS_PUBLIC: envField.bool(false),
@@ -43,7 +54,13 @@ export type ControlPlaneEnv = z.output<typeof schema>;
 export interface ControlPlaneConfig {
   readonly port: number;
   readonly host: string;
-  readonly database: { readonly url: string | null; readonly dataDir: string; readonly poolMax: number };
+  readonly database: {
+    readonly url: string | null;
+    readonly dataDir: string;
+    readonly poolMax: number;
+    readonly connectTimeoutMs: number;
+    readonly queryTimeoutMs: number;
+  };
   readonly adminToken: string | null;
   readonly unleash: {
     readonly url: string;
@@ -57,6 +74,9 @@ export interface ControlPlaneConfig {
   readonly analysis: 'guardrails' | 'time-only' | 'manual';
   readonly builtinFlags: boolean;
   readonly maxBodyBytes: number;
+  /** AVIARY_UPSTREAM_HOSTS, or null for any host. */
+  readonly upstreamHosts: readonly string[] | null;
+  readonly maxRolloutBodyBytes: number;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
   readonly status: { readonly public: boolean; readonly refreshMs: number; readonly sessionHours: number };
 }
@@ -70,7 +90,13 @@ export function loadControlPlaneConfig(
   return {
     port: e.AVIARY_CONTROL_PLANE_PORT,
     host: e.AVIARY_BIND_HOST,
-    database: { url: e.DATABASE_URL ?? null, dataDir: e.AVIARY_DATA_DIR, poolMax: e.AVIARY_DB_POOL_MAX },
+    database: {
+      url: e.DATABASE_URL ?? null,
+      dataDir: e.AVIARY_DATA_DIR,
+      poolMax: e.AVIARY_DB_POOL_MAX,
+      connectTimeoutMs: e.AVIARY_DB_CONNECT_TIMEOUT_MS,
+      queryTimeoutMs: e.AVIARY_DB_QUERY_TIMEOUT_MS,
+    },
     adminToken: e.AVIARY_ADMIN_TOKEN ?? null,
     unleash: e.UNLEASH_URL
       ? {
@@ -86,6 +112,9 @@ export function loadControlPlaneConfig(
     analysis: e.AVIARY_ANALYSIS,
     builtinFlags: e.AVIARY_BUILTIN_FLAGS,
     maxBodyBytes: e.AVIARY_MAX_BODY_BYTES,
+    upstreamHosts:
+      e.AVIARY_UPSTREAM_HOSTS && e.AVIARY_UPSTREAM_HOSTS.length > 0 ? e.AVIARY_UPSTREAM_HOSTS : null,
+    maxRolloutBodyBytes: e.AVIARY_MAX_ROLLOUT_BODY_BYTES,
     logLevel: e.AVIARY_LOG_LEVEL,
     status: {
       public: e.AVIARY_STATUS_PUBLIC,

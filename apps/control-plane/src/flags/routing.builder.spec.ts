@@ -8,6 +8,7 @@ const v = (id: string): VersionForRouting => ({
   upstreamModel: `${id}-model`,
   timeoutMs: 30_000,
   apiKeyRef: null,
+  credential: null,
 });
 const model = { id: 'm1', name: 'support-chat' };
 const actor = { name: 'test', automatic: false };
@@ -63,7 +64,7 @@ describe(buildRouting.name, () => {
   it('carries the upstream details a router needs, and only the name of the API key', () => {
     const routing = buildRouting({
       model,
-      stable: { ...v('base'), apiKeyRef: 'BASE_KEY' },
+      stable: { ...v('base'), apiKeyRef: 'BASE_KEY', credential: { authScheme: 'api-key' } },
       rollout: null,
       revision: 1,
     });
@@ -74,6 +75,7 @@ describe(buildRouting.name, () => {
       upstreamModel: 'base-model',
       timeoutMs: 30_000,
       apiKeyRef: 'BASE_KEY',
+      authScheme: 'api-key',
     });
   });
 });

@@ -1,4 +1,11 @@
-import { deriveSplit, type ModelRouting, type RolloutState, type UpstreamTarget } from '@aviary/domain';
+import {
+  deriveSplit,
+  UPSTREAM_AUTH_SCHEMES,
+  type UpstreamAuthScheme,
+  type ModelRouting,
+  type RolloutState,
+  type UpstreamTarget,
+} from '@aviary/domain';
 
 export interface VersionForRouting {
   readonly id: string;
@@ -7,6 +14,8 @@ export interface VersionForRouting {
   readonly upstreamModel: string;
   readonly timeoutMs: number;
   readonly apiKeyRef: string | null;
+  /** The credential apiKeyRef names (how it is sent). */
+  readonly credential: { readonly authScheme: string } | null;
 }
 
 /** The Prisma `select` that loads a VersionForRouting. */
@@ -17,6 +26,7 @@ export const VERSION_FOR_ROUTING_SELECT = {
   upstreamModel: true,
   timeoutMs: true,
   apiKeyRef: true,
+  credential: { select: { authScheme: true } },
 } as const;
 
 export interface RoutingInput {
@@ -40,6 +50,7 @@ export function toUpstreamTarget(v: VersionForRouting): UpstreamTarget {
     upstreamModel: v.upstreamModel,
     timeoutMs: v.timeoutMs,
     apiKeyRef: v.apiKeyRef,
+    ...(v.apiKeyRef && v.credential ? { authScheme: authScheme(v.credential.authScheme) } : {}),
   };
 }
 
@@ -72,4 +83,10 @@ export function buildRouting(input: RoutingInput): ModelRouting {
     stickinessGroup: `${model.name}:${rollout.id}`,
     revision,
   };
+}
+
+function authScheme(stored: string): UpstreamAuthScheme {
+  const known = UPSTREAM_AUTH_SCHEMES.find((s) => s === stored);
+  if (!known) throw new Error(`unknown upstream auth scheme ${JSON.stringify(stored)} in the database`);
+  return known;
 }

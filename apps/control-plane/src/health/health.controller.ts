@@ -7,6 +7,17 @@ import { PRISMA } from '../database/database.tokens';
 import { FlagReconciler } from '../flags/flag-reconciler.service';
 import { ControlPlaneMetrics } from '../metrics/control-plane.metrics';
 
+/** A readiness probe must answer even when the database host is frozen (Kubernetes' default probe timeout is 1 s). */
+const READINESS_DEADLINE_MS = 900;
+
+function withDeadline<T>(work: PromiseLike<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the database did not answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([Promise.resolve(work), deadline]).finally(() => clearTimeout(timer));
+}
+
 @ApiTags('operations')
 @Public()
 @Controller()
@@ -31,7 +42,7 @@ export class HealthController {
   async readyz(@Res({ passthrough: true }) res: Response) {
     let database: { status: 'ok' } | { status: 'down'; error: string };
     try {
-      await this.prisma.$queryRaw`SELECT 1`;
+      await withDeadline(this.prisma.$queryRaw`SELECT 1`, READINESS_DEADLINE_MS);
       database = { status: 'ok' };
     } catch (err) {
       database = { status: 'down', error: err instanceof Error ? err.message : String(err) };

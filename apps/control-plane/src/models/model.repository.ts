@@ -57,6 +57,11 @@ export class ModelRepository {
     });
   }
 
+  /** Serialises writes that touch a model row (see ModelsService.createVersion). */
+  async lockForUpdate(db: Prisma.TransactionClient, modelId: string): Promise<void> {
+    await db.$queryRaw`SELECT 1 FROM models WHERE id = ${modelId}::uuid FOR UPDATE`;
+  }
+
   setStable(db: Db, modelId: string, versionId: string): Promise<unknown> {
     return db.model.update({ where: { id: modelId }, data: { stableVersionId: versionId } });
   }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CREDENTIAL_NAME } from '@aviary/config';
 
 export const MODEL_NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 const slug = (what: string) =>
@@ -15,21 +16,43 @@ export const createModelSchema = z.strictObject({
 });
 export type CreateModelInput = z.output<typeof createModelSchema>;
 
-/** Env var / secret name: the API key itself never reaches the database or the logs. */
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+/**
+ * Where a version's requests go. Only an origin and a path: credentials in the URL would be shown
+ * to every viewer, and a query string or fragment would let a version redirect the router's calls
+ * to any path (the router appends `/chat/completions` and friends to this).
+ */
+export const upstreamBaseUrl = z
+  .url({ protocol: /^https?$/, message: 'must be an http(s) URL, e.g. http://vllm:8000/v1' })
+  .max(2000)
+  .superRefine((value, ctx) => {
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      return; // z.url() has reported it
+    }
+    if (url.username || url.password)
+      ctx.addIssue({
+        code: 'custom',
+        message: 'must not contain credentials (declare a credential and use apiKeyRef)',
+      });
+    if (url.search || value.includes('?'))
+      ctx.addIssue({ code: 'custom', message: 'must not contain a query string' });
+    if (url.hash || value.includes('#'))
+      ctx.addIssue({ code: 'custom', message: 'must not contain a fragment' });
+  });
 
 export const createVersionSchema = z.strictObject({
   label: slug('label'),
-  upstreamBaseUrl: z
-    .url({ protocol: /^https?$/, message: 'must be an http(s) URL, e.g. http://vllm:8000/v1' })
-    .max(2000),
+  upstreamBaseUrl,
   upstreamModel: z.string().min(1).max(200),
   timeoutMs: z.number().int().min(100).max(600_000).default(60_000),
+  /** The NAME of an upstream credential an admin declared (POST /api/v1/credentials), never the key. */
   apiKeyRef: z
     .string()
     .regex(
-      ENV_NAME,
-      'must be the NAME of an env var or secret holding the key (e.g. OPENAI_API_KEY), not the key',
+      CREDENTIAL_NAME,
+      'must be the name of a declared upstream credential (e.g. openai-prod), not the key itself',
     )
     .optional(),
   metadata: z

@@ -1,7 +1,10 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import { hostAllowed } from '@aviary/config';
 import { randomUUID } from 'node:crypto';
 import { DomainError } from '@aviary/domain';
 import { isUniqueViolation, type Prisma } from '@aviary/persistence';
+import { CONTROL_PLANE_CONFIG, type ControlPlaneConfig } from '../config/control-plane.config';
+import { CredentialsService } from '../credentials/credentials.service';
 import { FlagPublicationRepository } from '../flags/flag-publication.repository';
 import { FlagReconciler } from '../flags/flag-reconciler.service';
 import { type CreateModelInput, type CreateVersionInput } from './model.schemas';
@@ -13,6 +16,8 @@ export class ModelsService {
     private readonly models: ModelRepository,
     private readonly publications: FlagPublicationRepository,
     private readonly reconciler: FlagReconciler,
+    private readonly credentials: CredentialsService,
+    @Inject(CONTROL_PLANE_CONFIG) private readonly config: ControlPlaneConfig,
   ) {}
 
   async create(input: CreateModelInput): Promise<ModelRecord> {
@@ -44,8 +49,15 @@ export class ModelsService {
   /** Registers a version. A model's first version becomes its stable version and starts serving. */
   async createVersion(modelRef: string, input: CreateVersionInput): Promise<VersionRecord> {
     const model = await this.get(modelRef);
+    this.assertUpstreamHostAllowed(input.upstreamBaseUrl);
+    if (input.apiKeyRef !== undefined)
+      await this.credentials.assertUsable(input.apiKeyRef, input.upstreamBaseUrl);
     let becameStable = false;
     const version = await this.models.transaction(async (tx) => {
+      // One version registration per model at a time: the insert's foreign key share-locks the
+      // model row and making the first version stable updates it, so two first versions registered
+      // at once would each hold the share lock the other's update waits for (a deadlock).
+      await this.models.lockForUpdate(tx, model.id);
       let created: VersionRecord;
       try {
         created = await this.models.createVersion(tx, {
@@ -80,6 +92,17 @@ export class ModelsService {
     });
     if (becameStable) await this.reconciler.reconcile();
     return version;
+  }
+
+  /** AVIARY_UPSTREAM_HOSTS, when set, is the only set of hosts versions may call. */
+  private assertUpstreamHostAllowed(upstreamBaseUrl: string): void {
+    const allowed = this.config.upstreamHosts;
+    if (allowed === null || hostAllowed(allowed, upstreamBaseUrl)) return;
+    throw new DomainError(
+      'INVALID_REFERENCE',
+      `upstream host ${new URL(upstreamBaseUrl).host} is not in AVIARY_UPSTREAM_HOSTS (${allowed.join(', ')})`,
+      { issues: [{ field: 'upstreamBaseUrl', message: 'host is not allowed by AVIARY_UPSTREAM_HOSTS' }] },
+    );
   }
 
   async getVersion(modelRef: string, versionRef: string): Promise<VersionRecord> {

@@ -86,6 +86,6 @@ export const listRolloutsQuery = z.strictObject({
 export type ListRolloutsQuery = z.output<typeof listRolloutsQuery>;
 
 export const listEventsQuery = z.strictObject({
-  after: z.coerce.bigint().min(0n).optional(),
+  after: z.coerce.bigint().min(0n).max(9_223_372_036_854_775_807n, 'must be at most 2^63 - 1').optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(200),
 });

@@ -1,4 +1,4 @@
-import { Body, Controller, Get, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { Body, Controller, Get, Header, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
 import { ApiExcludeEndpoint, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { readFile } from 'node:fs/promises';
@@ -12,6 +12,7 @@ import { CONTROL_PLANE_CONFIG, type ControlPlaneConfig } from '../config/control
 import { safeNext, StatusAccess, type StatusViewer } from './status-access';
 import {
   loginPage,
+  messagePage,
   notFoundPage,
   pageShell,
   STATUS_ASSETS,
@@ -69,6 +70,9 @@ export class StatusController {
   @Post('login')
   @ApiExcludeEndpoint()
   async login(@Req() req: Request, @Res() res: Response, @Body() body: unknown) {
+    // Login CSRF: another site must not sign a browser in with a token of its choosing.
+    if (!sameOrigin(req))
+      return this.html(res, 403, messagePage('Forbidden', 'Sign in from this page, not from another site.'));
     const form = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
     const next = safeNext(form['next']);
     const token = typeof form['token'] === 'string' ? form['token'].trim() : '';
@@ -91,6 +95,7 @@ export class StatusController {
   }
 
   @Get('api/overview')
+  @Header('cache-control', 'no-store')
   @ApiOperation({ summary: 'Status page data: every model with its active and recent rollouts' })
   async overview(@Req() req: Request) {
     await this.requireViewer(req);
@@ -98,6 +103,7 @@ export class StatusController {
   }
 
   @Get('api/rollouts/:id')
+  @Header('cache-control', 'no-store')
   @ApiOperation({
     summary:
       'Status page data for one rollout: step timeline, comparison, metric series per version, shadow examples, decision log',
@@ -171,4 +177,27 @@ export class StatusController {
     for (const [k, v] of Object.entries(STATUS_SECURITY_HEADERS)) res.setHeader(k, v);
     res.setHeader('content-type', 'text/html; charset=utf-8').send(body);
   }
+}
+
+/**
+ * Whether a form post comes from a page of this control plane: the Origin header (every current
+ * browser sends it on POST) names this host, or, without one, Fetch Metadata does not say
+ * cross-site. Requests with neither are not from a browser and cannot carry a victim's cookies.
+ */
+export function sameOrigin(req: Request): boolean {
+  const origin = req.headers.origin;
+  if (typeof origin === 'string' && origin !== '') {
+    if (origin === 'null') return false;
+    try {
+      const forwarded = req.headers['x-forwarded-host'];
+      const host =
+        (typeof forwarded === 'string' && forwarded !== '' ? forwarded.split(',')[0]!.trim() : null) ??
+        req.headers.host;
+      return new URL(origin).host === host;
+    } catch {
+      return false;
+    }
+  }
+  const site = req.headers['sec-fetch-site'];
+  return site === undefined || site === 'same-origin' || site === 'none';
 }

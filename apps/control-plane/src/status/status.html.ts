@@ -85,8 +85,12 @@ ${opts.error ? `<p class="error" role="alert">${escapeHtml(opts.error)}</p>` : '
 }
 
 export function notFoundPage(what: string): string {
+  return messagePage('Not found', what);
+}
+
+export function messagePage(title: string, what: string): string {
   return layout(
-    'Not found',
-    `<main><h1>Not found</h1><p>${escapeHtml(what)}</p><p><a href="/status">All rollouts</a></p></main>`,
+    title,
+    `<main><h1>${escapeHtml(title)}</h1><p>${escapeHtml(what)}</p><p><a href="/status">All rollouts</a></p></main>`,
   );
 }

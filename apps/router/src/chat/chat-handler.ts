@@ -52,10 +52,6 @@ const FALLBACK_CLASSES: ReadonlySet<ErrorClass> = new Set(['connect', 'timeout',
 const round = (ms: number) => Math.round(ms * 100) / 100;
 const approxTokens = (chars: number) => Math.ceil(chars / 4);
 
-export function apiKeyFor(target: UpstreamTarget): string | null {
-  return target.apiKeyRef ? (process.env[target.apiKeyRef] ?? null) : null;
-}
-
 /**
  * POST /v1/chat/completions: resolve the version from the flag, forward, pipe, classify, record.
  * Nothing here awaits Kafka, the database or the control plane.
@@ -178,7 +174,6 @@ export class ChatHandler {
     return this.d.upstream.call(target, payload, {
       timeoutMs: target.timeoutMs,
       signal,
-      apiKey: apiKeyFor(target),
       onDone: release,
     });
   }

@@ -34,7 +34,6 @@ export class ShadowRunner {
       refusals: RefusalDetector;
       events: EventPublisher;
       metrics: RouterMetrics;
-      apiKeyFor: (t: UpstreamTarget) => string | null;
     },
   ) {}
 
@@ -64,7 +63,6 @@ export class ShadowRunner {
     try {
       const res = await this.d.upstream.call(target, JSON.stringify(body), {
         timeoutMs: Math.min(target.timeoutMs, this.d.config.AVIARY_SHADOW_TIMEOUT_MS),
-        apiKey: this.d.apiKeyFor(target),
       });
       const summary = readJsonCompletion(await res.body());
       const cls = classifyOutput(summary.text, chat.jsonRequested, this.d.refusals);

@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { Agent, type Dispatcher } from 'undici';
 import type { ErrorClass } from '@aviary/contracts';
+import { UpstreamSecrets } from '@aviary/config';
 import type { UpstreamTarget } from '@aviary/domain';
 
 /** A failed upstream call, classified the way the analyzer counts errors. */
@@ -36,7 +37,6 @@ export interface CallOptions {
   readonly timeoutMs: number;
   /** The client went away: abort. */
   readonly signal?: AbortSignal;
-  readonly apiKey: string | null;
   /** Called once when the call is over, however it ended (e.g. to free a concurrency slot). */
   readonly onDone?: () => void;
 }
@@ -82,7 +82,11 @@ export class UpstreamClient {
   /** Calls not finished yet (for close()). */
   private readonly active = new Set<UpstreamCall>();
 
-  constructor(opts: { connectionsPerOrigin?: number } = {}) {
+  /** Only declared upstream credentials are ever sent (see @aviary/config's UpstreamSecrets). */
+  private readonly secrets: UpstreamSecrets;
+
+  constructor(opts: { connectionsPerOrigin?: number; secrets?: UpstreamSecrets } = {}) {
+    this.secrets = opts.secrets ?? new UpstreamSecrets();
     this.agent = new Agent({
       keepAliveTimeout: 30_000,
       keepAliveMaxTimeout: 600_000,
@@ -101,8 +105,8 @@ export class UpstreamClient {
     const headers: Record<string, string> = {
       'content-type': 'application/json',
       accept: 'application/json, text/event-stream',
+      ...this.secrets.headersFor(target),
     };
-    if (opts.apiKey) headers['authorization'] = `Bearer ${opts.apiKey}`;
     const call = new UpstreamCall(opts, () => this.active.delete(call));
     this.active.add(call);
     try {

@@ -8,6 +8,8 @@ export const DOMAIN_ERROR_CODES = [
   'CONFLICT',
   'INVALID_PLAN',
   'INVALID_GOLDEN_SET',
+  /** A field names something that does not exist or may not be used there (400 naming the field). */
+  'INVALID_REFERENCE',
 ] as const;
 export type DomainErrorCode = (typeof DOMAIN_ERROR_CODES)[number];
 

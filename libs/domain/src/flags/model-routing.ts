@@ -11,9 +11,15 @@ export interface UpstreamTarget {
   /** The model name the upstream expects. */
   readonly upstreamModel: string;
   readonly timeoutMs: number;
-  /** Name of the env var / secret holding the API key. Never the key itself. */
+  /** Name of the upstream credential sent with requests (see @aviary/config). Never the key itself. */
   readonly apiKeyRef: string | null;
+  /** How the credential is sent; bearer when absent (payloads published before it existed). */
+  readonly authScheme?: UpstreamAuthScheme;
 }
+
+export const UPSTREAM_AUTH_SCHEMES = ['bearer', 'api-key', 'x-api-key'] as const;
+/** `Authorization: Bearer` (OpenAI, vLLM), `api-key` (Azure OpenAI), `x-api-key` (Anthropic). */
+export type UpstreamAuthScheme = (typeof UPSTREAM_AUTH_SCHEMES)[number];
 
 export interface ModelRouting {
   /** The Aviary model name clients send as `model`. */

@@ -1,0 +1,69 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Post } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { credentialEnvName } from '@aviary/config';
+import { type Principal, RequireRole } from '../auth/roles';
+import { ZodApiBody } from '../common/openapi';
+import { CurrentPrincipal } from '../common/principal.decorator';
+import { ZodValidationPipe } from '../common/zod-validation.pipe';
+import { type CredentialRecord } from './credential.repository';
+import { createCredentialSchema, type CreateCredentialInput } from './credential.schemas';
+import { CredentialsService } from './credentials.service';
+
+@ApiTags('credentials')
+@ApiBearerAuth()
+@Controller('api/v1/credentials')
+export class CredentialsController {
+  constructor(private readonly credentials: CredentialsService) {}
+
+  private present(c: CredentialRecord) {
+    return {
+      name: c.name,
+      authScheme: c.authScheme,
+      allowedHosts: c.allowedHosts,
+      description: c.description,
+      /** Where each Aviary process reads the secret from. */
+      secretFrom: this.credentials.secrets.describe(c.name),
+      envName: credentialEnvName(c.name),
+      /** Whether the control plane itself can read it (it calls upstreams for golden sets). */
+      availableToControlPlane: this.credentials.secrets.get(c.name) !== null,
+      versions: c._count.versions,
+      createdBy: c.createdBy,
+      createdAt: c.createdAt,
+    };
+  }
+
+  @Post()
+  @RequireRole('admin')
+  @ApiOperation({
+    summary: 'Declare an upstream credential: its auth scheme and the hosts it may be sent to',
+  })
+  @ZodApiBody(createCredentialSchema)
+  async create(
+    @Body(new ZodValidationPipe(createCredentialSchema)) body: CreateCredentialInput,
+    @CurrentPrincipal() principal: Principal,
+  ) {
+    return this.present(await this.credentials.create(body, { name: principal.name, automatic: false }));
+  }
+
+  @Get()
+  @RequireRole('operator')
+  @ApiOperation({ summary: 'List upstream credentials (never their secrets)' })
+  async list() {
+    return { items: (await this.credentials.list()).map((c) => this.present(c)) };
+  }
+
+  @Get(':name')
+  @RequireRole('operator')
+  @ApiOperation({ summary: 'Get an upstream credential (never its secret)' })
+  async get(@Param('name') name: string) {
+    return this.present(await this.credentials.get(name));
+  }
+
+  @Delete(':name')
+  @HttpCode(200)
+  @RequireRole('admin')
+  @ApiOperation({ summary: 'Delete an upstream credential no version references' })
+  async delete(@Param('name') name: string) {
+    return this.present(await this.credentials.delete(name));
+  }
+}
