@@ -3,7 +3,12 @@ import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { TOPICS } from '@aviary/contracts';
 import type { EventSubscriber, ReceivedEvent } from '@aviary/domain';
-import { EvidenceStore, type PrismaClient } from '@aviary/persistence';
+import {
+  DeadLetterStore,
+  EvidenceStore,
+  isDatabaseUnavailable,
+  type PrismaClient,
+} from '@aviary/persistence';
 import { EvidenceIngestor, type IngestResult } from './ingest/evidence-ingestor';
 import { JudgeWorker, type JudgeSettings, type JudgeStats } from './judge/judge-worker';
 
@@ -21,6 +26,8 @@ export interface AnalyzerOptions {
   readonly pruneIntervalMs?: number;
   /** The LLM judge for shadow pairs; null: no judge (the shadow gate then relies on the guardrails). */
   readonly judge?: JudgeSettings | null;
+  /** How long parked (dead-lettered) events are kept. Default 14 days. */
+  readonly deadLetterHours?: number;
 }
 
 export interface AnalyzerDeps {
@@ -36,6 +43,8 @@ export interface AnalyzerStats {
   readonly invalid: number;
   readonly ignored: number;
   readonly failedBatches: number;
+  /** Events that could not be stored even alone: parked in analysis_dead_letters. */
+  readonly deadLettered: number;
   readonly lastBatchAt: Date | null;
   readonly lastError: string | null;
 }
@@ -107,6 +116,11 @@ export async function startAnalyzer(options: AnalyzerOptions, deps: AnalyzerDeps
       this.set({ result: 'skipped_budget' }, j.skippedBudget);
     },
   });
+  const deadLetters = new Counter({
+    name: 'aviary_analyzer_dead_letters_total',
+    help: 'Evidence events that could not be stored even alone, parked in analysis_dead_letters',
+    registers: [registry],
+  });
   const lastBatch = new Gauge({
     name: 'aviary_analyzer_last_batch_timestamp_seconds',
     help: 'When a batch was last written',
@@ -120,6 +134,7 @@ export async function startAnalyzer(options: AnalyzerOptions, deps: AnalyzerDeps
     invalid: 0,
     ignored: 0,
     failedBatches: 0,
+    deadLettered: 0,
     lastBatchAt: null,
     lastError: null,
   };
@@ -127,36 +142,74 @@ export async function startAnalyzer(options: AnalyzerOptions, deps: AnalyzerDeps
   const attempts = options.attempts ?? 5;
   const retryBaseMs = options.retryBaseMs ?? 200;
 
+  const parked = new DeadLetterStore(deps.prisma);
+
+  const record = (r: IngestResult) => {
+    events.inc({ result: 'counted' }, r.counted);
+    events.inc({ result: 'duplicate' }, r.duplicates);
+    events.inc({ result: 'invalid' }, r.invalid);
+    events.inc({ result: 'ignored' }, r.ignored);
+    lastBatch.setToCurrentTime();
+    if (stats.lastError) log('info', 'writing evidence works again');
+    stats = {
+      ...stats,
+      batches: stats.batches + 1,
+      counted: stats.counted + r.counted,
+      duplicates: stats.duplicates + r.duplicates,
+      invalid: stats.invalid + r.invalid,
+      ignored: stats.ignored + r.ignored,
+      lastBatchAt: new Date(),
+      lastError: null,
+    };
+  };
+
+  /**
+   * A batch the database keeps refusing although it is reachable holds an event that cannot be
+   * stored (a poison event). Stored one at a time, every other event counts; the ones that still
+   * fail are parked, so the partition moves on instead of being redelivered forever. False when the
+   * database went away meanwhile: then the batch is handed back whole (dedup keys make the events
+   * already stored here count once).
+   */
+  const isolate = async (batch: readonly ReceivedEvent[]): Promise<boolean> => {
+    const letters: { topic: string; value: unknown; error: string }[] = [];
+    for (const event of batch) {
+      try {
+        record(await ingestor.ingest([event]));
+      } catch (err) {
+        if (isDatabaseUnavailable(err)) return false;
+        letters.push({ topic: event.topic, value: event.value, error: errorText(err) });
+      }
+    }
+    try {
+      await parked.park(letters);
+    } catch {
+      return false;
+    }
+    deadLetters.inc(letters.length);
+    stats = { ...stats, deadLettered: stats.deadLettered + letters.length };
+    log(
+      'error',
+      `parked ${letters.length} evidence event(s) that cannot be stored in analysis_dead_letters (first: ${letters[0]?.error ?? 'none'}); the rest of the batch was counted`,
+    );
+    return true;
+  };
+
   const handle = async (batch: readonly ReceivedEvent[]): Promise<void> => {
     for (let attempt = 1; ; attempt++) {
       const stop = duration.startTimer();
       try {
         const r: IngestResult = await ingestor.ingest(batch);
         stop();
-        events.inc({ result: 'counted' }, r.counted);
-        events.inc({ result: 'duplicate' }, r.duplicates);
-        events.inc({ result: 'invalid' }, r.invalid);
-        events.inc({ result: 'ignored' }, r.ignored);
-        lastBatch.setToCurrentTime();
-        if (stats.lastError) log('info', 'writing evidence works again');
-        stats = {
-          ...stats,
-          batches: stats.batches + 1,
-          counted: stats.counted + r.counted,
-          duplicates: stats.duplicates + r.duplicates,
-          invalid: stats.invalid + r.invalid,
-          ignored: stats.ignored + r.ignored,
-          lastBatchAt: new Date(),
-          lastError: null,
-        };
+        record(r);
         return;
       } catch (err) {
         failures.inc();
-        const message = err instanceof Error ? err.message : String(err);
+        const message = errorText(err);
         if (stats.lastError === null)
           log('warn', `could not write a batch of ${batch.length} event(s): ${message}`);
         stats = { ...stats, lastError: message };
         if (attempt >= attempts || closing) {
+          if (!closing && !isDatabaseUnavailable(err) && (await isolate(batch))) return;
           stats = { ...stats, failedBatches: stats.failedBatches + 1 };
           throw err;
         }
@@ -170,6 +223,7 @@ export async function startAnalyzer(options: AnalyzerOptions, deps: AnalyzerDeps
     try {
       const seen = await store.pruneSeen(new Date(Date.now() - options.dedupHours * 3_600_000));
       const samples = await store.prunePairSamples(options.pairSamplesPerRollout);
+      await parked.prune(new Date(Date.now() - (options.deadLetterHours ?? 14 * 24) * 3_600_000));
       if (seen + samples > 0) log('debug', `pruned ${seen} dedup key(s) and ${samples} pair sample(s)`);
     } catch (err) {
       log(
@@ -193,8 +247,10 @@ export async function startAnalyzer(options: AnalyzerOptions, deps: AnalyzerDeps
       };
       if (path === '/healthz') return send(200, { status: 'ok' });
       if (path === '/readyz') {
+        // Parked events do not stop the analyzer (it is ready) but someone should look at them.
         const ok = stats.lastError === null;
-        return send(ok ? 200 : 503, { status: ok ? 'ok' : 'failing', ...stats });
+        const status = !ok ? 'failing' : stats.deadLettered > 0 ? 'degraded' : 'ok';
+        return send(ok ? 200 : 503, { status, ...stats });
       }
       if (path === '/metrics') {
         registry.metrics().then(
@@ -234,6 +290,10 @@ export async function startAnalyzer(options: AnalyzerOptions, deps: AnalyzerDeps
       }
     },
   };
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
 
 function sleep(ms: number): Promise<void> {

@@ -34,3 +34,4 @@ export {
   type EmbeddedPostgresOptions,
 } from './embedded-postgres';
 export * from './evidence/evidence.store';
+export * from './evidence/dead-letter.store';

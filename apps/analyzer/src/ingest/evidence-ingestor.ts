@@ -190,9 +190,11 @@ export class EvidenceIngestor {
             rolloutId: e.rolloutId,
             requestId: e.requestId,
             at: new Date(e.at),
-            prompt: e.prompt,
-            baselineOutput: e.baseline.output,
-            shadowOutput: e.shadow.output,
+            // Text people read later: PostgreSQL's text and jsonb cannot hold a NUL, so it goes.
+            prompt:
+              e.prompt?.map((m) => ({ role: withoutNul(m.role), content: withoutNul(m.content) })) ?? null,
+            baselineOutput: e.baseline.output === null ? null : withoutNul(e.baseline.output),
+            shadowOutput: e.shadow.output === null ? null : withoutNul(e.shadow.output),
             similarity: c.similarity,
             baselineRefusal: e.baseline.refusal,
             shadowRefusal: e.shadow.refusal,
@@ -228,6 +230,10 @@ export class EvidenceIngestor {
 }
 
 type ArmCountersLike = Omit<ArmContribution, 'rolloutId' | 'revision' | 'versionId' | 'role' | 'bucketStart'>;
+
+function withoutNul(text: string): string {
+  return text.includes('\u0000') ? text.replaceAll('\u0000', '') : text;
+}
 
 function trimTrailingZeros(counts: readonly number[]): number[] {
   let end = counts.length;
