@@ -41,13 +41,21 @@ export class ApiClient {
         signal: AbortSignal.timeout(this.timeoutMs),
       });
     } catch (err) {
-      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name;
       throw new CliError(
-        `cannot reach Aviary at ${this.baseUrl} (${cause}); check AVIARY_URL and that the control plane is running`,
+        `cannot reach Aviary at ${this.baseUrl} (${causeOf(err)}); check AVIARY_URL and that the control plane is running`,
         EXIT.unreachable,
       );
     }
-    const text = await res.text();
+    let text: string;
+    try {
+      text = await res.text();
+    } catch (err) {
+      // The server answered, then stalled or dropped mid-body: as unreachable as no answer at all.
+      throw new CliError(
+        `Aviary at ${this.baseUrl} stopped answering mid-response (${causeOf(err)}); the action may or may not have happened — check with \`aviary status\``,
+        EXIT.unreachable,
+      );
+    }
     let json: unknown = null;
     try {
       json = text ? JSON.parse(text) : null;
@@ -71,4 +79,8 @@ export class ApiClient {
     if (res.status === 400) throw new CliError(message, EXIT.usage, json);
     throw new CliError(`Aviary answered ${res.status}: ${message}`, EXIT.failed, json);
   }
+}
+
+function causeOf(err: unknown): string {
+  return (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name;
 }

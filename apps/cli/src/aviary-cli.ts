@@ -78,7 +78,8 @@ export async function runCli(
   try {
     if (extra.length > 0) throw new CliError(`unexpected argument ${JSON.stringify(extra[0])}`, EXIT.usage);
     if (!token) throw new CliError('AVIARY_TOKEN is not set (or pass --token)', EXIT.usage);
-    const api = new ApiClient(url, token);
+    const timeout = Number(env['AVIARY_TIMEOUT_MS'] ?? '');
+    const api = new ApiClient(url, token, Number.isInteger(timeout) && timeout > 0 ? timeout : undefined);
     const needTarget = (what: string): string => {
       if (!target) throw new CliError(`${command} needs a ${what}`, EXIT.usage);
       return target;

@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -132,5 +134,29 @@ describe('the aviary CLI', () => {
     const away = await aviary(['status'], { AVIARY_URL: 'http://127.0.0.1:9', AVIARY_TOKEN: ADMIN_TOKEN });
     expect(away.code).toBe(6);
     expect(away.stderr).toContain('cannot reach Aviary at http://127.0.0.1:9');
+  });
+
+  it('exits 6 (unreachable) when the server stalls in the middle of its answer', async () => {
+    const stalling = createServer((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '1000' });
+      res.write('{"items": [');
+    });
+    await new Promise<void>((r) => stalling.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(stalling.address() as AddressInfo).port}`;
+      const started = Date.now();
+      const r = await aviary(['status'], {
+        AVIARY_URL: url,
+        AVIARY_TOKEN: ADMIN_TOKEN,
+        AVIARY_TIMEOUT_MS: '1500',
+      });
+      expect(r.code).toBe(6);
+      expect(r.stderr).toContain('stopped answering mid-response');
+      expect(Date.now() - started).toBeLessThan(10_000);
+    } finally {
+      stalling.closeAllConnections();
+      await new Promise<void>((r) => stalling.close(() => r()));
+    }
   });
 });
