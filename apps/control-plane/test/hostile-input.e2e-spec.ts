@@ -191,6 +191,9 @@ describe('the status page', () => {
     expect(cross.headers.get('set-cookie')).toBeNull();
     const metadataOnly = await login({ 'sec-fetch-site': 'cross-site' });
     expect(metadataOnly.status).toBe(403);
+    // A cross-site page can hide its origin (no-referrer): an opaque origin is refused too.
+    const opaque = await login({ origin: 'null' });
+    expect(opaque.status).toBe(403);
     const own = await login({ origin: new URL(t.url).origin });
     expect(own.status).toBe(303);
     expect(own.headers.get('set-cookie')).toContain('aviary_status=');

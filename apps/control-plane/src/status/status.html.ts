@@ -11,8 +11,10 @@ export type StatusAsset = keyof typeof STATUS_ASSETS;
 export const STATUS_SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'content-security-policy':
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-  // A token link must not leak through the Referer header.
-  'referrer-policy': 'no-referrer',
+  // A token link must not leak through the Referer header to other sites. same-origin rather than
+  // no-referrer: with no-referrer the browser sends `Origin: null` on the page's own sign-in form,
+  // which the login-CSRF check cannot tell from a cross-site post.
+  'referrer-policy': 'same-origin',
   'x-content-type-options': 'nosniff',
   'cache-control': 'no-store',
 };
