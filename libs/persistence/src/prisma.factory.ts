@@ -11,7 +11,7 @@ export interface CreatePrismaClientOptions {
   readonly log?: (message: string) => void;
   /**
    * How long connecting, or waiting for a free pooled connection, may take before failing. Default
-   * 3 s (pg's default is forever: a black-holed database host would hang every request).
+   * 5 s (pg's default is forever: a black-holed database host would hang every request).
    */
   readonly connectionTimeoutMs?: number;
   /**
@@ -21,7 +21,7 @@ export interface CreatePrismaClientOptions {
   readonly queryTimeoutMs?: number;
 }
 
-export const DEFAULT_CONNECTION_TIMEOUT_MS = 3_000;
+export const DEFAULT_CONNECTION_TIMEOUT_MS = 5_000;
 export const DEFAULT_QUERY_TIMEOUT_MS = 10_000;
 
 export interface PrismaHandle {

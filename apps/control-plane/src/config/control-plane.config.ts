@@ -10,7 +10,7 @@ const schema = z.object({
   AVIARY_DATA_DIR: z.string().default('.aviary'),
   AVIARY_DB_POOL_MAX: envField.positiveInt(10, 200),
   /** Connecting, or waiting for a pooled connection: past this a request answers 503. */
-  AVIARY_DB_CONNECT_TIMEOUT_MS: envField.positiveInt(3_000, 600_000),
+  AVIARY_DB_CONNECT_TIMEOUT_MS: envField.positiveInt(5_000, 600_000),
   /** A query's answer (client side, so a frozen database host cannot hang requests). */
   AVIARY_DB_QUERY_TIMEOUT_MS: envField.positiveInt(10_000, 3_600_000),
   AVIARY_ADMIN_TOKEN: z.string().min(24, 'must be at least 24 characters').optional(),

@@ -66,7 +66,10 @@ export class ModelRepository {
     return db.model.update({ where: { id: modelId }, data: { stableVersionId: versionId } });
   }
 
-  transaction<T>(fn: (tx: Prisma.TransactionClient) => Promise<T>): Promise<T> {
-    return this.prisma.$transaction(fn);
+  transaction<T>(
+    fn: (tx: Prisma.TransactionClient) => Promise<T>,
+    options?: { readonly maxWait?: number; readonly timeout?: number },
+  ): Promise<T> {
+    return this.prisma.$transaction(fn, options);
   }
 }

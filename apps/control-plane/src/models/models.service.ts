@@ -10,6 +10,8 @@ import { FlagReconciler } from '../flags/flag-reconciler.service';
 import { type CreateModelInput, type CreateVersionInput } from './model.schemas';
 import { type ModelRecord, ModelRepository, type VersionRecord } from './model.repository';
 
+const REGISTRATION_TRANSACTION = { maxWait: 10_000, timeout: 20_000 } as const;
+
 @Injectable()
 export class ModelsService {
   constructor(
@@ -89,7 +91,8 @@ export class ModelsService {
         return { ...created, status: 'stable' as const };
       }
       return created;
-    });
+      // Registrations of one model queue on its row lock: room for a burst of them.
+    }, REGISTRATION_TRANSACTION);
     if (becameStable) await this.reconciler.reconcile();
     return version;
   }
