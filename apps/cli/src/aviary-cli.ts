@@ -175,7 +175,13 @@ export async function runCli(
           ? `/api/v1/rollouts/${what}/rollback`
           : `/api/v1/models/${encodeURIComponent(what)}/rollback`;
         const r = await api.call<RolloutView>('POST', path, { reason });
-        print(r, `rolled back: ${r.model.name} serves ${r.baseline.label} to everyone\n${rolloutDetail(r)}`);
+        const reached = r.publication?.reachedFlagSource !== false;
+        print(
+          r,
+          reached
+            ? `rolled back: ${r.model.name} serves ${r.baseline.label} to everyone\n${rolloutDetail(r)}`
+            : `rolled back in Aviary: ${r.model.name} goes back to ${r.baseline.label} as soon as the flag source takes the change\n${rolloutDetail(r)}`,
+        );
         break;
       }
       default:

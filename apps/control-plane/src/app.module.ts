@@ -6,7 +6,7 @@ import { EvidenceStore, type PrismaClient } from '@aviary/persistence';
 import { AnalysisController } from './analysis/analysis.controller';
 import { GoldenSetRunner } from './analysis/golden-set.runner';
 import { GuardrailAnalysis } from './analysis/guardrail.analysis';
-import { ManualAnalysis, TimeOnlyAnalysis } from './analysis/time-only.analysis';
+import { TimeOnlyAnalysis } from './analysis/time-only.analysis';
 import { AuthGuard } from './auth/auth.guard';
 import { TokenRepository } from './auth/token.repository';
 import { TokensController } from './auth/tokens.controller';
@@ -73,12 +73,10 @@ export class AppModule {
         {
           provide: STEP_ANALYSIS,
           inject: [GuardrailAnalysis],
+          // `manual` only changes who advances a step (the default analysis mode of new rollouts):
+          // the guardrails keep judging, so a failing candidate is rolled back in every mode.
           useFactory: (guardrails: GuardrailAnalysis) =>
-            config.analysis === 'manual'
-              ? new ManualAnalysis()
-              : config.analysis === 'time-only'
-                ? new TimeOnlyAnalysis()
-                : guardrails,
+            config.analysis === 'time-only' ? new TimeOnlyAnalysis() : guardrails,
         },
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_FILTER, useClass: ProblemDetailsFilter },

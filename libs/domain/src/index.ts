@@ -20,3 +20,4 @@ export * from './comparison/golden-set';
 export * from './guardrails/arm-metrics';
 export * from './status/step-timeline';
 export * from './status/decision-log';
+export * from './rollout/version-lifecycle';

@@ -1,4 +1,4 @@
-import { flagNameForModel, type FlagPublisher, type ModelRouting } from '@aviary/domain';
+import { flagNameForModel, type FlagPublisher, type ModelRouting, type PublishOptions } from '@aviary/domain';
 import { FlagPublishError } from './flags.errors';
 import {
   BASELINE_VARIANT,
@@ -87,10 +87,12 @@ export class UnleashFlagPublisher implements FlagPublisher {
     await this.call('GET', '/health');
   }
 
-  publish(routing: ModelRouting): Promise<void> {
+  publish(routing: ModelRouting, options: PublishOptions = {}): Promise<void> {
     const flag = flagNameForModel(routing.model);
     const previous = this.inFlight.get(flag) ?? Promise.resolve();
-    const current = previous.catch(() => undefined).then(() => this.publishNow(flag, routing));
+    const current = previous
+      .catch(() => undefined)
+      .then(() => this.publishNow(flag, routing, options.signal));
     this.inFlight.set(flag, current);
     const forget = () => {
       if (this.inFlight.get(flag) === current) this.inFlight.delete(flag);
@@ -99,9 +101,13 @@ export class UnleashFlagPublisher implements FlagPublisher {
     return current;
   }
 
-  private async publishNow(flag: string, routing: ModelRouting): Promise<void> {
+  private async publishNow(flag: string, routing: ModelRouting, signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
+    const call = <T = unknown>(method: string, path: string, body?: unknown, tolerated?: readonly number[]) =>
+      this.call<T>(method, path, body, tolerated, signal);
     const desired = encodeRoutingStrategies(routing);
-    const state = (await this.readEnvironment(flag)) ?? (await this.createFeature(flag, routing.model));
+    const state =
+      (await this.readEnvironment(flag, signal)) ?? (await this.createFeature(flag, routing.model, signal));
 
     const published = publishedRevision(state.strategies);
     if (published !== null && published > routing.revision) return;
@@ -117,7 +123,7 @@ export class UnleashFlagPublisher implements FlagPublisher {
     const deleted = new Set<string>();
     const remove = async (strategy: AdminStrategy) => {
       // 404: already gone (a concurrent publisher or a human got there first), which is what we want.
-      await this.call('DELETE', `${strategiesPath}/${encodeURIComponent(strategy.id)}`, undefined, [404]);
+      await call('DELETE', `${strategiesPath}/${encodeURIComponent(strategy.id)}`, undefined, [404]);
       deleted.add(strategy.id);
     };
 
@@ -129,18 +135,18 @@ export class UnleashFlagPublisher implements FlagPublisher {
 
     if (!baseline) {
       const sortOrder = nextSortOrder(ordered);
-      baseline = await this.call<AdminStrategy>('POST', strategiesPath, { ...wantedBaseline, sortOrder });
+      baseline = await call<AdminStrategy>('POST', strategiesPath, { ...wantedBaseline, sortOrder });
     } else if (!sameStrategy(baseline, wantedBaseline)) {
-      await this.call('PUT', `${strategiesPath}/${encodeURIComponent(baseline.id)}`, wantedBaseline);
+      await call('PUT', `${strategiesPath}/${encodeURIComponent(baseline.id)}`, wantedBaseline);
     }
 
     if (wantedCandidate) {
       if (!candidate) {
         // Evaluated before the baseline: a lower sortOrder (may be negative).
         const sortOrder = (baseline.sortOrder ?? 0) - 1;
-        candidate = await this.call<AdminStrategy>('POST', strategiesPath, { ...wantedCandidate, sortOrder });
+        candidate = await call<AdminStrategy>('POST', strategiesPath, { ...wantedCandidate, sortOrder });
       } else if (!sameStrategy(candidate, wantedCandidate)) {
-        await this.call('PUT', `${strategiesPath}/${encodeURIComponent(candidate.id)}`, wantedCandidate);
+        await call('PUT', `${strategiesPath}/${encodeURIComponent(candidate.id)}`, wantedCandidate);
       }
     }
 
@@ -151,25 +157,22 @@ export class UnleashFlagPublisher implements FlagPublisher {
 
     // PUT cannot move a strategy; only a hand-edited flag gets here.
     if (candidate && wantedCandidate && byUnleashOrder(candidate, baseline) > 0) {
-      await this.call('POST', `${strategiesPath}/set-sort-order`, [
+      await call('POST', `${strategiesPath}/set-sort-order`, [
         { id: candidate.id, sortOrder: 0 },
         { id: baseline.id, sortOrder: 1 },
       ]);
     }
 
     if (!state.enabled) {
-      await this.call(
-        'POST',
-        `${this.featurePath(flag)}/environments/${encodeURIComponent(this.environment)}/on`,
-      );
+      await call('POST', `${this.featurePath(flag)}/environments/${encodeURIComponent(this.environment)}/on`);
     }
   }
 
   /** The flag's state in our environment, or null when the flag does not exist (or is archived). */
-  private async readEnvironment(flag: string): Promise<EnvironmentState | null> {
+  private async readEnvironment(flag: string, signal?: AbortSignal): Promise<EnvironmentState | null> {
     const feature = await this.call<{
       environments?: readonly ({ name: string } & EnvironmentState)[];
-    } | null>('GET', this.featurePath(flag), undefined, [404]);
+    } | null>('GET', this.featurePath(flag), undefined, [404], signal);
     if (feature === null) return null;
     const env = feature.environments?.find((e) => e.name === this.environment);
     if (!env) {
@@ -181,18 +184,25 @@ export class UnleashFlagPublisher implements FlagPublisher {
     return { enabled: env.enabled, strategies: env.strategies ?? [] };
   }
 
-  private async createFeature(flag: string, model: string): Promise<EnvironmentState> {
+  private async createFeature(flag: string, model: string, signal?: AbortSignal): Promise<EnvironmentState> {
     const created = await this.call<object | null>(
       'POST',
       `/api/admin/projects/${encodeURIComponent(this.project)}/features`,
       { name: flag, type: ROUTING_FLAG_TYPE, description: describeRoutingFlag(model), impressionData: false },
       [409],
+      signal,
     );
     if (created === null) {
       // Someone created it meanwhile, or it is archived (then bring it back; its history is kept).
-      await this.call('POST', `/api/admin/archive/revive/${encodeURIComponent(flag)}`, undefined, [400, 404]);
+      await this.call(
+        'POST',
+        `/api/admin/archive/revive/${encodeURIComponent(flag)}`,
+        undefined,
+        [400, 404],
+        signal,
+      );
     }
-    const state = await this.readEnvironment(flag);
+    const state = await this.readEnvironment(flag, signal);
     if (state === null) {
       throw new FlagPublishError(
         `unleash: flag ${flag} exists but not in project "${this.project}" (name taken by another project?)`,
@@ -219,23 +229,27 @@ export class UnleashFlagPublisher implements FlagPublisher {
     path: string,
     body?: unknown,
     tolerated: readonly number[] = [],
+    abandon?: AbortSignal,
   ): Promise<T> {
     const url = this.url(path);
     let response: Response;
+    const timeout = AbortSignal.timeout(this.timeoutMs);
     try {
       response = await this.fetchImpl(url, {
         method,
         headers: body === undefined ? this.headers : { ...this.headers, 'content-type': 'application/json' },
         body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(this.timeoutMs),
+        signal: abandon ? AbortSignal.any([timeout, abandon]) : timeout,
       });
     } catch (cause) {
       // By name, not instanceof: the abort reason is a DOMException, which may come from another realm.
       const name = typeof cause === 'object' && cause !== null && 'name' in cause ? String(cause.name) : '';
       const reason =
-        name === 'TimeoutError' || name === 'AbortError'
-          ? `timed out after ${this.timeoutMs} ms`
-          : `failed: ${describeCause(cause)}`;
+        abandon?.aborted === true
+          ? 'abandoned (superseded or past the publish deadline)'
+          : name === 'TimeoutError' || name === 'AbortError'
+            ? `timed out after ${this.timeoutMs} ms`
+            : `failed: ${describeCause(cause)}`;
       throw new FlagPublishError(`unleash: ${method} ${url} ${reason}`, { method, url, cause });
     }
     const text = await response.text().catch(() => '');

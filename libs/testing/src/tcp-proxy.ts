@@ -6,8 +6,13 @@ export interface TcpProxy {
   readonly url: string;
   /** Refuse connections and cut the open ones: the target looks down. */
   cut(): Promise<void>;
-  /** Accept connections again on the same port. */
+  /** Accept connections again on the same port (and forward them again after `hang`). */
   restore(): Promise<void>;
+  /**
+   * Cut the open connections, then accept new ones and never answer: a target that hangs (the
+   * worst case for a caller, which only a timeout of its own ends).
+   */
+  hang(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -16,9 +21,17 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
   const sockets = new Set<Socket>();
   let server: Server | null = null;
   let port = 0;
+  let hanging = false;
   const listen = () =>
     new Promise<void>((resolve, reject) => {
       const s = createServer((client) => {
+        if (hanging) {
+          // Read and drop whatever arrives; answer nothing.
+          sockets.add(client);
+          client.on('data', () => undefined);
+          client.on('error', () => client.destroy()).on('close', () => sockets.delete(client));
+          return;
+        }
         const upstream = createConnection({ host: targetHost, port: targetPort });
         sockets.add(client).add(upstream);
         const drop = () => {
@@ -46,12 +59,25 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
       server.close(() => resolve());
       server = null;
     });
+  const cutOpen = () => {
+    for (const socket of sockets) socket.destroy();
+    sockets.clear();
+  };
   await listen();
   return {
     port,
     url: `http://127.0.0.1:${port}`,
     cut: stop,
-    restore: listen,
+    restore: async () => {
+      hanging = false;
+      if (server) cutOpen();
+      else await listen();
+    },
+    hang: async () => {
+      hanging = true;
+      cutOpen();
+      if (!server) await listen();
+    },
     close: stop,
   };
 }

@@ -17,13 +17,19 @@ const schema = z.object({
   UNLEASH_TIMEOUT_MS: envField.positiveInt(5000, 120_000),
   /** How often the flag reconciler retries publications that did not go through. */
   AVIARY_FLAG_RETRY_INTERVAL_MS: envField.positiveInt(2000, 600_000),
+  /**
+   * How long an API call that changes a split (start, promote, rollback, …) waits for the flag source
+   * to take it before answering anyway; the answer says whether it got there, and publishing goes on.
+   */
+  AVIARY_FLAG_PUBLISH_WAIT_MS: z.coerce.number().int().min(0).max(10_000).default(1000),
   /** How often rollouts are re-evaluated (step timers, analysis verdicts). */
   AVIARY_TICK_INTERVAL_MS: envField.positiveInt(1000, 600_000),
   /**
    * Where step verdicts come from: `guardrails` (the default) judges each step with the guardrail
    * statistics over the evidence the analyzer stores — without an analyzer there is no evidence and
-   * steps hold; `time-only` advances a step once its minimum duration has passed; `manual` holds
-   * every step until an operator promotes.
+   * steps hold; `time-only` advances a step once its minimum duration has passed (no guardrails);
+   * `manual` makes new rollouts wait for an operator's promote at every step (a rollout's own
+   * `analysis` overrides it) while the guardrails still roll a failing candidate back.
    */
   AVIARY_ANALYSIS: z.enum(['guardrails', 'time-only', 'manual']).default('guardrails'),
   /** Serve the built-in Unleash-compatible flag endpoint even when UNLEASH_URL is set. */
@@ -53,6 +59,7 @@ export interface ControlPlaneConfig {
     readonly timeoutMs: number;
   } | null;
   readonly flagRetryIntervalMs: number;
+  readonly flagPublishWaitMs: number;
   readonly tickIntervalMs: number;
   readonly analysis: 'guardrails' | 'time-only' | 'manual';
   readonly builtinFlags: boolean;
@@ -82,6 +89,7 @@ export function loadControlPlaneConfig(
         }
       : null,
     flagRetryIntervalMs: e.AVIARY_FLAG_RETRY_INTERVAL_MS,
+    flagPublishWaitMs: e.AVIARY_FLAG_PUBLISH_WAIT_MS,
     tickIntervalMs: e.AVIARY_TICK_INTERVAL_MS,
     analysis: e.AVIARY_ANALYSIS,
     builtinFlags: e.AVIARY_BUILTIN_FLAGS,

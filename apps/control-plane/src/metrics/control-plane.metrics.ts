@@ -52,6 +52,8 @@ export class ControlPlaneMetrics {
           pausedAt: true,
           plan: true,
           message: true,
+          analysisMode: true,
+          deadlineExceededAt: true,
           model: { select: { name: true } },
         },
       });

@@ -78,7 +78,7 @@ export class ModelsService {
       }
       return created;
     });
-    if (becameStable) await this.reconciler.reconcile();
+    if (becameStable) await this.reconciler.publishNow(model.id).catch(() => null);
     return version;
   }
 

@@ -8,6 +8,8 @@ export const DOMAIN_ERROR_CODES = [
   'CONFLICT',
   'INVALID_PLAN',
   'INVALID_GOLDEN_SET',
+  /** An action that needs a reason in this state (approving a gate); `issues` names the field. */
+  'REASON_REQUIRED',
 ] as const;
 export type DomainErrorCode = (typeof DOMAIN_ERROR_CODES)[number];
 
