@@ -17,6 +17,7 @@ import { PRISMA } from './database/database.tokens';
 import { BuiltinFlagPublisher } from './flags/builtin-flag-publisher';
 import { BuiltinFlagsController } from './flags/builtin-flags.controller';
 import { FlagPublicationRepository } from './flags/flag-publication.repository';
+import { FlagDriftWatcher } from './flags/flag-drift.watcher';
 import { FlagReconciler } from './flags/flag-reconciler.service';
 import { HealthController } from './health/health.controller';
 import { ControlPlaneMetrics } from './metrics/control-plane.metrics';
@@ -41,6 +42,7 @@ export function flagPublisherFor(config: ControlPlaneConfig): FlagPublisher {
     project: u.project,
     environment: u.environment,
     timeoutMs: u.timeoutMs,
+    statusUrl: config.publicUrl,
   });
 }
 
@@ -91,6 +93,7 @@ export class AppModule {
         RolloutScheduler,
         FlagPublicationRepository,
         FlagReconciler,
+        FlagDriftWatcher,
         StatusAccess,
         StatusService,
       ],

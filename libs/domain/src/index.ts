@@ -21,3 +21,4 @@ export * from './guardrails/arm-metrics';
 export * from './status/step-timeline';
 export * from './status/decision-log';
 export * from './rollout/version-lifecycle';
+export * from './flags/flag-drift';

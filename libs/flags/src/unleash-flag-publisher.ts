@@ -1,4 +1,11 @@
-import { flagNameForModel, type FlagPublisher, type ModelRouting, type PublishOptions } from '@aviary/domain';
+import {
+  flagNameForModel,
+  type FlagInspector,
+  type FlagObservation,
+  type FlagPublisher,
+  type ModelRouting,
+  type PublishOptions,
+} from '@aviary/domain';
 import { FlagPublishError } from './flags.errors';
 import {
   BASELINE_VARIANT,
@@ -20,8 +27,18 @@ export interface UnleashFlagPublisherOptions {
   readonly environment?: string;
   /** Per HTTP request. */
   readonly timeoutMs?: number;
+  /** The control plane's public address, linked from each flag's description (its status page). */
+  readonly statusUrl?: string | null;
   /** For tests; defaults to the global fetch. */
   readonly fetch?: typeof fetch;
+}
+
+/** An event of Unleash's per-flag event log (GET /api/admin/events/{flag}). */
+interface UnleashEvent {
+  readonly type: string;
+  readonly createdBy?: string | null;
+  readonly environment?: string | null;
+  readonly createdAt?: string;
 }
 
 /** A strategy as the admin API returns it inside a feature's environment. */
@@ -46,6 +63,9 @@ interface AdminStrategy {
 interface EnvironmentState {
   readonly enabled: boolean;
   readonly strategies: readonly AdminStrategy[];
+  /** The flag's own type and description, kept as Aviary writes them. */
+  readonly type: string | null;
+  readonly description: string | null;
 }
 
 const BODY_EXCERPT_CHARS = 300;
@@ -62,8 +82,9 @@ const BODY_EXCERPT_CHARS = 300;
  * - a routing older than what is published (lower revision) is skipped, so a late retry cannot undo a
  *   newer split.
  */
-export class UnleashFlagPublisher implements FlagPublisher {
+export class UnleashFlagPublisher implements FlagPublisher, FlagInspector {
   readonly name = 'unleash';
+  private readonly statusUrl: string | null;
   private readonly baseUrl: string;
   private readonly project: string;
   private readonly environment: string;
@@ -79,6 +100,7 @@ export class UnleashFlagPublisher implements FlagPublisher {
     this.environment = options.environment ?? 'development';
     this.timeoutMs = options.timeoutMs ?? 5_000;
     this.fetchImpl = options.fetch ?? fetch;
+    this.statusUrl = options.statusUrl?.replace(/\/+$/, '') ?? null;
     this.headers = { accept: 'application/json' };
     if (options.adminToken) this.headers.authorization = options.adminToken;
   }
@@ -111,6 +133,15 @@ export class UnleashFlagPublisher implements FlagPublisher {
 
     const published = publishedRevision(state.strategies);
     if (published !== null && published > routing.revision) return;
+
+    // Flags made by earlier versions were `release` flags, which Unleash suggests archiving.
+    const description = describeRoutingFlag(routing.model, this.statusUrl);
+    if (state.type !== ROUTING_FLAG_TYPE || state.description !== description) {
+      await call('PATCH', this.featurePath(flag), [
+        { op: 'replace', path: '/type', value: ROUTING_FLAG_TYPE },
+        { op: 'replace', path: '/description', value: description },
+      ]);
+    }
 
     const strategiesPath = `${this.featurePath(flag)}/environments/${encodeURIComponent(this.environment)}/strategies`;
     const ordered = [...state.strategies].sort(byUnleashOrder);
@@ -168,10 +199,85 @@ export class UnleashFlagPublisher implements FlagPublisher {
     }
   }
 
+  /**
+   * Reads the flag back and says how it differs from `routing` (what Aviary published): switched off,
+   * archived or gone, the candidate's strategy disabled or removed, or otherwise edited — and who did
+   * it, from Unleash's event log.
+   */
+  async inspect(routing: ModelRouting, options: PublishOptions = {}): Promise<FlagObservation> {
+    const flag = flagNameForModel(routing.model);
+    const state = await this.readEnvironment(flag, options.signal);
+    const who = (types: readonly string[]) => this.lastChangedBy(flag, types, options.signal);
+    if (state === null) {
+      const archivedBy = await this.lastEvent(flag, ['feature-archived'], options.signal);
+      return archivedBy
+        ? { drift: 'archived', detail: `${flag} is archived`, changedBy: archivedBy.createdBy ?? null }
+        : { drift: 'missing', detail: `${flag} does not exist`, changedBy: await who(['feature-deleted']) };
+    }
+    if (!state.enabled) {
+      return {
+        drift: 'disabled',
+        detail: `${flag} is off in environment ${this.environment}`,
+        changedBy: await who(['feature-environment-disabled']),
+      };
+    }
+    const desired = encodeRoutingStrategies(routing);
+    const wantedCandidate = desired.find((s) => s.variants[0].name === CANDIDATE_VARIANT);
+    const candidate = state.strategies.find((s) => roleOf(s) === CANDIDATE_VARIANT);
+    const strategyEvents = ['feature-strategy-update', 'feature-strategy-remove', 'feature-strategy-add'];
+    if (wantedCandidate && (!candidate || candidate.disabled)) {
+      return {
+        drift: 'candidate-disabled',
+        detail: `${flag}: the candidate strategy is ${candidate ? 'disabled' : 'gone'}`,
+        changedBy: await who(strategyEvents),
+      };
+    }
+    const ordered = [...state.strategies].sort(byUnleashOrder);
+    const inSync =
+      ordered.length === desired.length &&
+      desired.every((want, i) => ordered[i] && sameStrategy(ordered[i], want));
+    if (inSync) return { drift: null, detail: `${flag} matches Aviary`, changedBy: null };
+    return {
+      drift: 'edited',
+      detail: `${flag}: ${ordered.length} strategies, not Aviary's ${desired.length} (${desired.map((d) => d.title).join(', ')})`,
+      changedBy: await who(strategyEvents),
+    };
+  }
+
+  private async lastEvent(
+    flag: string,
+    types: readonly string[],
+    signal?: AbortSignal,
+  ): Promise<UnleashEvent | null> {
+    const log = await this.call<{ events?: readonly UnleashEvent[] } | null>(
+      'GET',
+      `/api/admin/events/${encodeURIComponent(flag)}`,
+      undefined,
+      [404],
+      signal,
+    ).catch(() => null);
+    // Newest first, as Unleash lists them.
+    return (
+      log?.events?.find(
+        (e) => types.includes(e.type) && (e.environment == null || e.environment === this.environment),
+      ) ?? null
+    );
+  }
+
+  private async lastChangedBy(
+    flag: string,
+    types: readonly string[],
+    signal?: AbortSignal,
+  ): Promise<string | null> {
+    return (await this.lastEvent(flag, types, signal))?.createdBy ?? null;
+  }
+
   /** The flag's state in our environment, or null when the flag does not exist (or is archived). */
   private async readEnvironment(flag: string, signal?: AbortSignal): Promise<EnvironmentState | null> {
     const feature = await this.call<{
-      environments?: readonly ({ name: string } & EnvironmentState)[];
+      type?: string;
+      description?: string | null;
+      environments?: readonly ({ name: string } & Omit<EnvironmentState, 'type' | 'description'>)[];
     } | null>('GET', this.featurePath(flag), undefined, [404], signal);
     if (feature === null) return null;
     const env = feature.environments?.find((e) => e.name === this.environment);
@@ -181,14 +287,24 @@ export class UnleashFlagPublisher implements FlagPublisher {
         { method: 'GET', url: this.url(this.featurePath(flag)), status: 200 },
       );
     }
-    return { enabled: env.enabled, strategies: env.strategies ?? [] };
+    return {
+      enabled: env.enabled,
+      strategies: env.strategies ?? [],
+      type: feature.type ?? null,
+      description: feature.description ?? null,
+    };
   }
 
   private async createFeature(flag: string, model: string, signal?: AbortSignal): Promise<EnvironmentState> {
     const created = await this.call<object | null>(
       'POST',
       `/api/admin/projects/${encodeURIComponent(this.project)}/features`,
-      { name: flag, type: ROUTING_FLAG_TYPE, description: describeRoutingFlag(model), impressionData: false },
+      {
+        name: flag,
+        type: ROUTING_FLAG_TYPE,
+        description: describeRoutingFlag(model, this.statusUrl),
+        impressionData: false,
+      },
       [409],
       signal,
     );

@@ -22,6 +22,13 @@ const schema = z.object({
    * to take it before answering anyway; the answer says whether it got there, and publishing goes on.
    */
   AVIARY_FLAG_PUBLISH_WAIT_MS: z.coerce.number().int().min(0).max(10_000).default(1000),
+  /**
+   * How often the flags are read back from Unleash to find changes made there (a flag switched off,
+   * archived or edited); 0 turns it off. Not used with the built-in flag source.
+   */
+  AVIARY_FLAG_DRIFT_CHECK_MS: z.coerce.number().int().min(0).max(600_000).default(5000),
+  /** The control plane's address as people reach it (linked from each Unleash flag's description). */
+  AVIARY_PUBLIC_URL: envField.url().optional(),
   /** How often rollouts are re-evaluated (step timers, analysis verdicts). */
   AVIARY_TICK_INTERVAL_MS: envField.positiveInt(1000, 600_000),
   /**
@@ -60,6 +67,8 @@ export interface ControlPlaneConfig {
   } | null;
   readonly flagRetryIntervalMs: number;
   readonly flagPublishWaitMs: number;
+  readonly flagDriftCheckMs: number;
+  readonly publicUrl: string | null;
   readonly tickIntervalMs: number;
   readonly analysis: 'guardrails' | 'time-only' | 'manual';
   readonly builtinFlags: boolean;
@@ -90,6 +99,8 @@ export function loadControlPlaneConfig(
       : null,
     flagRetryIntervalMs: e.AVIARY_FLAG_RETRY_INTERVAL_MS,
     flagPublishWaitMs: e.AVIARY_FLAG_PUBLISH_WAIT_MS,
+    flagDriftCheckMs: e.AVIARY_FLAG_DRIFT_CHECK_MS,
+    publicUrl: e.AVIARY_PUBLIC_URL?.replace(/\/+$/, '') ?? null,
     tickIntervalMs: e.AVIARY_TICK_INTERVAL_MS,
     analysis: e.AVIARY_ANALYSIS,
     builtinFlags: e.AVIARY_BUILTIN_FLAGS,

@@ -164,6 +164,36 @@ export class FlagPublicationRepository {
     });
   }
 
+  /**
+   * Records what a read-back of the flag source found. True only for the caller that changed it (a
+   * new drift, or another kind), so with several replicas one of them logs and acts.
+   */
+  async recordDrift(modelId: string, drift: string, detail: string, at: Date): Promise<boolean> {
+    const res = await this.prisma.flagPublication.updateMany({
+      where: { modelId, OR: [{ drift: null }, { drift: { not: drift } }] },
+      data: { drift, driftDetail: detail.slice(0, 2000), driftAt: at, checkedAt: at },
+    });
+    return res.count === 1;
+  }
+
+  /** The flag source holds what was published again. True for the caller that cleared a drift. */
+  async clearDrift(modelId: string, at: Date): Promise<boolean> {
+    const res = await this.prisma.flagPublication.updateMany({
+      where: { modelId, drift: { not: null } },
+      data: { drift: null, driftDetail: null, checkedAt: at },
+    });
+    await this.prisma.flagPublication.updateMany({ where: { modelId }, data: { checkedAt: at } });
+    return res.count === 1;
+  }
+
+  /** Makes the reconciler publish the current routing again (the flag source no longer holds it). */
+  async republish(modelId: string): Promise<void> {
+    await this.prisma.flagPublication.updateMany({
+      where: { modelId },
+      data: { publishedRevision: null },
+    });
+  }
+
   transaction<T>(fn: (tx: Prisma.TransactionClient) => Promise<T>): Promise<T> {
     return this.prisma.$transaction(fn);
   }

@@ -23,6 +23,8 @@ export interface FlagStatus {
     since: Date | null;
     lastError: string | null;
   }>;
+  /** Flags found changed in the flag source outside Aviary, not yet found repaired. */
+  readonly drift: ReadonlyArray<{ model: string; kind: string; detail: string | null; since: Date | null }>;
 }
 
 /** Whether a model's latest staged split has reached the flag source, as an API answer reports it. */
@@ -152,15 +154,22 @@ export class FlagReconciler implements OnApplicationBootstrap, OnApplicationShut
     const rows = await this.publications.all();
     const pending = rows.filter(isPending);
     const failing = pending.filter((r) => r.failures > 0);
+    const drifted = rows.filter((r) => r.drift !== null);
     return {
       publisher: this.publisher.name,
-      healthy: failing.length === 0,
+      healthy: failing.length === 0 && drifted.length === 0,
       pending: pending.length,
       failing: failing.map((r) => ({
         model: r.routing.model,
         failures: r.failures,
         since: r.lastErrorAt,
         lastError: r.lastError,
+      })),
+      drift: drifted.map((r) => ({
+        model: r.routing.model,
+        kind: r.drift ?? '',
+        detail: r.driftDetail,
+        since: r.driftAt,
       })),
     };
   }

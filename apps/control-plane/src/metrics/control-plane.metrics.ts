@@ -17,6 +17,8 @@ export class ControlPlaneMetrics {
   readonly transitions: Counter<'model' | 'cause'>;
   readonly flagPublishes: Counter<'publisher' | 'outcome'>;
   readonly flagPublishSeconds: Histogram<'publisher'>;
+  /** Flags found changed outside Aviary, by kind (disabled, archived, missing, candidate-disabled, edited). */
+  readonly flagDrifts: Counter<'kind'>;
   /** The latest analysis verdict per progressing rollout (set by the scheduler). */
   readonly analysisVerdict: Gauge<'model' | 'rollout' | 'verdict'>;
 
@@ -40,6 +42,26 @@ export class ControlPlaneMetrics {
       labelNames: ['publisher'],
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers: [this.registry],
+    });
+    this.flagDrifts = new Counter({
+      name: 'aviary_flag_drift_detected_total',
+      help: 'Flags found changed in the flag source outside Aviary, by kind (disabled, archived, missing, candidate-disabled, edited)',
+      labelNames: ['kind'],
+      registers: [this.registry],
+    });
+    new Gauge({
+      name: 'aviary_flag_drift',
+      help: "1 for a model whose flag differs from Aviary's split in the flag source (until the next read-back finds it repaired)",
+      labelNames: ['model', 'kind'],
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        const rows = await prisma.flagPublication.findMany({
+          where: { drift: { not: null } },
+          select: { drift: true, model: { select: { name: true } } },
+        });
+        for (const r of rows) this.set({ model: r.model.name, kind: r.drift ?? '' }, 1);
+      },
     });
     const query = () =>
       prisma.rollout.findMany({

@@ -50,6 +50,12 @@ export interface StatusOverview {
     readonly description: string | null;
     readonly stableVersion: string | null;
     readonly rollouts: readonly RolloutSummary[];
+    /** The model's flag as the flag source last showed it, when it differed from Aviary's split. */
+    readonly flagDrift: {
+      readonly kind: string;
+      readonly detail: string | null;
+      readonly since: Date | null;
+    } | null;
   }[];
 }
 
@@ -75,7 +81,13 @@ export class StatusService {
   async overview(now = new Date()): Promise<StatusOverview> {
     const models = await this.prisma.model.findMany({
       orderBy: { name: 'asc' },
-      select: { id: true, name: true, description: true, stableVersion: { select: { label: true } } },
+      select: {
+        id: true,
+        name: true,
+        description: true,
+        stableVersion: { select: { label: true } },
+        publication: { select: { drift: true, driftDetail: true, driftAt: true } },
+      },
     });
     // Every active rollout, and each model's most recent finished ones.
     const [active, finished] = await Promise.all([
@@ -101,6 +113,9 @@ export class StatusService {
           description: m.description,
           stableVersion: m.stableVersion?.label ?? null,
           rollouts: [...current, ...recent].map((r) => summarize(r, now)),
+          flagDrift: m.publication?.drift
+            ? { kind: m.publication.drift, detail: m.publication.driftDetail, since: m.publication.driftAt }
+            : null,
         };
       }),
     };

@@ -198,7 +198,7 @@
     for (const m of data.models) {
       const card = h(
         'section',
-        { class: 'card model', 'data-model': m.name },
+        { class: 'card model', id: `model-${m.name}`, 'data-model': m.name },
         h(
           'h2',
           {},
@@ -206,6 +206,13 @@
           m.stableVersion ? h('span', { class: 'muted small', text: ` · stable: ${m.stableVersion}` }) : null,
         ),
         m.description ? h('p', { class: 'muted', text: m.description }) : null,
+        m.flagDrift
+          ? h('p', {
+              class: 'message warn',
+              'data-fact': 'flag-drift',
+              text: `${m.flagDrift.detail ?? `Flag changed outside Aviary (${m.flagDrift.kind})`}${m.flagDrift.since ? ` · ${fmt.time(m.flagDrift.since)}` : ''}. Aviary publishes its split again; see the decision log.`,
+            })
+          : null,
       );
       if (m.rollouts.length === 0) card.append(h('p', { class: 'muted', text: 'No rollouts.' }));
       for (const r of m.rollouts) card.append(rolloutRow(r));
