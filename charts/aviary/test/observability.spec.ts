@@ -78,6 +78,8 @@ describe('dashboard and alert rules', () => {
         'AviaryRouterShedding',
         'AviaryEventsDropped',
         'AviaryFlagSourceUnreachable',
+        'AviaryFlagChangedOutsideAviary',
+        'AviaryRouterServingLastBaseline',
       ]),
     );
     const unknown = rules
