@@ -28,6 +28,7 @@ usage: aviary <command> [arguments] [--json]
   resume <rollout>
   rollback <rollout|model> --reason r [--yes]
                                        the kill switch: the baseline serves everyone again. Asks first unless --yes
+  revert <model> --reason r [--yes]    after a completed rollout: the version it replaced is stable again
   events <rollout>                     the decision log, oldest first
 
 environment: AVIARY_URL (default http://127.0.0.1:8080), AVIARY_TOKEN (an operator token; viewer for
@@ -156,6 +157,25 @@ export async function runCli(
           r,
           `${command === 'promote' ? 'promoted' : command === 'pause' ? 'paused' : 'resumed'}\n${rolloutDetail(r)}`,
         );
+        break;
+      }
+      case 'revert': {
+        const model = needTarget('model name');
+        if (!reason)
+          throw new CliError('revert needs --reason "…" (it goes into the decision log)', EXIT.usage);
+        if (!o.yes) {
+          const answer = await io.confirm(`Revert ${model} to the version its last rollout replaced? [y/N] `);
+          if (answer === null)
+            throw new CliError('not asking without a terminal: pass --yes to revert', EXIT.usage);
+          if (!answer) {
+            io.err('not reverted');
+            return EXIT.failed;
+          }
+        }
+        const r = await api.call<RolloutView>('POST', `/api/v1/models/${encodeURIComponent(model)}/revert`, {
+          reason,
+        });
+        print(r, `reverted: ${r.model.name} serves ${r.baseline.label} again\n${rolloutDetail(r)}`);
         break;
       }
       case 'rollback': {

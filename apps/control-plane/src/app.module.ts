@@ -27,6 +27,7 @@ import { ModelsService } from './models/models.service';
 import { RolloutEventRepository } from './rollouts/rollout-event.repository';
 import { RolloutRepository } from './rollouts/rollout.repository';
 import { RolloutScheduler } from './rollouts/rollout.scheduler';
+import { RolloutWatcher } from './rollouts/rollout.watcher';
 import { RolloutsController } from './rollouts/rollouts.controller';
 import { RolloutsService } from './rollouts/rollouts.service';
 import { StatusAccess } from './status/status-access';
@@ -91,6 +92,7 @@ export class AppModule {
         RolloutEventRepository,
         RolloutsService,
         RolloutScheduler,
+        RolloutWatcher,
         FlagPublicationRepository,
         FlagReconciler,
         FlagDriftWatcher,

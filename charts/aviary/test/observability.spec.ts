@@ -80,6 +80,7 @@ describe('dashboard and alert rules', () => {
         'AviaryFlagSourceUnreachable',
         'AviaryFlagChangedOutsideAviary',
         'AviaryRouterServingLastBaseline',
+        'AviaryStableVersionRegressed',
       ]),
     );
     const unknown = rules

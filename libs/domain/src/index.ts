@@ -22,3 +22,4 @@ export * from './status/step-timeline';
 export * from './status/decision-log';
 export * from './rollout/version-lifecycle';
 export * from './flags/flag-drift';
+export * from './rollout/watch';

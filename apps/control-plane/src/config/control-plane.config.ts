@@ -29,6 +29,8 @@ const schema = z.object({
   AVIARY_FLAG_DRIFT_CHECK_MS: z.coerce.number().int().min(0).max(600_000).default(5000),
   /** The control plane's address as people reach it (linked from each Unleash flag's description). */
   AVIARY_PUBLIC_URL: envField.url().optional(),
+  /** How often a stable version under watch (after 100%) is compared with its first period. */
+  AVIARY_WATCH_CHECK_MS: envField.positiveInt(60_000, 3_600_000),
   /** How often rollouts are re-evaluated (step timers, analysis verdicts). */
   AVIARY_TICK_INTERVAL_MS: envField.positiveInt(1000, 600_000),
   /**
@@ -68,6 +70,7 @@ export interface ControlPlaneConfig {
   readonly flagRetryIntervalMs: number;
   readonly flagPublishWaitMs: number;
   readonly flagDriftCheckMs: number;
+  readonly watchCheckMs: number;
   readonly publicUrl: string | null;
   readonly tickIntervalMs: number;
   readonly analysis: 'guardrails' | 'time-only' | 'manual';
@@ -100,6 +103,7 @@ export function loadControlPlaneConfig(
     flagRetryIntervalMs: e.AVIARY_FLAG_RETRY_INTERVAL_MS,
     flagPublishWaitMs: e.AVIARY_FLAG_PUBLISH_WAIT_MS,
     flagDriftCheckMs: e.AVIARY_FLAG_DRIFT_CHECK_MS,
+    watchCheckMs: e.AVIARY_WATCH_CHECK_MS,
     publicUrl: e.AVIARY_PUBLIC_URL?.replace(/\/+$/, '') ?? null,
     tickIntervalMs: e.AVIARY_TICK_INTERVAL_MS,
     analysis: e.AVIARY_ANALYSIS,

@@ -69,6 +69,13 @@ export class FlagPublicationRepository {
       where: { modelId, active: true },
       include: { baselineVersion: { select: versionFields }, candidateVersion: { select: versionFields } },
     });
+    const watching = active
+      ? null
+      : await db.rollout.findFirst({
+          where: { modelId, watchStatus: 'watching', watchUntil: { gt: new Date() } },
+          orderBy: { watchStartedAt: 'desc' },
+          select: { id: true },
+        });
     // Lock the row (or create it) so concurrent stagers serialise on the revision counter.
     const existing = await db.$queryRaw<
       { revision: number }[]
@@ -85,6 +92,7 @@ export class FlagPublicationRepository {
             candidate: active.candidateVersion,
           }
         : null,
+      watchRolloutId: watching?.id ?? null,
       revision,
     });
     const json = routing as unknown as Prisma.InputJsonValue;

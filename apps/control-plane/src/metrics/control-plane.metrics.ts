@@ -19,6 +19,8 @@ export class ControlPlaneMetrics {
   readonly flagPublishSeconds: Histogram<'publisher'>;
   /** Flags found changed outside Aviary, by kind (disabled, archived, missing, candidate-disabled, edited). */
   readonly flagDrifts: Counter<'kind'>;
+  /** Stable versions found regressed against their own first period (watch after completion). */
+  readonly watchRegressions: Counter<'model'>;
   /** The latest analysis verdict per progressing rollout (set by the scheduler). */
   readonly analysisVerdict: Gauge<'model' | 'rollout' | 'verdict'>;
 
@@ -61,6 +63,34 @@ export class ControlPlaneMetrics {
           select: { drift: true, model: { select: { name: true } } },
         });
         for (const r of rows) this.set({ model: r.model.name, kind: r.drift ?? '' }, 1);
+      },
+    });
+    this.watchRegressions = new Counter({
+      name: 'aviary_watch_regressions_total',
+      help: 'Stable versions found regressed against their own first period after a rollout completed',
+      labelNames: ['model'],
+      registers: [this.registry],
+    });
+    new Gauge({
+      name: 'aviary_stable_version_regressed',
+      help: 'The model still serves a stable version whose watch found a regression (1 until it is reverted or replaced)',
+      labelNames: ['model', 'rollout', 'version'],
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        const rows = await prisma.rollout.findMany({
+          where: { watchStatus: 'regressed' },
+          select: {
+            id: true,
+            candidateVersionId: true,
+            candidateVersion: { select: { label: true } },
+            model: { select: { name: true, stableVersionId: true } },
+          },
+        });
+        for (const r of rows) {
+          if (r.model.stableVersionId !== r.candidateVersionId) continue;
+          this.set({ model: r.model.name, rollout: r.id, version: r.candidateVersion.label }, 1);
+        }
       },
     });
     const query = () =>

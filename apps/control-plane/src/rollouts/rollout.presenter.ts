@@ -34,6 +34,8 @@ export function presentRollout(r: RolloutRecord & { readonly publication?: Publi
         : null,
     },
     analysis: state.analysisMode,
+    /** After completion: the new stable version compared with its own first period. */
+    watch: r.watchStatus ? { status: r.watchStatus, startedAt: r.watchStartedAt, until: r.watchUntil } : null,
     split: deriveSplit(state),
     plan: state.plan,
     guardrails: r.guardrails,

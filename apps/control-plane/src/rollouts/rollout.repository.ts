@@ -71,6 +71,23 @@ export class RolloutRepository {
     return res.count === 1;
   }
 
+  /** The completed rollout that made `versionId` the model's stable version (the newest, if several). */
+  lastCompletedTo(db: Db, modelId: string, versionId: string): Promise<RolloutRecord | null> {
+    return db.rollout.findFirst({
+      where: { modelId, phase: 'Healthy', candidateVersionId: versionId },
+      orderBy: [{ updatedAt: 'desc' }, { id: 'desc' }],
+      include: rolloutInclude,
+    });
+  }
+
+  async setWatchStatus(
+    db: Db,
+    id: string,
+    status: 'watching' | 'regressed' | 'passed' | 'reverted',
+  ): Promise<void> {
+    await db.rollout.update({ where: { id }, data: { watchStatus: status, version: { increment: 1 } } });
+  }
+
   /** The model's stable version now (the truth a retry and a completion act on). */
   async stableVersionOf(db: Db, modelId: string): Promise<{ id: string; label: string } | null> {
     const model = await db.model.findUnique({

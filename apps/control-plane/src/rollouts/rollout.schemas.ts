@@ -32,7 +32,13 @@ export const planStepSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('pause'), durationSeconds: seconds.optional(), ...deadline }),
 ]);
 
-export const planSchema = z.strictObject({ steps: z.array(planStepSchema).min(1).max(20) });
+export const planSchema = z.strictObject({
+  steps: z.array(planStepSchema).min(1).max(20),
+  /** After 100%: watch the new stable version against its first period (0 turns it off). */
+  watch: z
+    .strictObject({ durationSeconds: seconds.optional(), referenceSeconds: seconds.min(1).optional() })
+    .optional(),
+});
 
 const guardrailOverride = z.strictObject({
   enabled: z.boolean().optional(),

@@ -18,6 +18,7 @@ import {
   type TransitionCause,
   validatePlan,
   versionChanges,
+  watchOf,
   type VersionChanges,
   type VersionEvent,
 } from '@aviary/domain';
@@ -245,6 +246,7 @@ export class RolloutsService {
           ...stateColumns(s),
           active: ACTIVE_PHASES.includes(s.phase),
           ...(retried?.rebaselined ? { baselineVersionId: retried.baselineVersionId } : {}),
+          ...watchFrom(before, s, now),
         });
       } catch (err) {
         if (isUniqueViolation(err)) {
@@ -335,6 +337,78 @@ export class RolloutsService {
     return { ...outcome.row, publication };
   }
 
+  /**
+   * One-command revert after completion: the version the model's last completed rollout replaced
+   * becomes stable again (it was kept as that rollout's baseline; the plan's bake kept it warm), the
+   * reverted version is marked rolled back, and routers are sent the new split. Refused (409) while a
+   * rollout of the model is active: roll that back instead.
+   */
+  async revert(modelRef: string, actor: Actor, reason: string, opts: ActOptions = {}): Promise<ActedRollout> {
+    const done = await this.models.transaction(async (tx) => {
+      const model = await this.models.findByRef(modelRef, tx);
+      if (!model) throw new DomainError('NOT_FOUND', `model ${JSON.stringify(modelRef)} does not exist`);
+      if (model.rollouts.length > 0) {
+        throw new DomainError(
+          'CONFLICT',
+          `model ${model.name} has an active rollout; roll it back instead (POST /api/v1/models/${model.name}/rollback)`,
+        );
+      }
+      const last = model.stableVersionId
+        ? await this.rollouts.lastCompletedTo(tx, model.id, model.stableVersionId)
+        : null;
+      if (!last || !model.stableVersionId) {
+        throw new DomainError(
+          'CONFLICT',
+          `no completed rollout made ${model.name}'s current stable version: there is no previous version to revert to`,
+        );
+      }
+      // Never back onto a version that was itself rolled back (or reverted) since.
+      if (last.baselineVersion.status === 'rolled_back') {
+        throw new DomainError(
+          'CONFLICT',
+          `the version ${last.candidateVersion.label} replaced, ${last.baselineVersion.label}, was rolled back since; start a rollout instead`,
+        );
+      }
+      await this.applyVersionChanges(
+        tx,
+        model.id,
+        versionChanges('reverted', {
+          stableVersionId: model.stableVersionId,
+          baselineVersionId: last.baselineVersionId,
+          candidateVersionId: last.candidateVersionId,
+        }),
+      );
+      await this.rollouts.setWatchStatus(tx, last.id, 'reverted');
+      await this.events.append(
+        {
+          rolloutId: last.id,
+          type: 'Reverted',
+          fromPhase: last.phase,
+          toPhase: last.phase,
+          stepIndex: last.stepIndex,
+          actor: actor.name,
+          automatic: actor.automatic,
+          reason,
+          message: `Reverted ${model.name}: ${last.baselineVersion.label} is the stable version again; ${last.candidateVersion.label} is marked rolled back`,
+          evidence: {
+            from: { id: last.candidateVersionId, label: last.candidateVersion.label },
+            to: { id: last.baselineVersionId, label: last.baselineVersion.label },
+            watchStatus: last.watchStatus,
+          },
+        },
+        tx,
+      );
+      await this.publications.stage(tx, model.id);
+      return last;
+    });
+    this.metrics.transitions.inc({ model: done.model.name, cause: 'revert' });
+    const publication = await this.reconciler
+      .publishNow(done.modelId, opts.waitForPublishMs)
+      .catch(() => null);
+    const row = (await this.rollouts.findById(done.id)) ?? done;
+    return { ...row, publication };
+  }
+
   private async applyVersionChanges(tx: Prisma.TransactionClient, modelId: string, changes: VersionChanges) {
     for (const change of changes.statuses)
       await this.rollouts.setVersionStatus(tx, change.versionId, change.status);
@@ -348,6 +422,18 @@ export class RolloutsService {
       ...(opts.after !== undefined ? { afterId: opts.after } : {}),
     });
   }
+}
+
+/** On completion: the watch of the new stable version begins (unless the plan turns it off). */
+function watchFrom(before: RolloutState, after: RolloutState, now: Date) {
+  if (after.phase !== 'Healthy' || before.phase === 'Healthy') return {};
+  const watch = watchOf(after.plan);
+  if (watch.durationSeconds === 0) return {};
+  return {
+    watchStartedAt: now,
+    watchUntil: new Date(now.getTime() + watch.durationSeconds * 1000),
+    watchStatus: 'watching' as const,
+  };
 }
 
 /** The rollouts columns that hold the domain state. */

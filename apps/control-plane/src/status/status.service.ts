@@ -210,6 +210,7 @@ function summarize(r: RolloutRecord, now: Date) {
     message: p.message,
     analysis: p.analysis,
     deadline: p.step.deadline,
+    watch: p.watch,
     timeInStepSeconds:
       active && startedAt && r.phase !== 'Pending'
         ? Math.max(0, Math.floor(((r.pausedAt ?? now).getTime() - startedAt.getTime()) / 1000))

@@ -1,5 +1,6 @@
 import { DomainError } from '../errors/domain-error';
 import { DEADLINE_POLICIES, type PlanStep, type RolloutPlan } from './rollout.types';
+import { DEFAULT_WATCH } from './watch';
 
 const HOUR_SECONDS = 60 * 60;
 const DAY_SECONDS = 24 * HOUR_SECONDS;
@@ -142,6 +143,17 @@ export function validatePlan(plan: RolloutPlan): PlanIssue[] {
   });
 
   if (!reaches100) issue('steps', 'the plan never reaches 100%: add a setWeight 100 step');
+  if (plan.watch !== undefined) {
+    const watch = { ...DEFAULT_WATCH, ...plan.watch };
+    wholeSeconds('watch.durationSeconds', watch.durationSeconds);
+    wholeSeconds('watch.referenceSeconds', watch.referenceSeconds, 1);
+    if (watch.durationSeconds > 0 && watch.referenceSeconds >= watch.durationSeconds) {
+      issue(
+        'watch.referenceSeconds',
+        'must be shorter than watch.durationSeconds: later windows are compared with it',
+      );
+    }
+  }
   return issues;
 }
 

@@ -40,6 +40,11 @@ export type PlanStep =
 
 export interface RolloutPlan {
   readonly steps: readonly PlanStep[];
+  /**
+   * After 100%: how long the new stable version is compared with its own first period (see watch.ts);
+   * missing fields take the defaults, `durationSeconds: 0` turns it off.
+   */
+  readonly watch?: { readonly durationSeconds?: number; readonly referenceSeconds?: number };
 }
 
 export const ROLLOUT_PHASES = ['Pending', 'Progressing', 'Paused', 'Healthy', 'RolledBack'] as const;

@@ -93,6 +93,12 @@ export function describeDecision(record: DecisionRecord, plan: RolloutPlan): Dec
       );
     case 'DeadlineRolledBack':
       return line(`Rolled back ${where(from ?? to)}: the step passed its progress deadline`, 'bad');
+    case 'Reverted':
+      return line(`Reverted${by}: the previous version is stable again${because}`, 'warn');
+    case 'WatchRegressed':
+      return line(record.message ?? 'The new stable version regressed against its first days', 'bad');
+    case 'WatchPassed':
+      return line(record.message ?? 'The new stable version passed its watch', 'good');
     case 'FlagDriftDetected':
     case 'FlagDriftRepaired':
       return line(record.message ?? record.type, record.type === 'FlagDriftDetected' ? 'warn' : 'neutral');

@@ -152,6 +152,17 @@
     return d.at ? `Progress deadline ${fmt.time(d.at)} (${fmt.fromNow(d.at)}), then it ${policy}` : null;
   }
 
+  /** After completion: the new stable version is watched against its own first days. */
+  function watchText(r) {
+    if (!r.watch) return null;
+    if (r.watch.status === 'watching')
+      return `Watching ${r.candidate} as the stable version until ${fmt.time(r.watch.until)}`;
+    if (r.watch.status === 'regressed')
+      return `${r.candidate} regressed after completion: revert with aviary revert ${r.model} --reason "…"`;
+    if (r.watch.status === 'reverted') return `Reverted: ${r.baseline} is the stable version again`;
+    return `${r.candidate} passed its watch`;
+  }
+
   /** Where a rollout stands: its step, the split and how long it has been in the step. */
   function stepFacts(r) {
     const deadline = deadlineText(r.deadline);
@@ -173,6 +184,13 @@
         : null,
       r.analysis === 'manual' && r.next
         ? h('span', { class: 'fact', 'data-fact': 'mode', text: 'manual approval per step' })
+        : null,
+      watchText(r)
+        ? h('span', {
+            class: `fact${r.watch.status === 'regressed' ? ' warn' : ''}`,
+            'data-fact': 'watch',
+            text: watchText(r),
+          })
         : null,
       deadline && r.next
         ? h('span', {
