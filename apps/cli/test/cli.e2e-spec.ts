@@ -80,11 +80,12 @@ describe('the aviary CLI', () => {
     expect((await aviary(['resume', rolloutId], env)).stdout).toMatch(/phase {5}Progressing/);
     const events = await aviary(['events', rolloutId], env);
     expect(events.code).toBe(0);
-    expect(events.stdout).toMatch(/Promoted .*"shadow looks fine"/);
+    // AVIARY_ANALYSIS=manual: the rollout's steps wait for an operator, so a promote is an approval.
+    expect(events.stdout).toMatch(/Approved .*"shadow looks fine"/);
     expect(events.stdout.split('\n').map((l) => l.split(/\s+/)[1])).toEqual([
       'Created',
       'Started',
-      'Promoted',
+      'Approved',
       'Paused',
       'Resumed',
     ]);
@@ -132,5 +133,23 @@ describe('the aviary CLI', () => {
     const away = await aviary(['status'], { AVIARY_URL: 'http://127.0.0.1:9', AVIARY_TOKEN: ADMIN_TOKEN });
     expect(away.code).toBe(6);
     expect(away.stderr).toContain('cannot reach Aviary at http://127.0.0.1:9');
+  });
+
+  it('reverts a completed rollout with one command: the replaced version is stable again', async () => {
+    const m = (await seedModel(t)).name;
+    const { body: r } = await t.api<{ id: string }>('POST', '/api/v1/rollouts', {
+      model: m,
+      candidateVersion: 'v2-int8',
+      plan: fastPlan(3600),
+    });
+    await t.api('POST', `/api/v1/rollouts/${r.id}/start`);
+    await t.api('POST', `/api/v1/rollouts/${r.id}/promote`, { full: true });
+    expect((await aviary(['revert', m, '--reason', 'worse on day two'], env)).code).toBe(2);
+    const run = await aviary(['revert', m, '--reason', 'worse on day two', '--yes'], env);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(new RegExp(`reverted: ${m} serves v1 again`));
+    const again = await aviary(['revert', m, '--reason', 'again', '--yes'], env);
+    expect(again.code).toBe(5);
   });
 });
