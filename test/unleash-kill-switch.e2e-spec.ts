@@ -75,7 +75,8 @@ describe('an Unleash user stops a rollout in Unleash', () => {
     t = await startTestControlPlane({
       AVIARY_ANALYSIS: 'manual',
       UNLEASH_URL: unleash(),
-      AVIARY_FLAG_DRIFT_CHECK_MS: '500',
+      // Slow enough that the routers' fail-safe can be seen before the control plane repairs the flag.
+      AVIARY_FLAG_DRIFT_CHECK_MS: '2500',
       AVIARY_PUBLIC_URL: 'https://aviary.example.com',
     });
     backupDir = mkdtempSync(join(tmpdir(), 'aviary-killswitch-'));
@@ -159,12 +160,12 @@ describe('an Unleash user stops a rollout in Unleash', () => {
       10_000,
       20,
     );
-    expect(degraded.status).toBe('degraded');
-    expect(degraded.checks.flags.degraded.find((d) => d.model === model)?.serving).toBe('v1');
-    // Right now, before the control plane has done anything: everyone on the baseline, no 404.
-    expect([...(await served(model, 30))]).toEqual(['v1']);
     const metrics = await (await fetch(`${router.url}/metrics`)).text();
     expect(metrics).toContain(`aviary_router_flag_fallback{model="${model}",fault="${fault}"} 1`);
+    expect(degraded.status).toBe('degraded');
+    expect(degraded.checks.flags.degraded.find((d) => d.model === model)?.serving).toBe('v1');
+    // Before the control plane has done anything: everyone on the baseline, no 404.
+    expect([...(await served(model, 10))]).toEqual(['v1']);
   }
 
   /** The control plane recorded a rollback by the Unleash user and the flag is routed by again. */

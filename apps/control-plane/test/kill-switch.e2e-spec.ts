@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,6 +12,7 @@ import {
   testUnleashUrl,
   users,
 } from '@aviary/testing';
+import { aviary } from '../../cli/test/run-aviary';
 import { loadControlPlaneConfig } from '../src/config/control-plane.config';
 import { startControlPlane } from '../src/control-plane';
 import { ADMIN_TOKEN, seedModel, startTestControlPlane, type TestControlPlane, waitFor } from './harness';
@@ -48,21 +48,6 @@ async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }>
   const started = Date.now();
   const value = await fn();
   return { ms: Date.now() - started, value };
-}
-
-function aviaryCli(args: string[], env: Record<string, string>) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, [join(root, 'bin', 'aviary.mjs'), ...args], {
-      env: { PATH: process.env['PATH'], ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
 }
 
 describe('the kill switch while Unleash hangs', () => {
@@ -162,7 +147,7 @@ describe('the kill switch while Unleash hangs', () => {
       throw new Error('dist is missing: run `npm run build` (npm test does)');
     const { model } = await runningRollout();
     await proxy.hang();
-    const run = await aviaryCli(['rollback', model, '--reason', 'on-call', '--yes'], {
+    const run = await aviary(['rollback', model, '--reason', 'on-call', '--yes'], {
       AVIARY_URL: t.url,
       AVIARY_TOKEN: ADMIN_TOKEN,
     });

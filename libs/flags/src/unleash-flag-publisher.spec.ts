@@ -333,6 +333,12 @@ describe(UnleashFlagPublisher.name, () => {
       });
     });
 
+    it('does not call a flag changed when it holds a newer split than the one compared with', async () => {
+      await publisher.publish(routing(2, 50));
+
+      await expect(publisher.inspect(routing(1, 20))).resolves.toMatchObject({ drift: null });
+    });
+
     it('finds a deleted flag missing', async () => {
       unleash.features.delete(FLAG);
 

@@ -221,6 +221,11 @@ export class UnleashFlagPublisher implements FlagPublisher, FlagInspector {
         changedBy: await who(['feature-environment-disabled']),
       };
     }
+    // A newer split is on its way (or there already): the caller's routing is out of date, not the flag.
+    const published = publishedRevision(state.strategies);
+    if (published !== null && published > routing.revision) {
+      return { drift: null, detail: `${flag} holds a newer revision (${published})`, changedBy: null };
+    }
     const desired = encodeRoutingStrategies(routing);
     const wantedCandidate = desired.find((s) => s.variants[0].name === CANDIDATE_VARIANT);
     const candidate = state.strategies.find((s) => roleOf(s) === CANDIDATE_VARIANT);

@@ -14,6 +14,7 @@ import {
   type FlagPublisher,
   isFlagInspector,
 } from '@aviary/domain';
+import { Periodic } from '../common/periodic';
 import { CONTROL_PLANE_CONFIG, type ControlPlaneConfig } from '../config/control-plane.config';
 import { ControlPlaneMetrics } from '../metrics/control-plane.metrics';
 import { RolloutEventRepository } from '../rollouts/rollout-event.repository';
@@ -32,8 +33,7 @@ import { FlagReconciler } from './flag-reconciler.service';
 @Injectable()
 export class FlagDriftWatcher implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(FlagDriftWatcher.name);
-  private timer: NodeJS.Timeout | null = null;
-  private running: Promise<void> | null = null;
+  private readonly periodic = new Periodic(() => this.check());
 
   constructor(
     @Inject(FLAG_PUBLISHER) private readonly publisher: FlagPublisher,
@@ -47,16 +47,12 @@ export class FlagDriftWatcher implements OnApplicationBootstrap, OnApplicationSh
   ) {}
 
   onApplicationBootstrap(): void {
-    if (!isFlagInspector(this.publisher) || this.config.flagDriftCheckMs === 0) return;
-    this.timer = setInterval(() => {
-      this.running ??= this.check().finally(() => (this.running = null));
-    }, this.config.flagDriftCheckMs);
-    this.timer.unref();
+    if (isFlagInspector(this.publisher) && this.config.flagDriftCheckMs > 0)
+      this.periodic.start(this.config.flagDriftCheckMs);
   }
 
-  async onApplicationShutdown(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    await this.running;
+  onApplicationShutdown(): Promise<void> {
+    return this.periodic.stop();
   }
 
   /** One pass over every published flag. */
@@ -79,6 +75,9 @@ export class FlagDriftWatcher implements OnApplicationBootstrap, OnApplicationSh
       } catch {
         continue; // Unreachable: publishing and readiness report that.
       }
+      // A split staged while we looked (a rollout moved): what we compared with is out of date.
+      const current = await this.publications.find(row.modelId).catch(() => null);
+      if (!current || current.revision !== row.revision || isPending(current)) continue;
       try {
         await this.handle(row, seen, now);
       } catch (err) {

@@ -14,6 +14,7 @@ import {
   type StepAnalysis,
   transition,
 } from '@aviary/domain';
+import { Periodic } from '../common/periodic';
 import { CONTROL_PLANE_CONFIG, type ControlPlaneConfig } from '../config/control-plane.config';
 import { ControlPlaneMetrics } from '../metrics/control-plane.metrics';
 import { rowToState } from './rollout.mapper';
@@ -30,8 +31,7 @@ import { RolloutsService } from './rollouts.service';
 @Injectable()
 export class RolloutScheduler implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(RolloutScheduler.name);
-  private timer: NodeJS.Timeout | null = null;
-  private running: Promise<void> | null = null;
+  private readonly periodic = new Periodic(() => this.tick());
   private failing = false;
 
   constructor(
@@ -43,15 +43,11 @@ export class RolloutScheduler implements OnApplicationBootstrap, OnApplicationSh
   ) {}
 
   onApplicationBootstrap(): void {
-    this.timer = setInterval(() => {
-      if (!this.running) this.running = this.tick().finally(() => (this.running = null));
-    }, this.config.tickIntervalMs);
-    this.timer.unref();
+    this.periodic.start(this.config.tickIntervalMs);
   }
 
-  async onApplicationShutdown(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    await this.running;
+  onApplicationShutdown(): Promise<void> {
+    return this.periodic.stop();
   }
 
   async tick(now = new Date()): Promise<void> {

@@ -19,6 +19,7 @@ import {
 } from '@aviary/domain';
 import { EvidenceStore, type PrismaClient } from '@aviary/persistence';
 import { toArmStats } from '../analysis/guardrail.analysis';
+import { Periodic } from '../common/periodic';
 import { CONTROL_PLANE_CONFIG, type ControlPlaneConfig } from '../config/control-plane.config';
 import { PRISMA } from '../database/database.tokens';
 import { FlagPublicationRepository } from '../flags/flag-publication.repository';
@@ -40,8 +41,13 @@ const BUCKET_SLACK_MS = 3600_000;
 export class RolloutWatcher implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(RolloutWatcher.name);
   private readonly store: EvidenceStore;
-  private timer: NodeJS.Timeout | null = null;
-  private running: Promise<void> | null = null;
+  private readonly periodic = new Periodic(
+    () => this.check(),
+    (err) =>
+      this.logger.warn(
+        `watching stable versions failed (will retry): ${err instanceof Error ? err.message : String(err)}`,
+      ),
+  );
 
   constructor(
     @Inject(PRISMA) private readonly prisma: PrismaClient,
@@ -55,21 +61,11 @@ export class RolloutWatcher implements OnApplicationBootstrap, OnApplicationShut
   }
 
   onApplicationBootstrap(): void {
-    this.timer = setInterval(() => {
-      this.running ??= this.check()
-        .catch((err: unknown) =>
-          this.logger.warn(
-            `watching stable versions failed (will retry): ${err instanceof Error ? err.message : String(err)}`,
-          ),
-        )
-        .finally(() => (this.running = null));
-    }, this.config.watchCheckMs);
-    this.timer.unref();
+    this.periodic.start(this.config.watchCheckMs);
   }
 
-  async onApplicationShutdown(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    await this.running;
+  onApplicationShutdown(): Promise<void> {
+    return this.periodic.stop();
   }
 
   async check(now = new Date()): Promise<void> {
