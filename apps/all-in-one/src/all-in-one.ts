@@ -36,8 +36,8 @@ export interface RunningAllInOne {
 
 /**
  * Aviary on one machine, in one process: control plane (embedded PostgreSQL unless DATABASE_URL is
- * set, built-in flags), router reading the split from it, the in-process event stream, and two demo
- * model servers. Production runs the same parts as separate processes (see docs/design.md).
+ * set; built-in flags unless UNLEASH_URL is set), router reading the split from it (or from Unleash),
+ * the in-process event stream, and two demo model servers. Production runs the same parts as separate processes (see docs/design.md).
  */
 export async function startAllInOne(o: AllInOneOptions): Promise<RunningAllInOne> {
   const closers: Array<() => Promise<void>> = [];
@@ -98,11 +98,16 @@ export async function startAllInOne(o: AllInOneOptions): Promise<RunningAllInOne
       },
     );
     closers.push(() => analyzer.close());
-    const token = await cp.app.get(TokensService).rotate('embedded-router', 'viewer');
-    const router = await startRouter(
-      { ...o.router, AVIARY_FLAGS_URL: `${cp.url}/api`, AVIARY_FLAGS_TOKEN: token },
-      { events: bus, log: o.log },
-    );
+    // With UNLEASH_URL the router reads the split from Unleash, as production routers do (with
+    // AVIARY_FLAGS_TOKEN as its client token); otherwise from this control plane's built-in source.
+    const unleash = o.controlPlane.unleash;
+    const flags = unleash
+      ? { AVIARY_FLAGS_URL: `${unleash.url}/api`, AVIARY_FLAGS_TOKEN: o.router.AVIARY_FLAGS_TOKEN }
+      : {
+          AVIARY_FLAGS_URL: `${cp.url}/api`,
+          AVIARY_FLAGS_TOKEN: await cp.app.get(TokensService).rotate('embedded-router', 'viewer'),
+        };
+    const router = await startRouter({ ...o.router, ...flags }, { events: bus, log: o.log });
     closers.push(() => router.close());
     // A viewer token for the status page link printed at start (a new one each start).
     const statusToken = await cp.app.get(TokensService).rotate('status-page-link', 'viewer');

@@ -60,14 +60,16 @@ async function main(): Promise<void> {
       : null);
   const lines = [
     '',
-    'Aviary is running (one process, embedded defaults)',
+    `Aviary is running (one process${cp.embedded && !controlPlane.unleash ? ', embedded defaults' : ''})`,
     `  status page    ${aio.statusLink}`,
     '                 (open it in a browser: a viewer sign-in link, renewed at every start)',
     `  control plane  ${cp.url}/api/v1      docs: ${cp.url}/api/docs`,
     `  router         ${aio.router.url}/v1   (OpenAI-compatible: point your client's base URL here)`,
     `  metrics        ${cp.url}/metrics  ${aio.router.url}/metrics`,
     `  database       ${cp.embedded ? `embedded (PGlite) in ${controlPlane.database.dataDir}` : 'PostgreSQL (DATABASE_URL)'}`,
-    `  flags          built-in, polled every ${router.AVIARY_FLAGS_REFRESH_MS} ms`,
+    controlPlane.unleash
+      ? `  flags          Unleash at ${controlPlane.unleash.url} (project ${controlPlane.unleash.project}, environment ${controlPlane.unleash.environment}), polled every ${router.AVIARY_FLAGS_REFRESH_MS} ms`
+      : `  flags          built-in, polled every ${router.AVIARY_FLAGS_REFRESH_MS} ms`,
     `  events         in-process`,
   ];
   if (aio.demo) {

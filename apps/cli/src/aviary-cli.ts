@@ -28,6 +28,7 @@ usage: aviary <command> [arguments] [--json]
   resume <rollout>
   rollback <rollout|model> --reason r [--yes]
                                        the kill switch: the baseline serves everyone again. Asks first unless --yes
+  revert <model> --reason r [--yes]    after a completed rollout: the version it replaced is stable again
   events <rollout>                     the decision log, oldest first
 
 environment: AVIARY_URL (default http://127.0.0.1:8080), AVIARY_TOKEN (an operator token; viewer for
@@ -159,6 +160,25 @@ export async function runCli(
         );
         break;
       }
+      case 'revert': {
+        const model = needTarget('model name');
+        if (!reason)
+          throw new CliError('revert needs --reason "…" (it goes into the decision log)', EXIT.usage);
+        if (!o.yes) {
+          const answer = await io.confirm(`Revert ${model} to the version its last rollout replaced? [y/N] `);
+          if (answer === null)
+            throw new CliError('not asking without a terminal: pass --yes to revert', EXIT.usage);
+          if (!answer) {
+            io.err('not reverted');
+            return EXIT.failed;
+          }
+        }
+        const r = await api.call<RolloutView>('POST', `/api/v1/models/${encodeURIComponent(model)}/revert`, {
+          reason,
+        });
+        print(r, `reverted: ${r.model.name} serves ${r.baseline.label} again\n${rolloutDetail(r)}`);
+        break;
+      }
       case 'rollback': {
         const what = needTarget('rollout id or model name');
         if (!reason)
@@ -176,7 +196,13 @@ export async function runCli(
           ? `/api/v1/rollouts/${what}/rollback`
           : `/api/v1/models/${encodeURIComponent(what)}/rollback`;
         const r = await api.call<RolloutView>('POST', path, { reason });
-        print(r, `rolled back: ${r.model.name} serves ${r.baseline.label} to everyone\n${rolloutDetail(r)}`);
+        const reached = r.publication?.reachedFlagSource !== false;
+        print(
+          r,
+          reached
+            ? `rolled back: ${r.model.name} serves ${r.baseline.label} to everyone\n${rolloutDetail(r)}`
+            : `rolled back in Aviary: ${r.model.name} goes back to ${r.baseline.label} as soon as the flag source takes the change\n${rolloutDetail(r)}`,
+        );
         break;
       }
       default:

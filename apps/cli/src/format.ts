@@ -14,6 +14,14 @@ export interface RolloutView {
   };
   split: { candidateWeight: number; shadowSampleRate: number | null };
   message: string | null;
+  /** On answers to actions that changed the split. */
+  publication?: {
+    publisher: string;
+    revision: number;
+    reachedFlagSource: boolean;
+    failures: number;
+    lastError: string | null;
+  } | null;
 }
 
 export interface EventView {
@@ -85,7 +93,16 @@ export function rolloutDetail(r: RolloutView): string {
     `step      ${r.step.index + 1} of ${r.step.total}: ${r.step.description ?? '-'}, for ${ago(r.step.startedAt)}`,
     `split     ${splitText(r)}`,
     `next step ${next}`,
+    ...(r.publication ? [`flags     ${publicationText(r.publication)}`] : []),
   ].join('\n');
+}
+
+/** Whether the split reached the flag source: a kill switch answers at once, routers follow the flag. */
+export function publicationText(p: NonNullable<RolloutView['publication']>): string {
+  if (p.reachedFlagSource)
+    return `published to ${p.publisher} (revision ${p.revision}); routers follow at their next poll`;
+  const why = p.lastError ?? 'still publishing';
+  return `NOT YET in ${p.publisher} (${why}); Aviary keeps retrying in the background and routers switch once it is through`;
 }
 
 export function eventsTable(events: readonly EventView[]): string {

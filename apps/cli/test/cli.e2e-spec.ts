@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { existsSync } from 'node:fs';
@@ -10,32 +9,9 @@ import {
   startTestControlPlane,
   type TestControlPlane,
 } from '../../control-plane/test/harness';
+import { aviary } from './run-aviary';
 
 const root = join(__dirname, '..', '..', '..');
-const bin = join(root, 'bin', 'aviary.mjs');
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the real `aviary` bin as a process, without a terminal (stdin is not a TTY). */
-function aviary(args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], {
-      env: { PATH: process.env['PATH'], ...env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end();
-  });
-}
 
 describe('the aviary CLI', () => {
   let t: TestControlPlane;
@@ -82,11 +58,12 @@ describe('the aviary CLI', () => {
     expect((await aviary(['resume', rolloutId], env)).stdout).toMatch(/phase {5}Progressing/);
     const events = await aviary(['events', rolloutId], env);
     expect(events.code).toBe(0);
-    expect(events.stdout).toMatch(/Promoted .*"shadow looks fine"/);
+    // AVIARY_ANALYSIS=manual: the rollout's steps wait for an operator, so a promote is an approval.
+    expect(events.stdout).toMatch(/Approved .*"shadow looks fine"/);
     expect(events.stdout.split('\n').map((l) => l.split(/\s+/)[1])).toEqual([
       'Created',
       'Started',
-      'Promoted',
+      'Approved',
       'Paused',
       'Resumed',
     ]);
@@ -158,5 +135,23 @@ describe('the aviary CLI', () => {
       stalling.closeAllConnections();
       await new Promise<void>((r) => stalling.close(() => r()));
     }
+  });
+
+  it('reverts a completed rollout with one command: the replaced version is stable again', async () => {
+    const m = (await seedModel(t)).name;
+    const { body: r } = await t.api<{ id: string }>('POST', '/api/v1/rollouts', {
+      model: m,
+      candidateVersion: 'v2-int8',
+      plan: fastPlan(3600),
+    });
+    await t.api('POST', `/api/v1/rollouts/${r.id}/start`);
+    await t.api('POST', `/api/v1/rollouts/${r.id}/promote`, { full: true });
+    expect((await aviary(['revert', m, '--reason', 'worse on day two'], env)).code).toBe(2);
+    const run = await aviary(['revert', m, '--reason', 'worse on day two', '--yes'], env);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(new RegExp(`reverted: ${m} serves v1 again`));
+    const again = await aviary(['revert', m, '--reason', 'again', '--yes'], env);
+    expect(again.code).toBe(5);
   });
 });

@@ -7,7 +7,7 @@ import { EvidenceStore, type PrismaClient } from '@aviary/persistence';
 import { AnalysisController } from './analysis/analysis.controller';
 import { GoldenSetRunner } from './analysis/golden-set.runner';
 import { GuardrailAnalysis } from './analysis/guardrail.analysis';
-import { ManualAnalysis, TimeOnlyAnalysis } from './analysis/time-only.analysis';
+import { TimeOnlyAnalysis } from './analysis/time-only.analysis';
 import { AuthGuard } from './auth/auth.guard';
 import { TokenRepository } from './auth/token.repository';
 import { TokensController } from './auth/tokens.controller';
@@ -22,6 +22,7 @@ import { PRISMA } from './database/database.tokens';
 import { BuiltinFlagPublisher } from './flags/builtin-flag-publisher';
 import { BuiltinFlagsController } from './flags/builtin-flags.controller';
 import { FlagPublicationRepository } from './flags/flag-publication.repository';
+import { FlagDriftWatcher } from './flags/flag-drift.watcher';
 import { FlagReconciler } from './flags/flag-reconciler.service';
 import { HealthController } from './health/health.controller';
 import { ControlPlaneMetrics } from './metrics/control-plane.metrics';
@@ -31,6 +32,7 @@ import { ModelsService } from './models/models.service';
 import { RolloutEventRepository } from './rollouts/rollout-event.repository';
 import { RolloutRepository } from './rollouts/rollout.repository';
 import { RolloutScheduler } from './rollouts/rollout.scheduler';
+import { RolloutWatcher } from './rollouts/rollout.watcher';
 import { RolloutsController } from './rollouts/rollouts.controller';
 import { RolloutsService } from './rollouts/rollouts.service';
 import { StatusAccess } from './status/status-access';
@@ -46,6 +48,7 @@ export function flagPublisherFor(config: ControlPlaneConfig): FlagPublisher {
     project: u.project,
     environment: u.environment,
     timeoutMs: u.timeoutMs,
+    statusUrl: config.publicUrl,
   });
 }
 
@@ -79,12 +82,10 @@ export class AppModule {
         {
           provide: STEP_ANALYSIS,
           inject: [GuardrailAnalysis],
+          // `manual` only changes who advances a step (the default analysis mode of new rollouts):
+          // the guardrails keep judging, so a failing candidate is rolled back in every mode.
           useFactory: (guardrails: GuardrailAnalysis) =>
-            config.analysis === 'manual'
-              ? new ManualAnalysis()
-              : config.analysis === 'time-only'
-                ? new TimeOnlyAnalysis()
-                : guardrails,
+            config.analysis === 'time-only' ? new TimeOnlyAnalysis() : guardrails,
         },
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_FILTER, useClass: ProblemDetailsFilter },
@@ -100,8 +101,10 @@ export class AppModule {
         RolloutEventRepository,
         RolloutsService,
         RolloutScheduler,
+        RolloutWatcher,
         FlagPublicationRepository,
         FlagReconciler,
+        FlagDriftWatcher,
         StatusAccess,
         StatusService,
       ],

@@ -34,6 +34,8 @@ describe('admin API', () => {
       model: m.name,
       candidateVersion: 'v2-int8',
       plan: fastPlan(3600),
+      // The guardrails advance steps here, so the promote below is an override, not an approval.
+      analysis: 'guardrails',
       reason: 'int8 build is 40% cheaper',
     });
     expect(created.status).toBe(201);

@@ -142,6 +142,36 @@ interface PageWindow {
   notReloaded?: boolean;
 }
 
+describe('status page: gates and deadlines', () => {
+  it('says a rollout waits for an approval, and when its progress deadline passes', async () => {
+    const m = await seedModel(t);
+    const { body: r } = await t.api<{ id: string }>('POST', '/api/v1/rollouts', {
+      model: m.name,
+      candidateVersion: 'v2-int8',
+      plan: {
+        steps: [
+          { type: 'pause', maxDurationSeconds: 1, onDeadline: 'hold' },
+          { type: 'setWeight', weight: 100, minDurationSeconds: 3600 },
+        ],
+      },
+    });
+    await t.api('POST', `/api/v1/rollouts/${r.id}/start`);
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${t.url}/status/rollouts/${r.id}?token=${encodeURIComponent(viewerToken)}`);
+    await page.waitForSelector('[data-fact="next"]');
+    await expect(text(page, '[data-fact="next"]')).resolves.toMatch(
+      /when an operator approves it \(promote with a reason\)/,
+    );
+    await expect(text(page, '#section-timeline [data-step="0"]')).resolves.toMatch(/approval gate[\s\S]*now/);
+    // Past the 1 s deadline, the page refreshes itself into saying so.
+    await page
+      .locator('[data-fact="deadline"]', { hasText: 'Past its progress deadline' })
+      .waitFor({ timeout: 15_000 });
+    await context.close();
+  });
+});
+
 describe('status page access', () => {
   it('shows a sign-in form, not data, without a token; the data endpoints answer 401', async () => {
     const html = await fetch(`${t.url}/status`);

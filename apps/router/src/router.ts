@@ -172,14 +172,17 @@ export async function startRouter(config: RouterConfig, opts: RouterOptions = {}
         const f = flags.status();
         const e = events.stats();
         const ready = f.ready;
+        const flagsOk = f.sourceReachable && f.degraded.length === 0;
         return json(res, ready ? 200 : 503, {
-          status: !ready ? 'unavailable' : f.sourceReachable && e.healthy ? 'ok' : 'degraded',
+          status: !ready ? 'unavailable' : flagsOk && e.healthy ? 'ok' : 'degraded',
           checks: {
             flags: {
-              status: f.sourceReachable ? 'ok' : 'unreachable',
+              status: !f.sourceReachable ? 'unreachable' : f.degraded.length > 0 ? 'degraded' : 'ok',
               hasRouting: f.ready,
               lastError: f.lastError,
               lastUpdateAt: f.lastUpdateAt,
+              // Known models whose flag is disabled, missing or unreadable, served from their last baseline.
+              degraded: f.degraded,
             },
             events: { status: e.healthy ? 'ok' : 'failing', sink: events.name, ...e },
           },

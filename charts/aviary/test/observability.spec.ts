@@ -78,6 +78,9 @@ describe('dashboard and alert rules', () => {
         'AviaryRouterShedding',
         'AviaryEventsDropped',
         'AviaryFlagSourceUnreachable',
+        'AviaryFlagChangedOutsideAviary',
+        'AviaryRouterServingLastBaseline',
+        'AviaryStableVersionRegressed',
       ]),
     );
     const unknown = rules

@@ -20,3 +20,6 @@ export * from './comparison/golden-set';
 export * from './guardrails/arm-metrics';
 export * from './status/step-timeline';
 export * from './status/decision-log';
+export * from './rollout/version-lifecycle';
+export * from './flags/flag-drift';
+export * from './rollout/watch';

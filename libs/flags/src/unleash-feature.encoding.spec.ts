@@ -202,7 +202,7 @@ describe('unleash feature encoding', () => {
     it('serves the flag the way unleash-server 8 serves it to SDKs', () => {
       expect(toClientFeature(routing())).toEqual({
         name: 'aviary.model.chat-large',
-        type: 'release',
+        type: 'permission',
         enabled: true,
         project: 'default',
         stale: false,

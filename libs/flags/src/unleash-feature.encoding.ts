@@ -26,7 +26,11 @@ export const BASELINE_VARIANT = 'baseline';
 /** The router puts its stickiness key (user or conversation id) in context.userId. */
 export const ROUTING_STICKINESS = 'userId';
 export const ROUTING_STRATEGY = 'flexibleRollout';
-export const ROUTING_FLAG_TYPE = 'release';
+/**
+ * Unleash's type for a long-lived flag that decides what each user gets. `permission` is never marked
+ * potentially stale (a `release` flag is after 40 days, which invites archiving it: an outage).
+ */
+export const ROUTING_FLAG_TYPE = 'permission';
 const VARIANT_WEIGHT = 1000;
 
 export type RoutingRole = typeof CANDIDATE_VARIANT | typeof BASELINE_VARIANT;
@@ -134,8 +138,16 @@ export interface ClientFeaturesResponseOptions extends ClientFeatureOptions {
   readonly environment?: string;
 }
 
-export function describeRoutingFlag(model: string): string {
-  return `Aviary traffic split for model "${model}". Managed by the Aviary control plane: edits here are overwritten.`;
+/**
+ * What an Unleash user reads on the flag: which model it routes, who owns it, what switching it off
+ * does, and where to look (the status page, when the control plane knows its address).
+ */
+export function describeRoutingFlag(model: string, statusUrl?: string | null): string {
+  const status = statusUrl ? ` Status: ${statusUrl}/status#model-${model}` : '';
+  return (
+    `Aviary traffic split for model "${model}" (which version each user gets). Managed by the Aviary control plane: ` +
+    `edits are overwritten; switching it off or archiving it rolls the model's rollout back, everyone on the stable version.${status}`
+  );
 }
 
 /** The routing flag's strategies, in evaluation order. Throws RoutingEncodingError for invalid routings. */

@@ -8,7 +8,12 @@ import { UnleashFlagPublisher } from './unleash-flag-publisher';
  */
 class FakeUnleashAdmin {
   readonly calls: { method: string; path: string; headers: Record<string, string> }[] = [];
-  features = new Map<string, { archived: boolean; enabled: boolean; strategies: Strategy[] }>();
+  features = new Map<
+    string,
+    { archived: boolean; enabled: boolean; strategies: Strategy[]; type: string; description: string }
+  >();
+  /** Per flag, newest first, as GET /api/admin/events/{flag} lists them. */
+  events = new Map<string, { type: string; createdBy: string; environment: string | null }[]>();
   failNext: { status: number; body: string } | null = null;
   private nextId = 1;
 
@@ -33,6 +38,9 @@ class FakeUnleashAdmin {
     const json = (status: number, value?: unknown) =>
       new Response(value === undefined ? null : JSON.stringify(value), { status });
     if (path === '/health') return json(200, { health: 'GOOD' });
+    const events = /^\/api\/admin\/events\/([^/]+)$/.exec(path);
+    if (events && method === 'GET')
+      return json(200, { events: this.events.get(decodeURIComponent(events[1]!)) ?? [] });
     const revive = /^\/api\/admin\/archive\/revive\/([^/]+)$/.exec(path);
     if (revive && method === 'POST') {
       const feature = this.features.get(decodeURIComponent(revive[1]!));
@@ -41,9 +49,9 @@ class FakeUnleashAdmin {
       return json(200);
     }
     if (path === '/api/admin/projects/default/features' && method === 'POST') {
-      const { name } = body as { name: string };
+      const { name, type, description } = body as { name: string; type: string; description: string };
       if (this.features.has(name)) return json(409, { name: 'NameExistsError' });
-      this.features.set(name, { archived: false, enabled: false, strategies: [] });
+      this.features.set(name, { archived: false, enabled: false, strategies: [], type, description });
       return json(201, { name });
     }
     const m =
@@ -54,8 +62,17 @@ class FakeUnleashAdmin {
     if (!m || !feature || feature.archived)
       return json(404, { name: 'NotFoundError', message: `no ${path}` });
     const rest = m[2];
+    if (rest === undefined && method === 'PATCH') {
+      for (const op of body as { op: string; path: string; value: string }[]) {
+        if (op.op === 'replace' && op.path === '/type') feature.type = op.value;
+        if (op.op === 'replace' && op.path === '/description') feature.description = op.value;
+      }
+      return json(200);
+    }
     if (rest === undefined && method === 'GET') {
       return json(200, {
+        type: feature.type,
+        description: feature.description,
         environments: [
           { name: 'development', enabled: feature.enabled, strategies: structuredClone(feature.strategies) },
           { name: 'production', enabled: false, strategies: [] },
@@ -118,6 +135,7 @@ interface Strategy {
   sortOrder: number;
   parameters: Record<string, string>;
   variants: { name: string; payload: { type: string; value: string } }[];
+  disabled?: boolean;
 }
 
 const target: UpstreamTarget = {
@@ -235,6 +253,100 @@ describe(UnleashFlagPublisher.name, () => {
 
     expect(unleash.features.get(FLAG)?.archived).toBe(false);
     expect(unleash.served(FLAG)).toEqual(['candidate@50', 'baseline@100']);
+  });
+
+  it('creates a permission flag that names the model and links the status page', async () => {
+    const linked = new UnleashFlagPublisher({
+      url: 'http://unleash:4242',
+      statusUrl: 'https://aviary.example.com/',
+      fetch: unleash.fetch,
+    });
+    await linked.publish(routing(1, 20));
+
+    expect(unleash.features.get(FLAG)).toMatchObject({
+      type: 'permission',
+      description: expect.stringMatching(
+        /^Aviary traffic split for model "chat".*Status: https:\/\/aviary\.example\.com\/status#model-chat$/,
+      ) as string,
+    });
+  });
+
+  it('turns a release flag of an earlier version into a permission flag once', async () => {
+    await publisher.publish(routing(1, 20));
+    Object.assign(unleash.features.get(FLAG)!, { type: 'release', description: 'old words' });
+    unleash.calls.length = 0;
+
+    await publisher.publish(routing(2, 20));
+    await publisher.publish(routing(2, 20));
+
+    expect(unleash.features.get(FLAG)).toMatchObject({ type: 'permission' });
+    expect(unleash.methods().filter((m) => m === 'PATCH')).toHaveLength(1);
+  });
+
+  describe('reading a flag back', () => {
+    beforeEach(async () => {
+      await publisher.publish(routing(1, 20));
+    });
+    const events = (type: string, createdBy: string, environment: string | null = 'development') =>
+      unleash.events.set(
+        FLAG,
+        [
+          { type: 'feature-strategy-add', createdBy: 'aviary', environment },
+          { type, createdBy, environment },
+        ].reverse(),
+      );
+
+    it('finds it in sync after a publish', async () => {
+      await expect(publisher.inspect(routing(1, 20))).resolves.toMatchObject({ drift: null });
+    });
+
+    it.each<
+      [string, (f: { enabled: boolean; archived: boolean; strategies: Strategy[] }) => void, string, string]
+    >([
+      ['switched off', (f) => (f.enabled = false), 'disabled', 'feature-environment-disabled'],
+      ['archived', (f) => (f.archived = true), 'archived', 'feature-archived'],
+      [
+        'its candidate strategy disabled',
+        (f) => (f.strategies.find((s) => s.variants[0]?.name === 'candidate')!.disabled = true),
+        'candidate-disabled',
+        'feature-strategy-update',
+      ],
+      [
+        'its candidate strategy removed',
+        (f) => (f.strategies = f.strategies.filter((s) => s.variants[0]?.name !== 'candidate')),
+        'candidate-disabled',
+        'feature-strategy-remove',
+      ],
+      [
+        'the candidate weight edited',
+        (f) => (f.strategies.find((s) => s.variants[0]?.name === 'candidate')!.parameters.rollout = '90'),
+        'edited',
+        'feature-strategy-update',
+      ],
+    ])('finds a flag %s, and who did it', async (_name, change, drift, eventType) => {
+      change(unleash.features.get(FLAG)!);
+      events(eventType, 'alice@example.com');
+
+      await expect(publisher.inspect(routing(1, 20))).resolves.toMatchObject({
+        drift,
+        changedBy: 'alice@example.com',
+      });
+    });
+
+    it('does not call a flag changed when it holds a newer split than the one compared with', async () => {
+      await publisher.publish(routing(2, 50));
+
+      await expect(publisher.inspect(routing(1, 20))).resolves.toMatchObject({ drift: null });
+    });
+
+    it('finds a deleted flag missing', async () => {
+      unleash.features.delete(FLAG);
+
+      await expect(publisher.inspect(routing(1, 20))).resolves.toMatchObject({
+        drift: 'missing',
+        changedBy: null,
+      });
+    });
   });
 
   it('reports status and body of a refused call', async () => {

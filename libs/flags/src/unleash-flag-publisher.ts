@@ -1,4 +1,11 @@
-import { flagNameForModel, type FlagPublisher, type ModelRouting } from '@aviary/domain';
+import {
+  flagNameForModel,
+  type FlagInspector,
+  type FlagObservation,
+  type FlagPublisher,
+  type ModelRouting,
+  type PublishOptions,
+} from '@aviary/domain';
 import { FlagPublishError } from './flags.errors';
 import {
   BASELINE_VARIANT,
@@ -20,8 +27,18 @@ export interface UnleashFlagPublisherOptions {
   readonly environment?: string;
   /** Per HTTP request. */
   readonly timeoutMs?: number;
+  /** The control plane's public address, linked from each flag's description (its status page). */
+  readonly statusUrl?: string | null;
   /** For tests; defaults to the global fetch. */
   readonly fetch?: typeof fetch;
+}
+
+/** An event of Unleash's per-flag event log (GET /api/admin/events/{flag}). */
+interface UnleashEvent {
+  readonly type: string;
+  readonly createdBy?: string | null;
+  readonly environment?: string | null;
+  readonly createdAt?: string;
 }
 
 /** A strategy as the admin API returns it inside a feature's environment. */
@@ -46,6 +63,9 @@ interface AdminStrategy {
 interface EnvironmentState {
   readonly enabled: boolean;
   readonly strategies: readonly AdminStrategy[];
+  /** The flag's own type and description, kept as Aviary writes them. */
+  readonly type: string | null;
+  readonly description: string | null;
 }
 
 const BODY_EXCERPT_CHARS = 300;
@@ -62,8 +82,9 @@ const BODY_EXCERPT_CHARS = 300;
  * - a routing older than what is published (lower revision) is skipped, so a late retry cannot undo a
  *   newer split.
  */
-export class UnleashFlagPublisher implements FlagPublisher {
+export class UnleashFlagPublisher implements FlagPublisher, FlagInspector {
   readonly name = 'unleash';
+  private readonly statusUrl: string | null;
   private readonly baseUrl: string;
   private readonly project: string;
   private readonly environment: string;
@@ -79,6 +100,7 @@ export class UnleashFlagPublisher implements FlagPublisher {
     this.environment = options.environment ?? 'development';
     this.timeoutMs = options.timeoutMs ?? 5_000;
     this.fetchImpl = options.fetch ?? fetch;
+    this.statusUrl = options.statusUrl?.replace(/\/+$/, '') ?? null;
     this.headers = { accept: 'application/json' };
     if (options.adminToken) this.headers.authorization = options.adminToken;
   }
@@ -87,10 +109,12 @@ export class UnleashFlagPublisher implements FlagPublisher {
     await this.call('GET', '/health');
   }
 
-  publish(routing: ModelRouting): Promise<void> {
+  publish(routing: ModelRouting, options: PublishOptions = {}): Promise<void> {
     const flag = flagNameForModel(routing.model);
     const previous = this.inFlight.get(flag) ?? Promise.resolve();
-    const current = previous.catch(() => undefined).then(() => this.publishNow(flag, routing));
+    const current = previous
+      .catch(() => undefined)
+      .then(() => this.publishNow(flag, routing, options.signal));
     this.inFlight.set(flag, current);
     const forget = () => {
       if (this.inFlight.get(flag) === current) this.inFlight.delete(flag);
@@ -99,12 +123,25 @@ export class UnleashFlagPublisher implements FlagPublisher {
     return current;
   }
 
-  private async publishNow(flag: string, routing: ModelRouting): Promise<void> {
+  private async publishNow(flag: string, routing: ModelRouting, signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
+    const call = <T = unknown>(method: string, path: string, body?: unknown, tolerated?: readonly number[]) =>
+      this.call<T>(method, path, body, tolerated, signal);
     const desired = encodeRoutingStrategies(routing);
-    const state = (await this.readEnvironment(flag)) ?? (await this.createFeature(flag, routing.model));
+    const state =
+      (await this.readEnvironment(flag, signal)) ?? (await this.createFeature(flag, routing.model, signal));
 
     const published = publishedRevision(state.strategies);
     if (published !== null && published > routing.revision) return;
+
+    // Flags made by earlier versions were `release` flags, which Unleash suggests archiving.
+    const description = describeRoutingFlag(routing.model, this.statusUrl);
+    if (state.type !== ROUTING_FLAG_TYPE || state.description !== description) {
+      await call('PATCH', this.featurePath(flag), [
+        { op: 'replace', path: '/type', value: ROUTING_FLAG_TYPE },
+        { op: 'replace', path: '/description', value: description },
+      ]);
+    }
 
     const strategiesPath = `${this.featurePath(flag)}/environments/${encodeURIComponent(this.environment)}/strategies`;
     const ordered = [...state.strategies].sort(byUnleashOrder);
@@ -117,7 +154,7 @@ export class UnleashFlagPublisher implements FlagPublisher {
     const deleted = new Set<string>();
     const remove = async (strategy: AdminStrategy) => {
       // 404: already gone (a concurrent publisher or a human got there first), which is what we want.
-      await this.call('DELETE', `${strategiesPath}/${encodeURIComponent(strategy.id)}`, undefined, [404]);
+      await call('DELETE', `${strategiesPath}/${encodeURIComponent(strategy.id)}`, undefined, [404]);
       deleted.add(strategy.id);
     };
 
@@ -129,18 +166,18 @@ export class UnleashFlagPublisher implements FlagPublisher {
 
     if (!baseline) {
       const sortOrder = nextSortOrder(ordered);
-      baseline = await this.call<AdminStrategy>('POST', strategiesPath, { ...wantedBaseline, sortOrder });
+      baseline = await call<AdminStrategy>('POST', strategiesPath, { ...wantedBaseline, sortOrder });
     } else if (!sameStrategy(baseline, wantedBaseline)) {
-      await this.call('PUT', `${strategiesPath}/${encodeURIComponent(baseline.id)}`, wantedBaseline);
+      await call('PUT', `${strategiesPath}/${encodeURIComponent(baseline.id)}`, wantedBaseline);
     }
 
     if (wantedCandidate) {
       if (!candidate) {
         // Evaluated before the baseline: a lower sortOrder (may be negative).
         const sortOrder = (baseline.sortOrder ?? 0) - 1;
-        candidate = await this.call<AdminStrategy>('POST', strategiesPath, { ...wantedCandidate, sortOrder });
+        candidate = await call<AdminStrategy>('POST', strategiesPath, { ...wantedCandidate, sortOrder });
       } else if (!sameStrategy(candidate, wantedCandidate)) {
-        await this.call('PUT', `${strategiesPath}/${encodeURIComponent(candidate.id)}`, wantedCandidate);
+        await call('PUT', `${strategiesPath}/${encodeURIComponent(candidate.id)}`, wantedCandidate);
       }
     }
 
@@ -151,25 +188,102 @@ export class UnleashFlagPublisher implements FlagPublisher {
 
     // PUT cannot move a strategy; only a hand-edited flag gets here.
     if (candidate && wantedCandidate && byUnleashOrder(candidate, baseline) > 0) {
-      await this.call('POST', `${strategiesPath}/set-sort-order`, [
+      await call('POST', `${strategiesPath}/set-sort-order`, [
         { id: candidate.id, sortOrder: 0 },
         { id: baseline.id, sortOrder: 1 },
       ]);
     }
 
     if (!state.enabled) {
-      await this.call(
-        'POST',
-        `${this.featurePath(flag)}/environments/${encodeURIComponent(this.environment)}/on`,
-      );
+      await call('POST', `${this.featurePath(flag)}/environments/${encodeURIComponent(this.environment)}/on`);
     }
   }
 
+  /**
+   * Reads the flag back and says how it differs from `routing` (what Aviary published): switched off,
+   * archived or gone, the candidate's strategy disabled or removed, or otherwise edited — and who did
+   * it, from Unleash's event log.
+   */
+  async inspect(routing: ModelRouting, options: PublishOptions = {}): Promise<FlagObservation> {
+    const flag = flagNameForModel(routing.model);
+    const state = await this.readEnvironment(flag, options.signal);
+    const who = (types: readonly string[]) => this.lastChangedBy(flag, types, options.signal);
+    if (state === null) {
+      const archivedBy = await this.lastEvent(flag, ['feature-archived'], options.signal);
+      return archivedBy
+        ? { drift: 'archived', detail: `${flag} is archived`, changedBy: archivedBy.createdBy ?? null }
+        : { drift: 'missing', detail: `${flag} does not exist`, changedBy: await who(['feature-deleted']) };
+    }
+    if (!state.enabled) {
+      return {
+        drift: 'disabled',
+        detail: `${flag} is off in environment ${this.environment}`,
+        changedBy: await who(['feature-environment-disabled']),
+      };
+    }
+    // A newer split is on its way (or there already): the caller's routing is out of date, not the flag.
+    const published = publishedRevision(state.strategies);
+    if (published !== null && published > routing.revision) {
+      return { drift: null, detail: `${flag} holds a newer revision (${published})`, changedBy: null };
+    }
+    const desired = encodeRoutingStrategies(routing);
+    const wantedCandidate = desired.find((s) => s.variants[0].name === CANDIDATE_VARIANT);
+    const candidate = state.strategies.find((s) => roleOf(s) === CANDIDATE_VARIANT);
+    const strategyEvents = ['feature-strategy-update', 'feature-strategy-remove', 'feature-strategy-add'];
+    if (wantedCandidate && (!candidate || candidate.disabled)) {
+      return {
+        drift: 'candidate-disabled',
+        detail: `${flag}: the candidate strategy is ${candidate ? 'disabled' : 'gone'}`,
+        changedBy: await who(strategyEvents),
+      };
+    }
+    const ordered = [...state.strategies].sort(byUnleashOrder);
+    const inSync =
+      ordered.length === desired.length &&
+      desired.every((want, i) => ordered[i] && sameStrategy(ordered[i], want));
+    if (inSync) return { drift: null, detail: `${flag} matches Aviary`, changedBy: null };
+    return {
+      drift: 'edited',
+      detail: `${flag}: ${ordered.length} strategies, not Aviary's ${desired.length} (${desired.map((d) => d.title).join(', ')})`,
+      changedBy: await who(strategyEvents),
+    };
+  }
+
+  private async lastEvent(
+    flag: string,
+    types: readonly string[],
+    signal?: AbortSignal,
+  ): Promise<UnleashEvent | null> {
+    const log = await this.call<{ events?: readonly UnleashEvent[] } | null>(
+      'GET',
+      `/api/admin/events/${encodeURIComponent(flag)}`,
+      undefined,
+      [404],
+      signal,
+    ).catch(() => null);
+    // Newest first, as Unleash lists them.
+    return (
+      log?.events?.find(
+        (e) => types.includes(e.type) && (e.environment == null || e.environment === this.environment),
+      ) ?? null
+    );
+  }
+
+  private async lastChangedBy(
+    flag: string,
+    types: readonly string[],
+    signal?: AbortSignal,
+  ): Promise<string | null> {
+    return (await this.lastEvent(flag, types, signal))?.createdBy ?? null;
+  }
+
   /** The flag's state in our environment, or null when the flag does not exist (or is archived). */
-  private async readEnvironment(flag: string): Promise<EnvironmentState | null> {
+  private async readEnvironment(flag: string, signal?: AbortSignal): Promise<EnvironmentState | null> {
     const feature = await this.call<{
-      environments?: readonly ({ name: string } & EnvironmentState)[];
-    } | null>('GET', this.featurePath(flag), undefined, [404]);
+      type?: string;
+      description?: string | null;
+      environments?: readonly ({ name: string } & Omit<EnvironmentState, 'type' | 'description'>)[];
+    } | null>('GET', this.featurePath(flag), undefined, [404], signal);
     if (feature === null) return null;
     const env = feature.environments?.find((e) => e.name === this.environment);
     if (!env) {
@@ -178,21 +292,38 @@ export class UnleashFlagPublisher implements FlagPublisher {
         { method: 'GET', url: this.url(this.featurePath(flag)), status: 200 },
       );
     }
-    return { enabled: env.enabled, strategies: env.strategies ?? [] };
+    return {
+      enabled: env.enabled,
+      strategies: env.strategies ?? [],
+      type: feature.type ?? null,
+      description: feature.description ?? null,
+    };
   }
 
-  private async createFeature(flag: string, model: string): Promise<EnvironmentState> {
+  private async createFeature(flag: string, model: string, signal?: AbortSignal): Promise<EnvironmentState> {
     const created = await this.call<object | null>(
       'POST',
       `/api/admin/projects/${encodeURIComponent(this.project)}/features`,
-      { name: flag, type: ROUTING_FLAG_TYPE, description: describeRoutingFlag(model), impressionData: false },
+      {
+        name: flag,
+        type: ROUTING_FLAG_TYPE,
+        description: describeRoutingFlag(model, this.statusUrl),
+        impressionData: false,
+      },
       [409],
+      signal,
     );
     if (created === null) {
       // Someone created it meanwhile, or it is archived (then bring it back; its history is kept).
-      await this.call('POST', `/api/admin/archive/revive/${encodeURIComponent(flag)}`, undefined, [400, 404]);
+      await this.call(
+        'POST',
+        `/api/admin/archive/revive/${encodeURIComponent(flag)}`,
+        undefined,
+        [400, 404],
+        signal,
+      );
     }
-    const state = await this.readEnvironment(flag);
+    const state = await this.readEnvironment(flag, signal);
     if (state === null) {
       throw new FlagPublishError(
         `unleash: flag ${flag} exists but not in project "${this.project}" (name taken by another project?)`,
@@ -219,23 +350,27 @@ export class UnleashFlagPublisher implements FlagPublisher {
     path: string,
     body?: unknown,
     tolerated: readonly number[] = [],
+    abandon?: AbortSignal,
   ): Promise<T> {
     const url = this.url(path);
     let response: Response;
+    const timeout = AbortSignal.timeout(this.timeoutMs);
     try {
       response = await this.fetchImpl(url, {
         method,
         headers: body === undefined ? this.headers : { ...this.headers, 'content-type': 'application/json' },
         body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(this.timeoutMs),
+        signal: abandon ? AbortSignal.any([timeout, abandon]) : timeout,
       });
     } catch (cause) {
       // By name, not instanceof: the abort reason is a DOMException, which may come from another realm.
       const name = typeof cause === 'object' && cause !== null && 'name' in cause ? String(cause.name) : '';
       const reason =
-        name === 'TimeoutError' || name === 'AbortError'
-          ? `timed out after ${this.timeoutMs} ms`
-          : `failed: ${describeCause(cause)}`;
+        abandon?.aborted === true
+          ? 'abandoned (superseded or past the publish deadline)'
+          : name === 'TimeoutError' || name === 'AbortError'
+            ? `timed out after ${this.timeoutMs} ms`
+            : `failed: ${describeCause(cause)}`;
       throw new FlagPublishError(`unleash: ${method} ${url} ${reason}`, { method, url, cause });
     }
     const text = await response.text().catch(() => '');

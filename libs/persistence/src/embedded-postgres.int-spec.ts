@@ -75,6 +75,7 @@ describe('startEmbeddedPostgres', () => {
           upstreamBaseUrl: 'http://127.0.0.1:1',
           upstreamModel: 'gpt-x',
           timeoutMs: 30_000,
+          status: 'stable',
         },
       });
       await tx.model.update({ where: { id }, data: { stableVersionId: versionId } });

@@ -1,5 +1,5 @@
 import { PrismaPg } from '@prisma/adapter-pg';
-import { Pool } from 'pg';
+import { Pool, type PoolClient } from 'pg';
 import { PrismaClient } from './generated/prisma/client';
 
 export interface CreatePrismaClientOptions {
@@ -47,6 +47,7 @@ export function createPrismaClient(options: CreatePrismaClientOptions): PrismaHa
   });
   // Without a listener, an idle client's error (server gone) is an unhandled 'error' event.
   pool.on('error', (err) => options.log?.(`database connection error: ${err.message}`));
+  pool.on('connect', serialiseQueries);
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
   let closing: Promise<void> | undefined;
   return {
@@ -61,4 +62,29 @@ export function createPrismaClient(options: CreatePrismaClientOptions): PrismaHa
         }
       })()),
   };
+}
+
+/**
+ * Makes a pooled connection run its promise-style queries one after another.
+ *
+ * Inside an interactive transaction every query goes to one connection, and Prisma 7's query
+ * interpreter fetches the relations of an `include` with Promise.all (its `join` node), so two
+ * queries reach one pg Client at once: pg queues them itself but warns ("Calling client.query() when
+ * the client is already executing a query is deprecated") and pg 9 will refuse. In `npm start` the
+ * embedded database has a single connection, so every rollout action hit it. Upstream:
+ * prisma/orm#29979 (open). Callback and submittable queries (pg-pool's own `pool.query`, cursors)
+ * pass through: they already run on a connection nobody else holds.
+ */
+export function serialiseQueries(client: PoolClient): void {
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+  let tail: Promise<unknown> = Promise.resolve();
+  const serial = (...args: unknown[]): unknown => {
+    const first = args[0] as { submit?: unknown } | null | undefined;
+    if (typeof args.at(-1) === 'function' || typeof first?.submit === 'function') return query(...args);
+    const run = () => query(...args) as Promise<unknown>;
+    const result = tail.then(run, run);
+    tail = result.catch(() => undefined);
+    return result;
+  };
+  Object.assign(client, { query: serial });
 }

@@ -23,7 +23,16 @@ const diffTool = join(repoRoot, 'tools', 'prisma6', 'diff.mjs');
  * of a migration, under a comment. Add a key here (`index name`, `constraint table.name`, …) when
  * you add one.
  */
-const HAND_WRITTEN = ['index rollouts_one_active_per_model'];
+const HAND_WRITTEN = [
+  'index rollouts_one_active_per_model',
+  'index model_versions_one_stable_per_model',
+  'function aviary_check_stable_version()',
+  'trigger models.models_one_stable_version',
+  'trigger model_versions.model_versions_one_stable_version',
+  // A constraint trigger is a constraint as well as a trigger in the catalog.
+  'constraint models.models_one_stable_version',
+  'constraint model_versions.model_versions_one_stable_version',
+];
 
 /** `prisma migrate diff --from-empty --to-schema-datamodel <schema> --script`, via tools/prisma6. */
 async function renderSchemaSql(schema: string): Promise<string> {

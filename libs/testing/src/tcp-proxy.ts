@@ -6,7 +6,7 @@ export interface TcpProxy {
   readonly url: string;
   /** Refuse connections and cut the open ones: the target looks down. */
   cut(): Promise<void>;
-  /** Accept connections again on the same port. */
+  /** Accept connections again on the same port (and forward them again after `hang`). */
   restore(): Promise<void>;
   /**
    * A black hole (a frozen host, a dropped route): connections stay open and new ones are accepted,
@@ -14,6 +14,11 @@ export interface TcpProxy {
    */
   freeze(): void;
   thaw(): void;
+  /**
+   * Cut the open connections, then accept new ones and never answer: a target that hangs (the
+   * worst case for a caller, which only a timeout of its own ends).
+   */
+  hang(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -24,9 +29,17 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
   let frozen = false;
   let server: Server | null = null;
   let port = 0;
+  let hanging = false;
   const listen = () =>
     new Promise<void>((resolve, reject) => {
       const s = createServer((client) => {
+        if (hanging) {
+          // Read and drop whatever arrives; answer nothing.
+          sockets.add(client);
+          client.on('data', () => undefined);
+          client.on('error', () => client.destroy()).on('close', () => sockets.delete(client));
+          return;
+        }
         const upstream = createConnection({ host: targetHost, port: targetPort });
         const pair = { client, upstream };
         sockets.add(client).add(upstream);
@@ -58,6 +71,10 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
       server.close(() => resolve());
       server = null;
     });
+  const cutOpen = () => {
+    for (const socket of sockets) socket.destroy();
+    sockets.clear();
+  };
   await listen();
   return {
     freeze: () => {
@@ -71,7 +88,16 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
     port,
     url: `http://127.0.0.1:${port}`,
     cut: stop,
-    restore: listen,
+    restore: async () => {
+      hanging = false;
+      if (server) cutOpen();
+      else await listen();
+    },
+    hang: async () => {
+      hanging = true;
+      cutOpen();
+      if (!server) await listen();
+    },
     close: stop,
   };
 }

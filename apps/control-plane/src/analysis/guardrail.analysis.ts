@@ -1,6 +1,7 @@
 import {
   DEFAULT_JUDGE_GATE,
   describeReport,
+  effectiveStep,
   emptyArmStats,
   judgeGate,
   type JudgeGateResult,
@@ -155,7 +156,8 @@ export class GuardrailAnalysis implements StepAnalysis {
     if (!r) return null;
     const plan = r.plan as RolloutPlan;
     const step = plan.steps[r.stepIndex] ?? null;
-    const candidateRole = step?.type === 'shadow' ? 'shadow' : 'candidate';
+    // A pause keeps the split of the step before it (a gate after shadow still compares the shadow).
+    const candidateRole = effectiveStep(plan, r.stepIndex)?.type === 'shadow' ? 'shadow' : 'candidate';
     const fromRevision = r.stepRevision;
     const rows = await this.store.armTotals(r.id, fromRevision);
     const baselineRows = rows.filter((x) => x.role === 'baseline' && x.versionId === r.baselineVersion.id);

@@ -15,15 +15,3 @@ export class TimeOnlyAnalysis implements StepAnalysis {
     });
   }
 }
-
-/** Holds every step until an operator promotes it. */
-export class ManualAnalysis implements StepAnalysis {
-  readonly name = 'manual';
-
-  evaluate(): Promise<StepAnalysisResult> {
-    return Promise.resolve({
-      verdict: 'Inconclusive',
-      detail: 'manual gating (AVIARY_ANALYSIS=manual): waiting for an operator to promote',
-    });
-  }
-}

@@ -21,6 +21,7 @@ const DOMAIN_STATUS: Record<DomainErrorCode, number> = {
   INVALID_PLAN: 400,
   INVALID_GOLDEN_SET: 400,
   INVALID_REFERENCE: 400,
+  REASON_REQUIRED: 400,
 };
 
 interface BodyParserError {

@@ -26,13 +26,28 @@ const schema = z.object({
   AVIARY_UPSTREAM_HOSTS: envField.csv().optional(),
   /** How often the flag reconciler retries publications that did not go through. */
   AVIARY_FLAG_RETRY_INTERVAL_MS: envField.positiveInt(2000, 600_000),
+  /**
+   * How long an API call that changes a split (start, promote, rollback, …) waits for the flag source
+   * to take it before answering anyway; the answer says whether it got there, and publishing goes on.
+   */
+  AVIARY_FLAG_PUBLISH_WAIT_MS: z.coerce.number().int().min(0).max(10_000).default(1000),
+  /**
+   * How often the flags are read back from Unleash to find changes made there (a flag switched off,
+   * archived or edited); 0 turns it off. Not used with the built-in flag source.
+   */
+  AVIARY_FLAG_DRIFT_CHECK_MS: z.coerce.number().int().min(0).max(600_000).default(5000),
+  /** The control plane's address as people reach it (linked from each Unleash flag's description). */
+  AVIARY_PUBLIC_URL: envField.url().optional(),
+  /** How often a stable version under watch (after 100%) is compared with its first period. */
+  AVIARY_WATCH_CHECK_MS: envField.positiveInt(60_000, 3_600_000),
   /** How often rollouts are re-evaluated (step timers, analysis verdicts). */
   AVIARY_TICK_INTERVAL_MS: envField.positiveInt(1000, 600_000),
   /**
    * Where step verdicts come from: `guardrails` (the default) judges each step with the guardrail
    * statistics over the evidence the analyzer stores — without an analyzer there is no evidence and
-   * steps hold; `time-only` advances a step once its minimum duration has passed; `manual` holds
-   * every step until an operator promotes.
+   * steps hold; `time-only` advances a step once its minimum duration has passed (no guardrails);
+   * `manual` makes new rollouts wait for an operator's promote at every step (a rollout's own
+   * `analysis` overrides it) while the guardrails still roll a failing candidate back.
    */
   AVIARY_ANALYSIS: z.enum(['guardrails', 'time-only', 'manual']).default('guardrails'),
   /** Serve the built-in Unleash-compatible flag endpoint even when UNLEASH_URL is set. */
@@ -70,6 +85,10 @@ export interface ControlPlaneConfig {
     readonly timeoutMs: number;
   } | null;
   readonly flagRetryIntervalMs: number;
+  readonly flagPublishWaitMs: number;
+  readonly flagDriftCheckMs: number;
+  readonly watchCheckMs: number;
+  readonly publicUrl: string | null;
   readonly tickIntervalMs: number;
   readonly analysis: 'guardrails' | 'time-only' | 'manual';
   readonly builtinFlags: boolean;
@@ -108,6 +127,10 @@ export function loadControlPlaneConfig(
         }
       : null,
     flagRetryIntervalMs: e.AVIARY_FLAG_RETRY_INTERVAL_MS,
+    flagPublishWaitMs: e.AVIARY_FLAG_PUBLISH_WAIT_MS,
+    flagDriftCheckMs: e.AVIARY_FLAG_DRIFT_CHECK_MS,
+    watchCheckMs: e.AVIARY_WATCH_CHECK_MS,
+    publicUrl: e.AVIARY_PUBLIC_URL?.replace(/\/+$/, '') ?? null,
     tickIntervalMs: e.AVIARY_TICK_INTERVAL_MS,
     analysis: e.AVIARY_ANALYSIS,
     builtinFlags: e.AVIARY_BUILTIN_FLAGS,

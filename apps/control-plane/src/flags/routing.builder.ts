@@ -39,6 +39,11 @@ export interface RoutingInput {
     readonly baseline: VersionForRouting;
     readonly candidate: VersionForRouting;
   } | null;
+  /**
+   * Without an active rollout: the completed rollout whose watch owns the stable version's evidence
+   * (routers stamp it on their events, so the analyzer keeps counting), or null.
+   */
+  readonly watchRolloutId?: string | null;
   readonly revision: number;
 }
 
@@ -64,7 +69,7 @@ export function buildRouting(input: RoutingInput): ModelRouting {
       candidate: null,
       candidateWeight: 0,
       shadow: null,
-      rolloutId: null,
+      rolloutId: input.watchRolloutId ?? null,
       stickinessGroup: model.name,
       revision,
     };

@@ -54,7 +54,12 @@ export class HealthController {
       status: !ready ? 'unavailable' : flags && !flags.healthy ? 'degraded' : 'ok',
       checks: {
         database,
-        flags: flags ? { status: flags.healthy ? 'ok' : 'failing', ...flags } : { status: 'unknown' },
+        flags: flags
+          ? {
+              status: flags.failing.length > 0 ? 'failing' : flags.drift.length > 0 ? 'drifted' : 'ok',
+              ...flags,
+            }
+          : { status: 'unknown' },
       },
     };
   }

@@ -17,6 +17,10 @@ export class ControlPlaneMetrics {
   readonly transitions: Counter<'model' | 'cause'>;
   readonly flagPublishes: Counter<'publisher' | 'outcome'>;
   readonly flagPublishSeconds: Histogram<'publisher'>;
+  /** Flags found changed outside Aviary, by kind (disabled, archived, missing, candidate-disabled, edited). */
+  readonly flagDrifts: Counter<'kind'>;
+  /** Stable versions found regressed against their own first period (watch after completion). */
+  readonly watchRegressions: Counter<'model'>;
   /** The latest analysis verdict per progressing rollout (set by the scheduler). */
   readonly analysisVerdict: Gauge<'model' | 'rollout' | 'verdict'>;
 
@@ -41,6 +45,54 @@ export class ControlPlaneMetrics {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers: [this.registry],
     });
+    this.flagDrifts = new Counter({
+      name: 'aviary_flag_drift_detected_total',
+      help: 'Flags found changed in the flag source outside Aviary, by kind (disabled, archived, missing, candidate-disabled, edited)',
+      labelNames: ['kind'],
+      registers: [this.registry],
+    });
+    new Gauge({
+      name: 'aviary_flag_drift',
+      help: "1 for a model whose flag differs from Aviary's split in the flag source (until the next read-back finds it repaired)",
+      labelNames: ['model', 'kind'],
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        const rows = await prisma.flagPublication.findMany({
+          where: { drift: { not: null } },
+          select: { drift: true, model: { select: { name: true } } },
+        });
+        for (const r of rows) this.set({ model: r.model.name, kind: r.drift ?? '' }, 1);
+      },
+    });
+    this.watchRegressions = new Counter({
+      name: 'aviary_watch_regressions_total',
+      help: 'Stable versions found regressed against their own first period after a rollout completed',
+      labelNames: ['model'],
+      registers: [this.registry],
+    });
+    new Gauge({
+      name: 'aviary_stable_version_regressed',
+      help: 'The model still serves a stable version whose watch found a regression (1 until it is reverted or replaced)',
+      labelNames: ['model', 'rollout', 'version'],
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        const rows = await prisma.rollout.findMany({
+          where: { watchStatus: 'regressed' },
+          select: {
+            id: true,
+            candidateVersionId: true,
+            candidateVersion: { select: { label: true } },
+            model: { select: { name: true, stableVersionId: true } },
+          },
+        });
+        for (const r of rows) {
+          if (r.model.stableVersionId !== r.candidateVersionId) continue;
+          this.set({ model: r.model.name, rollout: r.id, version: r.candidateVersion.label }, 1);
+        }
+      },
+    });
     const query = () =>
       prisma.rollout.findMany({
         where: { OR: [{ active: true }, { updatedAt: { gt: new Date(Date.now() - FINISHED_VISIBLE_MS) } }] },
@@ -52,6 +104,8 @@ export class ControlPlaneMetrics {
           pausedAt: true,
           plan: true,
           message: true,
+          analysisMode: true,
+          deadlineExceededAt: true,
           model: { select: { name: true } },
         },
       });

@@ -89,6 +89,24 @@ export class ModelsController {
     return presentVersion(await this.models.getVersion(model, version));
   }
 
+  @Post(':model/revert')
+  @HttpCode(200)
+  @RequireRole('operator')
+  @ApiOperation({
+    summary: 'After a completed rollout: make the previous version stable again (the one it replaced)',
+  })
+  @ZodApiBody(rollbackSchema)
+  async revert(
+    @Param('model') model: string,
+    @Body(new ZodValidationPipe(rollbackSchema)) b: z.output<typeof rollbackSchema>,
+    @CurrentPrincipal() p: Principal,
+    @Res({ passthrough: true }) res: Response,
+  ) {
+    const r = await this.rollouts.revert(model, { name: p.name, automatic: false }, b.reason);
+    res.setHeader('ETag', `"${r.version}"`);
+    return presentRollout(r);
+  }
+
   @Post(':model/rollback')
   @HttpCode(200)
   @RequireRole('operator')

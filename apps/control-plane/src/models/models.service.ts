@@ -93,7 +93,7 @@ export class ModelsService {
       return created;
       // Registrations of one model queue on its row lock: room for a burst of them.
     }, REGISTRATION_TRANSACTION);
-    if (becameStable) await this.reconciler.reconcile();
+    if (becameStable) await this.reconciler.publishNow(model.id).catch(() => null);
     return version;
   }
 

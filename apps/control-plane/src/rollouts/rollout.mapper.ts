@@ -1,4 +1,4 @@
-import { type RolloutPhase, type RolloutPlan, type RolloutState } from '@aviary/domain';
+import { type AnalysisMode, type RolloutPhase, type RolloutPlan, type RolloutState } from '@aviary/domain';
 
 /** The columns of a rollouts row that make up the domain state. */
 export interface RolloutStateColumns {
@@ -8,6 +8,8 @@ export interface RolloutStateColumns {
   readonly pausedAt: Date | null;
   readonly plan: unknown;
   readonly message: string | null;
+  readonly analysisMode: AnalysisMode;
+  readonly deadlineExceededAt: Date | null;
 }
 
 export function rowToState(row: RolloutStateColumns): RolloutState {
@@ -18,5 +20,7 @@ export function rowToState(row: RolloutStateColumns): RolloutState {
     pausedAt: row.pausedAt,
     plan: row.plan as RolloutPlan,
     message: row.message,
+    analysisMode: row.analysisMode,
+    deadlineExceededAt: row.deadlineExceededAt,
   };
 }

@@ -46,9 +46,12 @@ export class RolloutRepository {
     });
   }
 
-  /** Ids of rollouts the scheduler should look at. */
-  async progressing(): Promise<RolloutRecord[]> {
-    return this.prisma.rollout.findMany({ where: { phase: 'Progressing' }, include: rolloutInclude });
+  /** The rollouts the scheduler watches: every one that serves (or shadows) the candidate. */
+  async serving(): Promise<RolloutRecord[]> {
+    return this.prisma.rollout.findMany({
+      where: { phase: { in: ['Progressing', 'Paused'] } },
+      include: rolloutInclude,
+    });
   }
 
   /**
@@ -66,6 +69,32 @@ export class RolloutRepository {
       data: { ...data, version: { increment: 1 } },
     });
     return res.count === 1;
+  }
+
+  /** The completed rollout that made `versionId` the model's stable version (the newest, if several). */
+  lastCompletedTo(db: Db, modelId: string, versionId: string): Promise<RolloutRecord | null> {
+    return db.rollout.findFirst({
+      where: { modelId, phase: 'Healthy', candidateVersionId: versionId },
+      orderBy: [{ updatedAt: 'desc' }, { id: 'desc' }],
+      include: rolloutInclude,
+    });
+  }
+
+  async setWatchStatus(
+    db: Db,
+    id: string,
+    status: 'watching' | 'regressed' | 'passed' | 'reverted',
+  ): Promise<void> {
+    await db.rollout.update({ where: { id }, data: { watchStatus: status, version: { increment: 1 } } });
+  }
+
+  /** The model's stable version now (the truth a retry and a completion act on). */
+  async stableVersionOf(db: Db, modelId: string): Promise<{ id: string; label: string } | null> {
+    const model = await db.model.findUnique({
+      where: { id: modelId },
+      select: { stableVersion: { select: { id: true, label: true } } },
+    });
+    return model?.stableVersion ?? null;
   }
 
   setVersionStatus(

@@ -5,7 +5,16 @@ import {
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import { DomainError, nextStepAt, STEP_ANALYSIS, type StepAnalysis } from '@aviary/domain';
+import {
+  deadlineAt,
+  DomainError,
+  nextStepAt,
+  type RolloutState,
+  STEP_ANALYSIS,
+  type StepAnalysis,
+  transition,
+} from '@aviary/domain';
+import { Periodic } from '../common/periodic';
 import { CONTROL_PLANE_CONFIG, type ControlPlaneConfig } from '../config/control-plane.config';
 import { ControlPlaneMetrics } from '../metrics/control-plane.metrics';
 import { rowToState } from './rollout.mapper';
@@ -13,15 +22,16 @@ import { RolloutRepository } from './rollout.repository';
 import { RolloutsService } from './rollouts.service';
 
 /**
- * Re-evaluates progressing rollouts on a timer: a step whose minimum duration has passed asks the
- * analysis for a verdict and the state machine decides. Safe with several control-plane replicas:
- * optimistic concurrency makes the second writer a no-op.
+ * Re-evaluates every rollout that serves the candidate (Progressing and Paused) on a timer: it asks
+ * the analysis for a verdict and the state machine decides. A Paused rollout is still protected
+ * (Failed rolls it back); only advancing waits. The tick is tried on the pure state machine first,
+ * and only a change is written. Safe with several control-plane replicas: optimistic concurrency
+ * makes the second writer a no-op.
  */
 @Injectable()
 export class RolloutScheduler implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(RolloutScheduler.name);
-  private timer: NodeJS.Timeout | null = null;
-  private running: Promise<void> | null = null;
+  private readonly periodic = new Periodic(() => this.tick());
   private failing = false;
 
   constructor(
@@ -33,21 +43,17 @@ export class RolloutScheduler implements OnApplicationBootstrap, OnApplicationSh
   ) {}
 
   onApplicationBootstrap(): void {
-    this.timer = setInterval(() => {
-      if (!this.running) this.running = this.tick().finally(() => (this.running = null));
-    }, this.config.tickIntervalMs);
-    this.timer.unref();
+    this.periodic.start(this.config.tickIntervalMs);
   }
 
-  async onApplicationShutdown(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    await this.running;
+  onApplicationShutdown(): Promise<void> {
+    return this.periodic.stop();
   }
 
   async tick(now = new Date()): Promise<void> {
     let due;
     try {
-      due = await this.rollouts.progressing();
+      due = await this.rollouts.serving();
       if (this.failing) this.logger.log('rollouts can be evaluated again');
       this.failing = false;
     } catch (err) {
@@ -61,9 +67,9 @@ export class RolloutScheduler implements OnApplicationBootstrap, OnApplicationSh
     }
     this.metrics.forgetVerdictsExcept(new Set(due.map((r) => r.id)));
     for (const r of due) {
-      const at = nextStepAt(rowToState(r));
-      const stepOver = at !== null && at.getTime() <= now.getTime();
-      if (!stepOver && !this.analysis.continuous) continue;
+      const state = rowToState(r);
+      // A non-continuous analysis (time-only) is asked only when time could move the rollout.
+      if (!this.analysis.continuous && !timeIsUp(state, now)) continue;
       try {
         const result = await this.analysis.evaluate({
           rolloutId: r.id,
@@ -74,16 +80,15 @@ export class RolloutScheduler implements OnApplicationBootstrap, OnApplicationSh
           candidateVersionId: r.candidateVersionId,
         });
         this.metrics.recordVerdict(r.model.name, r.id, result.verdict);
-        // Before the step's minimum only a failure acts; anything else waits for the step to be over.
-        if (!stepOver && result.verdict !== 'Failed') continue;
-        await this.service.act(
-          r.id,
-          { type: 'tick', verdict: result.verdict, detail: result.detail },
-          {
-            expectedVersion: r.version,
-            evidence: { analysis: this.analysis.name, ...(result.evidence ?? {}) },
-          },
-        );
+        const event = { type: 'tick', verdict: result.verdict, detail: result.detail } as const;
+        // Most ticks change nothing: ask the pure machine before opening a transaction.
+        if (transition(state, event, now).cause === null) continue;
+        await this.service.act(r.id, event, {
+          expectedVersion: r.version,
+          // The scheduler does not wait on the flag source: other rollouts are due too.
+          waitForPublishMs: 0,
+          evidence: { analysis: this.analysis.name, ...(result.evidence ?? {}) },
+        });
       } catch (err) {
         if (err instanceof DomainError && err.code === 'CONCURRENT_MODIFICATION') continue;
         // The analysis could not run: the step holds, and the stuck-analysis alert needs to see it.
@@ -94,4 +99,9 @@ export class RolloutScheduler implements OnApplicationBootstrap, OnApplicationSh
       }
     }
   }
+}
+
+/** Whether the step's minimum or its progress deadline has passed. */
+function timeIsUp(state: RolloutState, now: Date): boolean {
+  return [nextStepAt(state), deadlineAt(state)].some((at) => at !== null && at.getTime() <= now.getTime());
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { GUARDRAIL_METRICS, ROLLOUT_PHASES } from '@aviary/domain';
+import { ANALYSIS_MODES, DEADLINE_POLICIES, GUARDRAIL_METRICS, ROLLOUT_PHASES } from '@aviary/domain';
 
 const seconds = z
   .number()
@@ -7,21 +7,38 @@ const seconds = z
   .min(0)
   .max(90 * 24 * 3600);
 
+/** A progress deadline on any step (Argo Rollouts' progressDeadlineSeconds, per step). */
+const deadline = {
+  maxDurationSeconds: seconds.min(1).optional(),
+  /** What happens past it: `hold` (the default: logged once, shown on the status page) or `rollback`. */
+  onDeadline: z.enum(DEADLINE_POLICIES).optional(),
+};
+
 export const planStepSchema = z.discriminatedUnion('type', [
   z.strictObject({
     type: z.literal('shadow'),
     sampleRate: z.number().gt(0).max(1),
     minDurationSeconds: seconds,
+    ...deadline,
   }),
   z.strictObject({
     type: z.literal('setWeight'),
     weight: z.number().int().min(1).max(100),
     minDurationSeconds: seconds,
+    ...deadline,
   }),
-  z.strictObject({ type: z.literal('bake'), minDurationSeconds: seconds }),
+  z.strictObject({ type: z.literal('bake'), minDurationSeconds: seconds, ...deadline }),
+  /** No duration: an approval gate (waits for promote with a reason). With one: a timed wait. */
+  z.strictObject({ type: z.literal('pause'), durationSeconds: seconds.optional(), ...deadline }),
 ]);
 
-export const planSchema = z.strictObject({ steps: z.array(planStepSchema).min(1).max(20) });
+export const planSchema = z.strictObject({
+  steps: z.array(planStepSchema).min(1).max(20),
+  /** After 100%: watch the new stable version against its first period (0 turns it off). */
+  watch: z
+    .strictObject({ durationSeconds: seconds.optional(), referenceSeconds: seconds.min(1).optional() })
+    .optional(),
+});
 
 const guardrailOverride = z.strictObject({
   enabled: z.boolean().optional(),
@@ -44,6 +61,12 @@ export const createRolloutSchema = z.strictObject({
   /** Candidate version label or id; the baseline is the model's current stable version. */
   candidateVersion: z.string().min(1).max(100),
   plan: planSchema.optional(),
+  /**
+   * Who advances a step: `guardrails` (a Successful verdict) or `manual` (an operator's promote,
+   * recorded as an approval). The guardrails roll a failing candidate back in both. Default from
+   * AVIARY_ANALYSIS.
+   */
+  analysis: z.enum(ANALYSIS_MODES).optional(),
   guardrails: guardrailsSchema.optional(),
   /** The shadow step's LLM-judge gate (needs a judge configured on the analyzer). */
   shadowGate: z

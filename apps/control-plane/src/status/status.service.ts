@@ -4,7 +4,10 @@ import {
   ACTIVE_PHASES,
   describeDecision,
   describeStep,
+  isGate,
   stepTimeline,
+  type AnalysisMode,
+  type PlanStep,
   type ArmMetrics,
   type RolloutPhase,
   type RolloutPlan,
@@ -34,6 +37,8 @@ const TRANSITIONS = [
   'StepAdvanced',
   'Completed',
   'AutoRolledBack',
+  'Approved',
+  'DeadlineRolledBack',
 ];
 
 export type RolloutSummary = ReturnType<typeof summarize>;
@@ -45,6 +50,12 @@ export interface StatusOverview {
     readonly description: string | null;
     readonly stableVersion: string | null;
     readonly rollouts: readonly RolloutSummary[];
+    /** The model's flag as the flag source last showed it, when it differed from Aviary's split. */
+    readonly flagDrift: {
+      readonly kind: string;
+      readonly detail: string | null;
+      readonly since: Date | null;
+    } | null;
   }[];
 }
 
@@ -70,7 +81,13 @@ export class StatusService {
   async overview(now = new Date()): Promise<StatusOverview> {
     const models = await this.prisma.model.findMany({
       orderBy: { name: 'asc' },
-      select: { id: true, name: true, description: true, stableVersion: { select: { label: true } } },
+      select: {
+        id: true,
+        name: true,
+        description: true,
+        stableVersion: { select: { label: true } },
+        publication: { select: { drift: true, driftDetail: true, driftAt: true } },
+      },
     });
     // Every active rollout, and each model's most recent finished ones.
     const [active, finished] = await Promise.all([
@@ -96,6 +113,9 @@ export class StatusService {
           description: m.description,
           stableVersion: m.stableVersion?.label ?? null,
           rollouts: [...current, ...recent].map((r) => summarize(r, now)),
+          flagDrift: m.publication?.drift
+            ? { kind: m.publication.drift, detail: m.publication.driftDetail, since: m.publication.driftAt }
+            : null,
         };
       }),
     };
@@ -188,6 +208,9 @@ function summarize(r: RolloutRecord, now: Date) {
     step: { index: p.step.index, total: p.step.total, label: p.step.description },
     split: p.split,
     message: p.message,
+    analysis: p.analysis,
+    deadline: p.step.deadline,
+    watch: p.watch,
     timeInStepSeconds:
       active && startedAt && r.phase !== 'Pending'
         ? Math.max(0, Math.floor(((r.pausedAt ?? now).getTime() - startedAt.getTime()) / 1000))
@@ -197,12 +220,25 @@ function summarize(r: RolloutRecord, now: Date) {
           label: nextStep ? describeStep(nextStep) : 'complete: the candidate becomes stable',
           /** The step's minimum time; it moves then only if every guardrail passes. */
           notBefore: r.phase === 'Progressing' ? p.step.minDurationElapsesAt : null,
-          waitingFor: r.phase === 'Pending' ? 'start' : r.phase === 'Paused' ? 'resume' : 'guardrails',
+          waitingFor: waitingFor(r.phase, p.step.current, p.analysis),
         }
       : null,
     createdAt: p.createdAt,
     updatedAt: p.updatedAt,
   };
+}
+
+/** What the rollout's next step waits for, in the words the page shows. */
+function waitingFor(
+  phase: RolloutPhase,
+  step: PlanStep | null,
+  mode: AnalysisMode,
+): 'start' | 'resume' | 'approval' | 'time' | 'guardrails' {
+  if (phase === 'Pending') return 'start';
+  if (phase === 'Paused') return 'resume';
+  if (isGate(step)) return 'approval';
+  if (step?.type === 'pause') return 'time';
+  return mode === 'manual' ? 'approval' : 'guardrails';
 }
 
 /** Per time bucket and arm (version × role), the guardrail metrics; arms the current report compares first. */

@@ -150,6 +150,16 @@ export class RouterMetrics {
         this.set(flags.status().sourceReachable ? 1 : 0);
       },
     });
+    new Gauge({
+      name: 'aviary_router_flag_fallback',
+      help: '1 for a model whose flag is disabled, missing or unreadable, served from its last known baseline (fault: disabled, missing, undecodable)',
+      labelNames: ['model', 'fault'],
+      registers,
+      collect() {
+        this.reset();
+        for (const d of flags.status().degraded) this.set({ model: d.model, fault: d.fault }, 1);
+      },
+    });
     const limiters = opts.limiters;
     new Gauge({
       name: 'aviary_router_upstream_in_flight',

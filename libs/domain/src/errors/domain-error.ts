@@ -10,6 +10,8 @@ export const DOMAIN_ERROR_CODES = [
   'INVALID_GOLDEN_SET',
   /** A field names something that does not exist or may not be used there (400 naming the field). */
   'INVALID_REFERENCE',
+  /** An action that needs a reason in this state (approving a gate); `issues` names the field. */
+  'REASON_REQUIRED',
 ] as const;
 export type DomainErrorCode = (typeof DOMAIN_ERROR_CODES)[number];
 

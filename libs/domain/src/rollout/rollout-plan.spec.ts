@@ -20,6 +20,12 @@ const weight = (w: number, minDurationSeconds = 0): PlanStep => ({
   minDurationSeconds,
 });
 const bake = (minDurationSeconds = 0): PlanStep => ({ type: 'bake', minDurationSeconds });
+const gate = (extra: Partial<Extract<PlanStep, { type: 'pause' }>> = {}): PlanStep => ({
+  type: 'pause',
+  ...extra,
+});
+const withDeadline = (step: PlanStep, maxDurationSeconds: number, onDeadline?: string): PlanStep =>
+  ({ ...step, maxDurationSeconds, ...(onDeadline ? { onDeadline } : {}) }) as PlanStep;
 
 describe(validatePlan.name, () => {
   interface InvalidRow {
@@ -50,13 +56,20 @@ describe(validatePlan.name, () => {
     { rule: 'durations are whole seconds', steps: [shadow(1, 0.5), weight(100)], path: 'steps[0].minDurationSeconds', message: /whole number of seconds/ },
     { rule: 'durations are at most 90 days', steps: [weight(100), bake(90 * DAY + 1)], path: 'steps[1].minDurationSeconds', message: /90 days/ },
     { rule: 'bake is the last step', steps: [weight(100), bake(), bake()], path: 'steps[1]', message: /bake must be the last step/, issueCount: 2 },
-    { rule: 'bake follows setWeight 100', steps: [weight(50), bake()], path: 'steps[1]', message: /directly follow a setWeight 100/, issueCount: 2 },
+    { rule: 'bake follows setWeight 100', steps: [weight(50), bake()], path: 'steps[1]', message: /follow a setWeight 100/, issueCount: 2 },
+    { rule: 'bake follows setWeight 100, pauses between or not', steps: [weight(50), gate(), bake()], path: 'steps[2]', message: /follow a setWeight 100/, issueCount: 2 },
+    { rule: 'a timed pause lasts whole seconds', steps: [weight(20), gate({ durationSeconds: 1.5 }), weight(100)], path: 'steps[1].durationSeconds', message: /whole number of seconds/ },
+    { rule: 'a progress deadline is at least a second', steps: [withDeadline(weight(100), 0)], path: 'steps[0].maxDurationSeconds', message: /from 1 to/ },
+    { rule: 'a progress deadline is not shorter than the step', steps: [withDeadline(weight(100, 600), 300)], path: 'steps[0].maxDurationSeconds', message: /not be shorter than the step's own duration \(600 s\)/ },
+    { rule: 'a timed pause fits in its deadline', steps: [withDeadline(gate({ durationSeconds: 60 }), 30), weight(100)], path: 'steps[0].maxDurationSeconds', message: /60 s/ },
+    { rule: 'a deadline policy is hold or rollback', steps: [withDeadline(weight(100), 60, 'abort')], path: 'steps[0].onDeadline', message: /hold, rollback/ },
+    { rule: 'a deadline policy needs a deadline', steps: [{ ...weight(100), onDeadline: 'rollback' }], path: 'steps[0].onDeadline', message: /needs maxDurationSeconds/ },
     { rule: 'the plan reaches 100%', steps: [shadow(), weight(5), weight(50)], path: 'steps', message: /never reaches 100%/ },
     {
       rule: 'step types are known',
-      steps: [{ type: 'pause', minDurationSeconds: 0 } as unknown as PlanStep, weight(100)],
+      steps: [{ type: 'analysis', minDurationSeconds: 0 } as unknown as PlanStep, weight(100)],
       path: 'steps[0].type',
-      message: /unknown step type "pause"/,
+      message: /unknown step type "analysis"/,
     },
   ];
 
@@ -73,6 +86,23 @@ describe(validatePlan.name, () => {
     { name: 'shadow then 100%', steps: [shadow(0.01), weight(100)] },
     { name: '100% then bake', steps: [weight(100), bake()] },
     { name: 'zero and 90-day durations', steps: [shadow(1, 0), weight(100, MAX_STEP_DURATION_SECONDS)] },
+    {
+      name: 'an approval gate after shadow and a timed pause before 100%',
+      steps: [shadow(), gate(), weight(50), gate({ durationSeconds: 600 }), weight(100)],
+    },
+    { name: 'a plan that opens with a gate and ends with one', steps: [gate(), weight(100), gate()] },
+    {
+      name: 'a pause between 100% and the bake',
+      steps: [weight(100), gate({ durationSeconds: 60 }), bake()],
+    },
+    {
+      name: 'progress deadlines with either policy',
+      steps: [
+        withDeadline(weight(20, 60), 3600, 'rollback'),
+        withDeadline(gate(), 86_400, 'hold'),
+        withDeadline(weight(100), 60),
+      ],
+    },
   ])('accepts $name', ({ steps }) => {
     expect(validatePlan({ steps })).toEqual([]);
   });
@@ -135,7 +165,7 @@ describe(compressedPlan.name, () => {
     const plan = compressedPlan(30);
 
     expect(plan.steps.map((s) => s.type)).toEqual(DEFAULT_PLAN.steps.map((s) => s.type));
-    expect(plan.steps.every((s) => s.minDurationSeconds === 30)).toBe(true);
+    expect(plan.steps.every((s) => s.type !== 'pause' && s.minDurationSeconds === 30)).toBe(true);
     expect(validatePlan(plan)).toEqual([]);
   });
 

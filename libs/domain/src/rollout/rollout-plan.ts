@@ -1,5 +1,6 @@
 import { DomainError } from '../errors/domain-error';
-import type { PlanStep, RolloutPlan } from './rollout.types';
+import { DEADLINE_POLICIES, type PlanStep, type RolloutPlan } from './rollout.types';
+import { DEFAULT_WATCH } from './watch';
 
 const HOUR_SECONDS = 60 * 60;
 const DAY_SECONDS = 24 * HOUR_SECONDS;
@@ -34,7 +35,11 @@ export const DEFAULT_PLAN: RolloutPlan = freezePlan([
 
 /** DEFAULT_PLAN's shape with every step shortened to `secondsPerStep`, for demos and tests. */
 export function compressedPlan(secondsPerStep: number): RolloutPlan {
-  const plan = { steps: DEFAULT_PLAN.steps.map((step) => ({ ...step, minDurationSeconds: secondsPerStep })) };
+  const plan = {
+    steps: DEFAULT_PLAN.steps.map((step): PlanStep =>
+      step.type === 'pause' ? step : { ...step, minDurationSeconds: secondsPerStep },
+    ),
+  };
   assertValidPlan(plan);
   return plan;
 }
@@ -56,14 +61,37 @@ export function validatePlan(plan: RolloutPlan): PlanIssue[] {
   let previousWeight: { readonly weight: number; readonly index: number } | null = null;
   let reaches100 = false;
 
+  const wholeSeconds = (path: string, value: unknown, min = 0): void => {
+    if (
+      !Number.isInteger(value) ||
+      (value as number) < min ||
+      (value as number) > MAX_STEP_DURATION_SECONDS
+    ) {
+      issue(path, `must be a whole number of seconds from ${min} to ${MAX_STEP_DURATION_SECONDS} (90 days)`);
+    }
+  };
+
   steps.forEach((step, index) => {
     const at = `steps[${index}]`;
-    const duration = step.minDurationSeconds;
-    if (!Number.isInteger(duration) || duration < 0 || duration > MAX_STEP_DURATION_SECONDS) {
-      issue(
-        `${at}.minDurationSeconds`,
-        `must be a whole number of seconds from 0 to ${MAX_STEP_DURATION_SECONDS} (90 days)`,
-      );
+    if (step.type === 'pause') {
+      if (step.durationSeconds !== undefined) wholeSeconds(`${at}.durationSeconds`, step.durationSeconds);
+    } else {
+      wholeSeconds(`${at}.minDurationSeconds`, step.minDurationSeconds);
+    }
+    const max = step.maxDurationSeconds;
+    if (max !== undefined) {
+      wholeSeconds(`${at}.maxDurationSeconds`, max, 1);
+      const minimum = step.type === 'pause' ? step.durationSeconds : step.minDurationSeconds;
+      if (Number.isInteger(max) && typeof minimum === 'number' && max < minimum) {
+        issue(`${at}.maxDurationSeconds`, `must not be shorter than the step's own duration (${minimum} s)`);
+      }
+    }
+    if (step.onDeadline !== undefined) {
+      if (!DEADLINE_POLICIES.includes(step.onDeadline)) {
+        issue(`${at}.onDeadline`, `must be one of ${DEADLINE_POLICIES.join(', ')}`);
+      } else if (max === undefined) {
+        issue(`${at}.onDeadline`, 'needs maxDurationSeconds: the deadline it acts on');
+      }
     }
 
     switch (step.type) {
@@ -98,12 +126,15 @@ export function validatePlan(plan: RolloutPlan): PlanIssue[] {
       }
       case 'bake': {
         if (index !== steps.length - 1) issue(at, 'bake must be the last step');
-        const previous = steps[index - 1];
+        // Pauses may stand between: they keep the 100% split.
+        const previous = steps.slice(0, index).findLast((s) => s.type !== 'pause');
         if (!(previous?.type === 'setWeight' && previous.weight === 100)) {
-          issue(at, 'bake must directly follow a setWeight 100 step: it keeps the baseline warm after 100%');
+          issue(at, 'bake must follow a setWeight 100 step: it keeps the baseline warm after 100%');
         }
         break;
       }
+      case 'pause':
+        break;
       default: {
         const unknownStep: never = step;
         issue(`${at}.type`, `unknown step type ${JSON.stringify((unknownStep as { type?: unknown }).type)}`);
@@ -112,6 +143,17 @@ export function validatePlan(plan: RolloutPlan): PlanIssue[] {
   });
 
   if (!reaches100) issue('steps', 'the plan never reaches 100%: add a setWeight 100 step');
+  if (plan.watch !== undefined) {
+    const watch = { ...DEFAULT_WATCH, ...plan.watch };
+    wholeSeconds('watch.durationSeconds', watch.durationSeconds);
+    wholeSeconds('watch.referenceSeconds', watch.referenceSeconds, 1);
+    if (watch.durationSeconds > 0 && watch.referenceSeconds >= watch.durationSeconds) {
+      issue(
+        'watch.referenceSeconds',
+        'must be shorter than watch.durationSeconds: later windows are compared with it',
+      );
+    }
+  }
   return issues;
 }
 

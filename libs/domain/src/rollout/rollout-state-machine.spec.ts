@@ -27,8 +27,35 @@ const tick = (verdict: AnalysisVerdict, detail?: string): RolloutEvent => ({ typ
 const IN_20 = 2;
 const BAKE = 5;
 
-function progressing(stepIndex: number): RolloutState {
-  return { ...initialState(DEFAULT_PLAN), phase: 'Progressing', stepIndex, stepStartedAt: T0 };
+function progressing(stepIndex: number, plan: RolloutPlan = DEFAULT_PLAN): RolloutState {
+  return { ...initialState(plan), phase: 'Progressing', stepIndex, stepStartedAt: T0 };
+}
+
+/** shadow, 20%, approval gate, 50%, timed pause (1h), 100%. */
+const GATED: RolloutPlan = {
+  steps: [
+    { type: 'shadow', sampleRate: 1, minDurationSeconds: 3600 },
+    { type: 'setWeight', weight: 20, minDurationSeconds: 3600 },
+    { type: 'pause' },
+    { type: 'setWeight', weight: 50, minDurationSeconds: 3600 },
+    { type: 'pause', durationSeconds: 3600 },
+    { type: 'setWeight', weight: 100, minDurationSeconds: 3600 },
+  ],
+};
+const GATE = 2;
+const TIMED = 4;
+const GATED_WITH_DEADLINE: RolloutPlan = {
+  steps: GATED.steps.map((s, i) =>
+    i === GATE ? { ...s, maxDurationSeconds: 24 * 3600, onDeadline: 'rollback' } : s,
+  ),
+};
+/** DEFAULT_PLAN with a 49h progress deadline on the 48h 20% step. */
+function DEADLINED(onDeadline: 'hold' | 'rollback' | undefined): RolloutPlan {
+  return {
+    steps: DEFAULT_PLAN.steps.map((s, i) =>
+      i === IN_20 ? { ...s, maxDurationSeconds: 49 * 3600, ...(onDeadline ? { onDeadline } : {}) } : s,
+    ),
+  };
 }
 
 /** One representative state per phase, all at 20% where a step applies; the step began at T0. */
@@ -60,6 +87,7 @@ const COMPLETE: EffectType[] = ['publishSplit', 'promoteCandidateToStable'];
 
 type Expected =
   | { readonly outcome: 'illegal'; readonly because: RegExp }
+  | { readonly outcome: 'refused'; readonly code: string; readonly because: RegExp }
   | { readonly outcome: 'no-op' }
   | {
       readonly outcome: RolloutPhase;
@@ -85,6 +113,7 @@ const row = (name: string, phase: RolloutPhase, type: RolloutEventType, expected
 });
 const illegal = (because: RegExp): Expected => ({ outcome: 'illegal', because });
 const noOp: Expected = { outcome: 'no-op' };
+const refused = (code: string, because: RegExp): Expected => ({ outcome: 'refused', code, because });
 const to = (
   outcome: RolloutPhase,
   cause: TransitionCause,
@@ -170,7 +199,36 @@ const VARIANT_ROWS: readonly Row[] = [
   variant('completes after the bake when analysis succeeds', progressing(BAKE), tick('Successful'), LATER, to('Healthy', 'completed', COMPLETE, BAKE)),
   variant('holds in the bake when analysis is inconclusive', progressing(BAKE), tick('Inconclusive'), LATER, noOp),
   variant('rolls back from the bake when analysis fails', progressing(BAKE), tick('Failed'), LATER, to('RolledBack', 'analysis-failed', ROLL_BACK, BAKE)),
-  variant('ignores a failed analysis while paused', STATE.Paused, tick('Failed'), LATER, noOp),
+  variant('rolls back on a failed analysis while paused: paused never means unprotected', STATE.Paused, tick('Failed'), LATER, to('RolledBack', 'analysis-failed', ROLL_BACK, IN_20)),
+  variant('rolls back on a failed analysis before the minimum while paused', STATE.Paused, tick('Failed'), BEFORE_MINIMUM, to('RolledBack', 'analysis-failed', ROLL_BACK, IN_20)),
+  variant('does not advance a paused rollout on a successful analysis', STATE.Paused, tick('Successful'), LATER, noOp),
+  // Approval gates: a pause without a duration.
+  variant('enters a gate without publishing: the split stays as it was', progressing(GATE - 1, GATED), tick('Successful'), LATER, to('Progressing', 'step-advanced', [], GATE)),
+  variant('waits at a gate however long the analysis succeeds', progressing(GATE, GATED), tick('Successful'), at(10_000), noOp),
+  variant('rolls back at a gate when the analysis fails', progressing(GATE, GATED), tick('Failed'), LATER, to('RolledBack', 'analysis-failed', ROLL_BACK, GATE)),
+  variant('passes a gate on an approval with a reason', progressing(GATE, GATED), promote({ reason: 'PM signed off' }), LATER, to('Progressing', 'approved', PUBLISH, GATE + 1)),
+  variant('refuses an approval without a reason at a gate', progressing(GATE, GATED), promote(), LATER, refused('REASON_REQUIRED', /needs a reason/)),
+  variant('passes a gate of a paused rollout on an approval and resumes it', { ...progressing(GATE, GATED), phase: 'Paused', pausedAt: T0 }, promote({ reason: 'ok' }), LATER, to('Progressing', 'approved', PUBLISH, GATE + 1)),
+  variant('rolls back a paused rollout at a gate when the analysis fails', { ...progressing(GATE, GATED), phase: 'Paused', pausedAt: T0 }, tick('Failed'), LATER, to('RolledBack', 'analysis-failed', ROLL_BACK, GATE)),
+  // Timed pauses: a wait that moves on by itself.
+  variant('waits out a timed pause', progressing(TIMED, GATED), tick('Successful'), at(0.5), noOp),
+  variant('moves on after a timed pause even without evidence', progressing(TIMED, GATED), tick('Inconclusive'), at(1), to('Progressing', 'step-advanced', PUBLISH, TIMED + 1)),
+  variant('holds a timed pause when the analysis cannot run', progressing(TIMED, GATED), tick('Error'), at(2), noOp),
+  variant('rolls back in a timed pause when the analysis fails', progressing(TIMED, GATED), tick('Failed'), at(0.5), to('RolledBack', 'analysis-failed', ROLL_BACK, TIMED)),
+  variant('skips a timed pause on a manual promote (an override, not an approval)', progressing(TIMED, GATED), promote(), at(0.5), to('Progressing', 'promote', PUBLISH, TIMED + 1)),
+  // Manual approval per step (per-rollout analysis mode).
+  variant('holds a manual-mode step when the analysis succeeds', { ...STATE.Progressing, analysisMode: 'manual' }, tick('Successful'), LATER, noOp),
+  variant('rolls back a manual-mode step when the analysis fails', { ...STATE.Progressing, analysisMode: 'manual' }, tick('Failed'), BEFORE_MINIMUM, to('RolledBack', 'analysis-failed', ROLL_BACK, IN_20)),
+  variant('advances a manual-mode step on a promote, recorded as an approval', { ...STATE.Progressing, analysisMode: 'manual' }, promote(), BEFORE_MINIMUM, to('Progressing', 'approved', PUBLISH, 3)),
+  // Progress deadlines (maxDurationSeconds 49h on the 48h 20% step).
+  variant('holds past the deadline and says so once', progressing(IN_20, DEADLINED('hold')), tick('Inconclusive'), at(50), to('Progressing', 'deadline-hold', [], IN_20)),
+  variant('says nothing more once the deadline hold is recorded', { ...progressing(IN_20, DEADLINED('hold')), deadlineExceededAt: at(49) }, tick('Inconclusive'), at(51), noOp),
+  variant('still advances after a deadline hold when the analysis succeeds', { ...progressing(IN_20, DEADLINED('hold')), deadlineExceededAt: at(49) }, tick('Successful'), at(51), to('Progressing', 'step-advanced', PUBLISH, 3)),
+  variant('holds by default when a deadline names no policy', progressing(IN_20, DEADLINED(undefined)), tick('Error'), at(50), to('Progressing', 'deadline-hold', [], IN_20)),
+  variant('rolls back past the deadline under the rollback policy', progressing(IN_20, DEADLINED('rollback')), tick('Inconclusive'), at(50), to('RolledBack', 'deadline-rollback', ROLL_BACK, IN_20)),
+  variant('does not act on a deadline before it', progressing(IN_20, DEADLINED('rollback')), tick('Inconclusive'), at(48.5), noOp),
+  variant('does not act on a deadline while paused', { ...progressing(IN_20, DEADLINED('rollback')), phase: 'Paused', pausedAt: at(1) }, tick('Inconclusive'), at(60), noOp),
+  variant('rolls back a gate nobody approved by its deadline', progressing(GATE, GATED_WITH_DEADLINE), tick('Successful'), at(25), to('RolledBack', 'deadline-rollback', ROLL_BACK, GATE)),
   variant('ignores a failed analysis once rolled back', STATE.RolledBack, tick('Failed'), LATER, noOp),
   variant('promotes fully from 20%', STATE.Progressing, promote({ full: true }), BEFORE_MINIMUM, to('Healthy', 'promote-full', COMPLETE, BAKE)),
   variant('promotes fully from shadow', progressing(0), promote({ full: true }), T0, to('Healthy', 'promote-full', COMPLETE, BAKE)),
@@ -204,7 +262,11 @@ describe(transition.name, () => {
     it.each(rows)('$state.phase + $event.type: $name', ({ state, event, now, expected }) => {
       const before = structuredClone(state);
 
-      if (expected.outcome === 'illegal') {
+      if (expected.outcome === 'refused') {
+        const error = captureError(() => transition(state, event, now));
+        expect(error).toMatchObject({ code: expected.code });
+        expect((error as Error).message).toMatch(expected.because);
+      } else if (expected.outcome === 'illegal') {
         const error = captureError(() => transition(state, event, now));
         expect(error).toBeInstanceOf(IllegalTransitionError);
         expect(error).toMatchObject({ code: 'ILLEGAL_TRANSITION', phase: state.phase, event: event.type });
@@ -301,7 +363,15 @@ describe(transition.name, () => {
       ['a pause', STATE.Progressing, EVENT.pause, T0, 'Paused at 20%: investigating latency'],
       ['a resume', STATE.Paused, EVENT.resume, at(12), 'Resumed at 20% after 2h 0m paused; the pause does not count toward the step'],
       ['a retry', STATE.RolledBack, EVENT.retry, T0, 'Retried after rollback, restarting in shadow (100% sampled): tokenizer config fixed'],
-      ['an ignored tick', STATE.Paused, EVENT.tick, T0, 'Tick ignored: the rollout is Paused; only a Progressing rollout moves on its own'],
+      ['a tick while paused', STATE.Paused, EVENT.tick, T0, 'Paused at 20%: not advancing; the guardrails keep watching (analysis Successful)'],
+      ['an ignored tick', STATE.Healthy, EVENT.tick, T0, 'Tick ignored: the rollout is Healthy; only a Progressing or Paused rollout is watched'],
+      ['a failed analysis while paused', STATE.Paused, tick('Failed', 'refusal rate +80%'), LATER, 'Rolled back at 20%: analysis Failed: refusal rate +80% (while paused)'],
+      ['an approval at a gate', progressing(GATE, GATED), promote({ reason: 'PM signed off' }), LATER, 'Approved by alice from approval gate to 50%: PM signed off'],
+      ['an approval in manual mode', { ...STATE.Progressing, analysisMode: 'manual' }, promote(), LATER, 'Approved by alice from 20% to 50%'],
+      ['waiting at a gate', progressing(GATE, GATED), tick('Successful'), LATER, 'Waiting at approval gate for an approval (promote with a reason); the guardrails keep watching (analysis Successful)'],
+      ['a manual-mode hold', { ...STATE.Progressing, analysisMode: 'manual' }, tick('Successful'), LATER, 'Holding at 20%: analysis Successful; manual approval: waiting for an operator to promote'],
+      ['a deadline hold', progressing(IN_20, DEADLINED('hold')), tick('Inconclusive'), at(50), 'Holding: the step at 20% passed its progress deadline of 49h 0m (analysis Inconclusive); it still advances if the analysis allows, or an operator promotes or rolls back'],
+      ['a deadline rollback', progressing(IN_20, DEADLINED('rollback')), tick('Inconclusive'), at(50), 'Rolled back: the step at 20% passed its progress deadline of 49h 0m (analysis Inconclusive)'],
     ])('explains %s in plain words', (_name, state, event, now, summary) => {
       expect(transition(state, event, now).summary).toBe(summary);
     });
@@ -347,7 +417,7 @@ describe(transition.name, () => {
         expect(final.phase).toBe('Healthy');
         expect(transitions).toBe(plan.steps.length + 1);
         expect(weights).toEqual(
-          plan.steps.map((s) => (s.type === 'shadow' ? 0 : s.type === 'bake' ? 100 : s.weight)),
+          plan.steps.map((s) => (s.type === 'shadow' ? 0 : s.type === 'setWeight' ? s.weight : 100)),
         );
       }
     });
@@ -363,7 +433,13 @@ describe(initialState.name, () => {
       pausedAt: null,
       plan: DEFAULT_PLAN,
       message: null,
+      analysisMode: 'guardrails',
+      deadlineExceededAt: null,
     });
+  });
+
+  it('takes the rollout’s analysis mode', () => {
+    expect(initialState(DEFAULT_PLAN, { analysisMode: 'manual' }).analysisMode).toBe('manual');
   });
 
   it('refuses an invalid plan', () => {

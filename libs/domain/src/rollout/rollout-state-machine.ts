@@ -1,6 +1,7 @@
-import { IllegalTransitionError } from '../errors/domain-error';
+import { DomainError, IllegalTransitionError } from '../errors/domain-error';
 import { assertValidPlan } from './rollout-plan';
 import type {
+  AnalysisMode,
   PlanStep,
   RolloutEffect,
   RolloutEvent,
@@ -9,7 +10,7 @@ import type {
   RolloutState,
   TransitionResult,
 } from './rollout.types';
-import { describeStep, requireCurrentStep } from './traffic-split';
+import { describeStep, isGate, requireCurrentStep, stepMinimumSeconds } from './traffic-split';
 
 // A Record, not an array, so adding an event type to RolloutEvent fails to compile until it is listed here.
 const EVENT_TYPES: Record<RolloutEventType, true> = {
@@ -38,9 +39,18 @@ const COMPLETE: readonly RolloutEffect[] = Object.freeze([
 ]);
 
 /** A rollout before `start`. The plan is checked here so the machine can trust it afterwards. */
-export function initialState(plan: RolloutPlan): RolloutState {
+export function initialState(plan: RolloutPlan, options: { analysisMode?: AnalysisMode } = {}): RolloutState {
   assertValidPlan(plan);
-  return { phase: 'Pending', stepIndex: -1, stepStartedAt: null, pausedAt: null, plan, message: null };
+  return {
+    phase: 'Pending',
+    stepIndex: -1,
+    stepStartedAt: null,
+    pausedAt: null,
+    plan,
+    message: null,
+    analysisMode: options.analysisMode ?? 'guardrails',
+    deadlineExceededAt: null,
+  };
 }
 
 /**
@@ -74,6 +84,7 @@ function start(state: RolloutState, event: EventOf<'start'>, now: Date): Transit
     stepIndex: 0,
     stepStartedAt: now,
     pausedAt: null,
+    deadlineExceededAt: null,
   };
   return {
     state: next,
@@ -83,7 +94,11 @@ function start(state: RolloutState, event: EventOf<'start'>, now: Date): Transit
   };
 }
 
-// Manual promote skips the step's minimum and its analysis; the caller logs it as an override.
+/**
+ * Manual promote skips the step's minimum and its analysis; the caller logs it as an override. At an
+ * approval gate, or in a manual-mode rollout, it is the step's approval instead (cause `approved`);
+ * a gate wants to know why.
+ */
 function promote(state: RolloutState, event: EventOf<'promote'>, now: Date): TransitionResult {
   if (state.phase !== 'Progressing' && state.phase !== 'Paused') {
     throw illegal(state, event, notActiveReason(state));
@@ -92,6 +107,7 @@ function promote(state: RolloutState, event: EventOf<'promote'>, now: Date): Tra
   const lastIndex = state.plan.steps.length - 1;
   const because = optionalReason(event.reason);
   const note = because === null ? '' : `: ${because}`;
+  const gate = isGate(from);
 
   if (event.full === true) {
     return {
@@ -101,21 +117,33 @@ function promote(state: RolloutState, event: EventOf<'promote'>, now: Date): Tra
       summary: `Promoted fully from ${describeStep(from)}, skipping the remaining steps; the candidate is now stable${note}`,
     };
   }
+  if (gate && because === null) {
+    throw new DomainError(
+      'REASON_REQUIRED',
+      `approving ${describeStep(from)} needs a reason: say why it may go on`,
+      {
+        issues: [{ field: 'reason', message: 'required to approve a gate (it goes into the decision log)' }],
+      },
+    );
+  }
+  const approval = gate || state.analysisMode === 'manual';
+  const cause = approval ? 'approved' : 'promote';
+  const who = approval ? `Approved by ${event.actor.name}` : 'Promoted manually';
   if (state.stepIndex >= lastIndex) {
     return {
-      state: { ...state, phase: 'Healthy', pausedAt: null, message: because },
+      state: { ...state, phase: 'Healthy', pausedAt: null, message: because, deadlineExceededAt: null },
       effects: COMPLETE,
-      cause: 'promote',
-      summary: `Completed by manual promote from ${describeStep(from)}; the candidate is now stable${note}`,
+      cause,
+      summary: `Completed by ${approval ? 'approval' : 'manual promote'} from ${describeStep(from)}; the candidate is now stable${note}`,
     };
   }
   const next = advance(state, now);
   const resumed = state.phase === 'Paused' ? ' (resuming the paused rollout)' : '';
   return {
     state: next,
-    effects: PUBLISH,
-    cause: 'promote',
-    summary: `Promoted manually from ${describeStep(from)} to ${describeStep(requireCurrentStep(next))}${resumed}${note}`,
+    effects: entering(next),
+    cause,
+    summary: `${who} from ${describeStep(from)} to ${describeStep(requireCurrentStep(next))}${resumed}${note}`,
   };
 }
 
@@ -176,6 +204,7 @@ function retry(state: RolloutState, event: EventOf<'retry'>, now: Date): Transit
     stepStartedAt: now,
     pausedAt: null,
     message: null,
+    deadlineExceededAt: null,
   };
   return {
     state: next,
@@ -185,12 +214,16 @@ function retry(state: RolloutState, event: EventOf<'retry'>, now: Date): Transit
   };
 }
 
-// The scheduler ticks every rollout, so a tick outside Progressing is normal and changes nothing.
+/**
+ * The scheduler ticks every rollout that serves the candidate. Paused means "do not advance", never
+ * "do not protect": a Failed verdict rolls back in any phase that serves the candidate, at a gate,
+ * in a manual-mode rollout, and before the step's minimum.
+ */
 function tick(state: RolloutState, event: EventOf<'tick'>, now: Date): TransitionResult {
-  if (state.phase !== 'Progressing') {
+  if (state.phase !== 'Progressing' && state.phase !== 'Paused') {
     return unchanged(
       state,
-      `Tick ignored: the rollout is ${state.phase}; only a Progressing rollout moves on its own`,
+      `Tick ignored: the rollout is ${state.phase}; only a Progressing or Paused rollout is watched`,
     );
   }
   const step = requireCurrentStep(state);
@@ -198,20 +231,52 @@ function tick(state: RolloutState, event: EventOf<'tick'>, now: Date): Transitio
   const detail = optionalReason(event.detail);
   const verdictText = `analysis ${verdict}${detail === null ? '' : `: ${detail}`}`;
 
-  // A failure acts at once: waiting out the step's minimum would keep users on a bad candidate.
-  if (verdict === 'Failed') return rolledBack(state, verdictText, 'analysis-failed');
+  // A failure acts at once: waiting out the step's minimum (or a pause) would keep users on a bad candidate.
+  if (verdict === 'Failed') {
+    const whilePaused = state.phase === 'Paused' ? ' (while paused)' : '';
+    return rolledBack(state, `${verdictText}${whilePaused}`, 'analysis-failed');
+  }
+  if (state.phase === 'Paused') {
+    return unchanged(
+      state,
+      `Paused ${where(step)}: not advancing; the guardrails keep watching (${verdictText})`,
+    );
+  }
 
   const stepStartedAt = requireDate(state, state.stepStartedAt, 'stepStartedAt');
   const elapsedMs = now.getTime() - stepStartedAt.getTime();
-  const minimumMs = step.minDurationSeconds * 1000;
+  const deadline = step.maxDurationSeconds;
+  if (deadline !== undefined && elapsedMs >= deadline * 1000) {
+    const policy = step.onDeadline ?? 'hold';
+    const passed = `${where(step)} passed its progress deadline of ${formatDuration(deadline * 1000)} (${verdictText})`;
+    if (policy === 'rollback') {
+      return {
+        ...rolledBack(state, `the step ${passed}`, 'deadline-rollback'),
+        summary: `Rolled back: the step ${passed}`,
+      };
+    }
+    if (state.deadlineExceededAt === null) {
+      return {
+        state: { ...state, deadlineExceededAt: now },
+        effects: NO_EFFECTS,
+        cause: 'deadline-hold',
+        summary: `Holding: the step ${passed}; it still advances if the analysis allows, or an operator promotes or rolls back`,
+      };
+    }
+  }
+
+  if (isGate(step)) {
+    return unchanged(
+      state,
+      `Waiting ${where(step)} for an approval (promote with a reason); the guardrails keep watching (${verdictText})`,
+    );
+  }
+  const minimumMs = (stepMinimumSeconds(step) ?? 0) * 1000;
   if (elapsedMs < minimumMs) {
     return unchanged(
       state,
       `Holding ${where(step)}: ${formatDuration(elapsedMs)} of the ${formatDuration(minimumMs)} minimum elapsed (${verdictText})`,
     );
-  }
-  if (verdict === 'Inconclusive') {
-    return unchanged(state, `Holding ${where(step)}: ${verdictText}; not enough evidence to advance yet`);
   }
   if (verdict === 'Error') {
     return unchanged(
@@ -219,11 +284,21 @@ function tick(state: RolloutState, event: EventOf<'tick'>, now: Date): Transitio
       `Holding ${where(step)}: ${verdictText}; the analysis could not run, so nothing moves`,
     );
   }
+  // A timed pause is a wait, not a judgement: it moves on once over unless the guardrails object.
+  if (verdict === 'Inconclusive' && step.type !== 'pause') {
+    return unchanged(state, `Holding ${where(step)}: ${verdictText}; not enough evidence to advance yet`);
+  }
+  if (state.analysisMode === 'manual' && step.type !== 'pause') {
+    return unchanged(
+      state,
+      `Holding ${where(step)}: ${verdictText}; manual approval: waiting for an operator to promote`,
+    );
+  }
 
   const after = `after ${formatDuration(elapsedMs)} with analysis ${verdict}`;
   if (state.stepIndex >= state.plan.steps.length - 1) {
     return {
-      state: { ...state, phase: 'Healthy', message: null },
+      state: { ...state, phase: 'Healthy', message: null, deadlineExceededAt: null },
       effects: COMPLETE,
       cause: 'completed',
       summary: `Completed from ${describeStep(step)} ${after}; the candidate is now stable`,
@@ -232,10 +307,18 @@ function tick(state: RolloutState, event: EventOf<'tick'>, now: Date): Transitio
   const next = advance(state, now);
   return {
     state: next,
-    effects: PUBLISH,
+    effects: entering(next),
     cause: 'step-advanced',
     summary: `Advanced from ${describeStep(step)} to ${describeStep(requireCurrentStep(next))} ${after}`,
   };
+}
+
+/**
+ * Entering a pause keeps the split as it is, so nothing is published and the step it pauses keeps its
+ * evidence window (the guardrails judge the gate on what the held split has shown so far).
+ */
+function entering(next: RolloutState): readonly RolloutEffect[] {
+  return requireCurrentStep(next).type === 'pause' ? NO_EFFECTS : PUBLISH;
 }
 
 function advance(state: RolloutState, now: Date): RolloutState {
@@ -246,13 +329,14 @@ function advance(state: RolloutState, now: Date): RolloutState {
     stepStartedAt: now,
     pausedAt: null,
     message: null,
+    deadlineExceededAt: null,
   };
 }
 
 function rolledBack(
   state: RolloutState,
   because: string,
-  cause: 'rollback' | 'analysis-failed',
+  cause: 'rollback' | 'analysis-failed' | 'deadline-rollback',
 ): TransitionResult {
   const position = state.phase === 'Pending' ? 'before start' : where(requireCurrentStep(state));
   return {
@@ -309,7 +393,9 @@ function requireDate(state: RolloutState, value: Date | null, field: string): Da
 }
 
 function where(step: PlanStep): string {
-  return step.type === 'setWeight' ? `at ${describeStep(step)}` : `in ${describeStep(step)}`;
+  return step.type === 'setWeight' || step.type === 'pause'
+    ? `at ${describeStep(step)}`
+    : `in ${describeStep(step)}`;
 }
 
 /** "48h 0m"; seconds only below a minute, where compressed demo plans live. */

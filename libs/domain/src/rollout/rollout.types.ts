@@ -3,15 +3,48 @@
  * so operators who know Argo feel at home.
  */
 
+/** What happens when a step outlives its progress deadline (`maxDurationSeconds`). */
+export const DEADLINE_POLICIES = ['hold', 'rollback'] as const;
+export type DeadlinePolicy = (typeof DEADLINE_POLICIES)[number];
+
+/**
+ * A progress deadline (Argo Rollouts' progressDeadlineSeconds, per step): a step still there this long
+ * after it began (paused time does not count) either rolls back or holds and says so, once.
+ */
+export interface StepDeadline {
+  readonly maxDurationSeconds?: number;
+  /** Default `hold`. */
+  readonly onDeadline?: DeadlinePolicy;
+}
+
 /** A step of a rollout plan. Durations are minimums: a step also needs its analysis to allow it. */
 export type PlanStep =
-  | { readonly type: 'shadow'; readonly sampleRate: number; readonly minDurationSeconds: number }
-  | { readonly type: 'setWeight'; readonly weight: number; readonly minDurationSeconds: number }
+  | ({
+      readonly type: 'shadow';
+      readonly sampleRate: number;
+      readonly minDurationSeconds: number;
+    } & StepDeadline)
+  | ({
+      readonly type: 'setWeight';
+      readonly weight: number;
+      readonly minDurationSeconds: number;
+    } & StepDeadline)
   /** After 100%: the candidate serves everyone while the baseline is kept warm for instant rollback. */
-  | { readonly type: 'bake'; readonly minDurationSeconds: number };
+  | ({ readonly type: 'bake'; readonly minDurationSeconds: number } & StepDeadline)
+  /**
+   * Keeps the split of the step before it. Without a duration it is an approval gate: it waits for
+   * `promote` (with who and why in the log); with one it is a timed wait. The guardrails keep
+   * watching either way: a Failed verdict rolls back.
+   */
+  | ({ readonly type: 'pause'; readonly durationSeconds?: number } & StepDeadline);
 
 export interface RolloutPlan {
   readonly steps: readonly PlanStep[];
+  /**
+   * After 100%: how long the new stable version is compared with its own first period (see watch.ts);
+   * missing fields take the defaults, `durationSeconds: 0` turns it off.
+   */
+  readonly watch?: { readonly durationSeconds?: number; readonly referenceSeconds?: number };
 }
 
 export const ROLLOUT_PHASES = ['Pending', 'Progressing', 'Paused', 'Healthy', 'RolledBack'] as const;
@@ -19,6 +52,13 @@ export type RolloutPhase = (typeof ROLLOUT_PHASES)[number];
 
 /** Phases in which a rollout holds the model (one active rollout per model). */
 export const ACTIVE_PHASES: readonly RolloutPhase[] = ['Pending', 'Progressing', 'Paused'];
+
+/**
+ * Who lets a step advance: `guardrails` (a Successful verdict after the step's minimum) or `manual`
+ * (an operator's promote, recorded as an approval). The guardrails protect in both: Failed rolls back.
+ */
+export const ANALYSIS_MODES = ['guardrails', 'manual'] as const;
+export type AnalysisMode = (typeof ANALYSIS_MODES)[number];
 
 export const ANALYSIS_VERDICTS = ['Successful', 'Failed', 'Inconclusive', 'Error'] as const;
 export type AnalysisVerdict = (typeof ANALYSIS_VERDICTS)[number];
@@ -34,6 +74,9 @@ export interface RolloutState {
   readonly plan: RolloutPlan;
   /** Human-readable reason of the last terminal or pausing transition. */
   readonly message: string | null;
+  readonly analysisMode: AnalysisMode;
+  /** When the current step passed its progress deadline and held (policy `hold`); null otherwise. */
+  readonly deadlineExceededAt: Date | null;
 }
 
 export interface Actor {
@@ -65,7 +108,12 @@ export type TransitionCause =
   | 'retry'
   | 'step-advanced'
   | 'completed'
-  | 'analysis-failed';
+  | 'analysis-failed'
+  /** A promote at an approval gate, or in manual mode: the step's permission to advance. */
+  | 'approved'
+  /** The step passed its progress deadline and holds (recorded once). */
+  | 'deadline-hold'
+  | 'deadline-rollback';
 
 /** Side effects the caller carries out after persisting the new state. */
 export type RolloutEffect =

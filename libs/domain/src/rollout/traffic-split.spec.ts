@@ -4,6 +4,7 @@ import type { PlanStep, RolloutPhase, RolloutState, TrafficSplit } from './rollo
 import {
   currentStep,
   currentWeight,
+  deadlineAt,
   deriveSplit,
   describeStep,
   nextStepAt,
@@ -31,6 +32,25 @@ const state = (phase: RolloutPhase, stepIndex: number, extra: Partial<RolloutSta
   ...extra,
 });
 
+/** gate, shadow, gate, 20%, timed pause 1h (deadline 2h), 100%. */
+const paused = {
+  steps: [
+    { type: 'pause' },
+    { type: 'shadow', sampleRate: 0.5, minDurationSeconds: 3600 },
+    { type: 'pause' },
+    { type: 'setWeight', weight: 20, minDurationSeconds: 3600 },
+    { type: 'pause', durationSeconds: 3600, maxDurationSeconds: 7200 },
+    { type: 'setWeight', weight: 100, minDurationSeconds: 3600 },
+  ],
+} as const;
+const inPaused = (stepIndex: number, phase: RolloutPhase = 'Progressing'): RolloutState => ({
+  ...initialState(paused),
+  phase,
+  stepIndex,
+  stepStartedAt: T0,
+  ...(phase === 'Paused' ? { pausedAt: T0 } : {}),
+});
+
 const split = (
   candidateWeight: number,
   shadowSampleRate: number | null,
@@ -55,6 +75,10 @@ describe(deriveSplit.name, () => {
     ['lets the baseline go once finished', state('Healthy', 3), split(100, null, false)],
     ['returns everyone to the baseline after a rollback', state('RolledBack', 1), split(0, null, true)],
     ['returns everyone to the baseline after a rollback from the bake', state('RolledBack', 3), split(0, null, true)],
+    ['serves only the baseline at a gate before any step', inPaused(0), split(0, null, true)],
+    ['keeps shadowing at a gate after shadow', inPaused(2), split(0, 0.5, true)],
+    ['keeps the weight in a timed pause', inPaused(4), split(20, null, true)],
+    ['keeps the weight in a paused pause', inPaused(4, 'Paused'), split(20, null, true)],
   ])('%s', (_name, given, expected) => {
     expect(deriveSplit(given)).toEqual(expected);
   });
@@ -81,6 +105,11 @@ describe(describeStep.name, () => {
     [{ type: 'shadow', sampleRate: 0.125, minDurationSeconds: 0 }, 'shadow (12.5% sampled)'],
     [{ type: 'setWeight', weight: 5, minDurationSeconds: 0 }, '5%'],
     [{ type: 'bake', minDurationSeconds: 0 }, 'bake at 100%'],
+    [{ type: 'pause' }, 'approval gate'],
+    [{ type: 'pause', durationSeconds: 90 }, 'pause 2m'],
+    [{ type: 'pause', durationSeconds: 45 }, 'pause 45s'],
+    [{ type: 'pause', durationSeconds: 9000 }, 'pause 2h 30m'],
+    [{ type: 'pause', durationSeconds: 2 * 86_400 }, 'pause 2d'],
   ])('describes %j as "%s"', (step, label) => {
     expect(describeStep(step)).toBe(label);
   });
@@ -106,8 +135,21 @@ describe(nextStepAt.name, () => {
     ['is null while paused, because the clock is stopped', state('Paused', 1, { pausedAt: at(1) }), null],
     ['is null once finished', state('Healthy', 3), null],
     ['is null after a rollback', state('RolledBack', 1), null],
+    ['is null at a gate: it waits for an approval, not for time', inPaused(2), null],
+    ['is the end of a timed pause', inPaused(4), at(1)],
   ])('%s', (_name, given, expected) => {
     expect(nextStepAt(given)).toEqual(expected);
+  });
+});
+
+describe(deadlineAt.name, () => {
+  // prettier-ignore
+  it.each<[string, RolloutState, Date | null]>([
+    ['is the step start plus its maxDurationSeconds', inPaused(4), at(2)],
+    ['is null for a step without a deadline', inPaused(3), null],
+    ['is null while paused', inPaused(4, 'Paused'), null],
+  ])('%s', (_name, given, expected) => {
+    expect(deadlineAt(given)).toEqual(expected);
   });
 });
 

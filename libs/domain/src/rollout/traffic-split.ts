@@ -1,4 +1,4 @@
-import type { PlanStep, RolloutState, TrafficSplit } from './rollout.types';
+import type { PlanStep, RolloutPlan, RolloutState, TrafficSplit } from './rollout.types';
 
 const BASELINE_ONLY: TrafficSplit = Object.freeze({
   candidateWeight: 0,
@@ -25,7 +25,9 @@ export function deriveSplit(state: RolloutState): TrafficSplit {
     case 'Progressing':
     case 'Paused': {
       // A paused rollout keeps serving its step's split: pausing stops the clock, not the traffic.
-      const step = requireCurrentStep(state);
+      requireCurrentStep(state);
+      const step = effectiveStep(state.plan, state.stepIndex);
+      if (step === null) return BASELINE_ONLY;
       switch (step.type) {
         case 'shadow':
           return { candidateWeight: 0, shadowSampleRate: step.sampleRate, baselineWarm: true };
@@ -36,6 +38,36 @@ export function deriveSplit(state: RolloutState): TrafficSplit {
       }
     }
   }
+}
+
+/**
+ * The step whose split is served at `index`: the step itself, or for a pause the nearest step before
+ * it that is not a pause (null when a plan opens with a pause: nobody gets the candidate yet).
+ */
+export function effectiveStep(plan: RolloutPlan, index: number): Exclude<PlanStep, { type: 'pause' }> | null {
+  for (let i = index; i >= 0; i--) {
+    const step = plan.steps[i];
+    if (step && step.type !== 'pause') return step;
+  }
+  return null;
+}
+
+/** An approval gate: a pause without a duration, which only a promote moves past. */
+export function isGate(step: PlanStep | null | undefined): boolean {
+  return step?.type === 'pause' && step.durationSeconds === undefined;
+}
+
+/** The time a step takes at least (a timed pause's duration), or null for a gate (it waits for approval). */
+export function stepMinimumSeconds(step: PlanStep): number | null {
+  if (step.type === 'pause') return step.durationSeconds ?? null;
+  return step.minDurationSeconds;
+}
+
+/** When the current step passes its progress deadline, or null without one (or while not progressing). */
+export function deadlineAt(state: RolloutState): Date | null {
+  if (state.phase !== 'Progressing' || state.stepStartedAt === null) return null;
+  const max = currentStep(state)?.maxDurationSeconds;
+  return max === undefined ? null : new Date(state.stepStartedAt.getTime() + max * 1000);
 }
 
 /** Percentage of users the candidate serves in this state. */
@@ -49,8 +81,8 @@ export function currentWeight(state: RolloutState): number {
  */
 export function nextStepAt(state: RolloutState): Date | null {
   if (state.phase !== 'Progressing' || state.stepStartedAt === null) return null;
-  const step = requireCurrentStep(state);
-  return new Date(state.stepStartedAt.getTime() + step.minDurationSeconds * 1000);
+  const minimum = stepMinimumSeconds(requireCurrentStep(state));
+  return minimum === null ? null : new Date(state.stepStartedAt.getTime() + minimum * 1000);
 }
 
 /** Short operator-facing label: "shadow (50% sampled)", "5%", "bake at 100%". */
@@ -63,7 +95,22 @@ export function describeStep(step: PlanStep): string {
       return `${step.weight}%`;
     case 'bake':
       return 'bake at 100%';
+    case 'pause':
+      return step.durationSeconds === undefined
+        ? 'approval gate'
+        : `pause ${formatSeconds(step.durationSeconds)}`;
   }
+}
+
+/** "90s", "15m", "2h", "2h 30m", "3d": short, for step labels. */
+export function formatSeconds(seconds: number): string {
+  if (seconds < 90 && seconds % 60 !== 0) return `${seconds}s`;
+  const minutes = Math.round(seconds / 60);
+  if (minutes < 60) return `${minutes}m`;
+  const hours = Math.floor(minutes / 60);
+  const rest = minutes % 60;
+  if (rest === 0 && hours % 24 === 0) return `${hours / 24}d`;
+  return rest === 0 ? `${hours}h` : `${hours}h ${rest}m`;
 }
 
 /** The step the rollout is on; null before start. Finished and rolled-back rollouts keep their last step. */

@@ -28,6 +28,42 @@ const rec = (over: Partial<DecisionRecord>): DecisionRecord => ({
 describe('describeDecision', () => {
   it.each<[string, Partial<DecisionRecord>, string, string]>([
     [
+      'an approval names who approved, where and why',
+      {
+        type: 'Approved',
+        automatic: false,
+        actor: 'pm-alice',
+        reason: 'shadow pairs look right',
+        evidence: { fromStep: 0, toStep: 1 },
+      },
+      'Approved by pm-alice at shadow (100% sampled), on to 20%: “shadow pairs look right”',
+      'good',
+    ],
+    [
+      'a progress-deadline hold says it holds and who decides',
+      { type: 'ProgressDeadlineExceeded', evidence: { fromStep: 1, toStep: 1 } },
+      'Past its progress deadline at 20%: holding until the analysis allows it or an operator decides',
+      'warn',
+    ],
+    [
+      'a progress-deadline rollback says so',
+      { type: 'DeadlineRolledBack', evidence: { fromStep: 1, toStep: 1 } },
+      'Rolled back at 20%: the step passed its progress deadline',
+      'bad',
+    ],
+    [
+      'a retry against a changed stable version names both baselines',
+      {
+        type: 'Retried',
+        automatic: false,
+        actor: 'bob',
+        reason: 'fixed the tokenizer',
+        evidence: { fromStep: 1, toStep: 0, baseline: { label: 'v3' }, previousBaseline: { label: 'v1' } },
+      },
+      'Retried by bob: “fixed the tokenizer”; starting again with shadow (100% sampled) against v3, the stable version now (was v1)',
+      'neutral',
+    ],
+    [
       'an automatic rollback names the failed guardrail with both arms and the interval',
       {
         type: 'AutoRolledBack',

@@ -77,10 +77,43 @@ export function describeDecision(record: DecisionRecord, plan: RolloutPlan): Dec
     case 'Resumed':
       return line(`Resumed ${where(to ?? from)}${by}`, 'neutral');
     case 'Retried':
-      return line(`Retried${by}${because}${to ? `; starting again with ${to.label}` : ''}`, 'neutral');
+      return line(
+        `Retried${by}${because}${to ? `; starting again with ${to.label}` : ''}${baselineText(ev)}`,
+        'neutral',
+      );
+    case 'Approved':
+      return line(
+        `Approved${by}${from ? ` at ${from.label}` : ''}${to ? `, on to ${to.label}` : ''}${because}`,
+        'good',
+      );
+    case 'ProgressDeadlineExceeded':
+      return line(
+        `Past its progress deadline ${where(to ?? from)}: holding until the analysis allows it or an operator decides`,
+        'warn',
+      );
+    case 'DeadlineRolledBack':
+      return line(`Rolled back ${where(from ?? to)}: the step passed its progress deadline`, 'bad');
+    case 'Reverted':
+      return line(`Reverted${by}: the previous version is stable again${because}`, 'warn');
+    case 'WatchRegressed':
+      return line(record.message ?? 'The new stable version regressed against its first days', 'bad');
+    case 'WatchPassed':
+      return line(record.message ?? 'The new stable version passed its watch', 'good');
+    case 'FlagDriftDetected':
+    case 'FlagDriftRepaired':
+      return line(record.message ?? record.type, record.type === 'FlagDriftDetected' ? 'warn' : 'neutral');
     default:
       return line(record.message ?? record.type, 'neutral');
   }
+}
+
+/** A retry compares with the model's stable version now; say so when that changed the baseline. */
+function baselineText(ev: Record<string, unknown>): string {
+  const now = asObject(ev['baseline']);
+  const before = asObject(ev['previousBaseline']);
+  return typeof now['label'] === 'string' && typeof before['label'] === 'string'
+    ? ` against ${now['label']}, the stable version now (was ${before['label']})`
+    : '';
 }
 
 function failureText(
@@ -123,7 +156,9 @@ function guardrailsOf(value: unknown): GuardrailEvidence[] {
 function stepAt(plan: RolloutPlan, index: unknown): { label: string; isWeight: boolean } | null {
   if (typeof index !== 'number') return null;
   const step = plan.steps[index];
-  return step ? { label: describeStep(step), isWeight: step.type === 'setWeight' } : null;
+  return step
+    ? { label: describeStep(step), isWeight: step.type === 'setWeight' || step.type === 'pause' }
+    : null;
 }
 
 function where(step: { label: string; isWeight: boolean } | null): string {

@@ -1,4 +1,4 @@
-import { describeStep } from '../rollout/traffic-split';
+import { describeStep, stepMinimumSeconds } from '../rollout/traffic-split';
 import type { RolloutPhase, RolloutPlan } from '../rollout/rollout.types';
 
 /** A step as the status page shows it. */
@@ -16,7 +16,9 @@ export interface TimelineStep {
   readonly index: number;
   readonly label: string;
   readonly status: TimelineStepStatus;
-  readonly minDurationSeconds: number;
+  /** Null for an approval gate: it waits for a promote, not for time. */
+  readonly minDurationSeconds: number | null;
+  readonly maxDurationSeconds: number | null;
   /** When the rollout entered the step (its latest attempt); null if it never did. */
   readonly startedAt: Date | null;
   /** When it left the step (advanced, rolled back, completed); null while current or never entered. */
@@ -64,7 +66,8 @@ export function stepTimeline(
     index,
     label: describeStep(step),
     status: statusOf(index, position, started[index] ?? null),
-    minDurationSeconds: step.minDurationSeconds,
+    minDurationSeconds: stepMinimumSeconds(step),
+    maxDurationSeconds: step.maxDurationSeconds ?? null,
     startedAt: started[index] ?? null,
     endedAt: ended[index] ?? null,
   }));

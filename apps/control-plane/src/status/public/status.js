@@ -131,6 +131,10 @@
     if (!r.next) return null;
     if (r.next.waitingFor === 'start') return `Next: ${r.next.label}, when started`;
     if (r.next.waitingFor === 'resume') return `Next: ${r.next.label}, after it is resumed`;
+    if (r.next.waitingFor === 'approval')
+      return `Next: ${r.next.label}, when an operator approves it (promote with a reason); the guardrails keep watching`;
+    if (r.next.waitingFor === 'time' && r.next.notBefore)
+      return `Next: ${r.next.label}, ${new Date(r.next.notBefore).getTime() > Date.now() ? `at ${fmt.time(r.next.notBefore)} (${fmt.fromNow(r.next.notBefore)})` : 'now'}`;
     const when = r.next.notBefore
       ? new Date(r.next.notBefore).getTime() > Date.now()
         ? `not before ${fmt.time(r.next.notBefore)} (${fmt.fromNow(r.next.notBefore)})`
@@ -139,8 +143,29 @@
     return `Next: ${r.next.label}, ${when}${r.next.notBefore && new Date(r.next.notBefore).getTime() > Date.now() ? ', if every guardrail passes' : ''}`;
   }
 
+  /** The step's progress deadline: when, what happens, and whether it has passed. */
+  function deadlineText(d) {
+    if (!d) return null;
+    const policy = d.policy === 'rollback' ? 'rolls back' : 'holds';
+    if (d.exceededAt)
+      return `Past its progress deadline since ${fmt.time(d.exceededAt)}: holding, an operator decides`;
+    return d.at ? `Progress deadline ${fmt.time(d.at)} (${fmt.fromNow(d.at)}), then it ${policy}` : null;
+  }
+
+  /** After completion: the new stable version is watched against its own first days. */
+  function watchText(r) {
+    if (!r.watch) return null;
+    if (r.watch.status === 'watching')
+      return `Watching ${r.candidate} as the stable version until ${fmt.time(r.watch.until)}`;
+    if (r.watch.status === 'regressed')
+      return `${r.candidate} regressed after completion: revert with aviary revert ${r.model} --reason "…"`;
+    if (r.watch.status === 'reverted') return `Reverted: ${r.baseline} is the stable version again`;
+    return `${r.candidate} passed its watch`;
+  }
+
   /** Where a rollout stands: its step, the split and how long it has been in the step. */
   function stepFacts(r) {
+    const deadline = deadlineText(r.deadline);
     return [
       h('span', {
         class: 'fact',
@@ -155,6 +180,23 @@
             class: 'fact',
             'data-fact': 'time-in-step',
             text: `${fmt.duration(r.timeInStepSeconds)} in this step`,
+          })
+        : null,
+      r.analysis === 'manual' && r.next
+        ? h('span', { class: 'fact', 'data-fact': 'mode', text: 'manual approval per step' })
+        : null,
+      watchText(r)
+        ? h('span', {
+            class: `fact${r.watch.status === 'regressed' ? ' warn' : ''}`,
+            'data-fact': 'watch',
+            text: watchText(r),
+          })
+        : null,
+      deadline && r.next
+        ? h('span', {
+            class: `fact${r.deadline.exceededAt ? ' warn' : ''}`,
+            'data-fact': 'deadline',
+            text: deadline,
           })
         : null,
     ];
@@ -174,7 +216,7 @@
     for (const m of data.models) {
       const card = h(
         'section',
-        { class: 'card model', 'data-model': m.name },
+        { class: 'card model', id: `model-${m.name}`, 'data-model': m.name },
         h(
           'h2',
           {},
@@ -182,6 +224,13 @@
           m.stableVersion ? h('span', { class: 'muted small', text: ` · stable: ${m.stableVersion}` }) : null,
         ),
         m.description ? h('p', { class: 'muted', text: m.description }) : null,
+        m.flagDrift
+          ? h('p', {
+              class: 'message warn',
+              'data-fact': 'flag-drift',
+              text: `${m.flagDrift.detail ?? `Flag changed outside Aviary (${m.flagDrift.kind})`}${m.flagDrift.since ? ` · ${fmt.time(m.flagDrift.since)}` : ''}. Aviary publishes its split again; see the decision log.`,
+            })
+          : null,
       );
       if (m.rollouts.length === 0) card.append(h('p', { class: 'muted', text: 'No rollouts.' }));
       for (const r of m.rollouts) card.append(rolloutRow(r));
@@ -295,7 +344,9 @@
               { class: 'small muted' },
               s.startedAt
                 ? `${fmt.time(s.startedAt)}${s.endedAt ? ` → ${fmt.time(s.endedAt)} (${fmt.duration((new Date(s.endedAt) - new Date(s.startedAt)) / 1000)})` : ''}`
-                : `at least ${fmt.duration(s.minDurationSeconds)}`,
+                : s.minDurationSeconds === null
+                  ? 'waits for an approval'
+                  : `at least ${fmt.duration(s.minDurationSeconds)}`,
             ),
           ),
         ),

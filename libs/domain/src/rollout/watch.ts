@@ -1,0 +1,92 @@
+import type { GuardrailMetric, GuardrailSetting, GuardrailSettings } from '../guardrails/guardrail-settings';
+import type { GuardrailsVerdict } from '../guardrails/guardrail-report';
+import type { RolloutPlan } from './rollout.types';
+
+/**
+ * After 100%: the new stable version is compared with its own first period (the reference) for a
+ * while. A plan's `watch` overrides the defaults; `durationSeconds: 0` turns the watch off.
+ */
+export interface WatchSettings {
+  /** How long after completion the stable version is watched. */
+  readonly durationSeconds: number;
+  /** Its first period, the reference; later evidence is compared with it over windows as long. */
+  readonly referenceSeconds: number;
+}
+
+const DAY_SECONDS = 24 * 3600;
+
+/** A week, compared with the first day. */
+export const DEFAULT_WATCH: WatchSettings = Object.freeze({
+  durationSeconds: 7 * DAY_SECONDS,
+  referenceSeconds: DAY_SECONDS,
+});
+
+export function watchOf(plan: RolloutPlan): WatchSettings {
+  return { ...DEFAULT_WATCH, ...(plan.watch ?? {}) };
+}
+
+/**
+ * How much worse than its own reference the stable version may get (the seed's drift rules): refusal
+ * rate up more than 10 %, thumbs-down up more than 15 %, quality down — empty or broken answers up 10 %,
+ * answers 30 % shorter, errors up 10 %. Latency is left out: it moves with load from day to day.
+ */
+export const WATCH_LIMITS: Readonly<Record<GuardrailMetric, number | null>> = Object.freeze({
+  refusalRate: 0.1,
+  thumbsDownRate: 0.15,
+  silentFailureRate: 0.1,
+  outputLengthDrop: 0.3,
+  errorRate: 0.1,
+  latencyP95: null,
+});
+
+/**
+ * The guardrail settings a watch compares with: the rollout's own (sample sizes, missing-data
+ * policies) with the watch's limits, and no absolute ceilings (the reference is the yardstick).
+ */
+export function watchGuardrails(rollout: GuardrailSettings): GuardrailSettings {
+  const out = {} as Record<GuardrailMetric, GuardrailSetting>;
+  for (const [metric, limit] of Object.entries(WATCH_LIMITS) as [GuardrailMetric, number | null][]) {
+    const own = rollout[metric];
+    out[metric] =
+      limit === null
+        ? { ...own, enabled: false }
+        : { ...own, enabled: own.enabled, maxRelativeIncrease: limit, absoluteCeiling: null };
+  }
+  return out;
+}
+
+/** Half-open time windows `[from, to)` of evidence buckets. */
+export interface TimeWindow {
+  readonly from: Date;
+  readonly to: Date;
+}
+
+export interface WatchWindows {
+  readonly reference: TimeWindow;
+  /** The latest window as long as the reference, after it; null until the reference is complete. */
+  readonly recent: TimeWindow | null;
+  /** The watch is over: the stable version passed it. */
+  readonly over: boolean;
+}
+
+export function watchWindows(startedAt: Date, settings: WatchSettings, now: Date): WatchWindows {
+  const start = startedAt.getTime();
+  const referenceEnd = start + settings.referenceSeconds * 1000;
+  const reference = { from: startedAt, to: new Date(referenceEnd) };
+  const over = now.getTime() >= start + settings.durationSeconds * 1000;
+  if (now.getTime() < referenceEnd) return { reference, recent: null, over };
+  const from = Math.max(referenceEnd, now.getTime() - settings.referenceSeconds * 1000);
+  return { reference, recent: { from: new Date(from), to: now }, over };
+}
+
+export type WatchOutcome = 'watching' | 'regressed' | 'passed';
+
+/**
+ * A regression is what the guardrails would call Failed with the reference as the baseline; the
+ * always-valid intervals make it safe to ask on every check. Passing needs nothing more than reaching
+ * the end of the watch without one.
+ */
+export function watchOutcome(windows: WatchWindows, verdict: GuardrailsVerdict | null): WatchOutcome {
+  if (verdict === 'Failed') return 'regressed';
+  return windows.over ? 'passed' : 'watching';
+}
