@@ -26,11 +26,18 @@ function persistentSecret(file: string): string {
   return secret;
 }
 
+/** Notifications link to the status page: on one machine, this process's own address. */
+function ownUrl(host: string, port: number): string | null {
+  if (port === 0) return null;
+  const h = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  return `http://${h}:${port}`;
+}
+
 async function main(): Promise<void> {
   const { controlPlane, router, demo } = loadConfigOrExit(() => {
     const cp = loadControlPlaneConfig();
     return {
-      controlPlane: cp,
+      controlPlane: { ...cp, publicUrl: cp.publicUrl ?? ownUrl(cp.host, cp.port) },
       // The last known split and the request-id key live with the rest of the embedded data, so
       // feedback on answers given before a restart still resolves.
       router: loadRouterConfig({

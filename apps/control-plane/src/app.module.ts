@@ -8,6 +8,8 @@ import { AnalysisController } from './analysis/analysis.controller';
 import { GoldenSetRunner } from './analysis/golden-set.runner';
 import { GuardrailAnalysis } from './analysis/guardrail.analysis';
 import { ManualAnalysis, TimeOnlyAnalysis } from './analysis/time-only.analysis';
+import { AuditController } from './audit/audit.controller';
+import { AuditRepository } from './audit/audit.repository';
 import { AuthGuard } from './auth/auth.guard';
 import { TokenRepository } from './auth/token.repository';
 import { TokensController } from './auth/tokens.controller';
@@ -28,6 +30,11 @@ import { ControlPlaneMetrics } from './metrics/control-plane.metrics';
 import { ModelRepository } from './models/model.repository';
 import { ModelsController } from './models/models.controller';
 import { ModelsService } from './models/models.service';
+import { NotificationDeliveryRepository } from './notifications/notification-delivery.repository';
+import { NotificationDestinationRepository } from './notifications/notification-destination.repository';
+import { NotificationDispatcher } from './notifications/notification-dispatcher.service';
+import { NotificationsController } from './notifications/notifications.controller';
+import { NotificationsService } from './notifications/notifications.service';
 import { RolloutEventRepository } from './rollouts/rollout-event.repository';
 import { RolloutRepository } from './rollouts/rollout.repository';
 import { RolloutScheduler } from './rollouts/rollout.scheduler';
@@ -62,6 +69,8 @@ export class AppModule {
         RolloutsController,
         AnalysisController,
         StatusController,
+        NotificationsController,
+        AuditController,
         ...(config.builtinFlags ? [BuiltinFlagsController] : []),
       ],
       providers: [
@@ -104,6 +113,11 @@ export class AppModule {
         FlagReconciler,
         StatusAccess,
         StatusService,
+        AuditRepository,
+        NotificationDestinationRepository,
+        NotificationDeliveryRepository,
+        NotificationsService,
+        NotificationDispatcher,
       ],
     };
   }

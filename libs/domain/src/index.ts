@@ -20,3 +20,6 @@ export * from './comparison/golden-set';
 export * from './guardrails/arm-metrics';
 export * from './status/step-timeline';
 export * from './status/decision-log';
+export * from './notifications/notification-kinds';
+export * from './notifications/notification-message';
+export * from './notifications/delivery-retry';

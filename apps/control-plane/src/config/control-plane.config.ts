@@ -47,6 +47,25 @@ const schema = z.object({
   AVIARY_STATUS_REFRESH_MS: envField.positiveInt(2000, 600_000),
   /** How long a status-page sign-in lasts (the cookie's Max-Age). */
   AVIARY_STATUS_SESSION_HOURS: envField.positiveInt(12, 24 * 90),
+  /**
+   * Where people reach this control plane (`https://aviary.example.com`): notifications link to the
+   * rollout's status page under it. Unset: notifications carry no link.
+   */
+  AVIARY_PUBLIC_URL: envField
+    .url()
+    .refine((v) => /^https?:\/\//i.test(v), 'must be an http(s) URL')
+    .optional(),
+  /** How often the notification dispatcher reads the decision log and sends what is due. */
+  AVIARY_NOTIFY_INTERVAL_MS: envField.positiveInt(1000, 600_000),
+  /** One delivery attempt (connect, answer); past it the attempt failed and is retried. */
+  AVIARY_NOTIFY_TIMEOUT_MS: envField.positiveInt(5000, 120_000),
+  /** Delay after a failed attempt, doubling with each further failure, up to the max. */
+  AVIARY_NOTIFY_RETRY_BASE_MS: envField.positiveInt(5000, 3_600_000),
+  AVIARY_NOTIFY_RETRY_MAX_MS: envField.positiveInt(600_000, 86_400_000),
+  /** Attempts per notification in all; then it is recorded as failed. */
+  AVIARY_NOTIFY_MAX_ATTEMPTS: envField.positiveInt(10, 100),
+  /** Comma-separated hosts notification destinations may point at (host, host:port, *.domain); unset: any. */
+  AVIARY_NOTIFY_HOSTS: envField.csv().optional(),
 });
 
 export type ControlPlaneEnv = z.output<typeof schema>;
@@ -79,6 +98,19 @@ export interface ControlPlaneConfig {
   readonly maxRolloutBodyBytes: number;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
   readonly status: { readonly public: boolean; readonly refreshMs: number; readonly sessionHours: number };
+  /** AVIARY_PUBLIC_URL without a trailing slash, or null. */
+  readonly publicUrl: string | null;
+  readonly notifications: {
+    readonly intervalMs: number;
+    readonly timeoutMs: number;
+    readonly retry: {
+      readonly baseDelayMs: number;
+      readonly maxDelayMs: number;
+      readonly maxAttempts: number;
+    };
+    /** AVIARY_NOTIFY_HOSTS, or null for any host. */
+    readonly allowedHosts: readonly string[] | null;
+  };
 }
 
 export const CONTROL_PLANE_CONFIG = Symbol('CONTROL_PLANE_CONFIG');
@@ -120,6 +152,17 @@ export function loadControlPlaneConfig(
       public: e.AVIARY_STATUS_PUBLIC,
       refreshMs: e.AVIARY_STATUS_REFRESH_MS,
       sessionHours: e.AVIARY_STATUS_SESSION_HOURS,
+    },
+    publicUrl: e.AVIARY_PUBLIC_URL ? e.AVIARY_PUBLIC_URL.replace(/\/+$/, '') : null,
+    notifications: {
+      intervalMs: e.AVIARY_NOTIFY_INTERVAL_MS,
+      timeoutMs: e.AVIARY_NOTIFY_TIMEOUT_MS,
+      retry: {
+        baseDelayMs: e.AVIARY_NOTIFY_RETRY_BASE_MS,
+        maxDelayMs: e.AVIARY_NOTIFY_RETRY_MAX_MS,
+        maxAttempts: e.AVIARY_NOTIFY_MAX_ATTEMPTS,
+      },
+      allowedHosts: e.AVIARY_NOTIFY_HOSTS && e.AVIARY_NOTIFY_HOSTS.length > 0 ? e.AVIARY_NOTIFY_HOSTS : null,
     },
   };
 }

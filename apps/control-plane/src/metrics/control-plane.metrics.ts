@@ -19,6 +19,8 @@ export class ControlPlaneMetrics {
   readonly flagPublishSeconds: Histogram<'publisher'>;
   /** The latest analysis verdict per progressing rollout (set by the scheduler). */
   readonly analysisVerdict: Gauge<'model' | 'rollout' | 'verdict'>;
+  /** Notification delivery attempts by destination type, kind and outcome (delivered, retry, failed). */
+  readonly notifications: Counter<'type' | 'kind' | 'outcome'>;
 
   constructor(@Inject(PRISMA) prisma: PrismaClient) {
     collectDefaultMetrics({ register: this.registry, prefix: 'aviary_control_plane_' });
@@ -39,6 +41,12 @@ export class ControlPlaneMetrics {
       help: 'Time to publish one split to the flag source',
       labelNames: ['publisher'],
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [this.registry],
+    });
+    this.notifications = new Counter({
+      name: 'aviary_notifications_total',
+      help: 'Notification delivery attempts, by destination type, kind and outcome (delivered, retry, failed: gave up)',
+      labelNames: ['type', 'kind', 'outcome'],
       registers: [this.registry],
     });
     const query = () =>
