@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { envField, loadConfigOrExit, parseEnv } from '@aviary/config';
 import { loadControlPlaneConfig } from '../../control-plane/src/config/control-plane.config';
@@ -31,6 +31,19 @@ function ownUrl(host: string, port: number): string | null {
   if (port === 0) return null;
   const h = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
   return `http://${h}:${port}`;
+}
+
+/**
+ * What to put in front of `npm run demo` or `npm run -s aviary` in another terminal so they find
+ * this Aviary: nothing on the defaults (port 8080, .aviary in the checkout).
+ */
+function cliEnvFor(url: string, dataDir: string): string {
+  const root = resolve(__dirname, '..', '..', '..', '..');
+  const parts = [
+    ...(url === 'http://127.0.0.1:8080' ? [] : [`AVIARY_URL=${url}`]),
+    ...(resolve(dataDir) === join(root, '.aviary') ? [] : [`AVIARY_DATA_DIR=${resolve(dataDir)}`]),
+  ];
+  return parts.length > 0 ? `${parts.join(' ')} ` : '';
 }
 
 async function main(): Promise<void> {
@@ -65,6 +78,7 @@ async function main(): Promise<void> {
     (cp.embedded && !controlPlane.adminToken
       ? await readStoredAdminToken(controlPlane.database.dataDir)
       : null);
+  const cliEnv = cliEnvFor(cp.url, controlPlane.database.dataDir);
   const lines = [
     '',
     'Aviary is running (one process, embedded defaults)',
@@ -88,9 +102,12 @@ async function main(): Promise<void> {
         ? `  demo traffic   ${demo.AVIARY_DEMO_TRAFFIC} requests/s from demo users (AVIARY_DEMO_TRAFFIC=0 turns it off)`
         : '  demo traffic   off (AVIARY_DEMO_TRAFFIC)',
       '',
-      '  watch a rollout happen:  npm run demo     (in another terminal; see README "Demo")',
+      `  watch a rollout happen:  ${cliEnv}npm run demo     (in another terminal; see README "Demo")`,
     );
   }
+  lines.push(
+    `  on-call CLI:             ${cliEnv}npm run -s aviary -- get rollout ${DEMO_MODEL} --watch     (aviary --help)`,
+  );
   if (cp.generatedAdminToken)
     lines.push(
       '',

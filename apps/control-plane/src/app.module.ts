@@ -35,6 +35,9 @@ import { NotificationDestinationRepository } from './notifications/notification-
 import { NotificationDispatcher } from './notifications/notification-dispatcher.service';
 import { NotificationsController } from './notifications/notifications.controller';
 import { NotificationsService } from './notifications/notifications.service';
+import { RolloutRefRepository } from './rollout-refs/rollout-ref.repository';
+import { RolloutRefsController } from './rollout-refs/rollout-refs.controller';
+import { RolloutRefsService } from './rollout-refs/rollout-refs.service';
 import { RolloutEventRepository } from './rollouts/rollout-event.repository';
 import { RolloutRepository } from './rollouts/rollout.repository';
 import { RolloutScheduler } from './rollouts/rollout.scheduler';
@@ -71,6 +74,7 @@ export class AppModule {
         StatusController,
         NotificationsController,
         AuditController,
+        RolloutRefsController,
         ...(config.builtinFlags ? [BuiltinFlagsController] : []),
       ],
       providers: [
@@ -118,6 +122,8 @@ export class AppModule {
         NotificationDeliveryRepository,
         NotificationsService,
         NotificationDispatcher,
+        RolloutRefRepository,
+        RolloutRefsService,
       ],
     };
   }
