@@ -2,13 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
-import { envField, loadConfigOrExit, parseEnv } from '@aviary/config';
+import { envField, loadConfigOrExit, parseEnv, stopOnSignals } from '@aviary/config';
 import { loadControlPlaneConfig } from '../../control-plane/src/config/control-plane.config';
 import { readStoredAdminToken } from '../../control-plane/src/control-plane';
 import { loadRouterConfig } from '../../router/src/config/router.config';
 import { consoleLog } from '../../router/src/router';
-import { DEMO_MODEL, startAllInOne } from './all-in-one';
-import { startDemoTraffic } from './demo-traffic';
+import { DEMO_MODEL, STATUS_LINK_TOKEN_NAME, startAllInOne } from './all-in-one';
+import { type DemoTraffic, startDemoTraffic } from './demo-traffic';
 
 const demoSchema = z.object({
   AVIARY_DEMO: envField.bool(true),
@@ -62,7 +62,7 @@ async function main(): Promise<void> {
     };
   });
   const log = consoleLog(router.AVIARY_LOG_LEVEL);
-  const aio = await startAllInOne({
+  const starting = startAllInOne({
     controlPlane,
     router,
     demo: {
@@ -72,6 +72,20 @@ async function main(): Promise<void> {
     },
     log,
   });
+  // Listening before anything is printed: a Ctrl-C right after (or during) start-up still stops
+  // once, gracefully, after start-up has finished.
+  let traffic: DemoTraffic | null = null;
+  let stopping = false;
+  stopOnSignals({
+    stop: async () => {
+      stopping = true;
+      const running = await starting.catch(() => null);
+      await traffic?.stop();
+      await running?.close();
+    },
+    log: (m) => process.stdout.write(`aviary: ${m}\n`),
+  });
+  const aio = await starting;
   const cp = aio.controlPlane;
   const token =
     cp.generatedAdminToken ??
@@ -83,7 +97,8 @@ async function main(): Promise<void> {
     '',
     'Aviary is running (one process, embedded defaults)',
     `  status page    ${aio.statusLink}`,
-    '                 (open it in a browser: a viewer sign-in link, renewed at every start)',
+    '                 (a viewer sign-in link, the same at every start: share it with your team;',
+    `                  revoke API token ${STATUS_LINK_TOKEN_NAME} to end it, see README "Status page")`,
     `  control plane  ${cp.url}/api/v1      docs: ${cp.url}/api/docs`,
     `  router         ${aio.router.url}/v1   (OpenAI-compatible: point your client's base URL here)`,
     `  metrics        ${cp.url}/metrics  ${aio.router.url}/metrics`,
@@ -117,15 +132,8 @@ async function main(): Promise<void> {
   else if (token)
     lines.push('', `  admin token    ${token}  (from ${controlPlane.database.dataDir}/admin-token)`);
   process.stdout.write(`${lines.join('\n')}\n\n`);
-  const traffic =
-    aio.demo && demo.AVIARY_DEMO_TRAFFIC > 0
-      ? startDemoTraffic(aio.router.url, DEMO_MODEL, demo.AVIARY_DEMO_TRAFFIC)
-      : null;
-  const stop = () => {
-    void (traffic?.stop() ?? Promise.resolve()).then(() => aio.close()).then(() => process.exit(0));
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  if (aio.demo && demo.AVIARY_DEMO_TRAFFIC > 0 && !stopping)
+    traffic = startDemoTraffic(aio.router.url, DEMO_MODEL, demo.AVIARY_DEMO_TRAFFIC);
 }
 
 main().catch((err: unknown) => {
