@@ -2,6 +2,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Browser } from 'playwright-core';
+import { launchChromium } from '@aviary/testing';
 
 const root = join(__dirname, '..', '..', '..');
 
@@ -83,6 +85,7 @@ async function viewerStatus(url: string, token: string): Promise<number> {
 
 describe('npm start', () => {
   let dataDir: string;
+  let browser: Browser | null = null;
   const running: Started[] = [];
   beforeAll(() => {
     if (!existsSync(join(root, 'dist/apps/all-in-one/src/main.js')))
@@ -90,6 +93,7 @@ describe('npm start', () => {
     dataDir = mkdtempSync(join(tmpdir(), 'aviary-npm-start-'));
   });
   afterAll(async () => {
+    await browser?.close();
     for (const s of running) if (s.proc.pid && groupAlive(s.proc.pid)) signalGroup(s.proc.pid, 'SIGKILL');
     await Promise.all(running.map((s) => s.exited));
     rmSync(dataDir, { recursive: true, force: true });
@@ -127,6 +131,11 @@ describe('npm start', () => {
     const token = new URL(a.statusLink).searchParams.get('token')!;
     expect(readFileSync(join(dataDir, 'status-link-token'), 'utf8').trim()).toBe(token);
     expect(await viewerStatus(a.url, token)).toBe(200);
+    // Someone opens the shared link (made before this restart): signed in, the page shows the models.
+    browser = await launchChromium();
+    const shared = await (await browser.newContext()).newPage();
+    await shared.goto(a.statusLink);
+    await shared.waitForSelector('[data-model="demo-chat"]');
 
     // Revoking the link's token ends the shared link at once.
     const admin = readFileSync(join(dataDir, 'admin-token'), 'utf8').trim();
@@ -140,6 +149,8 @@ describe('npm start', () => {
     });
     expect(revoked.status).toBe(200);
     expect(await viewerStatus(a.url, token)).toBe(401);
+    // The open page signs out at its next refresh.
+    await shared.waitForSelector('#token', { timeout: 20_000 });
     signalGroup(a.proc.pid!, 'SIGTERM');
     expect((await a.exited).code).toBe(0);
 
@@ -150,6 +161,11 @@ describe('npm start', () => {
     expect(fresh).not.toBe(token);
     expect(await viewerStatus(b.url, fresh)).toBe(200);
     expect(await viewerStatus(b.url, token)).toBe(401);
+    const again = await (await browser.newContext()).newPage();
+    await again.goto(b.statusLink.replace(fresh, encodeURIComponent(token)));
+    await again.waitForSelector('#token');
+    await again.goto(b.statusLink);
+    await again.waitForSelector('[data-model="demo-chat"]');
     signalGroup(b.proc.pid!, 'SIGTERM');
     expect((await b.exited).code).toBe(0);
   }, 300_000);
