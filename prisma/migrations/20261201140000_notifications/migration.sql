@@ -83,3 +83,7 @@ ALTER TABLE "notification_destinations" ADD CONSTRAINT "notification_destination
 
 -- AddForeignKey
 ALTER TABLE "notification_deliveries" ADD CONSTRAINT "notification_deliveries_destination_id_fkey" FOREIGN KEY ("destination_id") REFERENCES "notification_destinations"("id") ON DELETE CASCADE ON UPDATE CASCADE;
+
+-- The dispatcher starts after the events already in the log: no destination existed before them.
+INSERT INTO "notification_cursors" ("name", "last_event_id", "updated_at")
+SELECT 'rollout_events', COALESCE(MAX("id"), 0), CURRENT_TIMESTAMP FROM "rollout_events";

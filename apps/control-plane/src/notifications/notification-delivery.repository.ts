@@ -64,33 +64,33 @@ export class NotificationDeliveryRepository {
   }
 
   /**
-   * The id up to which every event has been read. Created at the newest event the first time, so
-   * an upgrade does not replay history (no destination existed before it anyway).
+   * The id up to which every event has been read. The migration creates it at the newest event of
+   * the time (no destination existed before); if it is missing all the same, reading starts at the
+   * beginning: slower, never a notification lost (events older than a destination are skipped).
    */
   async cursor(tx: Prisma.TransactionClient): Promise<bigint> {
     const found = await tx.notificationCursor.findUnique({ where: { name: CURSOR } });
     if (found) return found.lastEventId;
-    const max = await tx.rolloutEvent.aggregate({ _max: { id: true } });
-    const start = max._max.id ?? 0n;
-    await tx.notificationCursor.create({ data: { name: CURSOR, lastEventId: start } });
-    return start;
+    await tx.notificationCursor.create({ data: { name: CURSOR, lastEventId: 0n } });
+    return 0n;
   }
 
   async advanceCursor(tx: Prisma.TransactionClient, to: bigint): Promise<void> {
     await tx.notificationCursor.update({ where: { name: CURSOR }, data: { lastEventId: to } });
   }
 
-  /**
-   * With no destination nothing can be owed for events older than `settleMs`: the cursor moves past
-   * them, so a destination created later does not make the dispatcher read all of history.
-   */
-  async skipSettled(settleMs: number): Promise<void> {
-    await this.prisma.$executeRaw`
-      INSERT INTO notification_cursors (name, last_event_id, updated_at)
-      SELECT ${CURSOR}, COALESCE(MAX(id), 0), now() FROM rollout_events
-       WHERE created_at <= now() - (${settleMs}::int * interval '1 millisecond')
-      ON CONFLICT (name) DO UPDATE SET last_event_id = GREATEST(notification_cursors.last_event_id, EXCLUDED.last_event_id),
-        updated_at = now()`;
+  /** Only the ids and times of the events after `after` (a primary-key range: cheap on any log size). */
+  eventTimesAfter(
+    tx: Prisma.TransactionClient,
+    after: bigint,
+    limit: number,
+  ): Promise<{ id: bigint; createdAt: Date }[]> {
+    return tx.rolloutEvent.findMany({
+      where: { id: { gt: after } },
+      orderBy: { id: 'asc' },
+      take: limit,
+      select: { id: true, createdAt: true },
+    });
   }
 
   eventsAfter(tx: Prisma.TransactionClient, after: bigint, limit: number): Promise<EventWithRollout[]> {

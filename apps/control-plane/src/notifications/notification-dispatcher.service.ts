@@ -39,6 +39,8 @@ const PER_DESTINATION = 5;
 /** Finished deliveries are kept this long for `GET …/deliveries`. */
 const RETENTION_MS = 30 * 24 * 3600_000;
 const PRUNE_EVERY_MS = 3600_000;
+/** Without destinations the cursor is moved up this often (there is nothing to send). */
+const IDLE_ADVANCE_EVERY_MS = 30_000;
 
 /**
  * Turns the decision log into notifications. The log (rollout_events, written in the same
@@ -58,6 +60,7 @@ export class NotificationDispatcher implements OnApplicationBootstrap, OnApplica
   private running: Promise<void> | null = null;
   private failing = false;
   private lastPrune = 0;
+  private lastIdleAdvance = 0;
   private stopping = false;
   /** Destinations with a worker sending in this process, and that worker. */
   private readonly busy = new Map<string, Promise<void>>();
@@ -93,8 +96,10 @@ export class NotificationDispatcher implements OnApplicationBootstrap, OnApplica
   /** One round: read new events into deliveries, send what is due, now and then prune. */
   async pass(): Promise<void> {
     try {
-      await this.fanOut();
-      await this.sendDue();
+      // Without destinations there is nothing to send (deliveries go with their destination).
+      const any = await this.destinations.exists();
+      await this.fanOut(any);
+      if (any) await this.sendDue();
       if (Date.now() - this.lastPrune > PRUNE_EVERY_MS) {
         this.lastPrune = Date.now();
         await this.deliveries.prune(new Date(Date.now() - RETENTION_MS));
@@ -112,27 +117,33 @@ export class NotificationDispatcher implements OnApplicationBootstrap, OnApplica
   }
 
   /** Reads the decision log after the cursor into deliveries; returns how many were added. */
-  async fanOut(): Promise<number> {
-    if (!(await this.destinations.exists())) {
-      await this.deliveries.skipSettled(SETTLE_MS);
-      return 0;
-    }
+  async fanOut(any: boolean): Promise<number> {
+    // With no destination nothing is owed: the cursor only needs to keep up, now and then, so that
+    // a destination added later does not make the dispatcher read all of history first.
+    if (!any && Date.now() - this.lastIdleAdvance < IDLE_ADVANCE_EVERY_MS) return 0;
+    if (!any) this.lastIdleAdvance = Date.now();
     return this.deliveries.transaction(async (tx) => {
       if (!(await this.deliveries.tryLockFanOut(tx))) return 0;
       const settledBefore = await this.deliveries.dbNowMinus(tx, SETTLE_MS);
       const cursor = await this.deliveries.cursor(tx);
-      const events = await this.deliveries.eventsAfter(tx, cursor, FAN_OUT_BATCH);
-      if (events.length === 0) return 0;
-      const destinations = await this.destinations.list(tx);
-      const rows: NewDelivery[] = [];
-      let advanceTo = cursor;
-      let settled = true;
-      for (const event of events) {
-        settled = settled && event.createdAt <= settledBefore;
-        if (settled) advanceTo = event.id;
-        rows.push(...this.owed(event, destinations));
+      let added = 0;
+      let advanceTo: bigint;
+      if (any) {
+        const events = await this.deliveries.eventsAfter(tx, cursor, FAN_OUT_BATCH);
+        if (events.length === 0) return 0;
+        const destinations = await this.destinations.list(tx);
+        added = await this.deliveries.insert(
+          tx,
+          events.flatMap((e) => this.owed(e, destinations)),
+        );
+        advanceTo = settledUpTo(events, cursor, settledBefore);
+      } else {
+        advanceTo = settledUpTo(
+          await this.deliveries.eventTimesAfter(tx, cursor, FAN_OUT_BATCH),
+          cursor,
+          settledBefore,
+        );
       }
-      const added = await this.deliveries.insert(tx, rows);
       if (advanceTo > cursor) await this.deliveries.advanceCursor(tx, advanceTo);
       return added;
     });
@@ -256,4 +267,21 @@ export class NotificationDispatcher implements OnApplicationBootstrap, OnApplica
       );
     return retryAt;
   }
+}
+
+/**
+ * How far the cursor may move: to the last event of the unbroken run, from the start, of events
+ * older than `settledBefore`. Younger ones are read again next time.
+ */
+function settledUpTo(
+  events: readonly { readonly id: bigint; readonly createdAt: Date }[],
+  cursor: bigint,
+  settledBefore: Date,
+): bigint {
+  let upTo = cursor;
+  for (const e of events) {
+    if (e.createdAt > settledBefore) break;
+    upTo = e.id;
+  }
+  return upTo;
 }
