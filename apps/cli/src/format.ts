@@ -241,17 +241,7 @@ export function analysisLines(a: AnalysisView): string[] {
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 
 function eventLine(e: EventView, plan: RolloutPlan, t: TimeStyle): string {
-  const headline = describeDecision(
-    {
-      type: e.type,
-      actor: e.actor,
-      automatic: e.automatic,
-      reason: e.reason,
-      message: e.message,
-      evidence: e.evidence,
-    },
-    plan,
-  ).headline;
+  const headline = describeDecision(e, plan).headline;
   return `${clock(e.at, t)}  ${e.type.padEnd(15)} ${headline}`;
 }
 

@@ -125,14 +125,14 @@ export class NotificationDeliveryRepository {
    * sender (another replica) takes them meanwhile, and ones whose sender died are tried again when
    * the lease runs out. No transaction stays open while a receiver is called.
    */
-  claimDue(opts: {
+  async claimDue(opts: {
     limit: number;
     perDestination: number;
     leaseMs: number;
     busy: readonly string[];
   }): Promise<ClaimedDelivery[]> {
     // FOR UPDATE cannot sit beside a window function, so it locks in the outer query.
-    return this.prisma.$queryRaw<ClaimedDelivery[]>`
+    const claimed = await this.prisma.$queryRaw<ClaimedDelivery[]>`
       UPDATE notification_deliveries
          SET next_attempt_at = now() + (${opts.leaseMs}::int * interval '1 millisecond'),
              attempts = attempts + 1,
@@ -152,6 +152,8 @@ export class NotificationDeliveryRepository {
           LIMIT ${opts.limit}
           FOR UPDATE SKIP LOCKED)
       RETURNING id, destination_id AS "destinationId", kind, payload, attempts`;
+    // RETURNING comes in no particular order; a destination's notifications go out oldest first.
+    return claimed.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
   /** Gives back claimed deliveries that were not attempted, due again at `at`. */

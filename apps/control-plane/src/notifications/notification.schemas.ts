@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { NOTIFICATION_KINDS } from '@aviary/domain';
+import { httpUrl } from '../common/http-url';
 
 export const DESTINATION_TYPES = ['webhook', 'slack'] as const;
 export type DestinationType = (typeof DESTINATION_TYPES)[number];
@@ -13,21 +14,11 @@ const DESTINATION_NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
  * in listings; a webhook authenticates Aviary by the signature instead), no fragment. A query string
  * is allowed: some receivers take their token there.
  */
-const destinationUrl = z
-  .url({ protocol: /^https?$/, message: 'must be an http(s) URL, e.g. https://hooks.slack.com/services/…' })
-  .max(2000)
-  .superRefine((value, ctx) => {
-    let url: URL;
-    try {
-      url = new URL(value);
-    } catch {
-      return; // z.url() has reported it
-    }
-    if (url.username || url.password)
-      ctx.addIssue({ code: 'custom', message: 'must not contain credentials (user:password@)' });
-    if (url.hash || value.includes('#'))
-      ctx.addIssue({ code: 'custom', message: 'must not contain a fragment' });
-  });
+const destinationUrl = httpUrl({
+  example: 'https://hooks.slack.com/services/…',
+  credentialsHint: 'user:password@; a webhook checks the signature instead',
+  query: true,
+});
 
 export const createDestinationSchema = z.strictObject({
   name: z
