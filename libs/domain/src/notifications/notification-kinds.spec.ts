@@ -5,9 +5,10 @@ const plan: RolloutPlan = {
   steps: [
     { type: 'shadow', sampleRate: 1, minDurationSeconds: 60 },
     { type: 'setWeight', weight: 20, minDurationSeconds: 60 },
-    // An approval gate (issue 11's `pause` step), as plans carrying one will store it.
-    { type: 'pause', minDurationSeconds: 0 } as unknown as RolloutPlan['steps'][number],
+    // An approval gate (issue 11's `pause` step without a duration), then a timed pause.
+    { type: 'pause' } as unknown as RolloutPlan['steps'][number],
     { type: 'setWeight', weight: 100, minDurationSeconds: 60 },
+    { type: 'pause', durationSeconds: 600 } as unknown as RolloutPlan['steps'][number],
   ],
 };
 
@@ -40,6 +41,11 @@ describe('kindOfEvent', () => {
       'waiting_for_approval',
     ],
     [
+      'arriving at a timed pause is just an advance',
+      { type: 'StepAdvanced', toPhase: 'Progressing', evidence: { fromStep: 3, toStep: 4 } },
+      'advanced',
+    ],
+    [
       'an approval leaves the gate',
       { type: 'Approved', toPhase: 'Progressing', evidence: { fromStep: 2, toStep: 3 } },
       'advanced',
@@ -58,6 +64,9 @@ describe('kindOfEvent', () => {
       'rolled_back',
     ],
     ['completion', { type: 'Completed', toPhase: 'Healthy', evidence: {} }, 'completed'],
+    ['a revert after completion', { type: 'Reverted', toPhase: 'Healthy', evidence: {} }, 'rolled_back'],
+    ['a regression while watched', { type: 'WatchRegressed', toPhase: null, evidence: {} }, 'regressed'],
+    ['a watch passed', { type: 'WatchPassed', toPhase: null, evidence: {} }, 'watch_passed'],
     ['promote to the end', { type: 'PromotedFull', toPhase: 'Healthy', evidence: {} }, 'completed'],
     ['a deadline passed on hold', { type: 'ProgressDeadlineExceeded', toPhase: null, evidence: {} }, 'stuck'],
     ['flag drift', { type: 'FlagDriftDetected', toPhase: null, evidence: {} }, 'flag_drift'],

@@ -17,6 +17,9 @@ export const NOTIFICATION_KINDS = [
   'flag_drift',
   'flag_publish_failed',
   'flag_publish_recovered',
+  /** After completion: the new stable version regressed against its own first period (revert?). */
+  'regressed',
+  'watch_passed',
   /** A decision-log type this table does not know yet (see UNKNOWN_EVENT_KIND). */
   'other',
 ] as const;
@@ -40,6 +43,7 @@ export const EVENT_NOTIFICATION_KIND: Readonly<Record<string, NotificationKind>>
   RolledBack: 'rolled_back',
   AutoRolledBack: 'rolled_back',
   DeadlineRolledBack: 'rolled_back',
+  Reverted: 'rolled_back',
   Completed: 'completed',
   PromotedFull: 'completed',
   ProgressDeadlineExceeded: 'stuck',
@@ -47,6 +51,8 @@ export const EVENT_NOTIFICATION_KIND: Readonly<Record<string, NotificationKind>>
   FlagDriftRepaired: 'flag_drift',
   FlagPublishFailed: 'flag_publish_failed',
   FlagPublishRecovered: 'flag_publish_recovered',
+  WatchRegressed: 'regressed',
+  WatchPassed: 'watch_passed',
 };
 
 /**
@@ -72,15 +78,19 @@ export function kindOfEvent(event: KindInput, plan: RolloutPlan): NotificationKi
   return kind;
 }
 
-/** Whether the step the event moved to is an approval gate (a `pause` step waits for a promote). */
+/**
+ * Whether the step the event moved to is an approval gate: a `pause` step without a duration waits
+ * for a promote (with one it is a timed wait).
+ */
 function isApprovalGate(plan: RolloutPlan, evidence: unknown): boolean {
   const ev = typeof evidence === 'object' && evidence !== null ? (evidence as Record<string, unknown>) : {};
   const toStep = ev['toStep'];
   const fromStep = ev['fromStep'];
   if (typeof toStep !== 'number' || toStep === fromStep) return false;
-  // Compared as a string: the step type arrives with the approval-gate plans (issue 11).
-  const step = plan.steps[toStep] as { readonly type: string } | undefined;
-  return step?.type === 'pause';
+  // Read loosely: plans are stored JSON, and the pause step arrived with issue 11.
+  const step = plan.steps[toStep] as
+    { readonly type: string; readonly durationSeconds?: unknown } | undefined;
+  return step?.type === 'pause' && step.durationSeconds === undefined;
 }
 
 /** Whether a destination subscribed to `kinds` (empty: every kind) wants `kind`. */

@@ -69,6 +69,8 @@ export const NOTIFICATION_TITLES: Readonly<Record<NotificationPayload['kind'], s
   flag_drift: 'Flag drift',
   flag_publish_failed: 'Flag publishing failing',
   flag_publish_recovered: 'Flag publishing recovered',
+  regressed: 'Regressed after completion',
+  watch_passed: 'Watch passed',
   other: 'Rollout update',
   test: 'Test notification',
 };
