@@ -3,15 +3,26 @@
 // of demo-chat through shadow and canary steps, make the candidate refuse half its answers and watch
 // Aviary roll it back by itself, then try again and pull the plug with the on-call CLI.
 //
-//   npm run demo          (AVIARY_URL, AVIARY_TOKEN: default http://127.0.0.1:8080 and .aviary/admin-token)
+//   npm run demo          (AVIARY_URL, AVIARY_TOKEN: default http://127.0.0.1:$AVIARY_CONTROL_PLANE_PORT,
+//                          port 8080, and $AVIARY_DATA_DIR/admin-token, default .aviary/admin-token)
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const URL_ = (process.env.AVIARY_URL ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
+const URL_ = (
+  process.env.AVIARY_URL ?? `http://127.0.0.1:${process.env.AVIARY_CONTROL_PLANE_PORT?.trim() || '8080'}`
+).replace(/\/+$/, '');
 const dataDir = process.env.AVIARY_DATA_DIR ?? join(root, '.aviary');
+/** In front of the commands it prints, so they reach this Aviary when pasted in another terminal. */
+const CLI_ENV = [
+  ...(URL_ === 'http://127.0.0.1:8080' ? [] : [`AVIARY_URL=${URL_}`]),
+  ...(process.env.AVIARY_DATA_DIR ? [`AVIARY_DATA_DIR=${process.env.AVIARY_DATA_DIR}`] : []),
+]
+  .map((p) => `${p} `)
+  .join('');
+const aviaryCmd = (args) => `${CLI_ENV}npm run -s aviary -- ${args}`;
 const TOKEN =
   process.env.AVIARY_TOKEN ??
   (existsSync(join(dataDir, 'admin-token'))
@@ -130,6 +141,7 @@ async function main() {
   );
   say(`   watch it on the status page: ${URL_}/status/rollouts/${rollout.id}`);
   say('   (sign in with the status-page link npm start printed, or any API token)');
+  say(`   or in a terminal: ${aviaryCmd(`get rollout ${rollout.id.slice(0, 8)} --watch`)}`);
   await watch(rollout.id, (r) => r.step.index >= 2 || r.phase !== 'Progressing');
   say('2. at 50 % the candidate starts refusing half its answers (demo server preset "refusesMore")');
   await candidateBehaviour('refusesMore');
@@ -153,7 +165,8 @@ async function main() {
   process.stdout.write(`${cli.stdout.trimEnd().replace(/^/gm, '         ')}\n`);
   if (cli.status !== 0) throw new Error(`aviary rollback failed (${cli.status}): ${cli.stderr}`);
   say('   rolled back with the CLI: every user is on the baseline again within about a second');
-  say(`done. The decision log: node bin/aviary.mjs events ${rollout.id}`);
+  say(`done. The decision log: ${aviaryCmd(`events ${rollout.id.slice(0, 8)}`)}`);
+  say(`   its history:          ${aviaryCmd(`history ${MODEL}`)}`);
 }
 
 main().catch((err) => {

@@ -22,5 +22,14 @@ const child = spawn(
     env: { AVIARY_DATA_DIR: join(root, '.aviary'), ...process.env },
   },
 );
-for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));
+// A terminal's Ctrl-C already reaches the child (same process group); passing signals on covers a
+// `kill` aimed at this process alone. Once per signal: the child stops once however many arrive,
+// and this process stays until it has, so the embedded database is closed and its lock released.
+const passedOn = new Set();
+for (const sig of ['SIGINT', 'SIGTERM'])
+  process.on(sig, () => {
+    if (passedOn.has(sig)) return;
+    passedOn.add(sig);
+    child.kill(sig);
+  });
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

@@ -1,3 +1,5 @@
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { InProcessEventBus } from '@aviary/kafka';
 import { type PrismaClient } from '@aviary/persistence';
 import { type RunningAnalyzer, startAnalyzer } from '../../analyzer/src/analyzer';
@@ -29,7 +31,10 @@ export interface RunningAllInOne {
   readonly bus: InProcessEventBus;
   readonly analyzer: RunningAnalyzer;
   readonly demo: { readonly baseline: DemoLlm; readonly candidate: DemoLlm; readonly judge: DemoLlm } | null;
-  /** The status page with a viewer sign-in token in the address (renewed at every start). */
+  /**
+   * The status page with a viewer sign-in token in the address: the same link at every start (the
+   * token is kept in <data dir>/status-link-token) until the token is revoked; then a new one.
+   */
   readonly statusLink: string;
   close(): Promise<void>;
 }
@@ -109,14 +114,41 @@ export async function startAllInOne(o: AllInOneOptions): Promise<RunningAllInOne
         };
     const router = await startRouter({ ...o.router, ...flags }, { events: bus, log: o.log });
     closers.push(() => router.close());
-    // A viewer token for the status page link printed at start (a new one each start).
-    const statusToken = await cp.app.get(TokensService).rotate('status-page-link', 'viewer');
+    const statusToken = await stableStatusToken(
+      cp.app.get(TokensService),
+      join(resolve(o.controlPlane.database.dataDir), STATUS_LINK_FILE),
+    );
     const statusLink = `${cp.url}/status?token=${encodeURIComponent(statusToken)}`;
     return { controlPlane: cp, router, bus, analyzer, demo, statusLink, close };
   } catch (err) {
     await close();
     throw err;
   }
+}
+
+/** The viewer token behind the printed status-page link, and the file that keeps it across restarts. */
+export const STATUS_LINK_TOKEN_NAME = 'status-page-link';
+export const STATUS_LINK_FILE = 'status-link-token';
+
+/**
+ * The status-page link's token: the kept one while it is still valid, so a link shared yesterday
+ * still opens the page today; a new one the first time, or after someone revoked it
+ * (`DELETE /api/v1/tokens/<id>` of `status-page-link`), which is how a shared link is ended.
+ */
+async function stableStatusToken(tokens: TokensService, file: string): Promise<string> {
+  const kept = await readFile(file, 'utf8').then(
+    (t) => t.trim(),
+    () => '',
+  );
+  if (kept) {
+    const principal = await tokens.authenticate(kept);
+    if (principal?.name === STATUS_LINK_TOKEN_NAME && principal.role === 'viewer') return kept;
+  }
+  const token = await tokens.rotate(STATUS_LINK_TOKEN_NAME, 'viewer');
+  await mkdir(dirname(file), { recursive: true });
+  await writeFile(file, `${token}\n`, { mode: 0o600 });
+  await chmod(file, 0o600);
+  return token;
 }
 
 /** Idempotent: a second start finds the model and its versions. */

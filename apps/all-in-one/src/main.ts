@@ -1,14 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
-import { envField, loadConfigOrExit, parseEnv } from '@aviary/config';
+import { envField, loadConfigOrExit, parseEnv, stopOnSignals } from '@aviary/config';
 import { loadControlPlaneConfig } from '../../control-plane/src/config/control-plane.config';
 import { readStoredAdminToken } from '../../control-plane/src/control-plane';
 import { loadRouterConfig } from '../../router/src/config/router.config';
 import { consoleLog } from '../../router/src/router';
-import { DEMO_MODEL, startAllInOne } from './all-in-one';
-import { startDemoTraffic } from './demo-traffic';
+import { DEMO_MODEL, STATUS_LINK_TOKEN_NAME, startAllInOne } from './all-in-one';
+import { type DemoTraffic, startDemoTraffic } from './demo-traffic';
 
 const demoSchema = z.object({
   AVIARY_DEMO: envField.bool(true),
@@ -26,11 +26,31 @@ function persistentSecret(file: string): string {
   return secret;
 }
 
+/** Notifications link to the status page: on one machine, this process's own address. */
+function ownUrl(host: string, port: number): string | null {
+  if (port === 0) return null;
+  const h = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  return `http://${h}:${port}`;
+}
+
+/**
+ * What to put in front of `npm run demo` or `npm run -s aviary` in another terminal so they find
+ * this Aviary: nothing on the defaults (port 8080, .aviary in the checkout).
+ */
+function cliEnvFor(url: string, dataDir: string): string {
+  const root = resolve(__dirname, '..', '..', '..', '..');
+  const parts = [
+    ...(url === 'http://127.0.0.1:8080' ? [] : [`AVIARY_URL=${url}`]),
+    ...(resolve(dataDir) === join(root, '.aviary') ? [] : [`AVIARY_DATA_DIR=${resolve(dataDir)}`]),
+  ];
+  return parts.length > 0 ? `${parts.join(' ')} ` : '';
+}
+
 async function main(): Promise<void> {
   const { controlPlane, router, demo } = loadConfigOrExit(() => {
     const cp = loadControlPlaneConfig();
     return {
-      controlPlane: cp,
+      controlPlane: { ...cp, publicUrl: cp.publicUrl ?? ownUrl(cp.host, cp.port) },
       // The last known split and the request-id key live with the rest of the embedded data, so
       // feedback on answers given before a restart still resolves.
       router: loadRouterConfig({
@@ -42,7 +62,7 @@ async function main(): Promise<void> {
     };
   });
   const log = consoleLog(router.AVIARY_LOG_LEVEL);
-  const aio = await startAllInOne({
+  const starting = startAllInOne({
     controlPlane,
     router,
     demo: {
@@ -52,17 +72,33 @@ async function main(): Promise<void> {
     },
     log,
   });
+  // Listening before anything is printed: a Ctrl-C right after (or during) start-up still stops
+  // once, gracefully, after start-up has finished.
+  let traffic: DemoTraffic | null = null;
+  let stopping = false;
+  stopOnSignals({
+    stop: async () => {
+      stopping = true;
+      const running = await starting.catch(() => null);
+      await traffic?.stop();
+      await running?.close();
+    },
+    log: (m) => process.stdout.write(`aviary: ${m}\n`),
+  });
+  const aio = await starting;
   const cp = aio.controlPlane;
   const token =
     cp.generatedAdminToken ??
     (cp.embedded && !controlPlane.adminToken
       ? await readStoredAdminToken(controlPlane.database.dataDir)
       : null);
+  const cliEnv = cliEnvFor(cp.url, controlPlane.database.dataDir);
   const lines = [
     '',
     `Aviary is running (one process${cp.embedded && !controlPlane.unleash ? ', embedded defaults' : ''})`,
     `  status page    ${aio.statusLink}`,
-    '                 (open it in a browser: a viewer sign-in link, renewed at every start)',
+    '                 (a viewer sign-in link, the same at every start: share it with your team;',
+    `                  revoke API token ${STATUS_LINK_TOKEN_NAME} to end it, see README "Status page")`,
     `  control plane  ${cp.url}/api/v1      docs: ${cp.url}/api/docs`,
     `  router         ${aio.router.url}/v1   (OpenAI-compatible: point your client's base URL here)`,
     `  metrics        ${cp.url}/metrics  ${aio.router.url}/metrics`,
@@ -83,9 +119,12 @@ async function main(): Promise<void> {
         ? `  demo traffic   ${demo.AVIARY_DEMO_TRAFFIC} requests/s from demo users (AVIARY_DEMO_TRAFFIC=0 turns it off)`
         : '  demo traffic   off (AVIARY_DEMO_TRAFFIC)',
       '',
-      '  watch a rollout happen:  npm run demo     (in another terminal; see README "Demo")',
+      `  watch a rollout happen:  ${cliEnv}npm run demo     (in another terminal; see README "Demo")`,
     );
   }
+  lines.push(
+    `  on-call CLI:             ${cliEnv}npm run -s aviary -- get rollout ${DEMO_MODEL} --watch     (aviary --help)`,
+  );
   if (cp.generatedAdminToken)
     lines.push(
       '',
@@ -95,15 +134,8 @@ async function main(): Promise<void> {
   else if (token)
     lines.push('', `  admin token    ${token}  (from ${controlPlane.database.dataDir}/admin-token)`);
   process.stdout.write(`${lines.join('\n')}\n\n`);
-  const traffic =
-    aio.demo && demo.AVIARY_DEMO_TRAFFIC > 0
-      ? startDemoTraffic(aio.router.url, DEMO_MODEL, demo.AVIARY_DEMO_TRAFFIC)
-      : null;
-  const stop = () => {
-    void (traffic?.stop() ?? Promise.resolve()).then(() => aio.close()).then(() => process.exit(0));
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  if (aio.demo && demo.AVIARY_DEMO_TRAFFIC > 0 && !stopping)
+    traffic = startDemoTraffic(aio.router.url, DEMO_MODEL, demo.AVIARY_DEMO_TRAFFIC);
 }
 
 main().catch((err: unknown) => {

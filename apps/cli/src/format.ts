@@ -1,3 +1,5 @@
+import { describeDecision, describeStep, type PlanStep, type RolloutPlan } from '@aviary/domain';
+
 /** Plain-text rendering for people; `--json` prints the API's JSON instead. */
 export interface RolloutView {
   id: string;
@@ -13,6 +15,7 @@ export interface RolloutView {
     minDurationElapsesAt: string | null;
   };
   split: { candidateWeight: number; shadowSampleRate: number | null };
+  plan: RolloutPlan;
   message: string | null;
   /** On answers to actions that changed the split. */
   publication?: {
@@ -22,6 +25,10 @@ export interface RolloutView {
     failures: number;
     lastError: string | null;
   } | null;
+  version: number;
+  createdBy: string;
+  createdAt: string;
+  updatedAt: string;
 }
 
 export interface EventView {
@@ -32,6 +39,7 @@ export interface EventView {
   automatic: boolean;
   message: string;
   reason: string | null;
+  evidence: unknown;
 }
 
 export interface ModelView {
@@ -40,14 +48,72 @@ export interface ModelView {
   versions: { label: string; status: string }[];
 }
 
-const ago = (iso: string | null, now = Date.now()): string => {
+export interface AnalysisView {
+  verdict: string;
+  summary: string;
+  candidateRole: 'shadow' | 'candidate';
+  arms: { baseline: ArmView; candidate: ArmView };
+  guardrails: { label: string; verdict: string; reason: string }[];
+  shadow: {
+    pairs: number;
+    comparable: number;
+    exactMatchRate: number | null;
+    meanSimilarity: number | null;
+  } | null;
+  judge: { verdict: string; reason: string } | null;
+  golden: { status: string; result: { verdict: string; summary: string } | null } | null;
+}
+
+interface ArmView {
+  versionLabel: string;
+  requests: number;
+  errors: number;
+}
+
+/** How times are shown: local time (the TZ environment variable decides), or UTC with --utc. */
+export interface TimeStyle {
+  readonly utc: boolean;
+  readonly now: number;
+}
+
+const pad2 = (n: number) => String(n).padStart(2, '0');
+
+/** `2026-12-01 14:03:22` in local time (or UTC), to the second. */
+export function clock(iso: string | null, t: TimeStyle): string {
   if (!iso) return '-';
-  const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  const [y, mo, day, h, mi, s] = t.utc
+    ? [
+        d.getUTCFullYear(),
+        d.getUTCMonth() + 1,
+        d.getUTCDate(),
+        d.getUTCHours(),
+        d.getUTCMinutes(),
+        d.getUTCSeconds(),
+      ]
+    : [d.getFullYear(), d.getMonth() + 1, d.getDate(), d.getHours(), d.getMinutes(), d.getSeconds()];
+  return `${y}-${pad2(mo)}-${pad2(day)} ${pad2(h)}:${pad2(mi)}:${pad2(s)}${t.utc ? 'Z' : ''}`;
+}
+
+/** A duration in the largest unit that reads well: 45s, 12m, 5h, 3d. */
+export function duration(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
   if (s < 90) return `${s}s`;
   if (s < 5400) return `${Math.round(s / 60)}m`;
   if (s < 172_800) return `${Math.round(s / 3600)}h`;
   return `${Math.round(s / 86_400)}d`;
-};
+}
+
+/** "2026-12-01 14:03:22 (5m ago)" or "… (in 20s)". */
+export function when(iso: string | null, t: TimeStyle): string {
+  if (!iso) return '-';
+  const delta = Date.parse(iso) - t.now;
+  return `${clock(iso, t)} (${delta > 0 ? `in ${duration(delta)}` : `${duration(-delta)} ago`})`;
+}
+
+/** The first 8 characters of an id, enough to name it (any 4+ character prefix works). */
+export const shortId = (id: string) => id.slice(0, 8);
 
 export function splitText(r: RolloutView): string {
   if (r.split.shadowSampleRate !== null) return `shadow ${Math.round(r.split.shadowSampleRate * 100)}%`;
@@ -66,35 +132,22 @@ function table(rows: string[][]): string {
     .join('\n');
 }
 
-export function rolloutsTable(rollouts: readonly RolloutView[]): string {
+export function rolloutsTable(rollouts: readonly RolloutView[], t: TimeStyle): string {
   if (rollouts.length === 0) return 'no rollouts';
   return table([
     ['ROLLOUT', 'MODEL', 'CANDIDATE', 'PHASE', 'STEP', 'SPLIT', 'IN STEP'],
     ...rollouts.map((r) => [
-      r.id,
+      shortId(r.id),
       r.model.name,
       `${r.candidate.label} (vs ${r.baseline.label})`,
       r.phase,
       `${r.step.index + 1}/${r.step.total} ${r.step.description ?? ''}`.trim(),
       splitText(r),
-      ago(r.step.startedAt),
+      r.step.startedAt && (r.phase === 'Progressing' || r.phase === 'Paused')
+        ? duration(t.now - Date.parse(r.step.startedAt))
+        : '-',
     ]),
   ]);
-}
-
-export function rolloutDetail(r: RolloutView): string {
-  const next = r.step.minDurationElapsesAt
-    ? `${new Date(r.step.minDurationElapsesAt).toISOString()} at the earliest`
-    : '-';
-  return [
-    `rollout   ${r.id}`,
-    `model     ${r.model.name}: ${r.candidate.label} against ${r.baseline.label}`,
-    `phase     ${r.phase}${r.message ? ` (${r.message})` : ''}`,
-    `step      ${r.step.index + 1} of ${r.step.total}: ${r.step.description ?? '-'}, for ${ago(r.step.startedAt)}`,
-    `split     ${splitText(r)}`,
-    `next step ${next}`,
-    ...(r.publication ? [`flags     ${publicationText(r.publication)}`] : []),
-  ].join('\n');
 }
 
 /** Whether the split reached the flag source: a kill switch answers at once, routers follow the flag. */
@@ -105,13 +158,128 @@ export function publicationText(p: NonNullable<RolloutView['publication']>): str
   return `NOT YET in ${p.publisher} (${why}); Aviary keeps retrying in the background and routers switch once it is through`;
 }
 
-export function eventsTable(events: readonly EventView[]): string {
+/** A model's rollouts, newest first: how each one ended. */
+export function historyTable(rollouts: readonly RolloutView[], t: TimeStyle): string {
+  if (rollouts.length === 0) return 'no rollouts';
+  return table([
+    ['ROLLOUT', 'CANDIDATE', 'BASELINE', 'PHASE', 'REACHED', 'CREATED', 'BY', 'WHY'],
+    ...rollouts.map((r) => [
+      shortId(r.id),
+      r.candidate.label,
+      r.baseline.label,
+      r.phase,
+      r.step.index < 0 ? '-' : `${r.step.index + 1}/${r.step.total} ${r.step.description ?? ''}`.trim(),
+      clock(r.createdAt, t),
+      r.createdBy,
+      cut(r.message ?? '', 60),
+    ]),
+  ]);
+}
+
+function cut(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+const label = (name: string) => `${name}:`.padEnd(12);
+
+/** How long a step lasts at least: its minimum, or a timed pause's duration (0 for a gate). */
+function minimumOf(step: PlanStep): number {
+  return 'minDurationSeconds' in step ? step.minDurationSeconds : (step.durationSeconds ?? 0);
+}
+
+/** The rollout's steps, kubectl-argo-rollouts style: ✔ done, ► current (✖ where it stopped). */
+function stepList(r: RolloutView): string[] {
+  return r.plan.steps.map((step, i) => {
+    const describe = r.step.index === i ? r.step.description : null;
+    // describeStep knows today's step types; a newer server's are shown by their type.
+    const described: string | undefined = describeStep(step);
+    const text = describe ?? described ?? step.type;
+    const mark =
+      i < r.step.index || (r.phase === 'Healthy' && i <= r.step.index)
+        ? '✔'
+        : i === r.step.index
+          ? r.phase === 'RolledBack'
+            ? '✖'
+            : '►'
+          : ' ';
+    return `  ${mark} ${String(i + 1).padStart(2)}  ${text}${minimumOf(step) ? `, at least ${duration(minimumOf(step) * 1000)}` : ''}`;
+  });
+}
+
+/** The multi-line view of `get rollout`: where it stands, its steps, the analysis and recent decisions. */
+export function rolloutView(
+  r: RolloutView,
+  t: TimeStyle,
+  extra: { analysis?: AnalysisView | null; events?: readonly EventView[] } = {},
+): string {
+  const running = r.phase === 'Progressing' || r.phase === 'Paused';
+  const lines = [
+    `${label('Rollout')}${r.id}`,
+    `${label('Model')}${r.model.name}: ${r.candidate.label} against ${r.baseline.label}`,
+    `${label('Phase')}${r.phase}${r.message ? ` — ${r.message}` : ''}`,
+    `${label('Step')}${r.step.index < 0 ? 'not started' : `${r.step.index + 1} of ${r.step.total}: ${r.step.description ?? '-'}`}${running && r.step.startedAt ? `, since ${when(r.step.startedAt, t)}` : ''}`,
+    `${label('Split')}${splitText(r)}`,
+    ...(r.publication ? [`${label('Flags')}${publicationText(r.publication)}`] : []),
+  ];
+  if (r.phase === 'Progressing')
+    lines.push(
+      `${label('Next step')}${r.step.minDurationElapsesAt ? `${when(r.step.minDurationElapsesAt, t)} at the earliest, when the analysis allows` : '-'}`,
+    );
+  lines.push(
+    `${label('Created')}${when(r.createdAt, t)} by ${r.createdBy}`,
+    `${label('Steps')}`,
+    ...stepList(r),
+  );
+  if (extra.analysis) lines.push(...analysisLines(extra.analysis));
+  if (extra.events && extra.events.length > 0) {
+    lines.push(`${label('Decisions')}(latest last; \`aviary events ${shortId(r.id)}\` for all)`);
+    lines.push(...extra.events.slice(-5).map((e) => `  ${eventLine(e, r.plan, t)}`));
+  }
+  return lines.join('\n');
+}
+
+/** The analysis one guardrail per line, instead of its one-line summary. */
+export function analysisLines(a: AnalysisView): string[] {
+  const arm = a.candidateRole === 'shadow' ? 'shadow' : 'candidate';
+  const lines = [
+    `${label('Analysis')}${a.verdict} — ${arm} vs baseline: ${a.arms.candidate.requests} vs ${a.arms.baseline.requests} requests`,
+  ];
+  const width = Math.max(0, ...a.guardrails.map((g) => g.verdict.length));
+  for (const g of a.guardrails) lines.push(`  ${g.verdict.padEnd(width)}  ${g.reason}`);
+  if (a.shadow)
+    lines.push(
+      `  shadow pairs ${a.shadow.pairs} (${a.shadow.comparable} comparable)` +
+        (a.shadow.exactMatchRate !== null ? `, exact match ${pct(a.shadow.exactMatchRate)}` : '') +
+        (a.shadow.meanSimilarity !== null ? `, mean similarity ${a.shadow.meanSimilarity.toFixed(2)}` : ''),
+    );
+  if (a.judge) lines.push(`  judge: ${a.judge.reason}`);
+  if (a.golden)
+    lines.push(
+      `  golden set: ${a.golden.result ? a.golden.result.summary : 'running against both versions'}`,
+    );
+  return lines;
+}
+
+const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+
+function eventLine(e: EventView, plan: RolloutPlan, t: TimeStyle): string {
+  const headline = describeDecision(e, plan).headline;
+  return `${clock(e.at, t)}  ${e.type.padEnd(15)} ${headline}`;
+}
+
+/** The decision log, one line per decision in plain words; --detail adds the technical summary. */
+export function eventsTable(
+  events: readonly EventView[],
+  plan: RolloutPlan,
+  t: TimeStyle,
+  detail = false,
+): string {
   if (events.length === 0) return 'no events';
   return events
-    .map(
-      (e) =>
-        `${e.at}  ${e.type.padEnd(15)} ${e.automatic ? 'auto' : e.actor}: ${e.message}${e.reason ? ` — "${e.reason}"` : ''}`,
-    )
+    .map((e) => {
+      const line = eventLine(e, plan, t);
+      return detail && e.message ? `${line}\n${' '.repeat(37)}${e.message}` : line;
+    })
     .join('\n');
 }
 

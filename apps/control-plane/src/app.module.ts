@@ -8,6 +8,8 @@ import { AnalysisController } from './analysis/analysis.controller';
 import { GoldenSetRunner } from './analysis/golden-set.runner';
 import { GuardrailAnalysis } from './analysis/guardrail.analysis';
 import { TimeOnlyAnalysis } from './analysis/time-only.analysis';
+import { AuditController } from './audit/audit.controller';
+import { AuditRepository } from './audit/audit.repository';
 import { AuthGuard } from './auth/auth.guard';
 import { TokenRepository } from './auth/token.repository';
 import { TokensController } from './auth/tokens.controller';
@@ -29,6 +31,14 @@ import { ControlPlaneMetrics } from './metrics/control-plane.metrics';
 import { ModelRepository } from './models/model.repository';
 import { ModelsController } from './models/models.controller';
 import { ModelsService } from './models/models.service';
+import { NotificationDeliveryRepository } from './notifications/notification-delivery.repository';
+import { NotificationDestinationRepository } from './notifications/notification-destination.repository';
+import { NotificationDispatcher } from './notifications/notification-dispatcher.service';
+import { NotificationsController } from './notifications/notifications.controller';
+import { NotificationsService } from './notifications/notifications.service';
+import { RolloutRefRepository } from './rollout-refs/rollout-ref.repository';
+import { RolloutRefsController } from './rollout-refs/rollout-refs.controller';
+import { RolloutRefsService } from './rollout-refs/rollout-refs.service';
 import { RolloutEventRepository } from './rollouts/rollout-event.repository';
 import { RolloutRepository } from './rollouts/rollout.repository';
 import { RolloutScheduler } from './rollouts/rollout.scheduler';
@@ -65,6 +75,9 @@ export class AppModule {
         RolloutsController,
         AnalysisController,
         StatusController,
+        NotificationsController,
+        AuditController,
+        RolloutRefsController,
         ...(config.builtinFlags ? [BuiltinFlagsController] : []),
       ],
       providers: [
@@ -107,6 +120,13 @@ export class AppModule {
         FlagDriftWatcher,
         StatusAccess,
         StatusService,
+        AuditRepository,
+        NotificationDestinationRepository,
+        NotificationDeliveryRepository,
+        NotificationsService,
+        NotificationDispatcher,
+        RolloutRefRepository,
+        RolloutRefsService,
       ],
     };
   }

@@ -1,10 +1,13 @@
-import { loadConfigOrExit } from '@aviary/config';
+import { loadConfigOrExit, stopOnSignals } from '@aviary/config';
 import { loadControlPlaneConfig } from './config/control-plane.config';
 import { readStoredAdminToken, startControlPlane } from './control-plane';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit(() => loadControlPlaneConfig());
-  const cp = await startControlPlane(config);
+  const starting = startControlPlane(config);
+  // Listening before anything is printed: a signal during start-up stops once start-up is done.
+  stopOnSignals({ stop: async () => (await starting.catch(() => null))?.close() });
+  const cp = await starting;
   const lines = [
     `Aviary control plane listening on ${cp.url}`,
     `  admin API      ${cp.url}/api/v1`,
@@ -25,11 +28,6 @@ async function main(): Promise<void> {
     if (stored) lines.push('', `  admin token    ${stored}  (from ${config.database.dataDir}/admin-token)`);
   }
   process.stdout.write(`${lines.join('\n')}\n`);
-  const stop = () => {
-    void cp.close().then(() => process.exit(0));
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
 }
 
 main().catch((err: unknown) => {

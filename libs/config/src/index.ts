@@ -1,2 +1,3 @@
 export * from './env';
 export * from './upstream-credentials';
+export * from './shutdown';

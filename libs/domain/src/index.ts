@@ -23,3 +23,6 @@ export * from './status/decision-log';
 export * from './rollout/version-lifecycle';
 export * from './flags/flag-drift';
 export * from './rollout/watch';
+export * from './notifications/notification-kinds';
+export * from './notifications/notification-message';
+export * from './notifications/delivery-retry';

@@ -36,8 +36,6 @@ const schema = z.object({
    * archived or edited); 0 turns it off. Not used with the built-in flag source.
    */
   AVIARY_FLAG_DRIFT_CHECK_MS: z.coerce.number().int().min(0).max(600_000).default(5000),
-  /** The control plane's address as people reach it (linked from each Unleash flag's description). */
-  AVIARY_PUBLIC_URL: envField.url().optional(),
   /** How often a stable version under watch (after 100%) is compared with its first period. */
   AVIARY_WATCH_CHECK_MS: envField.positiveInt(60_000, 3_600_000),
   /** How often rollouts are re-evaluated (step timers, analysis verdicts). */
@@ -62,6 +60,25 @@ const schema = z.object({
   AVIARY_STATUS_REFRESH_MS: envField.positiveInt(2000, 600_000),
   /** How long a status-page sign-in lasts (the cookie's Max-Age). */
   AVIARY_STATUS_SESSION_HOURS: envField.positiveInt(12, 24 * 90),
+  /**
+   * Where people reach this control plane (`https://aviary.example.com`): notifications link to the
+   * rollout's status page under it, and each Unleash flag's description links here. Unset: no links.
+   */
+  AVIARY_PUBLIC_URL: envField
+    .url()
+    .refine((v) => /^https?:\/\//i.test(v), 'must be an http(s) URL')
+    .optional(),
+  /** How often the notification dispatcher reads the decision log and sends what is due. */
+  AVIARY_NOTIFY_INTERVAL_MS: envField.positiveInt(1000, 600_000),
+  /** One delivery attempt (connect, answer); past it the attempt failed and is retried. */
+  AVIARY_NOTIFY_TIMEOUT_MS: envField.positiveInt(5000, 120_000),
+  /** Delay after a failed attempt, doubling with each further failure, up to the max. */
+  AVIARY_NOTIFY_RETRY_BASE_MS: envField.positiveInt(5000, 3_600_000),
+  AVIARY_NOTIFY_RETRY_MAX_MS: envField.positiveInt(600_000, 86_400_000),
+  /** Attempts per notification in all; then it is recorded as failed. */
+  AVIARY_NOTIFY_MAX_ATTEMPTS: envField.positiveInt(10, 100),
+  /** Comma-separated hosts notification destinations may point at (host, host:port, *.domain); unset: any. */
+  AVIARY_NOTIFY_HOSTS: envField.csv().optional(),
 });
 
 export type ControlPlaneEnv = z.output<typeof schema>;
@@ -88,7 +105,6 @@ export interface ControlPlaneConfig {
   readonly flagPublishWaitMs: number;
   readonly flagDriftCheckMs: number;
   readonly watchCheckMs: number;
-  readonly publicUrl: string | null;
   readonly tickIntervalMs: number;
   readonly analysis: 'guardrails' | 'time-only' | 'manual';
   readonly builtinFlags: boolean;
@@ -98,6 +114,19 @@ export interface ControlPlaneConfig {
   readonly maxRolloutBodyBytes: number;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
   readonly status: { readonly public: boolean; readonly refreshMs: number; readonly sessionHours: number };
+  /** AVIARY_PUBLIC_URL without a trailing slash, or null. */
+  readonly publicUrl: string | null;
+  readonly notifications: {
+    readonly intervalMs: number;
+    readonly timeoutMs: number;
+    readonly retry: {
+      readonly baseDelayMs: number;
+      readonly maxDelayMs: number;
+      readonly maxAttempts: number;
+    };
+    /** AVIARY_NOTIFY_HOSTS, or null for any host. */
+    readonly allowedHosts: readonly string[] | null;
+  };
 }
 
 export const CONTROL_PLANE_CONFIG = Symbol('CONTROL_PLANE_CONFIG');
@@ -130,7 +159,6 @@ export function loadControlPlaneConfig(
     flagPublishWaitMs: e.AVIARY_FLAG_PUBLISH_WAIT_MS,
     flagDriftCheckMs: e.AVIARY_FLAG_DRIFT_CHECK_MS,
     watchCheckMs: e.AVIARY_WATCH_CHECK_MS,
-    publicUrl: e.AVIARY_PUBLIC_URL?.replace(/\/+$/, '') ?? null,
     tickIntervalMs: e.AVIARY_TICK_INTERVAL_MS,
     analysis: e.AVIARY_ANALYSIS,
     builtinFlags: e.AVIARY_BUILTIN_FLAGS,
@@ -143,6 +171,17 @@ export function loadControlPlaneConfig(
       public: e.AVIARY_STATUS_PUBLIC,
       refreshMs: e.AVIARY_STATUS_REFRESH_MS,
       sessionHours: e.AVIARY_STATUS_SESSION_HOURS,
+    },
+    publicUrl: e.AVIARY_PUBLIC_URL ? e.AVIARY_PUBLIC_URL.replace(/\/+$/, '') : null,
+    notifications: {
+      intervalMs: e.AVIARY_NOTIFY_INTERVAL_MS,
+      timeoutMs: e.AVIARY_NOTIFY_TIMEOUT_MS,
+      retry: {
+        baseDelayMs: e.AVIARY_NOTIFY_RETRY_BASE_MS,
+        maxDelayMs: e.AVIARY_NOTIFY_RETRY_MAX_MS,
+        maxAttempts: e.AVIARY_NOTIFY_MAX_ATTEMPTS,
+      },
+      allowedHosts: e.AVIARY_NOTIFY_HOSTS && e.AVIARY_NOTIFY_HOSTS.length > 0 ? e.AVIARY_NOTIFY_HOSTS : null,
     },
   };
 }

@@ -23,6 +23,8 @@ export class ControlPlaneMetrics {
   readonly watchRegressions: Counter<'model'>;
   /** The latest analysis verdict per progressing rollout (set by the scheduler). */
   readonly analysisVerdict: Gauge<'model' | 'rollout' | 'verdict'>;
+  /** Notification delivery attempts by destination type, kind and outcome (delivered, retry, failed). */
+  readonly notifications: Counter<'type' | 'kind' | 'outcome'>;
 
   constructor(@Inject(PRISMA) prisma: PrismaClient) {
     collectDefaultMetrics({ register: this.registry, prefix: 'aviary_control_plane_' });
@@ -92,6 +94,12 @@ export class ControlPlaneMetrics {
           this.set({ model: r.model.name, rollout: r.id, version: r.candidateVersion.label }, 1);
         }
       },
+    });
+    this.notifications = new Counter({
+      name: 'aviary_notifications_total',
+      help: 'Notification delivery attempts, by destination type, kind and outcome (delivered, retry, failed: gave up)',
+      labelNames: ['type', 'kind', 'outcome'],
+      registers: [this.registry],
     });
     const query = () =>
       prisma.rollout.findMany({

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { CREDENTIAL_NAME } from '@aviary/config';
+import { httpUrl } from '../common/http-url';
 
 export const MODEL_NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 const slug = (what: string) =>
@@ -21,26 +22,11 @@ export type CreateModelInput = z.output<typeof createModelSchema>;
  * to every viewer, and a query string or fragment would let a version redirect the router's calls
  * to any path (the router appends `/chat/completions` and friends to this).
  */
-export const upstreamBaseUrl = z
-  .url({ protocol: /^https?$/, message: 'must be an http(s) URL, e.g. http://vllm:8000/v1' })
-  .max(2000)
-  .superRefine((value, ctx) => {
-    let url: URL;
-    try {
-      url = new URL(value);
-    } catch {
-      return; // z.url() has reported it
-    }
-    if (url.username || url.password)
-      ctx.addIssue({
-        code: 'custom',
-        message: 'must not contain credentials (declare a credential and use apiKeyRef)',
-      });
-    if (url.search || value.includes('?'))
-      ctx.addIssue({ code: 'custom', message: 'must not contain a query string' });
-    if (url.hash || value.includes('#'))
-      ctx.addIssue({ code: 'custom', message: 'must not contain a fragment' });
-  });
+export const upstreamBaseUrl = httpUrl({
+  example: 'http://vllm:8000/v1',
+  credentialsHint: 'declare a credential and use apiKeyRef',
+  query: false,
+});
 
 export const createVersionSchema = z.strictObject({
   label: slug('label'),
