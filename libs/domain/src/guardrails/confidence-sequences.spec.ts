@@ -2,6 +2,7 @@ import {
   bisectPredicate,
   logGamma,
   normalMixtureMultiplier,
+  oneSidedNormalMixtureMultiplier,
   proportionConfidenceInterval,
   proportionConfidentlyAbove,
   proportionConfidentlyBelow,
@@ -136,5 +137,48 @@ describe(normalMixtureMultiplier.name, () => {
     expect(z(2000)).toBeLessThan(z(20_000));
     expect(z(2000)).toBeLessThan(4);
     expect(z(2_000_000)).toBeLessThan(1.5 * z(2000));
+  });
+});
+
+describe(oneSidedNormalMixtureMultiplier.name, () => {
+  it('costs about what a two-sided sequence at twice the error does', () => {
+    // At the planned information, the one-sided z at 5% (2.77) is close to the two-sided one at 10%.
+    const one = oneSidedNormalMixtureMultiplier(1, 0.05);
+    expect(one).toBeGreaterThan(2.7);
+    expect(one).toBeLessThan(2.8);
+    expect(one).toBeLessThan(normalMixtureMultiplier(2000, 0.05, 2000));
+    expect(one).toBeGreaterThan(1.645);
+  });
+
+  it('is tightest at the planned information and says nothing without any', () => {
+    const z = (i: number): number => oneSidedNormalMixtureMultiplier(i, 0.025);
+    expect(z(0)).toBe(Number.POSITIVE_INFINITY);
+    expect(z(1)).toBeLessThan(z(0.1));
+    expect(z(1)).toBeLessThan(z(10));
+    expect(z(100)).toBeLessThan(1.25 * z(1));
+  });
+
+  it('crosses a true zero difference from one side in at most alpha of streams checked every 100 observations', () => {
+    const alpha = 0.05;
+    const streams = 400;
+    const random = seededRandom(13);
+    let misses = 0;
+    for (let s = 0; s < streams; s++) {
+      let xb = 0;
+      let xc = 0;
+      for (let n = 1; n <= 10_000; n++) {
+        if (random.next() < 0.04) xb += 1;
+        if (random.next() < 0.04) xc += 1;
+        if (n % 100 !== 0) continue;
+        const pb = (xb + 1) / (n + 2);
+        const pc = (xc + 1) / (n + 2);
+        const se = Math.sqrt((pb * (1 - pb) + pc * (1 - pc)) / n);
+        if (xc / n - xb / n > oneSidedNormalMixtureMultiplier(n / 2000, alpha) * se) {
+          misses += 1;
+          break;
+        }
+      }
+    }
+    expect(misses / streams).toBeLessThanOrEqual(alpha);
   });
 });
