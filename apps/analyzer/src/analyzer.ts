@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { TOPICS } from '@aviary/contracts';
-import type { EventSubscriber, ReceivedEvent } from '@aviary/domain';
+import { MAX_FEEDBACK_WINDOW_SECONDS, type EventSubscriber, type ReceivedEvent } from '@aviary/domain';
 import { EvidenceStore, type PrismaClient } from '@aviary/persistence';
 import { EvidenceIngestor, type IngestResult } from './ingest/evidence-ingestor';
 import { JudgeWorker, type JudgeSettings, type JudgeStats } from './judge/judge-worker';
@@ -48,6 +48,9 @@ export interface RunningAnalyzer {
   judgeStats(): JudgeStats | null;
   close(): Promise<void>;
 }
+
+/** Longer than the longest feedback window a rollout may set (MAX_FEEDBACK_WINDOW_SECONDS). */
+const FEEDBACK_MINUTES_KEPT_MS = (MAX_FEEDBACK_WINDOW_SECONDS + 24 * 3600) * 1000;
 
 export const EVIDENCE_TOPICS = [TOPICS.outcomes, TOPICS.pairs, TOPICS.feedback] as const;
 
@@ -170,7 +173,10 @@ export async function startAnalyzer(options: AnalyzerOptions, deps: AnalyzerDeps
     try {
       const seen = await store.pruneSeen(new Date(Date.now() - options.dedupHours * 3_600_000));
       const samples = await store.prunePairSamples(options.pairSamplesPerRollout);
-      if (seen + samples > 0) log('debug', `pruned ${seen} dedup key(s) and ${samples} pair sample(s)`);
+      // Ratings by serving minute are only read inside a feedback window (at most a week).
+      const minutes = await store.pruneFeedbackMinutes(new Date(Date.now() - FEEDBACK_MINUTES_KEPT_MS));
+      if (seen + samples + minutes > 0)
+        log('debug', `pruned ${seen} dedup key(s), ${samples} pair sample(s), ${minutes} feedback minute(s)`);
     } catch (err) {
       log(
         'warn',
