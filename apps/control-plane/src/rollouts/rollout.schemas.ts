@@ -1,5 +1,10 @@
 import { z } from 'zod';
-import { GUARDRAIL_METRICS, ROLLOUT_PHASES } from '@aviary/domain';
+import {
+  GUARDRAIL_METRICS,
+  MAX_FEEDBACK_WINDOW_SECONDS,
+  MAX_HOLDBACK_PERCENT,
+  ROLLOUT_PHASES,
+} from '@aviary/domain';
 
 const seconds = z
   .number()
@@ -21,7 +26,11 @@ export const planStepSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('bake'), minDurationSeconds: seconds }),
 ]);
 
-export const planSchema = z.strictObject({ steps: z.array(planStepSchema).min(1).max(20) });
+export const planSchema = z.strictObject({
+  steps: z.array(planStepSchema).min(1).max(20),
+  /** Users kept on the baseline at 100% and in the bake (a concurrent control); 0 turns it off. */
+  holdbackPercent: z.number().int().min(0).max(MAX_HOLDBACK_PERCENT).optional(),
+});
 
 const guardrailOverride = z.strictObject({
   enabled: z.boolean().optional(),
@@ -31,12 +40,18 @@ const guardrailOverride = z.strictObject({
   onMissingData: z.enum(['hold', 'rollback', 'ignore']).optional(),
 });
 
-export const guardrailsSchema = z.strictObject(
-  Object.fromEntries(GUARDRAIL_METRICS.map((m) => [m, guardrailOverride.optional()])) as Record<
+/** Ratings arrive late: thumbs-down also says how long an answer's ratings are waited for. */
+const ratingsOverride = guardrailOverride.extend({
+  feedbackWindowSeconds: z.number().int().min(0).max(MAX_FEEDBACK_WINDOW_SECONDS).optional(),
+});
+
+export const guardrailsSchema = z.strictObject({
+  ...(Object.fromEntries(GUARDRAIL_METRICS.map((m) => [m, guardrailOverride.optional()])) as Record<
     (typeof GUARDRAIL_METRICS)[number],
     z.ZodOptional<typeof guardrailOverride>
-  >,
-);
+  >),
+  thumbsDownRate: ratingsOverride.optional(),
+});
 
 export const createRolloutSchema = z.strictObject({
   /** Model name or id. */

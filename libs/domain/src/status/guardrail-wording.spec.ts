@@ -22,6 +22,8 @@ describe(describeGuardrailPlainly.name, () => {
   // prettier-ignore
   it.each<[string, Partial<GuardrailResult>, string]>([
     ['an early step that looks fine', {}, 'Fine so far: 4% higher than the baseline, no sign of harm beyond the allowed 20% higher.'],
+    ['an early step that looks worse, not certainly', { relativeChange: 0.25 },
+      'Looks 25% higher than the baseline (allowed: 20% higher), not certain: an early step goes on unless harm is shown; the step to everyone will have to show it is within bounds.'],
     ['the step to everyone, shown safe', { requirement: 'harmBound', harm: { limit: 0.3, bound: 0.24, shown: true, alpha: 0.05, needed: null } },
       'Fine: 4% higher than the baseline; with 95% confidence at most 24% higher (needed: below 30%).'],
     ['the step to everyone, not yet shown safe, with the time it needs', { verdict: 'Inconclusive', requirement: 'harmBound',

@@ -58,6 +58,10 @@ export function describeGuardrailPlainly(g: GuardrailResult): string {
       if (g.requirement === 'harmBound' && g.harm?.shown && g.harm.bound !== null) {
         return `Fine: ${change || 'no difference'}; with ${Math.round((1 - g.harm.alpha) * 100)}% confidence at most ${pct(g.harm.bound)} ${lowerIsWorse ? 'shorter' : 'higher'} (needed: below ${pct(g.harm.limit)}).`;
       }
+      const past =
+        g.relativeChange !== null && (lowerIsWorse ? g.relativeChange < g.limit : g.relativeChange > g.limit);
+      if (past)
+        return `Looks ${change} (allowed: ${allowed}), not certain: an early step goes on unless harm is shown; the step to everyone will have to show it is within bounds.`;
       return `Fine so far: ${change || 'no difference'}, no sign of harm beyond the allowed ${allowed}.`;
     }
   }
