@@ -114,9 +114,17 @@ function rolloutBody(model: string, variant: string): unknown {
     case 'a holdback of 80%':
       return { model, candidateVersion: 'v2-int8', plan: { steps, holdbackPercent: 80 } };
     case 'a negative feedback window':
-      return { model, candidateVersion: 'v2-int8', guardrails: { thumbsDownRate: { feedbackWindowSeconds: -1 } } };
+      return {
+        model,
+        candidateVersion: 'v2-int8',
+        guardrails: { thumbsDownRate: { feedbackWindowSeconds: -1 } },
+      };
     case 'a feedback window on a guardrail without ratings':
-      return { model, candidateVersion: 'v2-int8', guardrails: { refusalRate: { feedbackWindowSeconds: 60 } } };
+      return {
+        model,
+        candidateVersion: 'v2-int8',
+        guardrails: { refusalRate: { feedbackWindowSeconds: 60 } },
+      };
     case 'a rollout of an unknown version':
       return { model, candidateVersion: 'v404' };
     case 'a rollout of the stable version':
