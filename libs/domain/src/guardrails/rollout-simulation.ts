@@ -154,6 +154,8 @@ export interface ScenarioSummary {
   readonly runs: number;
   readonly rolledBack: Proportion;
   readonly rolledBackByGuardrails: Proportion;
+  /** Rolled back because a step could not decide by its deadline. */
+  readonly rolledBackByDeadline: Proportion;
   readonly reachedFull: Proportion;
   readonly completed: Proportion;
   readonly stuck: Proportion;
@@ -180,25 +182,26 @@ export interface Proportion {
 
 /**
  * The realistic default: 200k requests per 48 h, sticky users making 1-50 requests each over the
- * rollout (power law, mean ~7; ~175,000 users), a few percent of them making most refusals; daily cycles (volume ±60%, mix
- * ±30%), a drift of +4% a day in refusal, empty-answer and thumbs-down propensity (both arms);
- * errors 0.1%, refusals 0.5%, empty answers 0.2%, 2% of answers rated, a quarter of ratings
- * thumbs-down; thumbs-down after a median 10 minutes, thumbs-up after 2 hours; latency ~3 s median
- * with a 2% queueing tail 6x slower and 60 s timeouts.
+ * rollout (power law, mean ~7; ~175,000 users), the top 3% of them making two thirds of the
+ * refusals and half the thumbs-down; daily cycles (volume ±60%, mix ±20%), a drift of +1.5% a day
+ * in refusal, empty-answer and thumbs-down propensity (both arms); errors 0.1% (plus timeouts),
+ * refusals 0.5%, empty answers 0.2%, 2% of answers rated, a quarter of ratings thumbs-down;
+ * thumbs-down after a median 10 minutes, thumbs-up after 3 hours; latency ~3 s median with a 2%
+ * queueing tail 6x slower and 60 s timeouts.
  */
 export const REALISTIC_TRAFFIC: TrafficModel = {
   requestsPer48h: 200_000,
   requestsPerUser: { min: 1, max: 50, exponent: 1.5, per: 'rollout' },
   unstickyShare: 0.05,
   dailyVolumeAmplitude: 0.6,
-  dailyMixAmplitude: 0.3,
-  driftPerDay: 0.04,
+  dailyMixAmplitude: 0.2,
+  driftPerDay: 0.015,
   errors: { mean: 0.001, concentration: 100 },
   refusals: { mean: 0.005, concentration: 18 },
   emptyAnswers: { mean: 0.002, concentration: 100 },
   rated: { mean: 0.02, concentration: 20 },
   thumbsDown: { mean: 0.25, concentration: 3 },
-  feedbackDelay: { downMedianSeconds: 600, upMedianSeconds: 7200, sigma: 1.2 },
+  feedbackDelay: { downMedianSeconds: 600, upMedianSeconds: 3 * 3600, sigma: 1.2 },
   latency: {
     ttftMedianMs: 350,
     ttftSigma: 0.5,
@@ -946,6 +949,7 @@ function summarize(
     runs: n,
     rolledBack: share((r) => r.outcome === 'rolledBack'),
     rolledBackByGuardrails: share((r) => r.rolledBackBy === 'guardrails'),
+    rolledBackByDeadline: share((r) => r.rolledBackBy === 'deadline'),
     reachedFull: share((r) => r.reachedFullAt !== null),
     completed: share((r) => r.outcome === 'completed'),
     stuck: share((r) => r.outcome === 'stuck'),
@@ -1038,4 +1042,114 @@ function gammaSample(random: SeededRandom, shape: number): number {
 
 function mixSeed(seed: number, run: number): number {
   return (imul(seed >>> 0, 0x9e3779b1) ^ imul(run + 1, 0x85ebca77)) >>> 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The suite: one row per scenario, run with each policy (docs/guardrail-statistics.md)
+
+export interface ScenarioSpec {
+  readonly id: string;
+  readonly label: string;
+  readonly traffic: TrafficModel;
+  readonly harm: CandidateHarm | null;
+  readonly tickSeconds: number;
+}
+
+const LOOK_SECONDS = 900;
+
+const HARM_LABELS: Readonly<Record<GuardrailMetric, string>> = {
+  refusalRate: 'refusals',
+  thumbsDownRate: 'thumbs-down',
+  errorRate: 'errors',
+  silentFailureRate: 'empty answers',
+  latencyP95: 'latency p95',
+  outputLengthDrop: 'shorter answers',
+};
+
+/** Every scenario of the suite. A/A first, then one harm per guardrail at 1.5x and 2.5x its tolerance. */
+export const GUARDRAIL_SCENARIOS: readonly ScenarioSpec[] = [
+  {
+    id: 'aa-realistic',
+    label: 'A/A, realistic traffic (all of the below)',
+    traffic: REALISTIC_TRAFFIC,
+    harm: null,
+    tickSeconds: LOOK_SECONDS,
+  },
+  {
+    id: 'aa-independent',
+    label: 'A/A, independent stationary requests',
+    traffic: ISOLATED.independent,
+    harm: null,
+    tickSeconds: LOOK_SECONDS,
+  },
+  {
+    id: 'aa-sticky',
+    label: 'A/A, sticky users with their own propensities',
+    traffic: ISOLATED.sticky,
+    harm: null,
+    tickSeconds: LOOK_SECONDS,
+  },
+  {
+    id: 'aa-drift',
+    label: 'A/A, daily cycles in volume and mix, slow drift',
+    traffic: ISOLATED.drift,
+    harm: null,
+    tickSeconds: LOOK_SECONDS,
+  },
+  {
+    id: 'aa-late-feedback',
+    label: 'A/A, late feedback, thumbs-down faster than thumbs-up',
+    traffic: ISOLATED.lateFeedback,
+    harm: null,
+    tickSeconds: LOOK_SECONDS,
+  },
+  {
+    id: 'aa-heavy-users',
+    label: 'A/A, a small, very active user base (stress)',
+    traffic: ISOLATED.heavyUsers,
+    harm: null,
+    tickSeconds: LOOK_SECONDS,
+  },
+  {
+    id: 'aa-high-traffic',
+    label: 'A/A, realistic at 2M requests / 48 h, a look every 5 min',
+    traffic: { ...REALISTIC_TRAFFIC, requestsPer48h: 2_000_000 },
+    harm: null,
+    tickSeconds: 300,
+  },
+  ...(
+    [
+      'refusalRate',
+      'thumbsDownRate',
+      'errorRate',
+      'silentFailureRate',
+      'latencyP95',
+      'outputLengthDrop',
+    ] as const
+  ).flatMap((metric) =>
+    [1.5, 2.5].map((multiple): ScenarioSpec => ({
+      id: `harm-${metric}-${multiple}`,
+      label: `${HARM_LABELS[metric]} at ${multiple}x the tolerance`,
+      traffic: REALISTIC_TRAFFIC,
+      harm: { metric, multiple },
+      tickSeconds: LOOK_SECONDS,
+    })),
+  ),
+];
+
+/**
+ * A scenario as a policy runs it. 'rollout-wide': today's statistics, the default plan with its 5%
+ * holdback, and a progress deadline of twice each step's minimum with the rollback policy (the
+ * lifecycle's maxDurationSeconds; a step's own deadline wins). 'legacy': the statistics before
+ * (per-step windows, the past baseline at 100%), no holdback and no deadline, as it shipped.
+ */
+export function scenarioFor(spec: ScenarioSpec, policy: RolloutPolicy): RolloutScenario {
+  return {
+    name: spec.id,
+    traffic: spec.traffic,
+    harm: spec.harm,
+    policy,
+    tickSeconds: spec.tickSeconds,
+    deadlineFactor: policy === 'legacy' ? null : 2,
+  };
 }
