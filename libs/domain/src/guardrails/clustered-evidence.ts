@@ -1,4 +1,4 @@
-import { emptyArmStats, mergeArmStats, type ArmStats } from './arm-stats';
+import type { ArmStats } from './arm-stats';
 
 /**
  * The evidence of a rollout as the guardrails read it: one stratum per routing revision (a constant
@@ -57,10 +57,6 @@ export function emptyClusters(): Float64Array {
   return new Float64Array(EVIDENCE_CLUSTERS * CLUSTER_FIELD_COUNT);
 }
 
-export function emptyArmEvidence(): ArmEvidence {
-  return { totals: emptyArmStats(), clusters: emptyClusters(), immatureFeedback: 0, immatureThumbsDown: 0 };
-}
-
 /** The cluster of a request: its stickiness bucket, or (unsticky) any stable hash of its id. */
 export function clusterOf(stickinessBucket: number | null | undefined, requestId: string): number {
   if (typeof stickinessBucket === 'number' && stickinessBucket >= 0 && stickinessBucket < EVIDENCE_CLUSTERS)
@@ -68,16 +64,4 @@ export function clusterOf(stickinessBucket: number | null | undefined, requestId
   let h = 0x811c9dc5;
   for (let i = 0; i < requestId.length; i++) h = Math.imul(h ^ requestId.charCodeAt(i), 0x01000193);
   return (h >>> 0) % EVIDENCE_CLUSTERS;
-}
-
-/** A stratum's arms summed (several revisions of one step, for the per-step latency comparison). */
-export function mergeArmEvidence(a: ArmEvidence, b: ArmEvidence): ArmEvidence {
-  const clusters = emptyClusters();
-  for (let i = 0; i < clusters.length; i++) clusters[i] = (a.clusters[i] ?? 0) + (b.clusters[i] ?? 0);
-  return {
-    totals: mergeArmStats(a.totals, b.totals),
-    clusters,
-    immatureFeedback: a.immatureFeedback + b.immatureFeedback,
-    immatureThumbsDown: a.immatureThumbsDown + b.immatureThumbsDown,
-  };
 }

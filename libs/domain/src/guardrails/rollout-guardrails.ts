@@ -1,10 +1,14 @@
-import { histogramCount, quantileFromHistogram, type ArmStats } from './arm-stats';
+import {
+  emptyArmStats,
+  histogramCount,
+  mergeArmStats,
+  quantileFromHistogram,
+  type ArmStats,
+} from './arm-stats';
 import {
   CLUSTER_FIELD,
   CLUSTER_FIELD_COUNT,
   EVIDENCE_CLUSTERS,
-  mergeArmEvidence,
-  emptyArmEvidence,
   type ArmEvidence,
   type EvidenceStratum,
 } from './clustered-evidence';
@@ -565,8 +569,8 @@ function evaluateOutputLength(setting: GuardrailSetting, ctx: Ctx): GuardrailRes
 /** Latency p95 within the current step (quantiles of different strata do not pool). */
 function evaluateLatency(setting: GuardrailSetting, ctx: Ctx): GuardrailResult {
   const current = ctx.pooled.filter((s) => s.revision >= ctx.window.stepFromRevision);
-  const baseline = current.reduce((a, s) => mergeArmEvidence(a, s.baseline), emptyArmEvidence()).totals;
-  const candidate = current.reduce((a, s) => mergeArmEvidence(a, s.candidate), emptyArmEvidence()).totals;
+  const baseline = sumTotals(current.map((s) => s.baseline));
+  const candidate = sumTotals(current.map((s) => s.candidate));
   const nb = histogramCount(baseline.latency);
   const nc = histogramCount(candidate.latency);
   const ceiling = setting.absoluteCeiling;
@@ -645,6 +649,12 @@ function armTotals(strata: readonly EvidenceStratum[], src: MeanSource): Totals 
     acc.requests.candidate += s.candidate.totals.requests;
   }
   return acc;
+}
+
+/** The arms' totals summed (one revision, the usual case, is returned as it is). */
+function sumTotals(arms: readonly ArmEvidence[]): ArmStats {
+  if (arms.length === 1 && arms[0]) return arms[0].totals;
+  return arms.reduce((a, b) => mergeArmStats(a, b.totals), emptyArmStats());
 }
 
 function sumOver(strata: readonly EvidenceStratum[], f: (s: EvidenceStratum) => number): number {
