@@ -112,7 +112,10 @@ export class EvidenceIngestor {
 
   private batch(events: readonly Parsed[]): EvidenceBatch & { comparable: ComparablePair[] } {
     const arms = new Map<string, { key: Omit<ArmContribution, keyof ArmCountersLike>; stats: ArmStats }>();
-    const clusters = new Map<string, ClusterContribution>();
+    const clusters = new Map<
+      string,
+      { key: Omit<ClusterContribution, keyof ClusterCountersLike>; stats: ArmStats }
+    >();
     const minutes = new Map<string, FeedbackMinuteContribution>();
     const pairs = new Map<string, PairContribution>();
     const samples: PairSampleInput[] = [];
@@ -130,15 +133,16 @@ export class EvidenceIngestor {
         );
       return a.stats;
     };
+    // The same counters per user cluster, for the guardrails' between-cluster variance.
     const cluster = (rolloutId: string, revision: number, versionId: string, role: string, g: number) => {
       const id = `${rolloutId}/${revision}/${versionId}/${role}/${g}`;
       let c = clusters.get(id);
       if (!c)
         clusters.set(
           id,
-          (c = { rolloutId, revision, versionId, role, cluster: g, ...emptyClusterCounters() }),
+          (c = { key: { rolloutId, revision, versionId, role, cluster: g }, stats: emptyArmStats() }),
         );
-      return c;
+      return c.stats;
     };
     for (const p of events) {
       const keyId = seenKeyId(p.key);
@@ -156,7 +160,7 @@ export class EvidenceIngestor {
           outputTokens: o.completionTokens,
         };
         recordOutcome(arm(o.rolloutId, o.revision, o.versionId, o.role, o.at), outcome);
-        addOutcome(
+        recordOutcome(
           cluster(o.rolloutId, o.revision, o.versionId, o.role, clusterOf(o.stickinessBucket, o.requestId)),
           outcome,
         );
@@ -167,15 +171,10 @@ export class EvidenceIngestor {
         // routers do not say: then when the rating was given).
         const servedAt = f.servedAt ?? f.at;
         recordFeedback(arm(f.rolloutId, f.revision, f.versionId, f.role, servedAt), f.rating);
-        const c = cluster(
-          f.rolloutId,
-          f.revision,
-          f.versionId,
-          f.role,
-          clusterOf(f.stickinessBucket, f.requestId),
+        recordFeedback(
+          cluster(f.rolloutId, f.revision, f.versionId, f.role, clusterOf(f.stickinessBucket, f.requestId)),
+          f.rating,
         );
-        c.feedback += 1;
-        if (f.rating === 'down') c.thumbsDown += 1;
         const servedMinute = minuteOf(servedAt);
         const id = `${f.rolloutId}/${servedMinute.getTime()}/${f.revision}/${f.versionId}/${f.role}`;
         const m = minutes.get(id) ?? {
@@ -268,7 +267,17 @@ export class EvidenceIngestor {
       pairs: [...pairs.values()],
       samples,
       comparable,
-      clusters: [...clusters.values()],
+      clusters: [...clusters.values()].map(({ key, stats }) => ({
+        ...key,
+        requests: stats.requests,
+        errors: stats.errors,
+        refusals: stats.refusals,
+        silentFailures: stats.silentFailures,
+        feedback: stats.feedback,
+        thumbsDown: stats.thumbsDown,
+        tokensN: stats.outputTokens.n,
+        tokensSum: stats.outputTokens.sum,
+      })),
       feedbackMinutes: [...minutes.values()],
     };
   }
@@ -281,34 +290,10 @@ export class EvidenceIngestor {
 }
 
 type ArmCountersLike = Omit<ArmContribution, 'rolloutId' | 'revision' | 'versionId' | 'role' | 'bucketStart'>;
-
-function emptyClusterCounters() {
-  return {
-    requests: 0,
-    errors: 0,
-    refusals: 0,
-    silentFailures: 0,
-    feedback: 0,
-    thumbsDown: 0,
-    tokensN: 0,
-    tokensSum: 0,
-  };
-}
-
-/** The same accounting as recordOutcome, for one cluster's counters. */
-function addOutcome(c: ClusterContribution, o: Parameters<typeof recordOutcome>[1]): void {
-  c.requests += 1;
-  if (o.error) {
-    c.errors += 1;
-    return;
-  }
-  if (o.refusal) c.refusals += 1;
-  if (o.empty || (o.jsonRequested && o.invalidJson)) c.silentFailures += 1;
-  if (o.outputTokens !== null) {
-    c.tokensN += 1;
-    c.tokensSum += o.outputTokens;
-  }
-}
+type ClusterCountersLike = Omit<
+  ClusterContribution,
+  'rolloutId' | 'revision' | 'versionId' | 'role' | 'cluster'
+>;
 
 function minuteOf(at: string): Date {
   const ms = Date.parse(at);

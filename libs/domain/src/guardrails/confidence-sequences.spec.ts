@@ -97,29 +97,40 @@ describe('time-uniform coverage', () => {
   });
 
   it('excludes a true zero difference between two arms in at most alpha of streams (normal mixture)', () => {
-    const alpha = 0.05;
-    const streams = 400;
-    const random = seededRandom(11);
-    let misses = 0;
-    for (let s = 0; s < streams; s++) {
-      let xb = 0;
-      let xc = 0;
-      for (let n = 1; n <= 10_000; n++) {
-        if (random.next() < 0.04) xb += 1;
-        if (random.next() < 0.04) xc += 1;
-        if (n % 100 !== 0) continue;
-        const pb = (xb + 1) / (n + 2);
-        const pc = (xc + 1) / (n + 2);
-        const se = Math.sqrt((pb * (1 - pb) + pc * (1 - pc)) / n);
-        if (Math.abs(xc / n - xb / n) > normalMixtureMultiplier(n, alpha, 2000) * se) {
-          misses += 1;
-          break;
-        }
-      }
-    }
-    expect(misses / streams).toBeLessThanOrEqual(alpha);
+    const misses = twoArmCrossings(
+      11,
+      (d, se, n) => Math.abs(d) > normalMixtureMultiplier(n, 0.05, 2000) * se,
+    );
+    expect(misses).toBeLessThanOrEqual(0.05);
   });
 });
+
+/**
+ * The share of 400 pairs of identical 4% streams (10,000 observations each, a look every 100) in
+ * which `crossed(difference, standard error, n)` is true at some look.
+ */
+function twoArmCrossings(seed: number, crossed: (d: number, se: number, n: number) => boolean): number {
+  const streams = 400;
+  const random = seededRandom(seed);
+  let misses = 0;
+  for (let s = 0; s < streams; s++) {
+    let xb = 0;
+    let xc = 0;
+    for (let n = 1; n <= 10_000; n++) {
+      if (random.next() < 0.04) xb += 1;
+      if (random.next() < 0.04) xc += 1;
+      if (n % 100 !== 0) continue;
+      const pb = (xb + 1) / (n + 2);
+      const pc = (xc + 1) / (n + 2);
+      const se = Math.sqrt((pb * (1 - pb) + pc * (1 - pc)) / n);
+      if (crossed(xc / n - xb / n, se, n)) {
+        misses += 1;
+        break;
+      }
+    }
+  }
+  return misses / streams;
+}
 
 describe(normalMixtureMultiplier.name, () => {
   const z = (n: number): number => normalMixtureMultiplier(n, 0.01, 2000);
@@ -159,26 +170,10 @@ describe(oneSidedNormalMixtureMultiplier.name, () => {
   });
 
   it('crosses a true zero difference from one side in at most alpha of streams checked every 100 observations', () => {
-    const alpha = 0.05;
-    const streams = 400;
-    const random = seededRandom(13);
-    let misses = 0;
-    for (let s = 0; s < streams; s++) {
-      let xb = 0;
-      let xc = 0;
-      for (let n = 1; n <= 10_000; n++) {
-        if (random.next() < 0.04) xb += 1;
-        if (random.next() < 0.04) xc += 1;
-        if (n % 100 !== 0) continue;
-        const pb = (xb + 1) / (n + 2);
-        const pc = (xc + 1) / (n + 2);
-        const se = Math.sqrt((pb * (1 - pb) + pc * (1 - pc)) / n);
-        if (xc / n - xb / n > oneSidedNormalMixtureMultiplier(n / 2000, alpha) * se) {
-          misses += 1;
-          break;
-        }
-      }
-    }
-    expect(misses / streams).toBeLessThanOrEqual(alpha);
+    const misses = twoArmCrossings(
+      13,
+      (d, se, n) => d > oneSidedNormalMixtureMultiplier(n / 2000, 0.05) * se,
+    );
+    expect(misses).toBeLessThanOrEqual(0.05);
   });
 });

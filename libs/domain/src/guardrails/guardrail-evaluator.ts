@@ -93,6 +93,26 @@ export function evaluateGuardrails(
   const ctx: Context = { ...opts, alphaPerGuardrail };
 
   const results = enabled.map((metric) => evaluateOne(metric, settings[metric], baseline, candidate, ctx));
+  const { verdict, decidedBy } = combineResults(settings, results);
+  return {
+    verdict,
+    results,
+    decidedBy,
+    disabled,
+    alpha: opts.alpha,
+    alphaPerGuardrail,
+  };
+}
+
+/**
+ * The overall verdict from the guardrails' (Bonferroni-split) results: Failed if any failed (or has
+ * no data under 'rollback'), Successful only if every one passed (or has no data under 'ignore'),
+ * Inconclusive otherwise; and the guardrails behind it.
+ */
+export function combineResults(
+  settings: GuardrailSettings,
+  results: readonly GuardrailResult[],
+): { verdict: GuardrailsVerdict; decidedBy: GuardrailMetric[] } {
   const policy = (m: GuardrailMetric): GuardrailSetting['onMissingData'] => settings[m].onMissingData;
   const failing = results.filter(
     (r) => r.verdict === 'Failed' || (r.verdict === 'NoData' && policy(r.metric) === 'rollback'),
@@ -100,25 +120,12 @@ export function evaluateGuardrails(
   const passing = results.filter(
     (r) => r.verdict === 'Successful' || (r.verdict === 'NoData' && policy(r.metric) === 'ignore'),
   );
-  let verdict: GuardrailsVerdict;
-  let decidedBy: GuardrailResult[];
-  if (failing.length > 0) {
-    verdict = 'Failed';
-    decidedBy = failing;
-  } else if (passing.length === results.length) {
-    verdict = 'Successful';
-    decidedBy = results;
-  } else {
-    verdict = 'Inconclusive';
-    decidedBy = results.filter((r) => !passing.includes(r));
-  }
+  if (failing.length > 0) return { verdict: 'Failed', decidedBy: failing.map((r) => r.metric) };
+  if (passing.length === results.length)
+    return { verdict: 'Successful', decidedBy: results.map((r) => r.metric) };
   return {
-    verdict,
-    results,
-    decidedBy: decidedBy.map((r) => r.metric),
-    disabled,
-    alpha: opts.alpha,
-    alphaPerGuardrail,
+    verdict: 'Inconclusive',
+    decidedBy: results.filter((r) => !passing.includes(r)).map((r) => r.metric),
   };
 }
 

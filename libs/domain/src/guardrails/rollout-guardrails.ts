@@ -20,6 +20,7 @@ import {
   type ConfidenceInterval,
 } from './confidence-sequences';
 import {
+  combineResults,
   compareLatencyP95,
   latencyCeilingCheck,
   lowestBound,
@@ -41,7 +42,6 @@ import {
   type GuardrailRequirement,
   type GuardrailResult,
   type GuardrailVerdict,
-  type GuardrailsVerdict,
   type HarmBound,
 } from './guardrail-report';
 import {
@@ -133,29 +133,11 @@ export function evaluateRolloutGuardrails(
   const ctx: Ctx = { ...opts, alphaPerGuardrail, window, pooled };
   const results = enabled.map((metric) => evaluateOne(metric, settings[metric], ctx));
 
-  const policy = (m: GuardrailMetric): GuardrailSetting['onMissingData'] => settings[m].onMissingData;
-  const failing = results.filter(
-    (r) => r.verdict === 'Failed' || (r.verdict === 'NoData' && policy(r.metric) === 'rollback'),
-  );
-  const passing = results.filter(
-    (r) => r.verdict === 'Successful' || (r.verdict === 'NoData' && policy(r.metric) === 'ignore'),
-  );
-  let verdict: GuardrailsVerdict;
-  let decidedBy: GuardrailResult[];
-  if (failing.length > 0) {
-    verdict = 'Failed';
-    decidedBy = failing;
-  } else if (passing.length === results.length) {
-    verdict = 'Successful';
-    decidedBy = results;
-  } else {
-    verdict = 'Inconclusive';
-    decidedBy = results.filter((r) => !passing.includes(r));
-  }
+  const { verdict, decidedBy } = combineResults(settings, results);
   return {
     verdict,
     results,
-    decidedBy: decidedBy.map((r) => r.metric),
+    decidedBy,
     disabled,
     alpha: opts.alpha,
     alphaPerGuardrail,

@@ -7,7 +7,12 @@ import {
   type EvidenceStratum,
 } from './clustered-evidence';
 import type { GuardrailReport } from './guardrail-report';
-import { DEFAULT_GUARDRAILS, type GuardrailMetric, type GuardrailSettings } from './guardrail-settings';
+import {
+  DEFAULT_GUARDRAILS,
+  GUARDRAIL_METRICS,
+  type GuardrailMetric,
+  type GuardrailSettings,
+} from './guardrail-settings';
 import { DEFAULT_GUARDRAIL_EVALUATION } from './guardrail-evaluator';
 import { seededRandom, type SeededRandom } from './guardrail-simulation';
 import { judgeRolloutStep, judgeStepLegacy } from './rollout-step-analysis';
@@ -225,33 +230,24 @@ export const HEAVY_USERS_TRAFFIC: TrafficModel = {
 };
 
 /** The same traffic with one feature at a time (the rest independent, stationary, instant). */
+const STICKY_TRAFFIC: TrafficModel = {
+  ...independentOf(REALISTIC_TRAFFIC),
+  unstickyShare: REALISTIC_TRAFFIC.unstickyShare,
+  errors: REALISTIC_TRAFFIC.errors,
+  refusals: REALISTIC_TRAFFIC.refusals,
+  emptyAnswers: REALISTIC_TRAFFIC.emptyAnswers,
+  rated: REALISTIC_TRAFFIC.rated,
+  thumbsDown: REALISTIC_TRAFFIC.thumbsDown,
+  latency: { ...independentOf(REALISTIC_TRAFFIC).latency, userSigma: REALISTIC_TRAFFIC.latency.userSigma },
+  tokens: { ...REALISTIC_TRAFFIC.tokens },
+};
+
 export const ISOLATED: Readonly<
   Record<'sticky' | 'heavyUsers' | 'drift' | 'lateFeedback' | 'independent', TrafficModel>
 > = {
   independent: independentOf(REALISTIC_TRAFFIC),
-  sticky: {
-    ...independentOf(REALISTIC_TRAFFIC),
-    unstickyShare: REALISTIC_TRAFFIC.unstickyShare,
-    errors: REALISTIC_TRAFFIC.errors,
-    refusals: REALISTIC_TRAFFIC.refusals,
-    emptyAnswers: REALISTIC_TRAFFIC.emptyAnswers,
-    rated: REALISTIC_TRAFFIC.rated,
-    thumbsDown: REALISTIC_TRAFFIC.thumbsDown,
-    latency: { ...independentOf(REALISTIC_TRAFFIC).latency, userSigma: REALISTIC_TRAFFIC.latency.userSigma },
-    tokens: { ...REALISTIC_TRAFFIC.tokens },
-  },
-  heavyUsers: {
-    ...independentOf(HEAVY_USERS_TRAFFIC),
-    requestsPerUser: HEAVY_USERS_TRAFFIC.requestsPerUser,
-    unstickyShare: REALISTIC_TRAFFIC.unstickyShare,
-    errors: REALISTIC_TRAFFIC.errors,
-    refusals: REALISTIC_TRAFFIC.refusals,
-    emptyAnswers: REALISTIC_TRAFFIC.emptyAnswers,
-    rated: REALISTIC_TRAFFIC.rated,
-    thumbsDown: REALISTIC_TRAFFIC.thumbsDown,
-    latency: { ...independentOf(REALISTIC_TRAFFIC).latency, userSigma: REALISTIC_TRAFFIC.latency.userSigma },
-    tokens: { ...REALISTIC_TRAFFIC.tokens },
-  },
+  sticky: STICKY_TRAFFIC,
+  heavyUsers: { ...STICKY_TRAFFIC, requestsPerUser: HEAVY_USERS_TRAFFIC.requestsPerUser },
   drift: {
     ...independentOf(REALISTIC_TRAFFIC),
     dailyVolumeAmplitude: REALISTIC_TRAFFIC.dailyVolumeAmplitude,
@@ -1117,16 +1113,7 @@ export const GUARDRAIL_SCENARIOS: readonly ScenarioSpec[] = [
     harm: null,
     tickSeconds: 300,
   },
-  ...(
-    [
-      'refusalRate',
-      'thumbsDownRate',
-      'errorRate',
-      'silentFailureRate',
-      'latencyP95',
-      'outputLengthDrop',
-    ] as const
-  ).flatMap((metric) =>
+  ...GUARDRAIL_METRICS.flatMap((metric) =>
     [1.5, 2.5].map((multiple): ScenarioSpec => ({
       id: `harm-${metric}-${multiple}`,
       label: `${HARM_LABELS[metric]} at ${multiple}x the tolerance`,
