@@ -32,9 +32,9 @@ interface Analysis {
 const HOUR = 3600;
 const plan = (holdbackPercent?: number) => ({
   steps: [
-    { type: 'setWeight', weight: 5, minDurationSeconds: HOUR },
-    { type: 'setWeight', weight: 50, minDurationSeconds: HOUR },
-    { type: 'setWeight', weight: 100, minDurationSeconds: HOUR },
+    { type: 'setWeight', weight: 5, minDurationSeconds: 3 * HOUR },
+    { type: 'setWeight', weight: 50, minDurationSeconds: 3 * HOUR },
+    { type: 'setWeight', weight: 100, minDurationSeconds: 3 * HOUR },
   ],
   ...(holdbackPercent === undefined ? {} : { holdbackPercent }),
 });

@@ -4,6 +4,7 @@ import {
   DEFAULT_JUDGE_GATE,
   describeGuardrailPlainly,
   describeReport,
+  effectiveFeedbackWindowSeconds,
   emptyArmStats,
   emptyClusters,
   EVIDENCE_CLUSTERS,
@@ -205,7 +206,7 @@ export class GuardrailAnalysis implements StepAnalysis {
     // Rollouts started before pooling have no attempt revision: their current step only.
     const attemptFrom = r.attemptRevision ?? r.stepRevision;
     const settings = resolveGuardrails(r.guardrails as Parameters<typeof resolveGuardrails>[0]);
-    const windowSeconds = settings.thumbsDownRate.feedbackWindowSeconds ?? 0;
+    const windowSeconds = effectiveFeedbackWindowSeconds(settings, plan, r.stepIndex);
     const [rows, clusterRows, recent] = await Promise.all([
       this.store.armTotalsByRevision(r.id, attemptFrom),
       this.store.clusterTotals(r.id, attemptFrom),

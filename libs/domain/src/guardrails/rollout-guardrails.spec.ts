@@ -7,7 +7,12 @@ import {
   type ArmEvidence,
   type EvidenceStratum,
 } from './clustered-evidence';
-import { evaluateRolloutGuardrails, stepRequirement, type RolloutWindow } from './rollout-guardrails';
+import {
+  effectiveFeedbackWindowSeconds,
+  evaluateRolloutGuardrails,
+  stepRequirement,
+  type RolloutWindow,
+} from './rollout-guardrails';
 import { DEFAULT_GUARDRAILS, resolveGuardrails, type GuardrailMetric } from './guardrail-settings';
 import type { GuardrailResult } from './guardrail-report';
 import { DEFAULT_PLAN } from '../rollout/rollout-plan';
@@ -222,6 +227,23 @@ describe(evaluateRolloutGuardrails.name, () => {
     expect(all.verdict).toBe('Successful');
   });
 
+  it('calls ratings still inside their window on their way, not missing', () => {
+    const strata = [
+      stratum(
+        1,
+        { requests: 10_000, ratings: 200, downs: 50 },
+        { requests: 1000, ratings: 0, downs: 0, immature: 20 },
+      ),
+    ];
+    const r = result(window(strata), 'thumbsDownRate');
+    expect(r.verdict).toBe('Inconclusive');
+    expect(r.samples.candidate).toBe(0);
+    const none = [
+      stratum(1, { requests: 10_000, ratings: 200, downs: 50 }, { requests: 1000, ratings: 0, downs: 0 }),
+    ];
+    expect(result(window(none), 'thumbsDownRate').verdict).toBe('NoData');
+  });
+
   it('waits for the step’s own feedback window before passing the step to everyone on ratings', () => {
     const strata = [
       stratum(
@@ -291,6 +313,17 @@ describe(evaluateRolloutGuardrails.name, () => {
     const r = result(w, 'refusalRate');
     expect(r.evidence?.steps).toBe(1);
     expect(r.verdict).toBe('Successful');
+  });
+});
+
+describe(effectiveFeedbackWindowSeconds.name, () => {
+  it('keeps the rollout’s window for long steps and caps it at a short step’s minimum', () => {
+    const settings = resolveGuardrails({});
+    expect(effectiveFeedbackWindowSeconds(settings, DEFAULT_PLAN, 3)).toBe(6 * 3600);
+    const quick: RolloutPlan = { steps: [{ type: 'setWeight', weight: 100, minDurationSeconds: 30 }] };
+    expect(effectiveFeedbackWindowSeconds(settings, quick, 0)).toBe(30);
+    const off = resolveGuardrails({ thumbsDownRate: { feedbackWindowSeconds: 0 } });
+    expect(effectiveFeedbackWindowSeconds(off, DEFAULT_PLAN, 3)).toBe(0);
   });
 });
 

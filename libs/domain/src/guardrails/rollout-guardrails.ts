@@ -682,9 +682,11 @@ function decide(e: Evidence): GuardrailResult {
   const pointBelowCeiling =
     ceiling === null || (e.values.candidate !== null && e.values.candidate <= ceiling);
   const enough = samples.baseline >= setting.minSamples && samples.candidate >= setting.minSamples;
+  // Ratings still inside their feedback window are on their way, not missing.
+  const immature = e.feedbackWindow?.immature ?? { baseline: 0, candidate: 0 };
   const missing =
-    (e.totals.requests.baseline >= setting.minSamples && samples.baseline <= 0) ||
-    (e.totals.requests.candidate >= setting.minSamples && samples.candidate <= 0);
+    (e.totals.requests.baseline >= setting.minSamples && samples.baseline + immature.baseline <= 0) ||
+    (e.totals.requests.candidate >= setting.minSamples && samples.candidate + immature.candidate <= 0);
   const waiting = (e.feedbackWindow?.waitingSeconds ?? 0) > 0;
   const harmShown = judged?.harm.shown ?? false;
   const needsHarmBound = ctx.window.requirement === 'harmBound';
@@ -824,6 +826,20 @@ export function formatDuration(seconds: number): string {
   const h = (m / 60) | 0;
   if (h < 48) return `${h}h${m % 60 ? ` ${m % 60}m` : ''}`;
   return `${round(h / 24)} days`;
+}
+
+/**
+ * The feedback window a step uses: the rollout's, but never longer than the step's own minimum
+ * duration (a plan of minutes does not wait hours for ratings; the default 48 h steps keep 6 h).
+ */
+export function effectiveFeedbackWindowSeconds(
+  settings: GuardrailSettings,
+  plan: RolloutPlan,
+  stepIndex: number,
+): number {
+  const window = settings.thumbsDownRate.feedbackWindowSeconds ?? 0;
+  const step = plan.steps[stepIndex];
+  return step ? Math.min(window, step.minDurationSeconds) : window;
 }
 
 /**

@@ -16,7 +16,7 @@ import {
 import { DEFAULT_GUARDRAIL_EVALUATION } from './guardrail-evaluator';
 import { seededRandom, type SeededRandom } from './guardrail-simulation';
 import { judgeRolloutStep, judgeStepLegacy } from './rollout-step-analysis';
-import type { RolloutGuardrailOptions } from './rollout-guardrails';
+import { effectiveFeedbackWindowSeconds, type RolloutGuardrailOptions } from './rollout-guardrails';
 import { DEFAULT_PLAN } from '../rollout/rollout-plan';
 import { initialState, transition } from '../rollout/rollout-state-machine';
 import { deriveSplit } from '../rollout/traffic-split';
@@ -647,8 +647,9 @@ function simulateRun(model: Prepared, seed: number): RunResult {
     return s;
   }
 
-  const settingsW = settings.thumbsDownRate.feedbackWindowSeconds ?? 0;
-  const windowTicks = scenario.policy === 'legacy' ? 0 : settingsW / tick;
+  // The feedback window per step (the rollout's, capped at the step's minimum), in ticks.
+  const windowTicksOf = (stepIndex: number): number =>
+    scenario.policy === 'legacy' ? 0 : effectiveFeedbackWindowSeconds(settings, plan, stepIndex) / tick;
 
   for (let i = 0; i < maxTicks; i++) {
     const t0 = i * tick;
@@ -762,7 +763,7 @@ function simulateRun(model: Prepared, seed: number): RunResult {
       settings,
       plan,
       stepIndex: state.stepIndex,
-      strata: strata.map((s) => view(s, i, windowTicks)),
+      strata: strata.map((s) => view(s, i, windowTicksOf(state.stepIndex))),
       stepFromRevision: current.revision,
       stepAgeSeconds: stepAge,
     };

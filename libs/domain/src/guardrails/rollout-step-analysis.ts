@@ -4,6 +4,7 @@ import { type GuardrailSettings } from './guardrail-settings';
 import { type ArmEvidence, type EvidenceStratum } from './clustered-evidence';
 import { mergeArmStats, emptyArmStats } from './arm-stats';
 import {
+  effectiveFeedbackWindowSeconds,
   evaluateRolloutGuardrails,
   stepRequirement,
   type RolloutGuardrailOptions,
@@ -40,13 +41,28 @@ export function roleOfStep(plan: RolloutPlan, stepIndex: number): 'candidate' | 
   return plan.steps[stepIndex]?.type === 'shadow' ? 'shadow' : 'candidate';
 }
 
+/**
+ * The settings a step is judged with: thumbs-down off in a shadow step, and the feedback window
+ * capped at the step's minimum duration (effectiveFeedbackWindowSeconds). Callers mark the
+ * immature ratings with this window.
+ */
+export function settingsForStep(
+  settings: GuardrailSettings,
+  plan: RolloutPlan,
+  stepIndex: number,
+): GuardrailSettings {
+  const own = settingsForRole(settings, roleOfStep(plan, stepIndex));
+  const window = effectiveFeedbackWindowSeconds(settings, plan, stepIndex);
+  return { ...own, thumbsDownRate: { ...own.thumbsDownRate, feedbackWindowSeconds: window } };
+}
+
 export function judgeRolloutStep(
   input: RolloutStepInput,
   options: RolloutGuardrailOptions = {},
 ): RolloutGuardrailReport {
   const candidateRole = roleOfStep(input.plan, input.stepIndex);
   return evaluateRolloutGuardrails(
-    settingsForRole(input.settings, candidateRole),
+    settingsForStep(input.settings, input.plan, input.stepIndex),
     {
       strata: input.strata,
       candidateRole,
