@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { TOPICS } from '@aviary/contracts';
-import type { EventSubscriber, ReceivedEvent } from '@aviary/domain';
+import { MAX_FEEDBACK_WINDOW_SECONDS, type EventSubscriber, type ReceivedEvent } from '@aviary/domain';
 import {
   DeadLetterStore,
   EvidenceStore,
@@ -57,6 +57,9 @@ export interface RunningAnalyzer {
   judgeStats(): JudgeStats | null;
   close(): Promise<void>;
 }
+
+/** Longer than the longest feedback window a rollout may set (MAX_FEEDBACK_WINDOW_SECONDS). */
+const FEEDBACK_MINUTES_KEPT_MS = (MAX_FEEDBACK_WINDOW_SECONDS + 24 * 3600) * 1000;
 
 export const EVIDENCE_TOPICS = [TOPICS.outcomes, TOPICS.pairs, TOPICS.feedback] as const;
 
@@ -224,7 +227,10 @@ export async function startAnalyzer(options: AnalyzerOptions, deps: AnalyzerDeps
       const seen = await store.pruneSeen(new Date(Date.now() - options.dedupHours * 3_600_000));
       const samples = await store.prunePairSamples(options.pairSamplesPerRollout);
       await parked.prune(new Date(Date.now() - (options.deadLetterHours ?? 14 * 24) * 3_600_000));
-      if (seen + samples > 0) log('debug', `pruned ${seen} dedup key(s) and ${samples} pair sample(s)`);
+      // Ratings by serving minute are only read inside a feedback window (at most a week).
+      const minutes = await store.pruneFeedbackMinutes(new Date(Date.now() - FEEDBACK_MINUTES_KEPT_MS));
+      if (seen + samples + minutes > 0)
+        log('debug', `pruned ${seen} dedup key(s), ${samples} pair sample(s), ${minutes} feedback minute(s)`);
     } catch (err) {
       log(
         'warn',

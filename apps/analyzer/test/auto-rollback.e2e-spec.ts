@@ -25,14 +25,19 @@ interface EventView {
 
 const SAME_AS_BASELINE = { ...BEHAVIOURS.fine, refusalRate: 0.03, latencyMs: 5, latencyJitterMs: 2 };
 
-/** Guardrails for a test that must decide in seconds: fewer samples per arm, no ratings required. */
+/**
+ * Guardrails for a test that must decide in seconds: fewer samples per arm, ratings counted at once
+ * (no feedback window), and tolerances wide enough that an identical candidate can be shown within
+ * 1.5x of them at the step to 100% from a few thousand requests (a refusal rate of 50% against 3% is
+ * still far past them).
+ */
 const FAST_GUARDRAILS = {
-  refusalRate: { minSamples: 150 },
-  errorRate: { minSamples: 150 },
-  silentFailureRate: { minSamples: 150 },
-  latencyP95: { minSamples: 150 },
+  refusalRate: { minSamples: 150, maxRelativeIncrease: 1 },
+  errorRate: { minSamples: 150, maxRelativeIncrease: 1 },
+  silentFailureRate: { minSamples: 150, maxRelativeIncrease: 1 },
+  latencyP95: { minSamples: 150, maxRelativeIncrease: 1 },
   outputLengthDrop: { minSamples: 150 },
-  thumbsDownRate: { minSamples: 30 },
+  thumbsDownRate: { minSamples: 30, maxRelativeIncrease: 1, feedbackWindowSeconds: 0 },
 };
 
 /**
@@ -276,21 +281,24 @@ describe('automatic promotion and rollback from evidence through a real Kafka br
   it('promotes an identical candidate through shadow and canary to 100% on its own', async () => {
     const load = traffic(s);
     try {
-      const id = await s.rollout(
-        [
-          { type: 'shadow', sampleRate: 1, minDurationSeconds: 2 },
-          { type: 'setWeight', weight: 50, minDurationSeconds: 2 },
-          { type: 'setWeight', weight: 100, minDurationSeconds: 2 },
-        ],
-        { guardrails: FAST_GUARDRAILS },
-      );
+      const steps = [
+        { type: 'shadow', sampleRate: 1, minDurationSeconds: 2 },
+        { type: 'setWeight', weight: 50, minDurationSeconds: 2 },
+        { type: 'setWeight', weight: 100, minDurationSeconds: 2 },
+      ];
+      // At 100% a fifth of the users stay on the baseline (the holdback), so the step still has a
+      // concurrent baseline to compare latency with within seconds.
+      const id = await s.rollout(steps, {
+        plan: { steps, holdbackPercent: 20 },
+        guardrails: FAST_GUARDRAILS,
+      });
       const done = await waitFor(
         'the rollout to complete on its own',
         async () => {
           const r = await rollout(id);
           return r.phase === 'Healthy' || r.phase === 'RolledBack' ? r : null;
         },
-        120_000,
+        150_000,
         250,
       ).catch(async (err: Error) => {
         const a = await analysisOf(id);
@@ -312,10 +320,18 @@ describe('automatic promotion and rollback from evidence through a real Kafka br
       expect((shadowStep?.evidence['shadow'] as { pairs: number }).pairs).toBeGreaterThan(0);
       // The LLM judge saw the shadow's answers too, and found them as good (the same demo model).
       expect(shadowStep?.evidence['judge']).toMatchObject({ verdict: 'Successful' });
+      // The step to 100% (50%, the gate) passed only with every rate shown below 1.5x its tolerance,
+      // pooled over the rollout's steps with the variance between user clusters.
+      const gate = log.filter((x) => x.automatic && x.type === 'StepAdvanced')[1];
+      expect(gate?.evidence['requirement']).toBe('harmBound');
+      const rates = (gate?.evidence['guardrails'] as { metric: string; harm?: { shown: boolean } }[]).filter(
+        (g) => ['refusalRate', 'errorRate', 'silentFailureRate', 'thumbsDownRate'].includes(g.metric),
+      );
+      expect(rates.map((g) => [g.metric, g.harm?.shown])).toEqual(rates.map((g) => [g.metric, true]));
     } finally {
       await load.stop();
     }
-  }, 180_000);
+  }, 240_000);
 
   function candidateOutcomes(rolloutId: string) {
     return s.outcomes

@@ -43,6 +43,9 @@ const cases: Case[] = [
   { name: 'an unknown step type', method: 'POST', path: '/api/v1/rollouts', body: (null), status: 400, field: 'plan.steps[0].type' },
   { name: 'a shadow sample rate of 2', method: 'POST', path: '/api/v1/rollouts', body: (null), status: 400, field: 'plan.steps[0].sampleRate' },
   { name: 'an unknown guardrail', method: 'POST', path: '/api/v1/rollouts', body: (null), status: 400, field: 'guardrails.vibes' },
+  { name: 'a holdback of 80%', method: 'POST', path: '/api/v1/rollouts', body: (null), status: 400, field: 'plan.holdbackPercent' },
+  { name: 'a negative feedback window', method: 'POST', path: '/api/v1/rollouts', body: (null), status: 400, field: 'guardrails.thumbsDownRate.feedbackWindowSeconds' },
+  { name: 'a feedback window on a guardrail without ratings', method: 'POST', path: '/api/v1/rollouts', body: (null), status: 400, field: 'guardrails.refusalRate.feedbackWindowSeconds' },
   { name: 'a rollout of an unknown version', method: 'POST', path: '/api/v1/rollouts', body: (null), status: 404, field: 'candidateVersion' },
   { name: 'a rollout of the stable version', method: 'POST', path: '/api/v1/rollouts', body: (null), status: 409, field: 'candidateVersion' },
   { name: 'an unknown rollout id', method: 'POST', path: '/api/v1/rollouts/00000000-0000-4000-8000-000000000000/promote', status: 404 },
@@ -91,6 +94,20 @@ function rolloutBody(model: string, variant: string): unknown {
       });
     case 'an unknown guardrail':
       return { model, candidateVersion: 'v2-int8', guardrails: { vibes: { enabled: true } } };
+    case 'a holdback of 80%':
+      return { model, candidateVersion: 'v2-int8', plan: { steps, holdbackPercent: 80 } };
+    case 'a negative feedback window':
+      return {
+        model,
+        candidateVersion: 'v2-int8',
+        guardrails: { thumbsDownRate: { feedbackWindowSeconds: -1 } },
+      };
+    case 'a feedback window on a guardrail without ratings':
+      return {
+        model,
+        candidateVersion: 'v2-int8',
+        guardrails: { refusalRate: { feedbackWindowSeconds: 60 } },
+      };
     case 'a rollout of an unknown version':
       return { model, candidateVersion: 'v404' };
     case 'a rollout of the stable version':

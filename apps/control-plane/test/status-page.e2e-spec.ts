@@ -358,6 +358,10 @@ describe('status page content', () => {
     expect(await row.locator('[data-col=difference]').innerText()).toMatch(/^\+25% \[.+, .+\]$/);
     expect(await row.locator('[data-col=limit]').innerText()).toBe('≤ +20%');
     expect(await row.locator('[data-col=samples]').innerText()).toBe('1,000 / 1,000');
+    // And in plain words, without the interval.
+    expect(await row.locator('[data-col=plain]').innerText()).toMatch(
+      /^Looks 25% higher than the baseline \(allowed: 20% higher\), not certain/,
+    );
     expect(await text(page, '#section-comparison h2')).toContain('shadow');
     // Thumbs-down does not apply to answers nobody saw.
     expect(await page.locator('tr[data-metric=thumbsDownRate]').count()).toBe(0);

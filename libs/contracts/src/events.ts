@@ -99,6 +99,10 @@ export const feedbackEventSchema = z.object({
   revision: z.number().int().nonnegative(),
   rating: z.enum(['up', 'down']),
   comment: z.string().max(2000).nullable(),
+  /** When the rated answer was served (from the request id): ratings count for the answer's time. */
+  servedAt: z.iso.datetime().optional(),
+  /** The rated request's stickiness bucket (from the request id); null or absent when unsticky or unknown. */
+  stickinessBucket: z.number().int().min(0).max(99).nullable().optional(),
 });
 export type FeedbackEvent = z.infer<typeof feedbackEventSchema>;
 

@@ -129,6 +129,98 @@ describe(EvidenceIngestor.name, () => {
     expect((await store.armTotals(r, 3))[0]).toMatchObject({ feedback: 3, thumbsDown: 2 });
   });
 
+  it('counts every outcome and rating in its user cluster too (the stickiness bucket; unsticky by request id)', async () => {
+    const r = randomUUID();
+    const sticky = outcome({ rolloutId: r, stickinessBucket: 42, refusal: true });
+    const unsticky = outcome({ rolloutId: r, stickinessBucket: null, requestId: 'avy-unsticky-1' });
+    const rating = (over: Partial<FeedbackEvent>): FeedbackEvent => ({
+      schema: 'aviary.feedback.v1',
+      requestId: sticky.requestId,
+      at: '2026-11-30T12:00:00.000Z',
+      model: 'm',
+      versionId: candidateId,
+      role: 'candidate',
+      rolloutId: r,
+      revision: 7,
+      rating: 'down',
+      comment: null,
+      ...over,
+    });
+    await ingestor.ingest([
+      ev(TOPICS.outcomes, sticky),
+      ev(
+        TOPICS.outcomes,
+        outcome({ rolloutId: r, stickinessBucket: 42, errorClass: 'timeout', status: 504 }),
+      ),
+      ev(TOPICS.outcomes, unsticky),
+      ev(TOPICS.feedback, rating({ stickinessBucket: 42 })),
+      // A rating from an older router (no bucket in its request id): clustered by its request id.
+      ev(TOPICS.feedback, rating({ requestId: 'avy-old-rating', rating: 'up' })),
+    ]);
+    const clusters = await store.clusterTotals(r, 7);
+    const byCluster = new Map(clusters.map((c) => [c.cluster, c]));
+    expect(byCluster.get(42)).toMatchObject({
+      revision: 7,
+      role: 'candidate',
+      versionId: candidateId,
+      requests: 2,
+      errors: 1,
+      refusals: 1,
+      tokensN: 1,
+      feedback: 1,
+      thumbsDown: 1,
+    });
+    const others = clusters.filter((c) => c.cluster !== 42);
+    expect(others.reduce((n, c) => n + c.requests, 0)).toBe(1);
+    expect(others.reduce((n, c) => n + c.feedback, 0)).toBe(1);
+    for (const c of clusters) expect(c.cluster).toBeGreaterThanOrEqual(0);
+    for (const c of clusters) expect(c.cluster).toBeLessThan(100);
+    // The cluster totals add up to the arm's.
+    const [arm] = await store.armTotals(r, 7);
+    expect(clusters.reduce((n, c) => n + c.requests, 0)).toBe(arm!.requests);
+    expect(clusters.reduce((n, c) => n + c.thumbsDown, 0)).toBe(arm!.thumbsDown);
+  });
+
+  it('counts a rating for the minute its answer was served, so a feedback window can leave young answers out', async () => {
+    const r = randomUUID();
+    const rating = (servedAt: string | undefined, rating: 'up' | 'down'): FeedbackEvent => ({
+      schema: 'aviary.feedback.v1',
+      requestId: `avy-${randomUUID()}`,
+      at: '2026-11-30T18:00:00.000Z',
+      model: 'm',
+      versionId: candidateId,
+      role: 'candidate',
+      rolloutId: r,
+      revision: 7,
+      rating,
+      comment: null,
+      ...(servedAt ? { servedAt } : {}),
+    });
+    await ingestor.ingest([
+      ev(TOPICS.feedback, rating('2026-11-30T10:00:30.000Z', 'up')),
+      ev(TOPICS.feedback, rating('2026-11-30T10:00:59.000Z', 'down')),
+      ev(TOPICS.feedback, rating('2026-11-30T17:30:00.000Z', 'down')),
+      // Without servedAt (an older router): the time it was given.
+      ev(TOPICS.feedback, rating(undefined, 'down')),
+    ]);
+    // The chart buckets are the answer's time too.
+    const series = await store.armSeries(r, new Date('2026-11-30T00:00:00Z'));
+    expect(series.map((x) => [x.bucketStart.toISOString(), x.feedback, x.thumbsDown])).toEqual([
+      ['2026-11-30T10:00:00.000Z', 2, 1],
+      ['2026-11-30T17:30:00.000Z', 1, 1],
+      ['2026-11-30T18:00:00.000Z', 1, 1],
+    ]);
+    // Answers served in the last hour before 18:00 (window 1 h): two ratings, both thumbs-down.
+    expect(await store.recentFeedback(r, 7, new Date('2026-11-30T17:00:00.000Z'))).toEqual([
+      { revision: 7, versionId: candidateId, role: 'candidate', feedback: 2, thumbsDown: 2 },
+    ]);
+    expect(await store.recentFeedback(r, 8, new Date('2026-11-30T17:00:00.000Z'))).toEqual([]);
+    expect(await store.pruneFeedbackMinutes(new Date('2026-11-30T12:00:00.000Z'))).toBe(1);
+    expect(await store.recentFeedback(r, 7, new Date('2026-11-30T00:00:00.000Z'))).toEqual([
+      { revision: 7, versionId: candidateId, role: 'candidate', feedback: 2, thumbsDown: 2 },
+    ]);
+  });
+
   it('compares shadow pairs and keeps a few examples', async () => {
     const r = randomUUID();
     const side = (output: string | null, refusal = false) => ({

@@ -8,6 +8,7 @@ import {
   type PairEvent,
 } from '@aviary/contracts';
 import {
+  clusterOf,
   comparePair,
   emptyArmStats,
   recordFeedback,
@@ -17,10 +18,13 @@ import {
 } from '@aviary/domain';
 import {
   emptyPairCounters,
+  FEEDBACK_MINUTE_MS,
   seenKeyId,
   type ArmContribution,
+  type ClusterContribution,
   type EvidenceBatch,
   type EvidenceStore,
+  type FeedbackMinuteContribution,
   type PairContribution,
   type PairSampleInput,
   type SeenKey,
@@ -66,9 +70,12 @@ type Parsed =
 
 /**
  * Turns a batch of router evidence into counters and adds them to the store, once per event: outcomes
- * and feedback into per-arm counters (rollout, routing revision, version, role), shadow pairs into
- * comparison counters. Feedback is attributed to the version, role and revision that served the
- * request (the router signed them into the request id), whenever it arrives.
+ * and feedback into per-arm counters (rollout, routing revision, version, role) and into the same
+ * counters per user cluster (the stickiness bucket: the guardrails measure their variance between
+ * clusters), shadow pairs into comparison counters. Feedback is attributed to the version, role,
+ * revision, cluster and serving time of the rated answer (the router signed them into the request
+ * id), whenever it arrives; ratings are also kept by the minute the answer was served, so the
+ * thumbs-down guardrail can leave out answers still inside their feedback window.
  */
 export class EvidenceIngestor {
   constructor(
@@ -105,6 +112,11 @@ export class EvidenceIngestor {
 
   private batch(events: readonly Parsed[]): EvidenceBatch & { comparable: ComparablePair[] } {
     const arms = new Map<string, { key: Omit<ArmContribution, keyof ArmCountersLike>; stats: ArmStats }>();
+    const clusters = new Map<
+      string,
+      { key: Omit<ClusterContribution, keyof ClusterCountersLike>; stats: ArmStats }
+    >();
+    const minutes = new Map<string, FeedbackMinuteContribution>();
     const pairs = new Map<string, PairContribution>();
     const samples: PairSampleInput[] = [];
     const comparable: ComparablePair[] = [];
@@ -121,13 +133,24 @@ export class EvidenceIngestor {
         );
       return a.stats;
     };
+    // The same counters per user cluster, for the guardrails' between-cluster variance.
+    const cluster = (rolloutId: string, revision: number, versionId: string, role: string, g: number) => {
+      const id = `${rolloutId}/${revision}/${versionId}/${role}/${g}`;
+      let c = clusters.get(id);
+      if (!c)
+        clusters.set(
+          id,
+          (c = { key: { rolloutId, revision, versionId, role, cluster: g }, stats: emptyArmStats() }),
+        );
+      return c.stats;
+    };
     for (const p of events) {
       const keyId = seenKeyId(p.key);
       if (seen.has(keyId)) continue; // the same event twice in one batch
       seen.add(keyId);
       if (p.kind === 'outcome') {
         const o = p.event;
-        recordOutcome(arm(o.rolloutId, o.revision, o.versionId, o.role, o.at), {
+        const outcome = {
           error: o.errorClass !== null,
           refusal: o.refusal,
           empty: o.empty,
@@ -135,12 +158,39 @@ export class EvidenceIngestor {
           jsonRequested: o.jsonRequested,
           latencyMs: o.latencyMs,
           outputTokens: o.completionTokens,
-        });
+        };
+        recordOutcome(arm(o.rolloutId, o.revision, o.versionId, o.role, o.at), outcome);
+        recordOutcome(
+          cluster(o.rolloutId, o.revision, o.versionId, o.role, clusterOf(o.stickinessBucket, o.requestId)),
+          outcome,
+        );
       } else if (p.kind === 'feedback') {
         const f = p.event;
         // The revision (signed into the request id by the router) ties it to the step that served
-        // the request, however late it arrives; the time bucket is when it was given.
-        recordFeedback(arm(f.rolloutId, f.revision, f.versionId, f.role, f.at), f.rating);
+        // the request, however late it arrives; the time is when the answer was served (older
+        // routers do not say: then when the rating was given).
+        const servedAt = f.servedAt ?? f.at;
+        recordFeedback(arm(f.rolloutId, f.revision, f.versionId, f.role, servedAt), f.rating);
+        recordFeedback(
+          cluster(f.rolloutId, f.revision, f.versionId, f.role, clusterOf(f.stickinessBucket, f.requestId)),
+          f.rating,
+        );
+        const servedMinute = minuteOf(servedAt);
+        const id = `${f.rolloutId}/${servedMinute.getTime()}/${f.revision}/${f.versionId}/${f.role}`;
+        const m = minutes.get(id) ?? {
+          rolloutId: f.rolloutId,
+          servedMinute,
+          revision: f.revision,
+          versionId: f.versionId,
+          role: f.role,
+          feedback: 0,
+          thumbsDown: 0,
+        };
+        minutes.set(id, {
+          ...m,
+          feedback: m.feedback + 1,
+          thumbsDown: m.thumbsDown + (f.rating === 'down' ? 1 : 0),
+        });
       } else {
         const e = p.event;
         const bucketStart = this.bucket(e.at);
@@ -219,6 +269,18 @@ export class EvidenceIngestor {
       pairs: [...pairs.values()],
       samples,
       comparable,
+      clusters: [...clusters.values()].map(({ key, stats }) => ({
+        ...key,
+        requests: stats.requests,
+        errors: stats.errors,
+        refusals: stats.refusals,
+        silentFailures: stats.silentFailures,
+        feedback: stats.feedback,
+        thumbsDown: stats.thumbsDown,
+        tokensN: stats.outputTokens.n,
+        tokensSum: stats.outputTokens.sum,
+      })),
+      feedbackMinutes: [...minutes.values()],
     };
   }
 
@@ -230,6 +292,17 @@ export class EvidenceIngestor {
 }
 
 type ArmCountersLike = Omit<ArmContribution, 'rolloutId' | 'revision' | 'versionId' | 'role' | 'bucketStart'>;
+type ClusterCountersLike = Omit<
+  ClusterContribution,
+  'rolloutId' | 'revision' | 'versionId' | 'role' | 'cluster'
+>;
+
+function minuteOf(at: string): Date {
+  const ms = Date.parse(at);
+  return new Date(
+    Math.floor((Number.isFinite(ms) ? ms : Date.now()) / FEEDBACK_MINUTE_MS) * FEEDBACK_MINUTE_MS,
+  );
+}
 
 function withoutNul(text: string): string {
   return text.includes('\u0000') ? text.replaceAll('\u0000', '') : text;

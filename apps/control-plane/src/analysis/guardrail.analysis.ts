@@ -1,18 +1,27 @@
 import {
+  CLUSTER_FIELD,
+  CLUSTER_FIELD_COUNT,
   DEFAULT_JUDGE_GATE,
+  describeGuardrailPlainly,
   describeReport,
-  effectiveStep,
+  effectiveFeedbackWindowSeconds,
   emptyArmStats,
+  emptyClusters,
+  EVIDENCE_CLUSTERS,
+  holdbackPercent,
   judgeGate,
+  judgeRolloutStep,
+  roleOfStep,
   type JudgeGateResult,
   type JudgeGateSettings,
-  evaluateGuardrails,
   GUARDRAIL_LABELS,
   resolveGuardrails,
+  type ArmEvidence,
   type ArmStats,
+  type EvidenceStratum,
   type GoldenItem,
   type GuardrailReport,
-  type GuardrailSettings,
+  type GuardrailRequirement,
   type PlanStep,
   type RolloutPlan,
   type StepAnalysis,
@@ -23,9 +32,12 @@ import {
   addCounters,
   emptyArmCounters,
   type ArmCounters,
+  type ArmRevisionRow,
+  type ClusterTotalRow,
   type EvidenceStore,
   type PairCounters,
   type PrismaClient,
+  type RecentFeedbackRow,
 } from '@aviary/persistence';
 import { VERSION_FOR_ROUTING_SELECT, type VersionForRouting } from '../flags/routing.builder';
 import { type GoldenResult, type GoldenSetRunner } from './golden-set.runner';
@@ -38,14 +50,31 @@ export interface AnalysisReport {
   readonly step: PlanStep | null;
   /** What the candidate arm is: the shadow copies (shadow step) or the users it served (canary). */
   readonly candidateRole: 'shadow' | 'candidate';
-  /** The routing revision the step started with; evidence from earlier revisions is not counted. */
+  /** The routing revision the step started with (latency is compared on this step's evidence). */
   readonly fromRevision: number | null;
-  /** Where the baseline figures come from: this step, or the whole rollout when this step sends it nobody. */
-  readonly baselineSource: 'step' | 'rollout';
+  /**
+   * The revision this attempt began with: every step since is pooled, each compared with the
+   * baseline served at the same time (null for rollouts started before pooling: this step only).
+   */
+  readonly attemptFromRevision: number | null;
+  /**
+   * 'concurrent': the baseline served part of the traffic during this step (at 100% and in the bake,
+   * the holdback); 'none': it served nobody in this step (holdback off), so the step is judged on
+   * the earlier steps' evidence.
+   */
+  readonly baselineSource: 'concurrent' | 'none';
+  /** What this step must show to pass (see docs/guardrail-statistics.md). */
+  readonly requirement: GuardrailRequirement;
+  /** Users kept on the baseline at 100% and in the bake. */
+  readonly holdbackPercent: number;
   readonly verdict: GuardrailReport['verdict'];
   readonly summary: string;
   readonly arms: { readonly baseline: ArmSummary; readonly candidate: ArmSummary };
-  readonly guardrails: readonly (GuardrailReport['results'][number] & { readonly label: string })[];
+  readonly guardrails: readonly (GuardrailReport['results'][number] & {
+    readonly label: string;
+    /** The verdict in a PM's words ("waiting for 2 more hours of feedback"). */
+    readonly plain: string;
+  })[];
   readonly disabled: GuardrailReport['disabled'];
   readonly alpha: number;
   readonly shadow: ShadowComparison | null;
@@ -80,6 +109,9 @@ interface RolloutForAnalysis {
   readonly id: string;
   readonly stepIndex: number;
   readonly stepRevision: number | null;
+  readonly attemptRevision: number | null;
+  readonly stepStartedAt: Date | null;
+  readonly pausedAt: Date | null;
   readonly plan: unknown;
   readonly guardrails: unknown;
   readonly shadowGate: unknown;
@@ -90,10 +122,12 @@ interface RolloutForAnalysis {
 }
 
 /**
- * Step verdicts from the guardrail statistics (libs/domain) over the evidence the analyzer stored:
- * baseline vs candidate (or vs the shadow copies in a shadow step), cumulative since the step's
- * routing revision. Continuous: the scheduler asks on every tick, so a Failed guardrail rolls back
- * at once instead of at the end of the step.
+ * Step verdicts from the guardrail statistics (libs/domain, judgeRolloutStep) over the evidence the
+ * analyzer stored: every routing revision of this attempt is a stratum (candidate vs the baseline
+ * served at the same time, or the shadow copies vs the baseline in a shadow step), with per-cluster
+ * counters for the variance and the ratings of answers still inside their feedback window marked.
+ * Continuous: the scheduler asks on every tick, so a Failed guardrail rolls back at once instead of
+ * at the end of the step.
  */
 export class GuardrailAnalysis implements StepAnalysis {
   readonly name = 'guardrails';
@@ -120,6 +154,7 @@ export class GuardrailAnalysis implements StepAnalysis {
           metric: g.metric,
           verdict: g.verdict,
           proven: g.proven,
+          plain: g.plain,
           baseline: g.baseline,
           candidate: g.candidate,
           relativeChange: g.relativeChange,
@@ -128,7 +163,14 @@ export class GuardrailAnalysis implements StepAnalysis {
           ceiling: g.ceiling,
           samples: g.samples,
           reason: g.reason,
+          ...(g.evidence ? { evidence: g.evidence } : {}),
+          ...(g.harm ? { harm: g.harm } : {}),
+          ...(g.feedbackWindow ? { feedbackWindow: g.feedbackWindow } : {}),
         })),
+        method: 'rollout-wide',
+        requirement: report.requirement,
+        attemptFromRevision: report.attemptFromRevision,
+        holdbackPercent: report.holdbackPercent,
         alpha: report.alpha,
         ...(report.shadow ? { shadow: report.shadow } : {}),
         ...(report.judge ? { judge: report.judge } : {}),
@@ -137,13 +179,16 @@ export class GuardrailAnalysis implements StepAnalysis {
   }
 
   /** The current step's comparison, or null when the rollout does not exist. */
-  async report(rolloutId: string): Promise<AnalysisReport | null> {
+  async report(rolloutId: string, now = new Date()): Promise<AnalysisReport | null> {
     const r: RolloutForAnalysis | null = await this.prisma.rollout.findUnique({
       where: { id: rolloutId },
       select: {
         id: true,
         stepIndex: true,
         stepRevision: true,
+        attemptRevision: true,
+        stepStartedAt: true,
+        pausedAt: true,
         plan: true,
         guardrails: true,
         shadowGate: true,
@@ -156,30 +201,37 @@ export class GuardrailAnalysis implements StepAnalysis {
     if (!r) return null;
     const plan = r.plan as RolloutPlan;
     const step = plan.steps[r.stepIndex] ?? null;
-    // A pause keeps the split of the step before it (a gate after shadow still compares the shadow).
-    const candidateRole = effectiveStep(plan, r.stepIndex)?.type === 'shadow' ? 'shadow' : 'candidate';
+    const candidateRole = roleOfStep(plan, r.stepIndex);
     const fromRevision = r.stepRevision;
-    const rows = await this.store.armTotals(r.id, fromRevision);
-    const baselineRows = rows.filter((x) => x.role === 'baseline' && x.versionId === r.baselineVersion.id);
-    let baseline = toArmStats(baselineRows);
-    let baselineSource: 'step' | 'rollout' = 'step';
-    const settings = settingsFor(r.guardrails, candidateRole);
-    const minSamples = Math.min(...Object.values(settings).map((s) => s.minSamples));
-    if (baseline.requests < minSamples && fromRevision !== null) {
-      // At 100% (and in the bake) the baseline serves nobody: compare with what it did earlier in the rollout.
-      const all = await this.store.armTotals(r.id, null);
-      const earlier = toArmStats(
-        all.filter((x) => x.role === 'baseline' && x.versionId === r.baselineVersion.id),
-      );
-      if (earlier.requests > baseline.requests) {
-        baseline = earlier;
-        baselineSource = 'rollout';
-      }
-    }
-    const candidate = toArmStats(
-      rows.filter((x) => x.role === candidateRole && x.versionId === r.candidateVersion.id),
-    );
-    const report = evaluateGuardrails(settings, baseline, candidate);
+    // Rollouts started before pooling have no attempt revision: their current step only.
+    const attemptFrom = r.attemptRevision ?? r.stepRevision;
+    const settings = resolveGuardrails(r.guardrails as Parameters<typeof resolveGuardrails>[0]);
+    const windowSeconds = effectiveFeedbackWindowSeconds(settings, plan, r.stepIndex);
+    const [rows, clusterRows, recent] = await Promise.all([
+      this.store.armTotalsByRevision(r.id, attemptFrom),
+      this.store.clusterTotals(r.id, attemptFrom),
+      windowSeconds > 0
+        ? this.store.recentFeedback(r.id, attemptFrom, new Date(now.getTime() - windowSeconds * 1000))
+        : Promise.resolve([]),
+    ]);
+    const strata = buildStrata(rows, clusterRows, recent, r.baselineVersion.id, r.candidateVersion.id);
+    const clockEnd = r.pausedAt ?? now;
+    const stepAgeSeconds = r.stepStartedAt
+      ? Math.max(0, (clockEnd.getTime() - r.stepStartedAt.getTime()) / 1000)
+      : 0;
+    const report = judgeRolloutStep({
+      settings,
+      plan,
+      stepIndex: r.stepIndex,
+      strata,
+      stepFromRevision: fromRevision ?? attemptFrom ?? 0,
+      stepAgeSeconds,
+    });
+    const own = strata.filter((x) => x.candidateRole === candidateRole);
+    const current = own.filter((x) => fromRevision === null || x.revision >= fromRevision);
+    const baseline = sumArms(own.map((x) => x.baseline));
+    const candidate = sumArms(own.map((x) => x.candidate));
+    const baselineSource = sumArms(current.map((x) => x.baseline)).requests > 0 ? 'concurrent' : 'none';
     const pairs = candidateRole === 'shadow' ? await this.store.pairTotals(r.id, fromRevision) : null;
     const gateSettings: JudgeGateSettings = {
       ...DEFAULT_JUDGE_GATE,
@@ -200,19 +252,26 @@ export class GuardrailAnalysis implements StepAnalysis {
         : '');
     return {
       rolloutId: r.id,
-      evaluatedAt: new Date().toISOString(),
+      evaluatedAt: now.toISOString(),
       stepIndex: r.stepIndex,
       step,
       candidateRole,
       fromRevision,
+      attemptFromRevision: r.attemptRevision,
       baselineSource,
+      requirement: report.requirement,
+      holdbackPercent: holdbackPercent(plan),
       verdict,
       summary: verdict === report.verdict ? summaryText : `${verdict}: ${summaryText}`,
       arms: {
         baseline: summary(r.baselineVersion, baseline),
         candidate: summary(r.candidateVersion, candidate),
       },
-      guardrails: report.results.map((g) => ({ ...g, label: GUARDRAIL_LABELS[g.metric] })),
+      guardrails: report.results.map((g) => ({
+        ...g,
+        label: GUARDRAIL_LABELS[g.metric],
+        plain: describeGuardrailPlainly(g),
+      })),
       disabled: report.disabled,
       alpha: report.alpha,
       shadow: pairs ? shadowComparison(pairs) : null,
@@ -254,13 +313,6 @@ function combine(
   return guardrails === 'Successful' && judgePasses ? 'Successful' : 'Inconclusive';
 }
 
-/** Nobody rates answers they never saw: thumbs-down does not apply to shadow copies. */
-function settingsFor(stored: unknown, candidateRole: 'shadow' | 'candidate'): GuardrailSettings {
-  const settings = resolveGuardrails(stored as Parameters<typeof resolveGuardrails>[0]);
-  if (candidateRole !== 'shadow') return settings;
-  return { ...settings, thumbsDownRate: { ...settings.thumbsDownRate, enabled: false } };
-}
-
 /** The analyzer's stored counters (summed over rows) as the domain's per-arm statistics. */
 export function toArmStats(rows: readonly ArmCounters[]): ArmStats {
   const sum = emptyArmCounters();
@@ -276,6 +328,96 @@ export function toArmStats(rows: readonly ArmCounters[]): ArmStats {
   for (let i = 0; i < Math.min(arm.latency.counts.length, sum.latencyCounts.length); i++)
     arm.latency.counts[i] = sum.latencyCounts[i] ?? 0;
   return arm;
+}
+
+/**
+ * The stored counters as the domain's strata: one per revision, the baseline's rows against the
+ * candidate's (or the shadow copies') rows of the same revision, with per-cluster counters and the
+ * ratings still inside their feedback window.
+ */
+export function buildStrata(
+  rows: readonly ArmRevisionRow[],
+  clusterRows: readonly ClusterTotalRow[],
+  recent: readonly RecentFeedbackRow[],
+  baselineVersionId: string,
+  candidateVersionId: string,
+): EvidenceStratum[] {
+  type Arm = {
+    totals: ArmCounters[];
+    clusters: Float64Array;
+    immatureFeedback: number;
+    immatureThumbsDown: number;
+  };
+  const byRevision = new Map<number, { shadow: boolean; baseline: Arm; candidate: Arm }>();
+  const newArm = (): Arm => ({
+    totals: [],
+    clusters: emptyClusters(),
+    immatureFeedback: 0,
+    immatureThumbsDown: 0,
+  });
+  const stratum = (revision: number) => {
+    let s = byRevision.get(revision);
+    if (!s) byRevision.set(revision, (s = { shadow: false, baseline: newArm(), candidate: newArm() }));
+    return s;
+  };
+  // Which arm a row belongs to; null for rows of other versions (a previous baseline, say).
+  const armOf = (row: { revision: number; versionId: string; role: string }): Arm | null => {
+    if (row.role === 'baseline' && row.versionId === baselineVersionId) return stratum(row.revision).baseline;
+    if ((row.role === 'candidate' || row.role === 'shadow') && row.versionId === candidateVersionId) {
+      const s = stratum(row.revision);
+      if (row.role === 'shadow') s.shadow = true;
+      return s.candidate;
+    }
+    return null;
+  };
+  for (const row of rows) armOf(row)?.totals.push(row);
+  for (const row of clusterRows) {
+    const arm = armOf(row);
+    if (!arm || row.cluster < 0 || row.cluster >= EVIDENCE_CLUSTERS) continue;
+    const base = row.cluster * CLUSTER_FIELD_COUNT;
+    const add = (field: keyof typeof CLUSTER_FIELD, v: number): void => {
+      const i = base + CLUSTER_FIELD[field];
+      arm.clusters[i] = (arm.clusters[i] ?? 0) + v;
+    };
+    add('requests', row.requests);
+    add('errors', row.errors);
+    add('refusals', row.refusals);
+    add('silentFailures', row.silentFailures);
+    add('feedback', row.feedback);
+    add('thumbsDown', row.thumbsDown);
+    add('tokensN', row.tokensN);
+    add('tokensSum', row.tokensSum);
+  }
+  for (const row of recent) {
+    const arm = armOf(row);
+    if (!arm) continue;
+    arm.immatureFeedback += row.feedback;
+    arm.immatureThumbsDown += row.thumbsDown;
+  }
+  const evidence = (a: Arm): ArmEvidence => ({
+    totals: toArmStats(a.totals),
+    clusters: a.clusters,
+    immatureFeedback: a.immatureFeedback,
+    immatureThumbsDown: a.immatureThumbsDown,
+  });
+  return [...byRevision.entries()]
+    .sort(([a], [b]) => a - b)
+    .map(([revision, s]) => ({
+      revision,
+      candidateRole: s.shadow ? 'shadow' : 'candidate',
+      baseline: evidence(s.baseline),
+      candidate: evidence(s.candidate),
+    }));
+}
+
+function sumArms(arms: readonly ArmEvidence[]): ArmStats {
+  const sum = emptyArmStats();
+  for (const a of arms) {
+    sum.requests += a.totals.requests;
+    sum.errors += a.totals.errors;
+    sum.feedback += a.totals.feedback;
+  }
+  return sum;
 }
 
 function summary(version: { id: string; label: string }, arm: ArmStats): ArmSummary {

@@ -28,7 +28,7 @@ describe(buildRouting.name, () => {
     { name: 'shadow step: nobody served by the candidate, baseline traffic mirrored', promotions: 0, weight: 0, candidate: false, shadow: true },
     { name: 'first canary step: 5%', promotions: 1, weight: 5, candidate: true, shadow: false },
     { name: '50% step', promotions: 3, weight: 50, candidate: true, shadow: false },
-    { name: 'bake: candidate serves all, baseline still named for instant rollback', promotions: 5, weight: 100, candidate: true, shadow: false },
+    { name: 'bake: candidate serves all but the 5% holdback, baseline still named for instant rollback', promotions: 5, weight: 95, candidate: true, shadow: false },
   ];
 
   it.each(rows)('$name', ({ promotions, weight, candidate, shadow }) => {

@@ -24,8 +24,12 @@ export class RolloutRepository {
     return db.rollout.findFirst({ where: { modelId, active: true }, include: rolloutInclude });
   }
 
-  async setStepRevision(db: Db, id: string, revision: number): Promise<void> {
-    await db.rollout.update({ where: { id }, data: { stepRevision: revision } });
+  /** A new step's revision; a new attempt (start, retry) also begins the guardrails' pooled window there. */
+  async setStepRevision(db: Db, id: string, revision: number, newAttempt = false): Promise<void> {
+    await db.rollout.update({
+      where: { id },
+      data: { stepRevision: revision, ...(newAttempt ? { attemptRevision: revision } : {}) },
+    });
   }
 
   create(db: Db, data: Prisma.RolloutUncheckedCreateInput): Promise<RolloutRecord> {

@@ -1,5 +1,12 @@
 import { z } from 'zod';
-import { ANALYSIS_MODES, DEADLINE_POLICIES, GUARDRAIL_METRICS, ROLLOUT_PHASES } from '@aviary/domain';
+import {
+  ANALYSIS_MODES,
+  DEADLINE_POLICIES,
+  GUARDRAIL_METRICS,
+  MAX_FEEDBACK_WINDOW_SECONDS,
+  MAX_HOLDBACK_PERCENT,
+  ROLLOUT_PHASES,
+} from '@aviary/domain';
 
 const seconds = z
   .number()
@@ -38,6 +45,8 @@ export const planSchema = z.strictObject({
   watch: z
     .strictObject({ durationSeconds: seconds.optional(), referenceSeconds: seconds.min(1).optional() })
     .optional(),
+  /** Users kept on the baseline at 100% and in the bake (a concurrent control); 0 turns it off. */
+  holdbackPercent: z.number().int().min(0).max(MAX_HOLDBACK_PERCENT).optional(),
 });
 
 const guardrailOverride = z.strictObject({
@@ -48,12 +57,18 @@ const guardrailOverride = z.strictObject({
   onMissingData: z.enum(['hold', 'rollback', 'ignore']).optional(),
 });
 
-export const guardrailsSchema = z.strictObject(
-  Object.fromEntries(GUARDRAIL_METRICS.map((m) => [m, guardrailOverride.optional()])) as Record<
+/** Ratings arrive late: thumbs-down also says how long an answer's ratings are waited for. */
+const ratingsOverride = guardrailOverride.extend({
+  feedbackWindowSeconds: z.number().int().min(0).max(MAX_FEEDBACK_WINDOW_SECONDS).optional(),
+});
+
+export const guardrailsSchema = z.strictObject({
+  ...(Object.fromEntries(GUARDRAIL_METRICS.map((m) => [m, guardrailOverride.optional()])) as Record<
     (typeof GUARDRAIL_METRICS)[number],
     z.ZodOptional<typeof guardrailOverride>
-  >,
-);
+  >),
+  thumbsDownRate: ratingsOverride.optional(),
+});
 
 export const createRolloutSchema = z.strictObject({
   /** Model name or id. */

@@ -279,9 +279,9 @@ export class RolloutsService {
         // Evidence routed under earlier revisions belongs to earlier steps (see GuardrailAnalysis). A
         // rollback or completion publishes too but ends the step rather than starting one: the step
         // keeps its window, so its comparison still shows what the decision was made on.
-        const newStep =
-          s.stepIndex !== before.stepIndex || result.cause === 'start' || result.cause === 'retry';
-        if (routing && newStep) await this.rollouts.setStepRevision(tx, id, routing.revision);
+        const newAttempt = result.cause === 'start' || result.cause === 'retry';
+        const newStep = s.stepIndex !== before.stepIndex || newAttempt;
+        if (routing && newStep) await this.rollouts.setStepRevision(tx, id, routing.revision, newAttempt);
       }
       const actor = 'actor' in event ? event.actor : { name: 'aviary-scheduler', automatic: true };
       const splitBefore = deriveSplit(before);

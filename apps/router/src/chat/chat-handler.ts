@@ -46,6 +46,7 @@ export interface ChatDeps {
 export type PrimaryResult = Omit<PairSide, 'versionId' | 'versionLabel'> & {
   target: UpstreamTarget;
   requestId: string;
+  stickinessBucket: number | null;
 };
 
 const FALLBACK_CLASSES: ReadonlySet<ErrorClass> = new Set(['connect', 'timeout', 'upstream_5xx']);
@@ -195,6 +196,7 @@ export class ChatHandler {
       rolloutId: routing.rolloutId,
       revision: routing.revision,
       at: Math.floor(Date.now() / 1000),
+      stickinessBucket: ctx.bucket,
     });
     const timing = `flags;dur=${round(ctx.flagsMs)}, upstream;dur=${round(up.ttfbMs)};desc="first byte"`;
     const headers: Record<string, string> = {
@@ -299,6 +301,7 @@ export class ChatHandler {
     return {
       target,
       requestId,
+      stickinessBucket: ctx.bucket,
       status: up.status,
       errorClass: finalClass,
       output: summary.text,
@@ -396,6 +399,7 @@ export class ChatHandler {
         rolloutId: ctx.routing.rolloutId,
         revision: ctx.routing.revision,
         at: Math.floor(Date.now() / 1000),
+        stickinessBucket: ctx.bucket,
       });
     this.emit(
       this.outcome(ctx, target, role, id, {

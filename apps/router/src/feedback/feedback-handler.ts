@@ -78,6 +78,9 @@ export class FeedbackHandler {
       revision: served.revision,
       rating,
       comment: typeof comment === 'string' ? comment : null,
+      // Ratings count for the answer's time and user cluster (the guardrails' feedback window and variance).
+      servedAt: new Date(served.at * 1000).toISOString(),
+      ...(served.stickinessBucket !== undefined ? { stickinessBucket: served.stickinessBucket } : {}),
     };
     this.d.events.publish(TOPICS.feedback, eventKey(event), event);
     this.d.metrics.feedback.inc({

@@ -34,6 +34,15 @@ describe(RequestIds.name, () => {
       expect(ids.verify(junk)).toBeNull();
   });
 
+  it('carries the stickiness bucket, and still decodes ids issued before it was added', () => {
+    expect(ids.verify(ids.issue({ ...served, stickinessBucket: 42 }))?.stickinessBucket).toBe(42);
+    expect(ids.verify(ids.issue({ ...served, stickinessBucket: null }))?.stickinessBucket).toBeNull();
+    // An id of the earlier layout: the same payload without the trailing bucket byte.
+    const old = ids.issue(served);
+    expect(ids.verify(old)).toEqual(served);
+    expect(ids.verify(old)).not.toHaveProperty('stickinessBucket');
+  });
+
   it('gives every request a different id', () => {
     expect(ids.issue(served)).not.toBe(ids.issue(served));
   });

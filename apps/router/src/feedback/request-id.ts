@@ -11,6 +11,11 @@ export interface ServedBy {
   readonly revision: number;
   /** Unix seconds. */
   readonly at: number;
+  /**
+   * The request's stickiness bucket (0-99), null when unsticky; undefined in ids issued before it was
+   * recorded. Feedback carries it so the analyzer counts a rating in the same user cluster as the answer.
+   */
+  readonly stickinessBucket?: number | null;
 }
 
 const PREFIX = 'avy-';
@@ -63,7 +68,15 @@ function encodePayload(s: ServedBy): Buffer {
   head.writeUInt8(ROLE_CODES[s.role], 0);
   head.writeUInt32BE(s.revision >>> 0, 1);
   head.writeUInt32BE(s.at >>> 0, 5);
-  return Buffer.concat([head, ...strings.flatMap((b) => [Buffer.from([b.length]), b])]);
+  // The bucket trails the strings, so ids without it (issued by older routers) still decode.
+  const bucket = s.stickinessBucket === undefined ? [] : [Buffer.from([bucketByte(s.stickinessBucket)])];
+  return Buffer.concat([head, ...strings.flatMap((b) => [Buffer.from([b.length]), b]), ...bucket]);
+}
+
+const NO_BUCKET = 0xff;
+
+function bucketByte(bucket: number | null): number {
+  return bucket !== null && Number.isInteger(bucket) && bucket >= 0 && bucket < 100 ? bucket : NO_BUCKET;
 }
 
 function decodePayload(buf: Buffer): ServedBy {
@@ -84,5 +97,16 @@ function decodePayload(buf: Buffer): ServedBy {
   const versionLabel = next();
   const rolloutId = next();
   if (!model || !versionId) throw new Error('missing fields');
-  return { model, versionId, versionLabel, role, rolloutId: rolloutId || null, revision, at };
+  const served: ServedBy = {
+    model,
+    versionId,
+    versionLabel,
+    role,
+    rolloutId: rolloutId || null,
+    revision,
+    at,
+  };
+  if (offset >= buf.length) return served;
+  const bucket = buf.readUInt8(offset);
+  return { ...served, stickinessBucket: bucket < 100 ? bucket : null };
 }

@@ -115,7 +115,7 @@ export class ShadowRunner {
       role: 'shadow',
       rolloutId: routing.rolloutId,
       revision: routing.revision,
-      stickinessBucket: null,
+      stickinessBucket: p.stickinessBucket,
       stream: false,
       status: side.status,
       errorClass: side.errorClass,

@@ -2,6 +2,7 @@ import {
   bisectPredicate,
   logGamma,
   normalMixtureMultiplier,
+  oneSidedNormalMixtureMultiplier,
   proportionConfidenceInterval,
   proportionConfidentlyAbove,
   proportionConfidentlyBelow,
@@ -96,29 +97,40 @@ describe('time-uniform coverage', () => {
   });
 
   it('excludes a true zero difference between two arms in at most alpha of streams (normal mixture)', () => {
-    const alpha = 0.05;
-    const streams = 400;
-    const random = seededRandom(11);
-    let misses = 0;
-    for (let s = 0; s < streams; s++) {
-      let xb = 0;
-      let xc = 0;
-      for (let n = 1; n <= 10_000; n++) {
-        if (random.next() < 0.04) xb += 1;
-        if (random.next() < 0.04) xc += 1;
-        if (n % 100 !== 0) continue;
-        const pb = (xb + 1) / (n + 2);
-        const pc = (xc + 1) / (n + 2);
-        const se = Math.sqrt((pb * (1 - pb) + pc * (1 - pc)) / n);
-        if (Math.abs(xc / n - xb / n) > normalMixtureMultiplier(n, alpha, 2000) * se) {
-          misses += 1;
-          break;
-        }
-      }
-    }
-    expect(misses / streams).toBeLessThanOrEqual(alpha);
+    const misses = twoArmCrossings(
+      11,
+      (d, se, n) => Math.abs(d) > normalMixtureMultiplier(n, 0.05, 2000) * se,
+    );
+    expect(misses).toBeLessThanOrEqual(0.05);
   });
 });
+
+/**
+ * The share of 400 pairs of identical 4% streams (10,000 observations each, a look every 100) in
+ * which `crossed(difference, standard error, n)` is true at some look.
+ */
+function twoArmCrossings(seed: number, crossed: (d: number, se: number, n: number) => boolean): number {
+  const streams = 400;
+  const random = seededRandom(seed);
+  let misses = 0;
+  for (let s = 0; s < streams; s++) {
+    let xb = 0;
+    let xc = 0;
+    for (let n = 1; n <= 10_000; n++) {
+      if (random.next() < 0.04) xb += 1;
+      if (random.next() < 0.04) xc += 1;
+      if (n % 100 !== 0) continue;
+      const pb = (xb + 1) / (n + 2);
+      const pc = (xc + 1) / (n + 2);
+      const se = Math.sqrt((pb * (1 - pb) + pc * (1 - pc)) / n);
+      if (crossed(xc / n - xb / n, se, n)) {
+        misses += 1;
+        break;
+      }
+    }
+  }
+  return misses / streams;
+}
 
 describe(normalMixtureMultiplier.name, () => {
   const z = (n: number): number => normalMixtureMultiplier(n, 0.01, 2000);
@@ -136,5 +148,32 @@ describe(normalMixtureMultiplier.name, () => {
     expect(z(2000)).toBeLessThan(z(20_000));
     expect(z(2000)).toBeLessThan(4);
     expect(z(2_000_000)).toBeLessThan(1.5 * z(2000));
+  });
+});
+
+describe(oneSidedNormalMixtureMultiplier.name, () => {
+  it('costs about what a two-sided sequence at twice the error does', () => {
+    // At the planned information, the one-sided z at 5% (2.77) is close to the two-sided one at 10%.
+    const one = oneSidedNormalMixtureMultiplier(1, 0.05);
+    expect(one).toBeGreaterThan(2.7);
+    expect(one).toBeLessThan(2.8);
+    expect(one).toBeLessThan(normalMixtureMultiplier(2000, 0.05, 2000));
+    expect(one).toBeGreaterThan(1.645);
+  });
+
+  it('is tightest at the planned information and says nothing without any', () => {
+    const z = (i: number): number => oneSidedNormalMixtureMultiplier(i, 0.025);
+    expect(z(0)).toBe(Number.POSITIVE_INFINITY);
+    expect(z(1)).toBeLessThan(z(0.1));
+    expect(z(1)).toBeLessThan(z(10));
+    expect(z(100)).toBeLessThan(1.25 * z(1));
+  });
+
+  it('crosses a true zero difference from one side in at most alpha of streams checked every 100 observations', () => {
+    const misses = twoArmCrossings(
+      13,
+      (d, se, n) => d > oneSidedNormalMixtureMultiplier(n / 2000, 0.05) * se,
+    );
+    expect(misses).toBeLessThanOrEqual(0.05);
   });
 });

@@ -1,4 +1,4 @@
-import { INFINITY, PI, abs, log, log1p, max, sin, sqrt } from './fast-math';
+import { INFINITY, PI, abs, exp, log, log1p, max, sin, sqrt } from './fast-math';
 
 /**
  * Always-valid (time-uniform) confidence sequences. The analyzer looks at cumulative data every few
@@ -149,4 +149,61 @@ export function bisectPredicate(
     else b = mid;
   }
   return (a + b) / 2;
+}
+
+/**
+ * z of the one-sided normal mixture (Howard, Ramdas, McAuliffe, Sekhon, "Time-uniform,
+ * nonparametric, nonasymptotic confidence sequences", 2021, the one-sided normal mixture
+ * supermartingale): a one-sided claim ("the difference is above / below x") made when the estimate
+ * is more than z standard errors past x holds at every look simultaneously with probability at least
+ * 1 - alpha. The mixture puts its weight on one sign only, so a one-sided claim costs about what a
+ * two-sided one at 2 alpha does (z ≈ 2.8 instead of 3.0 at its tightest for alpha = 0.05).
+ *
+ * `information` is how much evidence there is relative to where the sequence should be tightest
+ * (1 = there). In the paper's terms u = v / rho with rho chosen for v_opt at 2 alpha, so
+ * u = information * (2 log(1/(2 alpha)) + log(1 + 2 log(1/(2 alpha)))), and z solves
+ *   0.5 log(4 / (1 + u)) + z² u / (2 (1 + u)) + log Phi(z sqrt(u / (1 + u))) = log(1 / alpha).
+ */
+export function oneSidedNormalMixtureMultiplier(information: number, alpha: number): number {
+  if (!(information > 0)) return INFINITY;
+  const l = 2 * log(1 / (2 * alpha));
+  const u = information * (l + log(1 + l));
+  const target = log(1 / alpha);
+  const k = u / (1 + u);
+  const g = (z: number): number =>
+    0.5 * log(4 / (1 + u)) + (z * z * k) / 2 + logNormalCdf(z * sqrt(k)) - target;
+  let hi = sqrt((2 / k) * (target + 0.5 * log(1 + u) + 1));
+  while (g(hi) < 0) hi *= 2;
+  return bisectPredicate(0, hi, (z) => g(z) >= 0, 1e-6);
+}
+
+/** log of the standard normal CDF, for z >= 0 (where it is between log 0.5 and 0). */
+function logNormalCdf(z: number): number {
+  return log(1 - 0.5 * erfc(z / SQRT2));
+}
+
+const SQRT2 = sqrt(2);
+
+/** Complementary error function, fractional error below 1.2e-7 (Numerical Recipes' erfcc). */
+function erfc(x: number): number {
+  const z = abs(x);
+  const t = 1 / (1 + 0.5 * z);
+  const r =
+    t *
+    exp(
+      -z * z -
+        1.26551223 +
+        t *
+          (1.00002368 +
+            t *
+              (0.37409196 +
+                t *
+                  (0.09678418 +
+                    t *
+                      (-0.18628806 +
+                        t *
+                          (0.27886807 +
+                            t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
+    );
+  return x >= 0 ? r : 2 - r;
 }

@@ -28,7 +28,8 @@ import {
   type GuardrailSetting,
   type GuardrailSettings,
 } from './guardrail-settings';
-import { abs, ceil, floor, max, min, round, sqrt } from './fast-math';
+import { ceil, floor, max, min, sqrt } from './fast-math';
+import { formatInterval, formatNumber, formatRate, formatSigned } from './guardrail-format';
 
 /**
  * Guardrail statistics: is the candidate worse than the baseline by more than each guardrail allows?
@@ -76,7 +77,7 @@ export const DEFAULT_GUARDRAIL_EVALUATION: Required<GuardrailEvaluationOptions> 
 };
 
 /** The share of requests above the p95. */
-const P95_TAIL = 0.05;
+export const P95_TAIL = 0.05;
 
 export function evaluateGuardrails(
   settings: GuardrailSettings,
@@ -92,6 +93,26 @@ export function evaluateGuardrails(
   const ctx: Context = { ...opts, alphaPerGuardrail };
 
   const results = enabled.map((metric) => evaluateOne(metric, settings[metric], baseline, candidate, ctx));
+  const { verdict, decidedBy } = combineResults(settings, results);
+  return {
+    verdict,
+    results,
+    decidedBy,
+    disabled,
+    alpha: opts.alpha,
+    alphaPerGuardrail,
+  };
+}
+
+/**
+ * The overall verdict from the guardrails' (Bonferroni-split) results: Failed if any failed (or has
+ * no data under 'rollback'), Successful only if every one passed (or has no data under 'ignore'),
+ * Inconclusive otherwise; and the guardrails behind it.
+ */
+export function combineResults(
+  settings: GuardrailSettings,
+  results: readonly GuardrailResult[],
+): { verdict: GuardrailsVerdict; decidedBy: GuardrailMetric[] } {
   const policy = (m: GuardrailMetric): GuardrailSetting['onMissingData'] => settings[m].onMissingData;
   const failing = results.filter(
     (r) => r.verdict === 'Failed' || (r.verdict === 'NoData' && policy(r.metric) === 'rollback'),
@@ -99,25 +120,12 @@ export function evaluateGuardrails(
   const passing = results.filter(
     (r) => r.verdict === 'Successful' || (r.verdict === 'NoData' && policy(r.metric) === 'ignore'),
   );
-  let verdict: GuardrailsVerdict;
-  let decidedBy: GuardrailResult[];
-  if (failing.length > 0) {
-    verdict = 'Failed';
-    decidedBy = failing;
-  } else if (passing.length === results.length) {
-    verdict = 'Successful';
-    decidedBy = results;
-  } else {
-    verdict = 'Inconclusive';
-    decidedBy = results.filter((r) => !passing.includes(r));
-  }
+  if (failing.length > 0) return { verdict: 'Failed', decidedBy: failing.map((r) => r.metric) };
+  if (passing.length === results.length)
+    return { verdict: 'Successful', decidedBy: results.map((r) => r.metric) };
   return {
-    verdict,
-    results,
-    decidedBy: decidedBy.map((r) => r.metric),
-    disabled,
-    alpha: opts.alpha,
-    alphaPerGuardrail,
+    verdict: 'Inconclusive',
+    decidedBy: results.filter((r) => !passing.includes(r)).map((r) => r.metric),
   };
 }
 
@@ -277,7 +285,7 @@ interface MeanEstimate {
   readonly variance: number;
 }
 
-interface Comparison {
+export interface Comparison {
   readonly relativeChange: number;
   readonly interval: ConfidenceInterval;
   /** Whether r = relative change is confidently above / below s. */
@@ -324,7 +332,7 @@ function compareMeans(b: MeanEstimate, c: MeanEstimate, baselineFloor: number, z
 const RELATIVE_CAP = 1e6;
 
 /** sup { s >= -1 : confidently r > s } (r >= -1 always, so -1 when nothing can be said). */
-function lowestBound(above: (s: number) => boolean): number {
+export function lowestBound(above: (s: number) => boolean): number {
   if (!above(-1)) return -1;
   let hi = 1;
   while (above(hi)) {
@@ -335,7 +343,7 @@ function lowestBound(above: (s: number) => boolean): number {
 }
 
 /** inf { s >= -1 : confidently r < s }, or null when no finite bound holds yet. */
-function upperBound(below: (s: number) => boolean): number | null {
+export function upperBound(below: (s: number) => boolean): number | null {
   if (below(-1)) return -1;
   let hi = 1;
   while (!below(hi)) {
@@ -366,39 +374,23 @@ function evaluateLatency(
   const nc = histogramCount(candidate.latency);
   const ceiling = setting.absoluteCeiling;
   const { alphaRelative, alphaCeiling } = splitAlpha(ctx.alphaPerGuardrail, ceiling !== null);
-  const tailB = tailCounts(baseline.latency);
   const tailC = tailCounts(candidate.latency);
 
   const ceilingCheck: CeilingCheck =
     ceiling === null
       ? { breached: false, clear: true }
       : latencyCeilingCheck(tailC, nc, ceiling, alphaCeiling);
-  const qb = quantileFromHistogram(baseline.latency, 1 - P95_TAIL);
-  const qc = quantileFromHistogram(candidate.latency, 1 - P95_TAIL);
-  let comparison: Comparison | null = null;
-  if (nb > 0 && nc > 0 && qb !== null && qc !== null) {
-    const bb = quantileBounds(tailB, nb, alphaRelative / 2);
-    const bc = quantileBounds(tailC, nc, alphaRelative / 2);
-    // Confidently r > s when the candidate's lowest p95 beats (1 + s) times the baseline's highest.
-    const above = (s: number): boolean => bb.upper !== null && bc.lower > (1 + s) * bb.upper;
-    const below = (s: number): boolean => bc.upper !== null && bc.upper < (1 + s) * bb.lower;
-    comparison = {
-      relativeChange: qb > 0 ? qc / qb - 1 : 0,
-      interval: {
-        lower: bb.upper === null ? -1 : bc.lower / bb.upper - 1,
-        upper: bc.upper === null || bb.lower === 0 ? null : bc.upper / bb.lower - 1,
-      },
-      above,
-      below,
-    };
-  }
+  const comparison = compareLatencyP95(baseline.latency, candidate.latency, alphaRelative / 2);
   return decide({
     metric: 'latencyP95',
     setting,
     baseline,
     candidate,
     samples: { baseline: nb, candidate: nc },
-    values: { baseline: qb, candidate: qc },
+    values: {
+      baseline: quantileFromHistogram(baseline.latency, 1 - P95_TAIL),
+      candidate: quantileFromHistogram(candidate.latency, 1 - P95_TAIL),
+    },
     limit: setting.maxRelativeIncrease,
     candidateInterval: nc > 0 ? quantileBounds(tailC, nc, alphaCeiling) : null,
     comparison,
@@ -408,8 +400,39 @@ function evaluateLatency(
   });
 }
 
+/**
+ * The p95 comparison of two histograms: the point ratio and its confidence set, each arm's p95
+ * bounded at `alphaPerArm` (so a claim about the ratio errs with probability at most 2 alphaPerArm).
+ * Null when an arm has no latencies.
+ */
+export function compareLatencyP95(
+  baseline: LatencyHistogram,
+  candidate: LatencyHistogram,
+  alphaPerArm: number,
+): Comparison | null {
+  const nb = histogramCount(baseline);
+  const nc = histogramCount(candidate);
+  const qb = quantileFromHistogram(baseline, 1 - P95_TAIL);
+  const qc = quantileFromHistogram(candidate, 1 - P95_TAIL);
+  if (!(nb > 0 && nc > 0 && qb !== null && qc !== null)) return null;
+  const bb = quantileBounds(tailCounts(baseline), nb, alphaPerArm);
+  const bc = quantileBounds(tailCounts(candidate), nc, alphaPerArm);
+  // Confidently r > s when the candidate's lowest p95 beats (1 + s) times the baseline's highest.
+  const above = (s: number): boolean => bb.upper !== null && bc.lower > (1 + s) * bb.upper;
+  const below = (s: number): boolean => bc.upper !== null && bc.upper < (1 + s) * bb.lower;
+  return {
+    relativeChange: qb > 0 ? qc / qb - 1 : 0,
+    interval: {
+      lower: bb.upper === null ? -1 : bc.lower / bb.upper - 1,
+      upper: bc.upper === null || bb.lower === 0 ? null : bc.upper / bb.lower - 1,
+    },
+    above,
+    below,
+  };
+}
+
 /** tail[i] = observations slower than bucket edge i. */
-function tailCounts(h: LatencyHistogram): number[] {
+export function tailCounts(h: LatencyHistogram): number[] {
   const tail = new Array<number>(LATENCY_BUCKETS_MS.length).fill(0);
   let above = h.counts[LATENCY_BUCKETS_MS.length] ?? 0;
   for (let i = LATENCY_BUCKETS_MS.length - 1; i >= 0; i--) {
@@ -420,7 +443,7 @@ function tailCounts(h: LatencyHistogram): number[] {
 }
 
 /** Always-valid bounds for the p95, snapped outward to bucket edges. */
-function quantileBounds(tail: readonly number[], n: number, alpha: number): ConfidenceInterval {
+export function quantileBounds(tail: readonly number[], n: number, alpha: number): ConfidenceInterval {
   const slowerThan = (i: number): number => tail[i] ?? 0;
   const last = LATENCY_BUCKETS_MS.length - 1;
   // Edges are ordered and the tail shrinks with i, so both predicates are monotone: binary search.
@@ -436,7 +459,7 @@ function quantileBounds(tail: readonly number[], n: number, alpha: number): Conf
   };
 }
 
-function latencyCeilingCheck(
+export function latencyCeilingCheck(
   tail: readonly number[],
   n: number,
   ceilingMs: number,
@@ -482,7 +505,7 @@ function lastTrue(lo: number, hi: number, pred: (i: number) => boolean): number 
 // ---------------------------------------------------------------------------------------------
 // Shared decision and wording
 
-interface CeilingCheck {
+export interface CeilingCheck {
   /** The candidate is confidently above the ceiling. */
   readonly breached: boolean;
   /** The candidate is confidently below it (trivially true without a ceiling). */
@@ -490,7 +513,10 @@ interface CeilingCheck {
 }
 
 /** With a ceiling, the guardrail makes two claims and each gets half of its alpha. */
-function splitAlpha(alpha: number, hasCeiling: boolean): { alphaRelative: number; alphaCeiling: number } {
+export function splitAlpha(
+  alpha: number,
+  hasCeiling: boolean,
+): { alphaRelative: number; alphaCeiling: number } {
   return hasCeiling
     ? { alphaRelative: alpha / 2, alphaCeiling: alpha / 2 }
     : { alphaRelative: alpha, alphaCeiling: alpha };
@@ -622,33 +648,4 @@ function reasonFor(e: Evidence, verdict: GuardrailVerdict, facts: Facts): string
     ...(facts.pointBelowCeiling ? [] : [`above the ${e.format(ceiling ?? 0)} ceiling`]),
   ];
   return `${comparisonText}: ${past.join(' and ')} on the point estimate, not yet conclusive`;
-}
-
-function formatInterval(interval: ConfidenceInterval | null, format: (v: number) => string): string {
-  if (interval === null) return 'unknown';
-  return `${format(interval.lower)}..${interval.upper === null ? 'unbounded' : format(interval.upper)}`;
-}
-
-/** 0.041 -> "4.1%", 0.0004 -> "0.04%". */
-function formatRate(rate: number): string {
-  const pct = rate * 100;
-  if (pct === 0) return '0%';
-  return `${trimZeros(pct.toFixed(abs(pct) >= 1 ? 1 : 2))}%`;
-}
-
-/** 1.39 -> "+139%", -0.31 -> "-31%". */
-function formatSigned(change: number): string {
-  const pct = round(change * 100);
-  return `${pct > 0 ? '+' : pct < 0 ? '-' : '±'}${abs(pct)}%`;
-}
-
-/** 1840.2 -> "1,840". */
-function formatNumber(value: number): string {
-  return round(value)
-    .toString()
-    .replace(/\B(?=(\d{3})+(?!\d))/g, ',');
-}
-
-function trimZeros(s: string): string {
-  return s.includes('.') ? s.replace(/\.?0+$/, '') : s;
 }

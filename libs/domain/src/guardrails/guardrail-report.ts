@@ -44,6 +44,62 @@ export interface GuardrailResult {
   readonly minSamples: number;
   /** Plain words for the decision log. */
   readonly reason: string;
+  /** The rollout-wide evaluation (evaluateRolloutGuardrails) says how it got there; see below. */
+  readonly evidence?: GuardrailEvidenceInfo;
+  readonly requirement?: GuardrailRequirement;
+  readonly harm?: HarmBound;
+  /** Ratings only: the feedback window and how much of the evidence is still inside it. */
+  readonly feedbackWindow?: FeedbackWindowInfo;
+}
+
+/**
+ * What a step needs from a guardrail to pass:
+ *   noEvidenceOfHarm  enough samples and the point estimate within the tolerance (steps before the
+ *                     last partial one: they only have to catch clear regressions early);
+ *   harmBound         also an always-valid bound showing the candidate is not worse than
+ *                     harmMultiple x the tolerance (the step that leads to 100%, the 100% step and the
+ *                     bake): a worse candidate does not get to serve everyone on a lucky estimate.
+ */
+export type GuardrailRequirement = 'noEvidenceOfHarm' | 'harmBound';
+
+export interface GuardrailEvidenceInfo {
+  /** 'rollout': pooled over every step of this attempt; 'step': the current step only (latency). */
+  readonly window: 'rollout' | 'step';
+  /** Routing revisions (steps) with both arms in the comparison. */
+  readonly steps: number;
+  /** User clusters (stickiness buckets) the evidence comes from. */
+  readonly clusters: number;
+  /**
+   * Variance between clusters over the variance independent requests would have (>= 1 when users
+   * are correlated); null without per-cluster data.
+   */
+  readonly designEffect: number | null;
+  /** The samples divided by the design effect: what the evidence is worth in independent requests. */
+  readonly effectiveSamples: { readonly baseline: number; readonly candidate: number };
+}
+
+export interface HarmBound {
+  /** The relative change the bound must exclude: harmMultiple x the limit. */
+  readonly limit: number;
+  /** The always-valid bound on the relative change at `alpha` (upper; lower for output length). */
+  readonly bound: number | null;
+  /** Whether the bound excludes `limit`. */
+  readonly shown: boolean;
+  readonly alpha: number;
+  /**
+   * When not shown: how much more evidence it would take at the current point estimate (x the
+   * evidence so far) and, from the current step's pace, how long; null when the point estimate
+   * itself is past the limit.
+   */
+  readonly needed: { readonly factor: number; readonly seconds: number | null } | null;
+}
+
+export interface FeedbackWindowInfo {
+  readonly seconds: number;
+  /** How long until the current step's first answers have had their whole window (0: they have). */
+  readonly waitingSeconds: number;
+  /** Ratings left out because their answers are younger than the window. */
+  readonly immature: { readonly baseline: number; readonly candidate: number };
 }
 
 export interface GuardrailReport {
@@ -59,6 +115,8 @@ export interface GuardrailReport {
   /** Family-wise error level across the enabled guardrails, and what each guardrail was given. */
   readonly alpha: number;
   readonly alphaPerGuardrail: number;
+  /** Rollout-wide evaluation only: what this step required to pass. */
+  readonly requirement?: GuardrailRequirement;
 }
 
 export const GUARDRAIL_LABELS: Readonly<Record<GuardrailMetric, string>> = {

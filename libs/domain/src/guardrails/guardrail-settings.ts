@@ -29,9 +29,21 @@ export interface GuardrailSetting {
    */
   readonly minSamples: number;
   readonly onMissingData: MissingDataPolicy;
+  /**
+   * Ratings only (thumbsDownRate): how long an answer's feedback is waited for. Ratings of answers
+   * younger than this are left out of the comparison (both arms alike, so a thumbs-down that comes
+   * faster than a thumbs-up cannot tilt it), and a step does not pass on ratings before its own
+   * first answers are this old. 0 = use every rating at once.
+   */
+  readonly feedbackWindowSeconds?: number;
 }
 
 export type GuardrailSettings = Readonly<Record<GuardrailMetric, GuardrailSetting>>;
+
+/** Most thumbs arrive within minutes, slow thumbs-up within a few hours (see docs/guardrail-statistics.md). */
+export const DEFAULT_FEEDBACK_WINDOW_SECONDS = 6 * 3600;
+/** A feedback window longer than a week would hold every step for it. */
+export const MAX_FEEDBACK_WINDOW_SECONDS = 7 * 24 * 3600;
 
 const base = { enabled: true, absoluteCeiling: null, minSamples: 200, onMissingData: 'hold' } as const;
 
@@ -44,7 +56,12 @@ const base = { enabled: true, absoluteCeiling: null, minSamples: 200, onMissingD
  */
 export const DEFAULT_GUARDRAILS: GuardrailSettings = {
   refusalRate: { ...base, maxRelativeIncrease: 0.2, minSamples: 700 },
-  thumbsDownRate: { ...base, maxRelativeIncrease: 0.15, minSamples: 200 },
+  thumbsDownRate: {
+    ...base,
+    maxRelativeIncrease: 0.15,
+    minSamples: 200,
+    feedbackWindowSeconds: DEFAULT_FEEDBACK_WINDOW_SECONDS,
+  },
   errorRate: { ...base, maxRelativeIncrease: 0.1, absoluteCeiling: 0.05, minSamples: 2000 },
   silentFailureRate: { ...base, maxRelativeIncrease: 0.1, minSamples: 1000 },
   latencyP95: { ...base, maxRelativeIncrease: 0.5 },

@@ -107,6 +107,20 @@ describe(validatePlan.name, () => {
     expect(validatePlan({ steps })).toEqual([]);
   });
 
+  it.each([
+    [-1, 'a negative holdback'],
+    [51, 'a holdback past half the users'],
+    [2.5, 'a fractional holdback'],
+  ])('reports holdbackPercent for %d (%s)', (holdbackPercent) => {
+    expect(validatePlan({ steps: [weight(100)], holdbackPercent })).toEqual([
+      { path: 'holdbackPercent', message: 'must be a whole percentage from 0 to 50' },
+    ]);
+  });
+
+  it.each([0, 5, 50])('accepts a holdback of %d%%', (holdbackPercent) => {
+    expect(validatePlan({ steps: [weight(100)], holdbackPercent })).toEqual([]);
+  });
+
   it('reports every issue at once so a plan can be fixed in one go', () => {
     const paths = validatePlan({ steps: [weight(0, -1), shadow(2)] }).map((i) => i.path);
 

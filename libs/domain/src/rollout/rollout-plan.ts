@@ -8,6 +8,9 @@ const DAY_SECONDS = 24 * HOUR_SECONDS;
 /** Past this a step's minimum is likelier a unit mistake (ms typed as s) than an intent to wait months. */
 export const MAX_STEP_DURATION_SECONDS = 90 * DAY_SECONDS;
 
+/** A holdback is a small control group; past this it is a second canary. */
+export const MAX_HOLDBACK_PERCENT = 50;
+
 /** One problem with a plan, located like a form field so the API can return it as a 400 naming the field. */
 export interface PlanIssue {
   /** e.g. `steps[2].weight`, or `steps` for problems with the plan as a whole. */
@@ -153,6 +156,13 @@ export function validatePlan(plan: RolloutPlan): PlanIssue[] {
         'must be shorter than watch.durationSeconds: later windows are compared with it',
       );
     }
+  }
+  const holdback = plan.holdbackPercent;
+  if (
+    holdback !== undefined &&
+    !(Number.isInteger(holdback) && holdback >= 0 && holdback <= MAX_HOLDBACK_PERCENT)
+  ) {
+    issue('holdbackPercent', `must be a whole percentage from 0 to ${MAX_HOLDBACK_PERCENT}`);
   }
   return issues;
 }

@@ -402,7 +402,8 @@ describe(transition.name, () => {
 
       expect(final.phase).toBe('Healthy');
       expect(transitions).toBe(7);
-      expect(weights).toEqual([0, 5, 20, 50, 100, 100]);
+      // 5% of users stay on the baseline at 100% and in the bake (the holdback); everyone once Healthy.
+      expect(weights).toEqual([0, 5, 20, 50, 95, 95]);
       expect(currentWeight(final)).toBe(100);
     });
 
@@ -417,7 +418,15 @@ describe(transition.name, () => {
         expect(final.phase).toBe('Healthy');
         expect(transitions).toBe(plan.steps.length + 1);
         expect(weights).toEqual(
-          plan.steps.map((s) => (s.type === 'shadow' ? 0 : s.type === 'setWeight' ? s.weight : 100)),
+          plan.steps.map((s) =>
+            s.type === 'shadow'
+              ? 0
+              : s.type === 'bake' || (s.type === 'setWeight' && s.weight === 100)
+                ? 95
+                : s.type === 'setWeight'
+                  ? s.weight
+                  : 100,
+          ),
         );
       }
     });

@@ -45,6 +45,12 @@ export interface RolloutPlan {
    * missing fields take the defaults, `durationSeconds: 0` turns it off.
    */
   readonly watch?: { readonly durationSeconds?: number; readonly referenceSeconds?: number };
+  /**
+   * Percentage of users kept on the baseline during the 100% step and the bake, so the guardrails
+   * still compare with a concurrent baseline there instead of with the past (default
+   * DEFAULT_HOLDBACK_PERCENT; 0 turns it off). A completed rollout serves everyone the candidate.
+   */
+  readonly holdbackPercent?: number;
 }
 
 export const ROLLOUT_PHASES = ['Pending', 'Progressing', 'Paused', 'Healthy', 'RolledBack'] as const;

@@ -1,5 +1,13 @@
 import type { PlanStep, RolloutPlan, RolloutState, TrafficSplit } from './rollout.types';
 
+/** Users kept on the baseline at 100% and in the bake unless the plan says otherwise. */
+export const DEFAULT_HOLDBACK_PERCENT = 5;
+
+/** The plan's holdback at 100% and in the bake, in percent of users. */
+export function holdbackPercent(plan: RolloutPlan): number {
+  return plan.holdbackPercent ?? DEFAULT_HOLDBACK_PERCENT;
+}
+
 const BASELINE_ONLY: TrafficSplit = Object.freeze({
   candidateWeight: 0,
   shadowSampleRate: null,
@@ -32,9 +40,17 @@ export function deriveSplit(state: RolloutState): TrafficSplit {
         case 'shadow':
           return { candidateWeight: 0, shadowSampleRate: step.sampleRate, baselineWarm: true };
         case 'setWeight':
-          return { candidateWeight: step.weight, shadowSampleRate: null, baselineWarm: true };
+          return {
+            candidateWeight: step.weight >= 100 ? 100 - holdbackPercent(state.plan) : step.weight,
+            shadowSampleRate: null,
+            baselineWarm: true,
+          };
         case 'bake':
-          return { candidateWeight: 100, shadowSampleRate: null, baselineWarm: true };
+          return {
+            candidateWeight: 100 - holdbackPercent(state.plan),
+            shadowSampleRate: null,
+            baselineWarm: true,
+          };
       }
     }
   }

@@ -26,6 +26,8 @@ interface GuardrailEvidence {
   readonly verdict: string;
   readonly proven: boolean;
   readonly reason: string;
+  /** Shown below its harm bound (the step that leads to everyone). */
+  readonly harmShown: boolean;
 }
 
 /**
@@ -133,9 +135,16 @@ function passedText(guardrails: readonly GuardrailEvidence[]): string {
   if (guardrails.length === 0) return 'minimum time passed';
   const passed = guardrails.filter((g) => g.verdict === 'Successful');
   const proven = passed.filter((g) => g.proven).length;
+  const shown = passed.filter((g) => g.harmShown).length;
   const all = passed.length === guardrails.length ? 'all ' : '';
   const count = all ? `${guardrails.length}` : `${passed.length} of ${guardrails.length}`;
-  return `${all}${count} guardrails within limits${proven > 0 ? ` (${proven} proven by their intervals)` : ''}`;
+  const how =
+    shown > 0
+      ? ` (${shown === passed.length ? 'all' : shown} shown safe to go to everyone)`
+      : proven > 0
+        ? ` (${proven} proven by their intervals)`
+        : '';
+  return `${all}${count} guardrails within limits${how}`;
 }
 
 function judgeText(ev: Record<string, unknown>, verdict: string): string {
@@ -148,7 +157,14 @@ function guardrailsOf(value: unknown): GuardrailEvidence[] {
   return value.flatMap((g): GuardrailEvidence[] => {
     const o = asObject(g);
     return typeof o['verdict'] === 'string' && typeof o['reason'] === 'string'
-      ? [{ verdict: o['verdict'], proven: o['proven'] === true, reason: o['reason'] }]
+      ? [
+          {
+            verdict: o['verdict'],
+            proven: o['proven'] === true,
+            reason: o['reason'],
+            harmShown: asObject(o['harm'])['shown'] === true,
+          },
+        ]
       : [];
   });
 }

@@ -78,15 +78,70 @@ export interface PairSampleInput {
   readonly shadowRefusal: boolean;
 }
 
+/** One user cluster's share of an arm (the guardrails' variance is measured between clusters). */
+export interface ClusterCounters {
+  requests: number;
+  errors: number;
+  refusals: number;
+  silentFailures: number;
+  feedback: number;
+  thumbsDown: number;
+  tokensN: number;
+  tokensSum: number;
+}
+
+export interface ClusterContribution extends ClusterCounters {
+  readonly rolloutId: string;
+  readonly revision: number;
+  readonly versionId: string;
+  readonly role: string;
+  readonly cluster: number;
+}
+
+/** Ratings of answers served in one minute (the minute the answer was served, not the rating). */
+export interface FeedbackMinuteContribution {
+  readonly rolloutId: string;
+  readonly servedMinute: Date;
+  readonly revision: number;
+  readonly versionId: string;
+  readonly role: string;
+  readonly feedback: number;
+  readonly thumbsDown: number;
+}
+
 export interface EvidenceBatch {
   readonly arms: readonly ArmContribution[];
   readonly pairs: readonly PairContribution[];
   readonly samples: readonly PairSampleInput[];
+  readonly clusters?: readonly ClusterContribution[];
+  readonly feedbackMinutes?: readonly FeedbackMinuteContribution[];
 }
+
+export interface ClusterTotalRow extends ClusterCounters {
+  readonly revision: number;
+  readonly versionId: string;
+  readonly role: string;
+  readonly cluster: number;
+}
+
+export interface RecentFeedbackRow {
+  readonly revision: number;
+  readonly versionId: string;
+  readonly role: string;
+  readonly feedback: number;
+  readonly thumbsDown: number;
+}
+
+/** Width of the served-time buckets of analysis_feedback_minutes. */
+export const FEEDBACK_MINUTE_MS = 60_000;
 
 export interface ArmTotalRow extends ArmCounters {
   readonly versionId: string;
   readonly role: string;
+}
+
+export interface ArmRevisionRow extends ArmTotalRow {
+  readonly revision: number;
 }
 
 export interface ArmSeriesRow extends ArmTotalRow {
@@ -139,6 +194,9 @@ export class EvidenceStore {
         await addPair(tx, pair);
         await addPair(tx, { ...pair, bucketStart: TOTAL_BUCKET });
       }
+      if (batch.clusters && batch.clusters.length > 0) await addClusters(tx, batch.clusters);
+      if (batch.feedbackMinutes && batch.feedbackMinutes.length > 0)
+        await addFeedbackMinutes(tx, batch.feedbackMinutes);
       if (batch.samples.length > 0) {
         await tx.analysisPairSample.createMany({
           data: batch.samples.map((s) => ({
@@ -175,6 +233,85 @@ export class EvidenceStore {
       byArm.set(key, acc);
     }
     return [...byArm.values()];
+  }
+
+  /** Running totals per (revision, version, role) over the revisions from `fromRevision` on (null: all). */
+  async armTotalsByRevision(rolloutId: string, fromRevision: number | null): Promise<ArmRevisionRow[]> {
+    const rows = await this.prisma.analysisAggregate.findMany({
+      where: {
+        rolloutId,
+        bucketStart: TOTAL_BUCKET,
+        ...(fromRevision !== null ? { revision: { gte: fromRevision } } : {}),
+      },
+    });
+    return rows.map((r) => {
+      const acc: ArmRevisionRow = {
+        revision: r.revision,
+        versionId: r.versionId,
+        role: r.role,
+        ...emptyArmCounters(),
+      };
+      addCounters(acc, r);
+      return acc;
+    });
+  }
+
+  /** Per-cluster running totals per (revision, version, role), revisions from `fromRevision` on. */
+  async clusterTotals(rolloutId: string, fromRevision: number | null): Promise<ClusterTotalRow[]> {
+    const rows = await this.prisma.analysisClusterTotal.findMany({
+      where: { rolloutId, ...(fromRevision !== null ? { revision: { gte: fromRevision } } : {}) },
+      select: {
+        revision: true,
+        versionId: true,
+        role: true,
+        cluster: true,
+        requests: true,
+        errors: true,
+        refusals: true,
+        silentFailures: true,
+        feedback: true,
+        thumbsDown: true,
+        tokensN: true,
+        tokensSum: true,
+      },
+    });
+    return rows;
+  }
+
+  /**
+   * Ratings of answers served at or after `servedSince`, summed per (revision, version, role), for
+   * revisions from `fromRevision` on: what is still inside its feedback window.
+   */
+  async recentFeedback(
+    rolloutId: string,
+    fromRevision: number | null,
+    servedSince: Date,
+  ): Promise<RecentFeedbackRow[]> {
+    const minute = new Date(Math.floor(servedSince.getTime() / FEEDBACK_MINUTE_MS) * FEEDBACK_MINUTE_MS);
+    const rows = await this.prisma.analysisFeedbackMinute.groupBy({
+      by: ['revision', 'versionId', 'role'],
+      where: {
+        rolloutId,
+        servedMinute: { gte: minute },
+        ...(fromRevision !== null ? { revision: { gte: fromRevision } } : {}),
+      },
+      _sum: { feedback: true, thumbsDown: true },
+    });
+    return rows.map((r) => ({
+      revision: r.revision,
+      versionId: r.versionId,
+      role: r.role,
+      feedback: r._sum.feedback ?? 0,
+      thumbsDown: r._sum.thumbsDown ?? 0,
+    }));
+  }
+
+  /** Forgets ratings-by-minute older than `before` (longer ago than any feedback window). */
+  async pruneFeedbackMinutes(before: Date): Promise<number> {
+    const { count } = await this.prisma.analysisFeedbackMinute.deleteMany({
+      where: { servedMinute: { lt: before } },
+    });
+    return count;
   }
 
   /** Time buckets since `since`, per (version, role), for charts. */
@@ -319,6 +456,45 @@ async function addArm(tx: Tx, a: ArmContribution): Promise<void> {
         FROM unnest(t.latency_counts, EXCLUDED.latency_counts) WITH ORDINALITY AS u(x, y, i)
       ),
       updated_at = now()`;
+}
+
+/** All of a batch's cluster rows in one statement (a batch touches up to 100 clusters per arm). */
+async function addClusters(tx: Tx, rows: readonly ClusterContribution[]): Promise<void> {
+  const col = <K extends keyof ClusterContribution>(k: K) => rows.map((r) => r[k]);
+  await tx.$executeRaw`
+    INSERT INTO analysis_cluster_totals AS t (rollout_id, revision, version_id, role, cluster, requests, errors,
+      refusals, silent_failures, feedback, thumbs_down, tokens_n, tokens_sum, updated_at)
+    SELECT r.rollout_id, r.revision, r.version_id, r.role, r.cluster, r.requests, r.errors, r.refusals,
+      r.silent_failures, r.feedback, r.thumbs_down, r.tokens_n, r.tokens_sum, now()
+    FROM unnest(${col('rolloutId')}::uuid[], ${col('revision')}::int[], ${col('versionId')}::uuid[],
+      ${col('role')}::text[], ${col('cluster')}::smallint[], ${col('requests')}::int[], ${col('errors')}::int[],
+      ${col('refusals')}::int[], ${col('silentFailures')}::int[], ${col('feedback')}::int[],
+      ${col('thumbsDown')}::int[], ${col('tokensN')}::int[], ${col('tokensSum')}::float8[])
+      AS r(rollout_id, revision, version_id, role, cluster, requests, errors, refusals, silent_failures, feedback,
+           thumbs_down, tokens_n, tokens_sum)
+    ON CONFLICT (rollout_id, revision, version_id, role, cluster) DO UPDATE SET
+      requests = t.requests + EXCLUDED.requests,
+      errors = t.errors + EXCLUDED.errors,
+      refusals = t.refusals + EXCLUDED.refusals,
+      silent_failures = t.silent_failures + EXCLUDED.silent_failures,
+      feedback = t.feedback + EXCLUDED.feedback,
+      thumbs_down = t.thumbs_down + EXCLUDED.thumbs_down,
+      tokens_n = t.tokens_n + EXCLUDED.tokens_n,
+      tokens_sum = t.tokens_sum + EXCLUDED.tokens_sum,
+      updated_at = now()`;
+}
+
+async function addFeedbackMinutes(tx: Tx, rows: readonly FeedbackMinuteContribution[]): Promise<void> {
+  const col = <K extends keyof FeedbackMinuteContribution>(k: K) => rows.map((r) => r[k]);
+  await tx.$executeRaw`
+    INSERT INTO analysis_feedback_minutes AS t (rollout_id, served_minute, revision, version_id, role, feedback,
+      thumbs_down)
+    SELECT * FROM unnest(${col('rolloutId')}::uuid[], ${rows.map((r) => r.servedMinute.toISOString())}::timestamptz[],
+      ${col('revision')}::int[], ${col('versionId')}::uuid[], ${col('role')}::text[], ${col('feedback')}::int[],
+      ${col('thumbsDown')}::int[])
+    ON CONFLICT (rollout_id, served_minute, revision, version_id, role) DO UPDATE SET
+      feedback = t.feedback + EXCLUDED.feedback,
+      thumbs_down = t.thumbs_down + EXCLUDED.thumbs_down`;
 }
 
 async function addPair(tx: Tx, p: PairContribution): Promise<void> {

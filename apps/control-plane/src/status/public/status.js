@@ -406,6 +406,7 @@
           class: 'small muted',
           text: `${fmt.count(g.samples.baseline)} / ${fmt.count(g.samples.candidate)}`,
         }),
+        h('td', { 'data-col': 'plain', class: 'small', text: g.plain || '' }),
       ),
     );
     fill(
@@ -426,9 +427,14 @@
       h(
         'p',
         { class: 'small muted' },
-        `${a.arms.baseline.versionLabel}: ${fmt.count(a.arms.baseline.requests)} requests${a.baselineSource === 'rollout' ? ' (whole rollout: the baseline serves nobody in this step)' : ''} · ` +
+        `${a.arms.baseline.versionLabel}: ${fmt.count(a.arms.baseline.requests)} requests${a.baselineSource === 'none' ? ' (it serves nobody in this step: judged on the earlier steps)' : ''} · ` +
           `${a.arms.candidate.versionLabel}: ${fmt.count(a.arms.candidate.requests)} ${a.candidateRole === 'shadow' ? 'shadow copies' : 'requests'} · ` +
-          `intervals are always-valid at ${fmt.pct(a.alpha, 0)} error over all guardrails`,
+          `intervals are always-valid at ${fmt.pct(a.alpha, 0)} error over all guardrails` +
+          (a.requirement === 'harmBound'
+            ? ' · this step leads to everyone: each guardrail must be shown safe, not just look fine'
+            : a.requirement
+              ? ' · this step goes on unless a guardrail shows harm'
+              : ''),
       ),
       h(
         'div',
@@ -450,6 +456,7 @@
                 'Allowed',
                 'Verdict',
                 'Samples',
+                'What it means',
               ].map((t) => h('th', { scope: 'col', text: t })),
             ),
           ),

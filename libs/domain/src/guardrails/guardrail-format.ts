@@ -1,0 +1,33 @@
+import type { ConfidenceInterval } from './confidence-sequences';
+import { abs, round } from './fast-math';
+
+/** Number formats shared by the guardrails' reasons and the plain-words status sentences. */
+
+export function formatInterval(interval: ConfidenceInterval | null, format: (v: number) => string): string {
+  if (interval === null) return 'unknown';
+  return `${format(interval.lower)}..${interval.upper === null ? 'unbounded' : format(interval.upper)}`;
+}
+
+/** 0.041 -> "4.1%", 0.0004 -> "0.04%". */
+export function formatRate(rate: number): string {
+  const pct = rate * 100;
+  if (pct === 0) return '0%';
+  return `${trimZeros(pct.toFixed(abs(pct) >= 1 ? 1 : 2))}%`;
+}
+
+/** 1.39 -> "+139%", -0.31 -> "-31%". */
+export function formatSigned(change: number): string {
+  const pct = round(change * 100);
+  return `${pct > 0 ? '+' : pct < 0 ? '-' : '±'}${abs(pct)}%`;
+}
+
+/** 1840.2 -> "1,840". */
+export function formatNumber(value: number): string {
+  return round(value)
+    .toString()
+    .replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+}
+
+function trimZeros(s: string): string {
+  return s.includes('.') ? s.replace(/\.?0+$/, '') : s;
+}
