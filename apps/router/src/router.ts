@@ -4,14 +4,16 @@ import type { AddressInfo } from 'node:net';
 import type { EventPublisher } from '@aviary/domain';
 import { TOPICS } from '@aviary/contracts';
 import { ensureTopics, InProcessEventBus, KafkaEventPublisher, kafkaSecurity } from '@aviary/kafka';
-import { apiKeyFor, ChatHandler } from './chat/chat-handler';
 import { RefusalDetector } from '@aviary/domain';
 import type { RouterConfig } from './config/router.config';
+import { chatCompletions } from './endpoints/chat-completions';
+import { EvidenceRecorder } from './evidence/evidence-recorder';
 import { RouterMetrics } from './evidence/router-metrics';
 import { FeedbackHandler } from './feedback/feedback-handler';
 import { RequestIds } from './feedback/request-id';
 import { sendError } from './http/openai-errors';
 import { FlagRouting } from './routing/flag-routing';
+import { ProxyHandler } from './serving/proxy-handler';
 import { ShadowRunner } from './shadow/shadow-runner';
 import { ConcurrencyLimiter, LimiterRegistry } from './upstream/concurrency-limiter';
 import { RateLimiter } from './upstream/rate-limiter';
@@ -110,24 +112,27 @@ export async function startRouter(config: RouterConfig, opts: RouterOptions = {}
       ),
   );
   const metrics = new RouterMetrics({ events, flags, limiters });
-  const refusals = RefusalDetector.fromEnv(config.AVIARY_REFUSAL_PATTERNS);
-  const shadow = new ShadowRunner({
-    config,
-    upstream,
-    limiter: new ConcurrencyLimiter(config.AVIARY_SHADOW_MAX_CONCURRENCY, 0, 1),
-    refusals,
+  const evidence = new EvidenceRecorder({
     events,
     metrics,
-    apiKeyFor,
+    refusals: RefusalDetector.fromEnv(config.AVIARY_REFUSAL_PATTERNS),
+    captureSampleRate: config.AVIARY_CAPTURE_SAMPLE_RATE,
+    capturePrompts: config.AVIARY_CAPTURE_PROMPTS,
   });
-  const chat = new ChatHandler({
+  const shadow = new ShadowRunner({
+    upstream,
+    limiter: new ConcurrencyLimiter(config.AVIARY_SHADOW_MAX_CONCURRENCY, 0, 1),
+    evidence,
+    metrics,
+    timeoutMs: config.AVIARY_SHADOW_TIMEOUT_MS,
+  });
+  const proxy = new ProxyHandler({
     config,
     flags,
     upstream,
     limiters,
     rateLimiter: new RateLimiter(config.AVIARY_RATE_LIMIT_PER_MINUTE),
-    refusals,
-    events,
+    evidence,
     metrics,
     ids,
     shadow,
@@ -151,7 +156,7 @@ export async function startRouter(config: RouterConfig, opts: RouterOptions = {}
     const path = (req.url ?? '/').split('?', 1)[0];
     switch (`${req.method} ${path}`) {
       case 'POST /v1/chat/completions':
-        return chat.handle(req, res);
+        return proxy.handle(chatCompletions, req, res);
       case 'POST /v1/feedback':
         return feedback.handle(req, res);
       case 'GET /v1/models': {

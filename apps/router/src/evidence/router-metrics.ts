@@ -24,7 +24,11 @@ export class RouterMetrics {
   readonly shed: Counter<'model' | 'reason'>;
   readonly feedback: Counter<L | 'rating'>;
 
-  constructor(opts: { events: EventPublisher; flags: FlagRouting; limiters: LimiterRegistry }) {
+  constructor(opts: {
+    events: Pick<EventPublisher, 'stats'>;
+    flags: Pick<FlagRouting, 'status'>;
+    limiters: LimiterRegistry;
+  }) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'aviary_router_' });
     const labelNames = ['model', 'version', 'role'] as const;

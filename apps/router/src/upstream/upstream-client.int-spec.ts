@@ -17,11 +17,9 @@ describe(UpstreamClient.name, () => {
       } as unknown as UpstreamTarget;
       const call = client.call(
         target,
+        '/chat/completions',
         JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hi' }] }),
-        {
-          timeoutMs: 60_000,
-          apiKey: null,
-        },
+        { timeoutMs: 60_000 },
       );
       const outcome = call.then(
         () => 'answered',

@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { Agent, type Dispatcher } from 'undici';
 import type { ErrorClass } from '@aviary/contracts';
 import type { UpstreamTarget } from '@aviary/domain';
+import { upstreamAuthHeaders } from './upstream-auth';
 
 /** A failed upstream call, classified the way the analyzer counts errors. */
 export class UpstreamError extends Error {
@@ -11,8 +12,17 @@ export class UpstreamError extends Error {
     readonly status: number | null = null,
     /** The upstream's own error body, passed on for 4xx. */
     readonly body: Buffer | null = null,
+    /** What undici or the socket reported (kept for logs; `code` is undici's stable UND_ERR_*). */
+    cause?: unknown,
   ) {
-    super(message);
+    super(message, cause === undefined ? undefined : { cause });
+  }
+
+  /** undici's or the system's error code behind this failure, if any (e.g. UND_ERR_CONNECT_TIMEOUT). */
+  get causeCode(): string | null {
+    const c = this.cause as { code?: unknown; cause?: { code?: unknown } } | undefined;
+    const code = c?.code ?? c?.cause?.code;
+    return typeof code === 'string' ? code : null;
   }
 }
 
@@ -36,7 +46,6 @@ export interface CallOptions {
   readonly timeoutMs: number;
   /** The client went away: abort. */
   readonly signal?: AbortSignal;
-  readonly apiKey: string | null;
   /** Called once when the call is over, however it ended (e.g. to free a concurrency slot). */
   readonly onDone?: () => void;
 }
@@ -62,10 +71,10 @@ function classify(err: unknown, abortReason: 'timeout' | 'client' | null): Upstr
     (err as { cause?: { code?: unknown } }).cause?.code;
   const message = err instanceof Error ? err.message : String(err);
   if (typeof code === 'string' && TIMEOUT_CODES.has(code))
-    return new UpstreamError('timeout', `upstream timed out (${code})`);
+    return new UpstreamError('timeout', `upstream timed out (${code})`, null, null, err);
   if (typeof code === 'string' && CONNECT_CODES.has(code))
-    return new UpstreamError('connect', `could not reach the upstream (${code})`);
-  return new UpstreamError('connect', `upstream call failed: ${message}`);
+    return new UpstreamError('connect', `could not reach the upstream (${code})`, null, null, err);
+  return new UpstreamError('connect', `upstream call failed: ${message}`, null, null, err);
 }
 
 /**
@@ -96,13 +105,18 @@ export class UpstreamClient {
    * Sends the request and waits for the first body byte (or `timeoutMs`). 5xx answers become
    * UpstreamError('upstream_5xx'); 4xx come back as responses for the caller to pass on.
    */
-  async call(target: UpstreamTarget, payload: string, opts: CallOptions): Promise<UpstreamResponse> {
-    const { origin, path } = this.endpoint(target.baseUrl);
+  async call(
+    target: UpstreamTarget,
+    apiPath: string,
+    payload: string,
+    opts: CallOptions,
+  ): Promise<UpstreamResponse> {
+    const { origin, path } = this.endpoint(target.baseUrl, apiPath);
     const headers: Record<string, string> = {
       'content-type': 'application/json',
       accept: 'application/json, text/event-stream',
+      ...upstreamAuthHeaders(target),
     };
-    if (opts.apiKey) headers['authorization'] = `Bearer ${opts.apiKey}`;
     const call = new UpstreamCall(opts, () => this.active.delete(call));
     this.active.add(call);
     try {
@@ -141,12 +155,14 @@ export class UpstreamClient {
     await this.agent.destroy(new Error('the router is shutting down'));
   }
 
-  private endpoint(baseUrl: string): { origin: string; path: string } {
-    let e = this.endpoints.get(baseUrl);
+  /** `apiPath` (e.g. `/chat/completions`) under the version's base URL (e.g. `http://vllm:8000/v1`). */
+  private endpoint(baseUrl: string, apiPath: string): { origin: string; path: string } {
+    const key = `${baseUrl} ${apiPath}`;
+    let e = this.endpoints.get(key);
     if (!e) {
-      const url = new URL(`${baseUrl.replace(/\/+$/, '')}/chat/completions`);
+      const url = new URL(`${baseUrl.replace(/\/+$/, '')}${apiPath}`);
       e = { origin: url.origin, path: `${url.pathname}${url.search}` };
-      this.endpoints.set(baseUrl, e);
+      this.endpoints.set(key, e);
     }
     return e;
   }

@@ -1,14 +1,4 @@
-/**
- * Pulls the answer text and token usage out of an upstream's response without standing in the way:
- * the SSE reader is fed chunks as they are piped to the client.
- */
-export interface CompletionSummary {
-  text: string;
-  promptTokens: number | null;
-  completionTokens: number | null;
-  /** The body was not a chat completion at all. */
-  malformed: boolean;
-}
+import { type Answer, MALFORMED, type StreamAnswerReader, tokenCount } from '../answers/answer';
 
 type Choice = { message?: { content?: unknown }; delta?: { content?: unknown } };
 type Completion = {
@@ -16,29 +6,25 @@ type Completion = {
   usage?: { prompt_tokens?: unknown; completion_tokens?: unknown } | null;
 };
 
-function tokens(v: unknown): number | null {
-  return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? Math.floor(v) : null;
-}
-
-export function readJsonCompletion(raw: Buffer): CompletionSummary {
+/** A `chat.completion` body: the first choice's content and the usage. */
+export function readChatCompletion(raw: Buffer): Answer {
   try {
     const c = JSON.parse(raw.toString('utf8')) as Completion;
-    const content = c.choices?.[0]?.message?.content;
-    if (!Array.isArray(c.choices))
-      return { text: '', promptTokens: null, completionTokens: null, malformed: true };
+    if (!Array.isArray(c.choices)) return MALFORMED;
+    const content = c.choices[0]?.message?.content;
     return {
       text: typeof content === 'string' ? content : '',
-      promptTokens: tokens(c.usage?.prompt_tokens),
-      completionTokens: tokens(c.usage?.completion_tokens),
+      promptTokens: tokenCount(c.usage?.prompt_tokens),
+      completionTokens: tokenCount(c.usage?.completion_tokens),
       malformed: false,
     };
   } catch {
-    return { text: '', promptTokens: null, completionTokens: null, malformed: true };
+    return MALFORMED;
   }
 }
 
 /** Incremental `text/event-stream` parser for chat.completion.chunk events. */
-export class SseCompletionReader {
+export class ChatStreamReader implements StreamAnswerReader {
   private buffer = '';
   private readonly parts: string[] = [];
   private promptTokens: number | null = null;
@@ -56,7 +42,7 @@ export class SseCompletionReader {
     }
   }
 
-  finish(): CompletionSummary {
+  finish(): Answer {
     if (this.buffer.trim()) this.onEvent(this.buffer);
     this.buffer = '';
     return {
@@ -78,8 +64,8 @@ export class SseCompletionReader {
         const delta = c.choices?.[0]?.delta?.content;
         if (typeof delta === 'string') this.parts.push(delta);
         if (c.usage) {
-          this.promptTokens = tokens(c.usage.prompt_tokens) ?? this.promptTokens;
-          this.completionTokens = tokens(c.usage.completion_tokens) ?? this.completionTokens;
+          this.promptTokens = tokenCount(c.usage.prompt_tokens) ?? this.promptTokens;
+          this.completionTokens = tokenCount(c.usage.completion_tokens) ?? this.completionTokens;
         }
       } catch {
         // A line we cannot read is the upstream's problem; the client still gets it verbatim.

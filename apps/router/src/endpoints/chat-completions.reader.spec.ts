@@ -1,9 +1,9 @@
-import { readJsonCompletion, SseCompletionReader } from './completion-reader';
+import { ChatStreamReader, readChatCompletion } from './chat-completions.reader';
 
 const chunk = (content: string | null, extra: Record<string, unknown> = {}) =>
   `data: ${JSON.stringify({ object: 'chat.completion.chunk', choices: content === null ? [] : [{ index: 0, delta: { content } }], ...extra })}\n\n`;
 
-describe(SseCompletionReader.name, () => {
+describe(ChatStreamReader.name, () => {
   it('reassembles content and usage from chunks split at arbitrary byte boundaries', () => {
     const body = Buffer.from(
       chunk('Hel') +
@@ -12,7 +12,7 @@ describe(SseCompletionReader.name, () => {
         'data: [DONE]\n\n',
     );
     for (const size of [1, 3, 7, 64, body.length]) {
-      const reader = new SseCompletionReader();
+      const reader = new ChatStreamReader();
       for (let i = 0; i < body.length; i += size) reader.push(body.subarray(i, i + size));
       expect(reader.finish()).toEqual({
         text: 'Hello, wörld',
@@ -24,13 +24,13 @@ describe(SseCompletionReader.name, () => {
   });
 
   it('flags a stream with no chat chunks as malformed', () => {
-    const reader = new SseCompletionReader();
+    const reader = new ChatStreamReader();
     reader.push(Buffer.from('data: not json\n\n'));
     expect(reader.finish().malformed).toBe(true);
   });
 });
 
-describe(readJsonCompletion.name, () => {
+describe(readChatCompletion.name, () => {
   it('reads the message and usage', () => {
     const body = Buffer.from(
       JSON.stringify({
@@ -38,7 +38,7 @@ describe(readJsonCompletion.name, () => {
         usage: { prompt_tokens: 2, completion_tokens: 1 },
       }),
     );
-    expect(readJsonCompletion(body)).toEqual({
+    expect(readChatCompletion(body)).toEqual({
       text: 'hi',
       promptTokens: 2,
       completionTokens: 1,
@@ -47,6 +47,6 @@ describe(readJsonCompletion.name, () => {
   });
 
   it.each(['<html>502</html>', '{"error":"x"}', ''])('flags %j as malformed', (raw) => {
-    expect(readJsonCompletion(Buffer.from(raw)).malformed).toBe(true);
+    expect(readChatCompletion(Buffer.from(raw)).malformed).toBe(true);
   });
 });

@@ -1,0 +1,130 @@
+import {
+  TOPICS,
+  eventKey,
+  type ErrorClass,
+  type OutcomeEvent,
+  type PairEvent,
+  type PairSide,
+  type ServingRole,
+} from '@aviary/contracts';
+import type { EventPublisher, RefusalDetector, UpstreamTarget } from '@aviary/domain';
+import type { Answer } from '../answers/answer';
+import { classifyOutput, type OutputClass } from '../answers/output-classifier';
+import type { CaptureMode } from '../endpoints/endpoint';
+import type { Exchange } from '../serving/exchange';
+import type { RouterMetrics } from './router-metrics';
+
+/** How one upstream attempt of an exchange ended (served, failed or shadowed). */
+export interface Side {
+  readonly target: UpstreamTarget;
+  readonly role: ServingRole;
+  readonly requestId: string;
+  readonly status: number;
+  readonly errorClass: ErrorClass | null;
+  /** A candidate failure answered by the baseline: set on both of their outcomes. */
+  readonly fellBack: boolean;
+  /** What the upstream answered; null when nothing usable came back. */
+  readonly answer: Answer | null;
+  readonly latencyMs: number;
+  readonly ttftMs: number | null;
+  readonly stream: boolean;
+}
+
+/** A side once classified and recorded: what the shadow pair is built from. */
+export interface RecordedSide extends Side {
+  readonly outcome: OutcomeEvent;
+}
+
+const NOT_CLASSIFIED: OutputClass = Object.freeze({ refusal: false, empty: false, invalidJson: false });
+const round = (ms: number) => Math.round(ms * 100) / 100;
+const approxTokens = (chars: number) => Math.ceil(chars / 4);
+
+/**
+ * Builds every evidence event the router emits — an outcome per upstream attempt, a pair per
+ * shadowed request — and counts it in the metrics. The one place that knows the events' shape.
+ */
+export class EvidenceRecorder {
+  constructor(
+    private readonly d: {
+      readonly events: EventPublisher;
+      readonly metrics: RouterMetrics;
+      readonly refusals: RefusalDetector;
+      readonly captureSampleRate: number;
+      readonly capturePrompts: CaptureMode;
+    },
+  ) {}
+
+  /** Classifies the side's answer, emits its outcome event and returns it for the pair. */
+  outcome(x: Exchange, side: Side): RecordedSide {
+    const { request, routing } = x;
+    const answer = side.answer;
+    const cls =
+      side.errorClass === null && answer
+        ? classifyOutput(answer.text, request.jsonRequested, this.d.refusals)
+        : NOT_CLASSIFIED;
+    const outcome: OutcomeEvent = {
+      schema: 'aviary.outcome.v1',
+      requestId: side.requestId,
+      at: new Date().toISOString(),
+      model: request.model,
+      versionId: side.target.versionId,
+      versionLabel: side.target.label,
+      role: side.role,
+      rolloutId: routing.rolloutId,
+      revision: routing.revision,
+      stickinessBucket: side.role === 'shadow' ? null : x.bucket,
+      stream: side.stream,
+      status: side.status,
+      errorClass: side.errorClass,
+      fellBack: side.fellBack,
+      refusal: cls.refusal,
+      empty: cls.empty,
+      invalidJson: cls.invalidJson,
+      jsonRequested: request.jsonRequested,
+      latencyMs: round(side.latencyMs),
+      ttftMs: side.ttftMs === null ? null : round(side.ttftMs),
+      promptTokens: answer ? (answer.promptTokens ?? approxTokens(request.promptChars)) : null,
+      completionTokens: answer
+        ? (answer.completionTokens ?? (answer.text ? approxTokens(answer.text.length) : 0))
+        : null,
+      outputChars: answer?.text.length ?? 0,
+    };
+    this.d.metrics.record(outcome);
+    this.d.events.publish(TOPICS.outcomes, eventKey(outcome), outcome);
+    return { ...side, outcome };
+  }
+
+  /** The baseline's and the shadow's answers to one request, side by side (sampled). */
+  pair(x: Exchange, baseline: RecordedSide, shadow: RecordedSide): void {
+    if (Math.random() >= this.d.captureSampleRate) return;
+    const pair: PairEvent = {
+      schema: 'aviary.pair.v1',
+      requestId: baseline.requestId,
+      at: new Date().toISOString(),
+      model: x.request.model,
+      rolloutId: x.routing.rolloutId,
+      revision: x.routing.revision,
+      jsonRequested: x.request.jsonRequested,
+      prompt: x.endpoint.pairPrompt(x.request, this.d.capturePrompts),
+      baseline: pairSide(baseline),
+      shadow: pairSide(shadow),
+    };
+    this.d.events.publish(TOPICS.pairs, eventKey(pair), pair);
+  }
+}
+
+function pairSide(s: RecordedSide): PairSide {
+  const o = s.outcome;
+  return {
+    versionId: o.versionId,
+    versionLabel: o.versionLabel,
+    status: o.status,
+    errorClass: o.errorClass,
+    output: o.errorClass || !s.answer ? null : s.answer.text,
+    refusal: o.refusal,
+    empty: o.empty,
+    invalidJson: o.invalidJson,
+    latencyMs: o.latencyMs,
+    completionTokens: o.completionTokens,
+  };
+}
