@@ -14,6 +14,8 @@ export interface Answer {
 /** Fed the chunks of a streamed answer as they are piped to the client. */
 export interface StreamAnswerReader {
   push(chunk: Uint8Array): void;
+  /** performance.now() when the first token (text, tool call or refusal) arrived; null before. */
+  readonly firstTokenAt: number | null;
   /** The answer as far as it came (a cut stream gives what arrived). */
   finish(): Answer;
 }

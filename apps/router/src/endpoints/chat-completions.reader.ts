@@ -1,4 +1,5 @@
 import { type Answer, MALFORMED, type StreamAnswerReader, tokenCount } from '../answers/answer';
+import { SseEvents } from '../answers/sse-events';
 
 type Choice = { message?: { content?: unknown }; delta?: { content?: unknown } };
 type Completion = {
@@ -23,28 +24,25 @@ export function readChatCompletion(raw: Buffer): Answer {
   }
 }
 
-/** Incremental `text/event-stream` parser for chat.completion.chunk events. */
+/** A streamed chat completion: `chat.completion.chunk` events, then `[DONE]`. */
 export class ChatStreamReader implements StreamAnswerReader {
-  private buffer = '';
   private readonly parts: string[] = [];
   private promptTokens: number | null = null;
   private completionTokens: number | null = null;
   private sawChunk = false;
-  private readonly decoder = new TextDecoder();
+  private readonly events: SseEvents;
+  firstTokenAt: number | null = null;
+
+  constructor(maxEventChars?: number) {
+    this.events = new SseEvents(({ data }) => this.onData(data), maxEventChars);
+  }
 
   push(chunk: Uint8Array): void {
-    this.buffer += this.decoder.decode(chunk, { stream: true });
-    let sep: number;
-    while ((sep = this.buffer.indexOf('\n\n')) !== -1) {
-      const event = this.buffer.slice(0, sep);
-      this.buffer = this.buffer.slice(sep + 2);
-      this.onEvent(event);
-    }
+    this.events.push(chunk);
   }
 
   finish(): Answer {
-    if (this.buffer.trim()) this.onEvent(this.buffer);
-    this.buffer = '';
+    this.events.finish();
     return {
       text: this.parts.join(''),
       promptTokens: this.promptTokens,
@@ -53,23 +51,23 @@ export class ChatStreamReader implements StreamAnswerReader {
     };
   }
 
-  private onEvent(event: string): void {
-    for (const line of event.split('\n')) {
-      if (!line.startsWith('data:')) continue;
-      const data = line.slice(5).trim();
-      if (data === '[DONE]' || data === '') continue;
-      try {
-        const c = JSON.parse(data) as Completion;
-        this.sawChunk = true;
-        const delta = c.choices?.[0]?.delta?.content;
-        if (typeof delta === 'string') this.parts.push(delta);
-        if (c.usage) {
-          this.promptTokens = tokenCount(c.usage.prompt_tokens) ?? this.promptTokens;
-          this.completionTokens = tokenCount(c.usage.completion_tokens) ?? this.completionTokens;
-        }
-      } catch {
-        // A line we cannot read is the upstream's problem; the client still gets it verbatim.
-      }
+  private onData(data: string): void {
+    if (data === '[DONE]' || data === '') return;
+    let c: Completion;
+    try {
+      c = JSON.parse(data) as Completion;
+    } catch {
+      return; // an event we cannot read is the upstream's problem; the client still gets it verbatim
+    }
+    this.sawChunk = true;
+    const delta = c.choices?.[0]?.delta?.content;
+    if (typeof delta === 'string' && delta.length > 0) {
+      this.firstTokenAt ??= performance.now();
+      this.parts.push(delta);
+    }
+    if (c.usage) {
+      this.promptTokens = tokenCount(c.usage.prompt_tokens) ?? this.promptTokens;
+      this.completionTokens = tokenCount(c.usage.completion_tokens) ?? this.completionTokens;
     }
   }
 }
