@@ -36,6 +36,8 @@ async function main(): Promise<void> {
       router: loadRouterConfig({
         AVIARY_FLAGS_BACKUP_DIR: join(cp.database.dataDir, 'router-flags'),
         AVIARY_ROUTER_SECRET: persistentSecret(join(cp.database.dataDir, 'router-secret')),
+        // The demo's traffic would bury the banner under access-log lines; on when asked for.
+        AVIARY_ACCESS_LOG: 'off',
         ...process.env,
       }),
       demo: parseEnv('demo', demoSchema, process.env),

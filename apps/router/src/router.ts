@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { DestinationStream } from 'pino';
 import type { EventPublisher } from '@aviary/domain';
 import { TOPICS } from '@aviary/contracts';
 import { ensureTopics, InProcessEventBus, KafkaEventPublisher, kafkaSecurity } from '@aviary/kafka';
@@ -11,7 +12,9 @@ import { EvidenceRecorder } from './evidence/evidence-recorder';
 import { RouterMetrics } from './evidence/router-metrics';
 import { FeedbackHandler } from './feedback/feedback-handler';
 import { RequestIds } from './feedback/request-id';
+import { AccessLog } from './http/access-log';
 import { sendError } from './http/openai-errors';
+import { RequestScope } from './http/request-scope';
 import { FlagRouting } from './routing/flag-routing';
 import { ProxyHandler } from './serving/proxy-handler';
 import { ShadowRunner } from './shadow/shadow-runner';
@@ -36,7 +39,12 @@ export interface RouterOptions {
   readonly log?: Log;
   /** How long to wait for the first routing data before listening anyway. */
   readonly readyTimeoutMs?: number;
+  /** Where access-log lines go instead of stdout (tests); null: none, whatever the config says. */
+  readonly accessLog?: DestinationStream | null;
 }
+
+/** Probes and scrapes are not requests anyone asks about: no access-log line. */
+const UNLOGGED = new Set(['GET /metrics', 'GET /healthz', 'GET /readyz']);
 
 const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 
@@ -138,30 +146,50 @@ export async function startRouter(config: RouterConfig, opts: RouterOptions = {}
     shadow,
   });
   const feedback = new FeedbackHandler({ ids, events, metrics });
+  const accessLog =
+    opts.accessLog === null
+      ? null
+      : opts.accessLog !== undefined
+        ? new AccessLog(opts.accessLog)
+        : config.AVIARY_ACCESS_LOG === 'stdout'
+          ? new AccessLog()
+          : null;
 
   const server = createServer((req, res) => {
-    handle(req, res).catch((err: unknown) => {
+    const path = (req.url ?? '/').split('?', 1)[0] ?? '/';
+    const method = req.method ?? 'GET';
+    const scope = new RequestScope(method, path);
+    if (accessLog && !UNLOGGED.has(`${method} ${path}`)) accessLog.watch(scope, res);
+    handle(req, res, scope).catch((err: unknown) => {
       log(
         'error',
-        `unhandled error on ${req.method} ${req.url}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+        `unhandled error on ${method} ${path} (${scope.requestId}): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
       );
-      if (!res.headersSent) sendError(res, 500, 'server_error', 'The router failed unexpectedly.');
+      if (!res.headersSent)
+        sendError(
+          res,
+          scope,
+          500,
+          'server_error',
+          `The router failed unexpectedly (request ${scope.requestId}).`,
+        );
       else res.destroy();
     });
   });
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = (req.url ?? '/').split('?', 1)[0];
-    switch (`${req.method} ${path}`) {
+  async function handle(req: IncomingMessage, res: ServerResponse, scope: RequestScope): Promise<void> {
+    const { method, path } = scope;
+    switch (`${method} ${path}`) {
       case 'POST /v1/chat/completions':
-        return proxy.handle(chatCompletions, req, res);
+        scope.endpoint = 'chat.completions';
+        return proxy.handle(chatCompletions, req, res, scope);
       case 'POST /v1/feedback':
-        return feedback.handle(req, res);
+        return feedback.handle(req, res, scope);
       case 'GET /v1/models': {
         const created = Math.floor(Date.now() / 1000);
-        return json(res, 200, {
+        return json(res, scope, 200, {
           object: 'list',
           data: flags.models().map((id) => ({ id, object: 'model', created, owned_by: 'aviary' })),
         });
@@ -173,12 +201,12 @@ export async function startRouter(config: RouterConfig, opts: RouterOptions = {}
         return;
       }
       case 'GET /healthz':
-        return json(res, 200, { status: 'ok' });
+        return json(res, scope, 200, { status: 'ok' });
       case 'GET /readyz': {
         const f = flags.status();
         const e = events.stats();
         const ready = f.ready;
-        return json(res, ready ? 200 : 503, {
+        return json(res, scope, ready ? 200 : 503, {
           status: !ready ? 'unavailable' : f.sourceReachable && e.healthy ? 'ok' : 'degraded',
           checks: {
             flags: {
@@ -192,11 +220,11 @@ export async function startRouter(config: RouterConfig, opts: RouterOptions = {}
         });
       }
       default:
-        if (path?.startsWith('/v1/'))
-          return sendError(res, 404, 'invalid_request_error', `Unknown endpoint ${req.method} ${path}.`, {
+        if (path.startsWith('/v1/'))
+          return sendError(res, scope, 404, 'invalid_request_error', `Unknown endpoint ${method} ${path}.`, {
             code: 'unknown_url',
           });
-        return sendError(res, 404, 'not_found_error', `Unknown endpoint ${req.method} ${path}.`);
+        return sendError(res, scope, 404, 'not_found_error', `Unknown endpoint ${method} ${path}.`);
     }
   }
 
@@ -224,12 +252,17 @@ export async function startRouter(config: RouterConfig, opts: RouterOptions = {}
       flags.close();
       await upstream.close();
       if (ownsEvents) await events.close(5_000);
+      await accessLog?.flush();
     },
   };
 }
 
-function json(res: ServerResponse, status: number, body: unknown): void {
+function json(res: ServerResponse, scope: RequestScope, status: number, body: unknown): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    'x-aviary-request-id': scope.requestId,
+  });
   res.end(text);
 }

@@ -4,6 +4,7 @@ import { TOPICS, type OutcomeEvent, type PairEvent } from '@aviary/contracts';
 import { RefusalDetector, type EventPublisher, type UpstreamTarget } from '@aviary/domain';
 import type { DecodedRouting } from '@aviary/flags';
 import type { EndpointAdapter, ProxiedRequest } from '../src/endpoints/endpoint';
+import { RequestScope } from '../src/http/request-scope';
 import { EvidenceRecorder } from '../src/evidence/evidence-recorder';
 import { RouterMetrics } from '../src/evidence/router-metrics';
 import { RequestIds } from '../src/feedback/request-id';
@@ -176,7 +177,7 @@ export async function startProxyRig(
       res.writeHead(404).end();
       return;
     }
-    proxy.handle(endpoint, req, res).catch(() => {
+    proxy.handle(endpoint, req, res, new RequestScope(req.method ?? 'POST', req.url ?? '/')).catch(() => {
       if (!res.headersSent) res.writeHead(500).end();
       else res.destroy();
     });

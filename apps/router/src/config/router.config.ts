@@ -44,6 +44,8 @@ const schema = z.object({
   /** Signs request ids so feedback can be attributed by any replica. Must be the same on every router. */
   AVIARY_ROUTER_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   AVIARY_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  /** One JSON line per request on stdout (request id, model, version, role, status, latency), or none. */
+  AVIARY_ACCESS_LOG: z.enum(['stdout', 'off']).default('stdout'),
   ...KAFKA_SECURITY_ENV,
 });
 

@@ -1,5 +1,6 @@
 import { RefusalDetector } from '@aviary/domain';
 import { chatCompletions, parseChatRequest, type ChatRequest } from '../endpoints/chat-completions';
+import { RequestScope } from '../http/request-scope';
 import type { Exchange } from '../serving/exchange';
 import { LimiterRegistry, ConcurrencyLimiter } from '../upstream/concurrency-limiter';
 import { CapturingEvents, routing, target } from '../../test/proxy-fakes';
@@ -16,6 +17,7 @@ const x: Exchange<ChatRequest> = {
   bucket: 42,
   t0: 0,
   flagsMs: 0.1,
+  scope: new RequestScope('POST', '/v1/chat/completions'),
 };
 const served: Side = {
   target: target('v1'),

@@ -1,5 +1,6 @@
 import type { DecodedRouting } from '@aviary/flags';
 import type { EndpointAdapter, ProxiedRequest } from '../endpoints/endpoint';
+import type { RequestScope } from '../http/request-scope';
 
 /** One user request on its way through the router: what every step after routing needs to know. */
 export interface Exchange<R extends ProxiedRequest = ProxiedRequest> {
@@ -12,4 +13,6 @@ export interface Exchange<R extends ProxiedRequest = ProxiedRequest> {
   readonly t0: number;
   /** Time spent evaluating the flag. */
   readonly flagsMs: number;
+  /** The HTTP request's access-log facts and request id. */
+  readonly scope: RequestScope;
 }

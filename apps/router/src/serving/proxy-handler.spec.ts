@@ -138,6 +138,7 @@ describe(ProxyHandler.name, () => {
   it('turns bad requests away with a 400 naming the parameter, without calling an upstream', async () => {
     const res = await rig.post(CHAT, { model: 'm', messages: [{ content: 'no role' }] });
     expect(res.status).toBe(400);
+    expect(res.headers.get('x-aviary-request-id')).toMatch(/^avy-[\w-]{12}$/);
     expect(await res.json()).toMatchObject({
       error: { type: 'invalid_request_error', param: 'messages[0].role' },
     });
@@ -148,6 +149,7 @@ describe(ProxyHandler.name, () => {
     rig.routing = null;
     const res = await rig.post(CHAT, ask('hi'));
     expect(res.status).toBe(404);
+    expect(res.headers.get('x-aviary-request-id')).toMatch(/^avy-/);
     expect(await res.json()).toMatchObject({ error: { code: 'model_not_found', param: 'model' } });
   });
 

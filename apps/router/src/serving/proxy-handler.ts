@@ -7,6 +7,7 @@ import type { RouterMetrics } from '../evidence/router-metrics';
 import type { RequestIds } from '../feedback/request-id';
 import { type EndpointAdapter, type ProxiedRequest, RequestError } from '../endpoints/endpoint';
 import { sendError } from '../http/openai-errors';
+import type { RequestScope } from '../http/request-scope';
 import { BodyTooLargeError, readBody } from '../http/read-body';
 import { afterPendingIo, pipeStream, serverTiming, writeBuffered } from '../http/response-writer';
 import type { FlagRouting } from '../routing/flag-routing';
@@ -64,27 +65,39 @@ export class ProxyHandler {
     endpoint: EndpointAdapter<R>,
     req: IncomingMessage,
     res: ServerResponse,
+    scope: RequestScope,
   ): Promise<void> {
-    const t0 = performance.now();
-    const request = await this.readRequest(endpoint, req, res);
+    const t0 = scope.t0;
+    const request = await this.readRequest(endpoint, req, res, scope);
     if (!request) return;
+    scope.model = request.model;
+    scope.stream = request.stream;
     const sticky = stickinessKey(req.headers, request.user);
     const tFlags = performance.now();
     const routing = this.d.flags.resolve(request.model, sticky.key);
     const flagsMs = performance.now() - tFlags;
-    if (!routing) return this.unrouted(res, request.model);
+    if (!routing) return this.unrouted(res, scope, request.model);
     const wait = this.d.rateLimiter.take(sticky.key);
     if (wait > 0) {
       this.d.metrics.shed.inc({ model: request.model, reason: 'rate_limit' });
       return sendError(
         res,
+        scope,
         429,
         'rate_limit_error',
         `Rate limit of ${this.d.config.AVIARY_RATE_LIMIT_PER_MINUTE} requests per minute reached for this user.`,
         { code: 'rate_limit_exceeded', headers: { 'retry-after': String(wait) } },
       );
     }
-    const x: Exchange<R> = { endpoint, request, routing, bucket: stickinessBucket(sticky), flagsMs, t0 };
+    const x: Exchange<R> = {
+      endpoint,
+      request,
+      routing,
+      bucket: stickinessBucket(sticky),
+      flagsMs,
+      t0,
+      scope,
+    };
     const aborted = new AbortController();
     res.on('close', () => {
       if (!res.writableFinished) aborted.abort();
@@ -114,25 +127,37 @@ export class ProxyHandler {
     endpoint: EndpointAdapter<R>,
     req: IncomingMessage,
     res: ServerResponse,
+    scope: RequestScope,
   ): Promise<R | null> {
     try {
       return endpoint.parse(await readBody(req, this.d.config.AVIARY_ROUTER_MAX_BODY_BYTES));
     } catch (err) {
       if (err instanceof BodyTooLargeError)
-        sendError(res, 413, 'invalid_request_error', `The request body is larger than ${err.limit} bytes.`, {
-          code: 'request_too_large',
-        });
+        sendError(
+          res,
+          scope,
+          413,
+          'invalid_request_error',
+          `The request body is larger than ${err.limit} bytes.`,
+          {
+            code: 'request_too_large',
+          },
+        );
       else if (err instanceof RequestError)
-        sendError(res, 400, 'invalid_request_error', err.message, { param: err.param, code: err.code });
+        sendError(res, scope, 400, 'invalid_request_error', err.message, {
+          param: err.param,
+          code: err.code,
+        });
       else throw err;
       return null;
     }
   }
 
-  private unrouted(res: ServerResponse, model: string): void {
+  private unrouted(res: ServerResponse, scope: RequestScope, model: string): void {
     if (!this.d.flags.status().ready)
       return sendError(
         res,
+        scope,
         503,
         'server_error',
         'Aviary has not received any routing yet (the flag source has not answered); retry shortly.',
@@ -140,6 +165,7 @@ export class ProxyHandler {
       );
     return sendError(
       res,
+      scope,
       404,
       'invalid_request_error',
       `The model \`${model}\` does not exist or is not routed by Aviary.`,
@@ -203,6 +229,9 @@ export class ProxyHandler {
   private async answer(res: ServerResponse, x: Exchange, s: Served): Promise<RecordedSide> {
     const { up, target, role } = s;
     const requestId = this.issueId(x, target, role);
+    x.scope.requestId = requestId;
+    x.scope.version = target.label;
+    x.scope.role = role;
     const headers: Record<string, string> = {
       'x-aviary-request-id': requestId,
       'x-aviary-model-version': target.label,
@@ -251,13 +280,9 @@ export class ProxyHandler {
     // recording it happen after node:http has flushed the response to the socket.
     await afterPendingIo();
     const answer = x.endpoint.readJson(body, x.request);
-    return this.d.evidence.outcome(x, {
-      ...side,
-      stream: x.request.stream,
-      latencyMs,
-      answer,
-      errorClass: up.status >= 400 ? 'upstream_4xx' : answer.malformed ? 'invalid_response' : null,
-    });
+    const errorClass = up.status >= 400 ? 'upstream_4xx' : answer.malformed ? 'invalid_response' : null;
+    x.scope.errorClass = errorClass;
+    return this.d.evidence.outcome(x, { ...side, stream: x.request.stream, latencyMs, answer, errorClass });
   }
 
   /** Records the failed attempt(s) and tells the user, unless they already left. */
@@ -274,9 +299,16 @@ export class ProxyHandler {
     const requestId = this.recordFailure(x, f.target, f.role, failure, null, fellBack);
     if (f.candidateFailure)
       this.recordFailure(x, x.routing.target, 'candidate', f.candidateFailure, requestId, true);
+    Object.assign(x.scope, {
+      requestId,
+      version: f.target.label,
+      role: f.role,
+      errorClass: failure.errorClass,
+      cause: failure.causeCode,
+    });
     if (failure.errorClass === 'client_aborted') return;
     const a = failureAnswer(err, model, f.target);
-    sendError(res, a.status, a.type, a.message, {
+    sendError(res, x.scope, a.status, a.type, a.message, {
       code: a.code,
       ...(a.headers ? { headers: a.headers } : {}),
     });
