@@ -14,6 +14,7 @@ import { FeedbackHandler } from './feedback/feedback-handler';
 import { RequestIds } from './feedback/request-id';
 import { AccessLog } from './http/access-log';
 import { sendError } from './http/openai-errors';
+import { ClientAbortedError } from './http/read-body';
 import { RequestScope } from './http/request-scope';
 import { FlagRouting } from './routing/flag-routing';
 import { ProxyHandler } from './serving/proxy-handler';
@@ -126,13 +127,14 @@ export async function startRouter(config: RouterConfig, opts: RouterOptions = {}
     refusals: RefusalDetector.fromEnv(config.AVIARY_REFUSAL_PATTERNS),
     captureSampleRate: config.AVIARY_CAPTURE_SAMPLE_RATE,
     capturePrompts: config.AVIARY_CAPTURE_PROMPTS,
+    captureMaxChars: config.AVIARY_CAPTURE_MAX_CHARS,
   });
   const shadow = new ShadowRunner({
     upstream,
     limiter: new ConcurrencyLimiter(config.AVIARY_SHADOW_MAX_CONCURRENCY, 0, 1),
     evidence,
     metrics,
-    timeoutMs: config.AVIARY_SHADOW_TIMEOUT_MS,
+    limits: config,
   });
   const proxy = new ProxyHandler({
     config,
@@ -161,6 +163,11 @@ export async function startRouter(config: RouterConfig, opts: RouterOptions = {}
     const scope = new RequestScope(method, path);
     if (accessLog && !UNLOGGED.has(`${method} ${path}`)) accessLog.watch(scope, res);
     handle(req, res, scope).catch((err: unknown) => {
+      if (err instanceof ClientAbortedError) {
+        metrics.clientAborts.inc({ stage: 'upload' });
+        log('debug', `${method} ${path} (${scope.requestId}): ${err.message}`);
+        return;
+      }
       log(
         'error',
         `unhandled error on ${method} ${path} (${scope.requestId}): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,

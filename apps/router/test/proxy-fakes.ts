@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { TOPICS, type OutcomeEvent, type PairEvent } from '@aviary/contracts';
 import { RefusalDetector, type EventPublisher, type UpstreamTarget } from '@aviary/domain';
 import type { DecodedRouting } from '@aviary/flags';
+import { loadRouterConfig } from '../src/config/router.config';
 import type { EndpointAdapter, ProxiedRequest } from '../src/endpoints/endpoint';
 import { RequestScope } from '../src/http/request-scope';
 import { EvidenceRecorder } from '../src/evidence/evidence-recorder';
@@ -132,8 +133,9 @@ export interface ProxyRig {
 /** A ProxyHandler behind a local server, with a fake upstream and flag source. */
 export async function startProxyRig(
   endpoints: Record<string, EndpointAdapter<ProxiedRequest>>,
-  opts: { maxConcurrency?: number; maxQueue?: number; shadowCap?: number } = {},
+  opts: { maxConcurrency?: number; maxQueue?: number; shadowCap?: number; env?: Record<string, string> } = {},
 ): Promise<ProxyRig> {
+  const config = loadRouterConfig({ AVIARY_ROUTER_MAX_BODY_BYTES: String(64 * 1024), ...opts.env });
   const upstream = new FakeUpstream();
   const events = new CapturingEvents();
   const rig = { routing: routing() as DecodedRouting | null };
@@ -152,16 +154,17 @@ export async function startProxyRig(
     refusals: new RefusalDetector(),
     captureSampleRate: 1,
     capturePrompts: 'keep',
+    captureMaxChars: config.AVIARY_CAPTURE_MAX_CHARS,
   });
   const shadow = new ShadowRunner({
     upstream,
     limiter: new ConcurrencyLimiter(opts.shadowCap ?? 4, 0, 1),
     evidence,
     metrics,
-    timeoutMs: 1000,
+    limits: config,
   });
   const proxy = new ProxyHandler({
-    config: { AVIARY_ROUTER_MAX_BODY_BYTES: 64 * 1024, AVIARY_RATE_LIMIT_PER_MINUTE: 0 },
+    config,
     flags,
     upstream,
     limiters,

@@ -20,6 +20,8 @@ export interface Stack {
   readonly outcomes: OutcomeEvent[];
   readonly pairs: PairEvent[];
   readonly feedback: FeedbackEvent[];
+  /** What the router logged (any level). */
+  readonly logs: Array<{ level: string; message: string }>;
   /** Creates and starts a rollout with the given steps; returns its id once the router sees it. */
   rollout(steps: unknown[], extra?: Record<string, unknown>): Promise<string>;
   promote(id: string): Promise<void>;
@@ -42,6 +44,9 @@ export async function startStack(
     subscriber?: EventSubscriber;
     /** Control-plane settings over the stack's (manual analysis). */
     controlPlaneEnv?: Record<string, string>;
+    /** Extra fields for the versions' registration (endpoints, maxResponseBytes, totalTimeoutMs…). */
+    baselineVersion?: Record<string, unknown>;
+    candidateVersion?: Record<string, unknown>;
   } = {},
 ): Promise<Stack> {
   const cp = await startTestControlPlane({ AVIARY_ANALYSIS: 'manual', ...opts.controlPlaneEnv });
@@ -56,12 +61,14 @@ export async function startStack(
     upstreamModel: 'base-8b',
     apiKeyRef: 'ROUTER_TEST_BASELINE_KEY',
     timeoutMs: opts.baselineTimeoutMs ?? 5000,
+    ...opts.baselineVersion,
   });
   await cp.api('POST', `/api/v1/models/${model}/versions`, {
     label: 'v2',
     upstreamBaseUrl: candidate.url,
     upstreamModel: 'cand-8b',
     timeoutMs: opts.candidateTimeoutMs ?? 5000,
+    ...opts.candidateVersion,
   });
   const token = (
     await cp.api<{ token: string }>('POST', '/api/v1/tokens', { name: `router-${model}`, role: 'viewer' })
@@ -82,6 +89,7 @@ export async function startStack(
     return Promise.resolve();
   });
   const backupDir = mkdtempSync(join(tmpdir(), 'aviary-router-test-'));
+  const logs: Array<{ level: string; message: string }> = [];
   const router = await startRouter(
     loadRouterConfig({
       AVIARY_ROUTER_PORT: '0',
@@ -90,10 +98,17 @@ export async function startStack(
       AVIARY_FLAGS_REFRESH_MS: '100',
       AVIARY_FLAGS_BACKUP_DIR: backupDir,
       AVIARY_ROUTER_SECRET: SECRET,
-      AVIARY_LOG_LEVEL: 'error',
+      AVIARY_LOG_LEVEL: 'debug',
+      AVIARY_ACCESS_LOG: 'off',
       ...routerEnv,
     }),
-    { events },
+    {
+      events,
+      log: (level, message) => {
+        logs.push({ level, message });
+        if (level === 'error') process.stderr.write(`router: ${message}\n`);
+      },
+    },
   );
   await waitFor('the router to know the model', () => router.flags.resolve(model, 'probe') !== null, 10_000);
   const openai = new OpenAI({ baseURL: `${router.url}/v1`, apiKey: 'not-used-by-aviary', maxRetries: 0 });
@@ -114,6 +129,7 @@ export async function startStack(
     outcomes,
     pairs,
     feedback,
+    logs,
     async rollout(steps, extra = {}) {
       const r = await cp.api<{ id: string }>('POST', '/api/v1/rollouts', {
         model,

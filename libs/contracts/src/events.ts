@@ -11,6 +11,11 @@ export const TOPICS = {
 } as const;
 export type Topic = (typeof TOPICS)[keyof typeof TOPICS];
 
+/** The OpenAI APIs the router serves (and a version may declare it serves). */
+export const ENDPOINTS = ['chat.completions', 'responses', 'embeddings', 'completions'] as const;
+export const endpointSchema = z.enum(ENDPOINTS);
+export type Endpoint = z.infer<typeof endpointSchema>;
+
 export const ROLES = ['baseline', 'candidate', 'shadow'] as const;
 export const roleSchema = z.enum(ROLES);
 export type ServingRole = z.infer<typeof roleSchema>;

@@ -474,3 +474,43 @@ describe('demo-llm chat completions (real openai SDK)', () => {
     agent.destroy();
   });
 });
+
+describe('demo-llm misbehaviours for router robustness tests', () => {
+  const post = (server: DemoLlm, body: unknown) =>
+    fetch(`${server.url}/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+  const ask = (extra: Record<string, unknown> = {}) => ({ messages: user('hello'), ...extra });
+
+  it('pads answers to a requested size', async () => {
+    const server = await start({ behaviour: { padToChars: 100_000 } });
+    const completion = (await (await post(server, ask())).json()) as OpenAI.Chat.ChatCompletion;
+    expect(completion.choices[0]?.message.content?.length).toBe(100_000);
+  });
+
+  it('drips a non-streamed answer in slices', async () => {
+    const server = await start({ behaviour: { dripIntervalMs: 20 } });
+    const started = Date.now();
+    const res = await post(server, ask());
+    const completion = (await res.json()) as OpenAI.Chat.ChatCompletion;
+    expect(Date.now() - started).toBeGreaterThanOrEqual(15 * 20 - 10);
+    expect(completion.choices[0]?.message.content).toContain('Answer from baseline');
+  });
+
+  it('frames streams with CRLF when asked, which the openai SDK reads', async () => {
+    const server = await start({ behaviour: { sseCrlf: true } });
+    const raw = await (await post(server, ask({ stream: true }))).text();
+    expect(raw).toContain('\r\n\r\n');
+    expect(raw.replace(/\r\n/g, '')).not.toContain('\n');
+    let text = '';
+    for await (const chunk of await client(server).chat.completions.create({
+      model: 'm',
+      messages: user('hello'),
+      stream: true,
+    }))
+      text += chunk.choices[0]?.delta.content ?? '';
+    expect(text).toContain('Answer from baseline');
+  });
+});

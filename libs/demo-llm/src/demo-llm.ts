@@ -385,13 +385,19 @@ class DemoLlmServer implements DemoLlm {
       content = request.jsonRequested ? jsonAnswer(this.name, text, request.schema) : text;
       if (fate === 'brokenJson') content = brokenJson(content, variant);
     }
+    // Filler up to padToChars for plain non-streamed answers, added as bytes (a 20 MB answer costs
+    // this server a copy, not four passes over a string).
+    const pad =
+      fate === 'ok' && !request.jsonRequested && !request.stream
+        ? Math.max(0, behaviour.padToChars - content.length)
+        : 0;
     let finishReason: 'stop' | 'length' = 'stop';
     if (request.maxTokens !== null && estimateTokens(content.length) > request.maxTokens) {
       content = content.slice(0, request.maxTokens * 4);
       finishReason = 'length';
     }
     const promptTokens = estimateTokens(request.promptChars);
-    const completionTokens = estimateTokens(content.length);
+    const completionTokens = estimateTokens(content.length + pad);
     const usage: Usage = {
       prompt_tokens: promptTokens,
       completion_tokens: completionTokens,
@@ -414,12 +420,48 @@ class DemoLlmServer implements DemoLlm {
       });
     }
     // Hand-built: about twice as fast as JSON.stringify of the nested object, on the benchmark's hot path.
-    const body =
+    const head =
       `{"id":"${id}","object":"chat.completion","created":${created},"model":${JSON.stringify(model)},` +
-      `"choices":[{"index":0,"message":{"role":"assistant","content":${JSON.stringify(content)},"refusal":null,` +
-      `"annotations":[]},"logprobs":null,"finish_reason":"${finishReason}"}],"usage":${JSON.stringify(usage)},` +
-      `"system_fingerprint":null}`;
+      `"choices":[{"index":0,"message":{"role":"assistant","content":${JSON.stringify(content)}`;
+    const tail =
+      `,"refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"${finishReason}"}],` +
+      `"usage":${JSON.stringify(usage)},"system_fingerprint":null}`;
+    const body =
+      pad > 0
+        ? Buffer.concat([Buffer.from(head.slice(0, -1)), padding(pad), Buffer.from(`"${tail}`)])
+        : head + tail;
+    if (behaviour.dripIntervalMs > 0) return this.drip(ex, body, fate, headers, behaviour.dripIntervalMs);
     this.finish(ex, 200, body, fate, headers);
+  }
+
+  /** Writes a complete JSON answer in 16 slices, `intervalMs` apart (a body that keeps dripping). */
+  private drip(
+    ex: Exchange,
+    body: string | Buffer,
+    fate: Fate,
+    headers: OutgoingHttpHeaders,
+    intervalMs: number,
+  ): void {
+    const bytes = typeof body === 'string' ? Buffer.from(body) : body;
+    const slice = Math.ceil(bytes.length / 16);
+    ex.res.writeHead(200, { 'content-type': 'application/json', ...headers, 'content-length': bytes.length });
+    let offset = 0;
+    const next = (): void => {
+      ex.timer = undefined;
+      if (ex.closed) return;
+      const end = Math.min(bytes.length, offset + slice);
+      const last = end >= bytes.length;
+      if (last) {
+        this.count(ex, fate);
+        this.release(ex);
+        ex.res.end(bytes.subarray(offset, end));
+        return;
+      }
+      ex.res.write(bytes.subarray(offset, end));
+      offset = end;
+      ex.timer = setTimeout(next, intervalMs);
+    };
+    next();
   }
 
   private stream(
@@ -451,23 +493,25 @@ class DemoLlmServer implements DemoLlm {
     tail += 'data: [DONE]\n\n';
     const deltas = splitIntoDeltas(s.content);
     const tps = s.behaviour.tokensPerSecond;
+    // JSON escapes newlines inside data, so every raw \n is framing.
+    const frame = s.behaviour.sseCrlf ? (t: string) => t.replace(/\n/g, '\r\n') : (t: string) => t;
 
     if (!(tps > 0)) {
       let all = first;
       for (const d of deltas) all += contentChunk(d);
       all += tail;
-      return this.finish(ex, 200, all, s.fate, { ...SSE_HEADERS, ...s.headers });
+      return this.finish(ex, 200, frame(all), s.fate, { ...SSE_HEADERS, ...s.headers });
     }
 
     res.writeHead(200, { ...SSE_HEADERS, ...s.headers });
-    res.write(first);
+    res.write(frame(first));
     let i = 0;
     const next = (): void => {
       const delta = deltas[i];
       if (delta === undefined) {
         this.count(ex, s.fate);
         this.release(ex);
-        res.end(tail);
+        res.end(frame(tail));
         return;
       }
       ex.timer = setTimeout(
@@ -475,7 +519,7 @@ class DemoLlmServer implements DemoLlm {
           ex.timer = undefined;
           if (ex.closed) return;
           i++;
-          res.write(contentChunk(delta));
+          res.write(frame(contentChunk(delta)));
           next();
         },
         (estimateTokens(delta.length) / tps) * 1000,
@@ -550,7 +594,7 @@ class DemoLlmServer implements DemoLlm {
   private finish(
     ex: Exchange,
     status: number,
-    body: string,
+    body: string | Buffer,
     outcome: DemoLlmOutcome,
     headers?: OutgoingHttpHeaders,
   ): void {
@@ -560,7 +604,12 @@ class DemoLlmServer implements DemoLlm {
     this.send(ex.res, status, body, headers);
   }
 
-  private send(res: ServerResponse, status: number, body: string, headers?: OutgoingHttpHeaders): void {
+  private send(
+    res: ServerResponse,
+    status: number,
+    body: string | Buffer,
+    headers?: OutgoingHttpHeaders,
+  ): void {
     const sse = headers !== undefined && headers['content-type'] !== undefined;
     res.writeHead(status, {
       ...(sse ? {} : { 'content-type': 'application/json' }),
@@ -592,6 +641,16 @@ class DemoLlmServer implements DemoLlm {
       errorBody(`Unknown request URL: ${method} ${path}.`, 'invalid_request_error', null, 'unknown_url'),
     );
   }
+}
+
+const PAD_SENTENCE = ' This sentence pads the answer to the size the demo behaviour asks for.';
+let padCache = Buffer.alloc(0);
+
+/** `chars` bytes of filler sentences (plain ASCII: the same in a JSON string), built once per size. */
+function padding(chars: number): Buffer {
+  if (padCache.length < chars)
+    padCache = Buffer.from(PAD_SENTENCE.repeat(Math.ceil(chars / PAD_SENTENCE.length)));
+  return padCache.subarray(0, chars);
 }
 
 /**

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { endpointSchema } from '@aviary/contracts';
 import { flagNameForModel, type ModelRouting, type UpstreamTarget } from '@aviary/domain';
 import { RoutingEncodingError } from './flags.errors';
 
@@ -33,6 +34,10 @@ export const upstreamTargetSchema = z.object({
   upstreamModel: z.string().min(1),
   timeoutMs: z.number().int().positive(),
   apiKeyRef: z.string().min(1).nullable(),
+  // Optional within v1: routers ignore what they do not know, publishers add only optional fields.
+  endpoints: z.array(endpointSchema).min(1).readonly().nullable().optional(),
+  maxResponseBytes: z.number().int().positive().nullable().optional(),
+  totalTimeoutMs: z.number().int().positive().nullable().optional(),
 });
 
 /**
@@ -325,5 +330,9 @@ function copyTarget(target: UpstreamTarget): UpstreamTarget {
     upstreamModel: target.upstreamModel,
     timeoutMs: target.timeoutMs,
     apiKeyRef: target.apiKeyRef,
+    // Left out when not set, so routings without them encode to the same bytes as before.
+    ...(target.endpoints ? { endpoints: [...target.endpoints] } : {}),
+    ...(target.maxResponseBytes ? { maxResponseBytes: target.maxResponseBytes } : {}),
+    ...(target.totalTimeoutMs ? { totalTimeoutMs: target.totalTimeoutMs } : {}),
   };
 }

@@ -1,3 +1,4 @@
+import { type Endpoint, endpointSchema } from '@aviary/contracts';
 import { deriveSplit, type ModelRouting, type RolloutState, type UpstreamTarget } from '@aviary/domain';
 
 export interface VersionForRouting {
@@ -7,6 +8,10 @@ export interface VersionForRouting {
   readonly upstreamModel: string;
   readonly timeoutMs: number;
   readonly apiKeyRef: string | null;
+  /** Empty: every endpoint. */
+  readonly endpoints?: readonly string[];
+  readonly maxResponseBytes?: number | null;
+  readonly totalTimeoutMs?: number | null;
 }
 
 /** The Prisma `select` that loads a VersionForRouting. */
@@ -17,6 +22,9 @@ export const VERSION_FOR_ROUTING_SELECT = {
   upstreamModel: true,
   timeoutMs: true,
   apiKeyRef: true,
+  endpoints: true,
+  maxResponseBytes: true,
+  totalTimeoutMs: true,
 } as const;
 
 export interface RoutingInput {
@@ -40,7 +48,15 @@ export function toUpstreamTarget(v: VersionForRouting): UpstreamTarget {
     upstreamModel: v.upstreamModel,
     timeoutMs: v.timeoutMs,
     apiKeyRef: v.apiKeyRef,
+    endpoints: v.endpoints && v.endpoints.length > 0 ? knownEndpoints(v.endpoints) : null,
+    maxResponseBytes: v.maxResponseBytes ?? null,
+    totalTimeoutMs: v.totalTimeoutMs ?? null,
   };
+}
+
+/** The database keeps strings; the API only ever wrote known endpoint names. */
+function knownEndpoints(values: readonly string[]): Endpoint[] {
+  return values.filter((e): e is Endpoint => endpointSchema.safeParse(e).success);
 }
 
 /** The routing a model's flag should carry, from its stable version and active rollout. */

@@ -35,6 +35,14 @@ const schema = z.object({
   AVIARY_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(0),
   AVIARY_SHADOW_MAX_CONCURRENCY: envField.positiveInt(16, 10_000),
   AVIARY_SHADOW_TIMEOUT_MS: envField.positiveInt(30_000, 600_000),
+  /** Largest upstream answer the router reads (a version's maxResponseBytes overrides it). */
+  AVIARY_UPSTREAM_MAX_RESPONSE_BYTES: envField.positiveInt(32 * 1_048_576, 1024 * 1_048_576),
+  /** Largest shadow answer the router reads; past it the copy is cut and recorded as invalid. */
+  AVIARY_SHADOW_MAX_RESPONSE_BYTES: envField.positiveInt(4 * 1_048_576, 1024 * 1_048_576),
+  /** Deadline for a whole non-streamed answer (a version's totalTimeoutMs overrides it). */
+  AVIARY_UPSTREAM_TOTAL_TIMEOUT_MS: envField.positiveInt(300_000, 3_600_000),
+  /** Characters of each answer kept in shadow pair events (longer answers are cut there). */
+  AVIARY_CAPTURE_MAX_CHARS: envField.positiveInt(32_768, 16 * 1_048_576),
   /** Share of shadowed requests whose outputs are streamed as pairs. */
   AVIARY_CAPTURE_SAMPLE_RATE: rate.default(1),
   /** Prompt text in pair events: keep it, redact contents, or drop it. */

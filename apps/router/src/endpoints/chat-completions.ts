@@ -3,7 +3,7 @@ import type { UpstreamTarget } from '@aviary/domain';
 import type { Answer, StreamAnswerReader } from '../answers/answer';
 import { ChatStreamReader, readChatCompletion } from './chat-completions.reader';
 import { type CaptureMode, type EndpointAdapter, type ProxiedRequest, RequestError } from './endpoint';
-import { contentText, isObject, parseJsonObject, promptOf } from './request-fields';
+import { contentText, isObject, parseJsonObject, promptOf, withModel } from './request-fields';
 
 /** The part of an OpenAI chat-completions request the router reads; everything else passes through. */
 export interface ChatRequest extends ProxiedRequest {
@@ -56,10 +56,9 @@ export const chatCompletions: EndpointAdapter<ChatRequest> = {
   upstreamPath: '/chat/completions',
   parse: parseChatRequest,
   upstreamPayload(request: ChatRequest, target: UpstreamTarget, purpose: 'serve' | 'shadow'): string {
-    if (purpose === 'serve') return JSON.stringify({ ...request.body, model: target.upstreamModel });
-    const body: Record<string, unknown> = { ...request.body, model: target.upstreamModel, stream: false };
-    delete body['stream_options'];
-    return JSON.stringify(body);
+    if (purpose === 'serve') return withModel(request.body, target.upstreamModel);
+    const { stream_options: _dropped, ...body } = request.body;
+    return withModel(body, target.upstreamModel, { stream: false });
   },
   readJson: (body: Buffer): Answer => readChatCompletion(body),
   streamReader: (): StreamAnswerReader => new ChatStreamReader(),

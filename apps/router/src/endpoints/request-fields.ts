@@ -16,6 +16,46 @@ export function parseJsonObject(raw: Buffer): Record<string, unknown> {
   return body;
 }
 
+/** Deeper than this, a field is reported as the reason a body cannot be forwarded. */
+const MAX_DEPTH = 1000;
+
+/**
+ * The body as sent upstream, with the upstream's model name. JSON.parse takes any nesting, but
+ * JSON.stringify recurses: a field nested some thousands deep cannot be re-serialised, and the
+ * request is answered 400 naming that field (it used to reset the connection).
+ */
+export function withModel(
+  body: Record<string, unknown>,
+  model: string,
+  extra?: Record<string, unknown>,
+): string {
+  try {
+    return JSON.stringify({ ...body, model, ...extra });
+  } catch (err) {
+    if (!(err instanceof RangeError)) throw err;
+    const field = Object.keys(body).find((k) => depthExceeds(body[k], MAX_DEPTH)) ?? null;
+    throw new RequestError(
+      field
+        ? `'${field}' is nested too deeply to be forwarded (more than ${MAX_DEPTH} levels).`
+        : 'The request body is nested too deeply to be forwarded.',
+      field,
+      'nesting_too_deep',
+    );
+  }
+}
+
+/** Whether a parsed JSON value nests deeper than `limit`, without recursing. */
+function depthExceeds(value: unknown, limit: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (typeof v !== 'object' || v === null) continue;
+    if (depth > limit) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
 /** Text of a message's content (string, or the text parts of an array). */
 export function contentText(content: unknown): string {
   if (typeof content === 'string') return content;

@@ -50,6 +50,7 @@ function recorder(captureSampleRate = 1) {
     refusals: new RefusalDetector(),
     captureSampleRate,
     capturePrompts: 'redact',
+    captureMaxChars: 20,
   });
   return { r, events, metrics };
 }
@@ -110,6 +111,15 @@ describe(EvidenceRecorder.name, () => {
         shadow: expect.objectContaining({ versionLabel: 'v2', refusal: true }) as unknown,
       }),
     ]);
+  });
+
+  it('cuts long answers in pair events, not in outcomes', () => {
+    const { r, events } = recorder();
+    const long = { ...served, answer: { ...served.answer!, text: 'word '.repeat(100) } };
+    const side = r.outcome(x, long);
+    r.pair(x, side, side);
+    expect(events.outcomes[0]?.outputChars).toBe(500);
+    expect(events.pairs[0]?.baseline.output).toHaveLength(20);
   });
 
   it('keeps no pair when capture sampling leaves it out', () => {

@@ -51,6 +51,8 @@ export class EvidenceRecorder {
       readonly refusals: RefusalDetector;
       readonly captureSampleRate: number;
       readonly capturePrompts: CaptureMode;
+      /** Answers are cut to this many characters in pair events (the analyzer compares them). */
+      readonly captureMaxChars: number;
     },
   ) {}
 
@@ -106,21 +108,22 @@ export class EvidenceRecorder {
       revision: x.routing.revision,
       jsonRequested: x.request.jsonRequested,
       prompt: x.endpoint.pairPrompt(x.request, this.d.capturePrompts),
-      baseline: pairSide(baseline),
-      shadow: pairSide(shadow),
+      baseline: pairSide(baseline, this.d.captureMaxChars),
+      shadow: pairSide(shadow, this.d.captureMaxChars),
     };
     this.d.events.publish(TOPICS.pairs, eventKey(pair), pair);
   }
 }
 
-function pairSide(s: RecordedSide): PairSide {
+function pairSide(s: RecordedSide, maxChars: number): PairSide {
   const o = s.outcome;
+  const text = o.errorClass || !s.answer ? null : s.answer.text;
   return {
     versionId: o.versionId,
     versionLabel: o.versionLabel,
     status: o.status,
     errorClass: o.errorClass,
-    output: o.errorClass || !s.answer ? null : s.answer.text,
+    output: text !== null && text.length > maxChars ? text.slice(0, maxChars) : text,
     refusal: o.refusal,
     empty: o.empty,
     invalidJson: o.invalidJson,

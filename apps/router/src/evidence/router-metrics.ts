@@ -23,6 +23,7 @@ export class RouterMetrics {
   readonly shadowShed: Counter<'model'>;
   readonly shed: Counter<'model' | 'reason'>;
   readonly feedback: Counter<L | 'rating'>;
+  readonly clientAborts: Counter<'stage'>;
 
   constructor(opts: {
     events: Pick<EventPublisher, 'stats'>;
@@ -110,6 +111,12 @@ export class RouterMetrics {
       name: 'aviary_router_feedback_total',
       help: 'Thumbs up / down received',
       labelNames: [...labelNames, 'rating'],
+      registers,
+    });
+    this.clientAborts = new Counter({
+      name: 'aviary_router_client_aborts_total',
+      help: 'Clients that closed the connection before sending their whole request (stage="upload")',
+      labelNames: ['stage'],
       registers,
     });
     const events = opts.events;

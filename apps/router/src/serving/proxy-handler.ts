@@ -17,10 +17,12 @@ import { type LimiterRegistry, QueueFullError } from '../upstream/concurrency-li
 import type { RateLimiter } from '../upstream/rate-limiter';
 import { type UpstreamClient, UpstreamError, type UpstreamResponse } from '../upstream/upstream-client';
 import { FALLBACK_CLASSES, failureAnswer, failureStatus } from '../upstream/upstream-errors';
+import { callLimits, type LimitDefaults } from '../upstream/upstream-limits';
 import type { Exchange } from './exchange';
 
 export interface ProxyDeps {
-  readonly config: Pick<RouterConfig, 'AVIARY_ROUTER_MAX_BODY_BYTES' | 'AVIARY_RATE_LIMIT_PER_MINUTE'>;
+  readonly config: Pick<RouterConfig, 'AVIARY_ROUTER_MAX_BODY_BYTES' | 'AVIARY_RATE_LIMIT_PER_MINUTE'> &
+    LimitDefaults;
   readonly flags: Pick<FlagRouting, 'resolve' | 'status'>;
   readonly upstream: Pick<UpstreamClient, 'call'>;
   readonly limiters: LimiterRegistry;
@@ -116,6 +118,11 @@ export class ProxyHandler {
       if (served.candidateFailure)
         this.recordFailure(x, routing.target, 'candidate', served.candidateFailure, primary.requestId, true);
     } catch (err) {
+      if (err instanceof RequestError)
+        return sendError(res, scope, 400, 'invalid_request_error', err.message, {
+          param: err.param,
+          code: err.code,
+        });
       if (!(err instanceof AttemptFailed)) throw err;
       return this.failed(res, x, err);
     }
@@ -185,6 +192,7 @@ export class ProxyHandler {
         candidateFailure: null,
       };
     } catch (err) {
+      if (err instanceof RequestError) throw err; // the body cannot be forwarded to any version
       const fallback = routing.fallback;
       if (
         role !== 'candidate' ||
@@ -219,7 +227,7 @@ export class ProxyHandler {
       throw err;
     }
     return this.d.upstream.call(target, x.endpoint.upstreamPath, payload, {
-      timeoutMs: target.timeoutMs,
+      ...callLimits(target, this.d.config, x.request.stream ? 'serve-stream' : 'serve'),
       signal,
       onDone: release,
     });
@@ -289,10 +297,8 @@ export class ProxyHandler {
   private failed(res: ServerResponse, x: Exchange, f: AttemptFailed): void {
     const model = x.request.model;
     const err = f.cause;
-    if (!(err instanceof UpstreamError) && !(err instanceof QueueFullError)) {
-      res.destroy();
-      throw err;
-    }
+    // Not an upstream's doing: the router's own failure (answered 500 with the request id).
+    if (!(err instanceof UpstreamError) && !(err instanceof QueueFullError)) throw err;
     if (err instanceof QueueFullError) this.d.metrics.shed.inc({ model, reason: err.reason });
     const failure = err instanceof QueueFullError ? new UpstreamError('shed', err.message, 429) : err;
     const fellBack = f.candidateFailure !== null;

@@ -3,7 +3,9 @@ import type { EvidenceRecorder, RecordedSide, Side } from '../evidence/evidence-
 import type { RouterMetrics } from '../evidence/router-metrics';
 import type { Exchange } from '../serving/exchange';
 import type { ConcurrencyLimiter } from '../upstream/concurrency-limiter';
+import type { RouterConfig } from '../config/router.config';
 import { failureStatus } from '../upstream/upstream-errors';
+import { callLimits, type LimitDefaults } from '../upstream/upstream-limits';
 import { type UpstreamClient, UpstreamError } from '../upstream/upstream-client';
 
 /**
@@ -18,7 +20,7 @@ export class ShadowRunner {
       readonly limiter: ConcurrencyLimiter;
       readonly evidence: EvidenceRecorder;
       readonly metrics: RouterMetrics;
-      readonly timeoutMs: number;
+      readonly limits: LimitDefaults & Pick<RouterConfig, 'AVIARY_SHADOW_TIMEOUT_MS'>;
     },
   ) {}
 
@@ -45,7 +47,7 @@ export class ShadowRunner {
         target,
         x.endpoint.upstreamPath,
         x.endpoint.upstreamPayload(x.request, target, 'shadow'),
-        { timeoutMs: Math.min(target.timeoutMs, this.d.timeoutMs) },
+        callLimits(target, this.d.limits, 'shadow', this.d.limits.AVIARY_SHADOW_TIMEOUT_MS),
       );
       const answer = x.endpoint.readJson(await res.body(), x.request);
       return {

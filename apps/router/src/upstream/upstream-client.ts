@@ -44,6 +44,10 @@ export interface UpstreamResponse {
 export interface CallOptions {
   /** Until the first body byte, and then between body chunks. */
   readonly timeoutMs: number;
+  /** For the whole call, first byte to last (a non-streamed answer that keeps dripping); none if unset. */
+  readonly totalTimeoutMs?: number;
+  /** Bytes of answer read at most; past it the call is cut and fails as invalid_response. */
+  readonly maxBytes?: number;
   /** The client went away: abort. */
   readonly signal?: AbortSignal;
   /** Called once when the call is over, however it ended (e.g. to free a concurrency slot). */
@@ -63,9 +67,35 @@ const CONNECT_CODES = new Set([
 ]);
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 
-function classify(err: unknown, abortReason: 'timeout' | 'client' | null): UpstreamError {
+type AbortReason = 'timeout' | 'client' | 'deadline' | 'too_large';
+
+/** Aviary's own causes, in the style of undici's codes (access log, error bodies). */
+export const TOTAL_TIMEOUT = 'AVIARY_TOTAL_TIMEOUT';
+export const RESPONSE_TOO_LARGE = 'AVIARY_RESPONSE_TOO_LARGE';
+const coded = (code: string, message: string) => Object.assign(new Error(message), { code });
+
+function classify(
+  err: unknown,
+  abortReason: AbortReason | null,
+  opts: CallOptions,
+  status: number,
+): UpstreamError {
   if (abortReason === 'timeout') return new UpstreamError('timeout', 'the upstream did not answer in time');
   if (abortReason === 'client') return new UpstreamError('client_aborted', 'the client went away');
+  if (abortReason === 'deadline') {
+    const message = `the upstream did not finish its answer within ${opts.totalTimeoutMs} ms`;
+    return new UpstreamError('timeout', message, null, null, coded(TOTAL_TIMEOUT, message));
+  }
+  if (abortReason === 'too_large') {
+    const message = `the upstream's answer is larger than ${opts.maxBytes} bytes`;
+    return new UpstreamError(
+      'invalid_response',
+      message,
+      status || null,
+      null,
+      coded(RESPONSE_TOO_LARGE, message),
+    );
+  }
   const code =
     (err as { code?: unknown; cause?: { code?: unknown } }).code ??
     (err as { cause?: { code?: unknown } }).cause?.code;
@@ -183,7 +213,9 @@ class UpstreamCall implements Dispatcher.DispatchHandler {
   private controller: Dispatcher.DispatchController | null = null;
   private readonly started = performance.now();
   private timer: NodeJS.Timeout | null;
-  private abortReason: 'timeout' | 'client' | null = null;
+  private deadline: NodeJS.Timeout | null = null;
+  private abortReason: AbortReason | null = null;
+  private bytes = 0;
   private status = 0;
   private headers: IncomingHttpHeaders = {};
   private delivered = false;
@@ -207,6 +239,8 @@ class UpstreamCall implements Dispatcher.DispatchHandler {
       this.rejectFirst = reject;
     });
     this.timer = setTimeout(() => this.abort('timeout'), opts.timeoutMs);
+    if (opts.totalTimeoutMs !== undefined)
+      this.deadline = setTimeout(() => this.abort('deadline'), opts.totalTimeoutMs);
     if (opts.signal) {
       if (opts.signal.aborted) this.abortReason = 'client';
       else opts.signal.addEventListener('abort', this.onClientAbort, { once: true });
@@ -225,6 +259,11 @@ class UpstreamCall implements Dispatcher.DispatchHandler {
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.bytes += chunk.length;
+    if (this.opts.maxBytes !== undefined && this.bytes > this.opts.maxBytes) {
+      this.abort('too_large');
+      return;
+    }
     if (!this.delivered) {
       this.first = chunk;
       this.deliver();
@@ -247,7 +286,7 @@ class UpstreamCall implements Dispatcher.DispatchHandler {
   }
 
   fail(err: unknown): void {
-    this.error = classify(err, this.abortReason);
+    this.error = classify(err, this.abortReason, this.opts, this.status);
     this.finish();
     if (!this.delivered) {
       this.delivered = true;
@@ -258,7 +297,7 @@ class UpstreamCall implements Dispatcher.DispatchHandler {
 
   private readonly onClientAbort = (): void => this.abort('client');
 
-  private abort(reason: 'timeout' | 'client'): void {
+  private abort(reason: AbortReason): void {
     if (this.done) return;
     this.abortReason ??= reason;
     // Before onRequestStart there is no controller yet; onRequestStart aborts then.
@@ -285,7 +324,8 @@ class UpstreamCall implements Dispatcher.DispatchHandler {
     if (this.done) return;
     this.done = true;
     if (this.timer !== null) clearTimeout(this.timer);
-    this.timer = null;
+    if (this.deadline !== null) clearTimeout(this.deadline);
+    this.timer = this.deadline = null;
     this.opts.signal?.removeEventListener('abort', this.onClientAbort);
     this.onFinished();
     this.opts.onDone?.();

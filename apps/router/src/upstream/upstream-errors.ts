@@ -2,7 +2,7 @@ import type { ErrorClass } from '@aviary/contracts';
 import type { UpstreamTarget } from '@aviary/domain';
 import type { OpenAiErrorType } from '../http/openai-errors';
 import { QueueFullError } from './concurrency-limiter';
-import { UpstreamError } from './upstream-client';
+import { RESPONSE_TOO_LARGE, TOTAL_TIMEOUT, UpstreamError } from './upstream-client';
 
 /** What the user is told when no upstream answer can be passed on. */
 export interface FailureAnswer {
@@ -37,7 +37,18 @@ export function failureAnswer(
         status: 504,
         type: 'timeout_error',
         code: 'upstream_timeout',
-        message: `The model \`${model}\` did not answer within ${target.timeoutMs} ms.`,
+        message:
+          err.causeCode === TOTAL_TIMEOUT
+            ? `The model \`${model}\` did not finish its answer in time (${err.message}).`
+            : `The model \`${model}\` did not answer within ${target.timeoutMs} ms.`,
+      };
+    case 'invalid_response':
+      return {
+        status: 502,
+        type: 'upstream_error',
+        code:
+          err.causeCode === RESPONSE_TOO_LARGE ? 'upstream_response_too_large' : 'upstream_invalid_response',
+        message: `The model \`${model}\` gave an answer Aviary cannot pass on: ${err.message}.`,
       };
     case 'upstream_5xx':
       return {

@@ -1,0 +1,140 @@
+import { request as httpRequest } from 'node:http';
+import OpenAI from 'openai';
+import { waitFor } from '../../control-plane/test/harness';
+import { startStack, step, type Stack } from './stack';
+
+const ask = (content: string) => [{ role: 'user' as const, content }];
+const metric = async (s: Stack, name: string) => {
+  const text = await (await fetch(`${s.router.url}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(name));
+  return line ? Number(line.split(' ').pop()) : 0;
+};
+
+describe('router robustness: what upstreams answer', () => {
+  let s: Stack;
+  beforeAll(async () => {
+    s = await startStack(
+      { AVIARY_SHADOW_MAX_RESPONSE_BYTES: String(256 * 1024) },
+      {
+        baselineVersion: { totalTimeoutMs: 600 },
+        candidateVersion: { maxResponseBytes: 64 * 1024 },
+      },
+    );
+  });
+  afterAll(async () => {
+    await s?.close();
+  });
+  const afterThis: Array<() => Promise<unknown>> = [];
+  afterEach(async () => {
+    s.baseline.setBehaviour('fine');
+    s.candidate.setBehaviour('fine');
+    for (const undo of afterThis.splice(0)) await undo();
+  });
+
+  it('stops reading a 20 MB shadow answer at the cap, and the users of the baseline do not wait for it', async () => {
+    const id = await s.rollout([step.shadow(1), step.weight(100)]);
+    afterThis.push(() => s.rollback(id));
+    s.candidate.setBehaviour({ padToChars: 20 * 1024 * 1024 });
+    const latencies: number[] = [];
+    for (let i = 0; i < 12; i++) {
+      const t = performance.now();
+      await s.openai.chat.completions.create({
+        model: s.model,
+        messages: ask(`question ${i}`),
+        user: `u${i}`,
+      });
+      latencies.push(performance.now() - t);
+    }
+    await waitFor(
+      'the shadow outcomes',
+      () => s.outcomes.filter((o) => o.role === 'shadow').length >= 12,
+      20_000,
+    );
+    const shadows = s.outcomes.filter((o) => o.role === 'shadow');
+    expect(shadows.every((o) => o.errorClass === 'invalid_response')).toBe(true);
+    latencies.sort((a, b) => a - b);
+    process.stdout.write(
+      `20 MB shadow: baseline latency median ${latencies[6]?.toFixed(1)} ms, max ${latencies[11]?.toFixed(1)} ms\n`,
+    );
+    expect(latencies[6]).toBeLessThan(100);
+  }, 60_000);
+
+  it('answers 502 when an answer is larger than the version allows', async () => {
+    const id = await s.rollout([step.weight(100)]);
+    afterThis.push(() => s.rollback(id));
+    s.candidate.setBehaviour({ padToChars: 1024 * 1024 });
+    s.baseline.setBehaviour({ errorRate: 1 }); // no fallback to hide it: the candidate's failure is after its first byte
+    const res = await fetch(`${s.router.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: s.model, messages: ask('big'), user: 'someone' }),
+    });
+    expect(res.status).toBe(502);
+    expect(await res.json()).toMatchObject({ error: { code: 'upstream_response_too_large' } });
+    expect(res.headers.get('x-aviary-request-id')).toMatch(/^avy-/);
+  });
+
+  it('gives up on a non-streamed answer that keeps dripping, at the version’s total deadline', async () => {
+    s.baseline.setBehaviour({ dripIntervalMs: 100 }); // 16 slices: 1.5 s in all
+    const started = Date.now();
+    const err = await s.openai.chat.completions
+      .create({ model: s.model, messages: ask('drip') })
+      .catch((e: unknown) => e);
+    expect((err as InstanceType<typeof OpenAI.APIError>).status).toBe(504);
+    expect(Date.now() - started).toBeLessThan(1200);
+  });
+});
+
+describe('router robustness: what clients send', () => {
+  let s: Stack;
+  beforeAll(async () => {
+    s = await startStack();
+  });
+  afterAll(async () => {
+    await s?.close();
+  });
+
+  it('answers valid JSON with a 20,000-deep field with a 400 naming the field, not a reset connection', async () => {
+    const deep = '['.repeat(20_000) + ']'.repeat(20_000);
+    const res = await fetch(`${s.router.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: `{"model":"${s.model}","messages":[{"role":"user","content":"hi"}],"metadata_x":${deep}}`,
+    });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({
+      error: { type: 'invalid_request_error', param: 'metadata_x', code: 'nesting_too_deep' },
+    });
+  });
+
+  it('counts a client that aborts its upload and logs it at debug, not as an error', async () => {
+    const before = await metric(s, 'aviary_router_client_aborts_total{stage="upload"}');
+    const url = new URL(`${s.router.url}/v1/chat/completions`);
+    await new Promise<void>((resolve) => {
+      const req = httpRequest(
+        {
+          host: url.hostname,
+          port: url.port,
+          path: url.pathname,
+          method: 'POST',
+          headers: { 'content-length': '100000' },
+        },
+        () => resolve(),
+      );
+      req.on('error', () => resolve());
+      req.write('{"model":"x","messages":[');
+      setTimeout(() => {
+        req.destroy();
+        resolve();
+      }, 100);
+    });
+    await waitFor(
+      'the abort to be counted',
+      async () => (await metric(s, 'aviary_router_client_aborts_total{stage="upload"}')) > before,
+    );
+    expect(s.logs.filter((l) => l.level === 'error')).toEqual([]);
+    expect(
+      s.logs.some((l) => l.level === 'debug' && l.message.includes('before sending its whole request')),
+    ).toBe(true);
+  });
+});
