@@ -8,6 +8,10 @@ import { ensureTopics, InProcessEventBus, KafkaEventPublisher, kafkaSecurity } f
 import { RefusalDetector } from '@aviary/domain';
 import type { RouterConfig } from './config/router.config';
 import { chatCompletions } from './endpoints/chat-completions';
+import { completions } from './endpoints/completions';
+import { embeddings } from './endpoints/embeddings';
+import type { EndpointAdapter, ProxiedRequest } from './endpoints/endpoint';
+import { responses } from './endpoints/responses';
 import { EvidenceRecorder } from './evidence/evidence-recorder';
 import { RouterMetrics } from './evidence/router-metrics';
 import { FeedbackHandler } from './feedback/feedback-handler';
@@ -42,6 +46,29 @@ export interface RouterOptions {
   readonly readyTimeoutMs?: number;
   /** Where access-log lines go instead of stdout (tests); null: none, whatever the config says. */
   readonly accessLog?: DestinationStream | null;
+}
+
+/** Every API the router proxies, by path: an endpoint is an adapter, not a branch. */
+const ENDPOINT_ADAPTERS: ReadonlyArray<EndpointAdapter<ProxiedRequest>> = [
+  chatCompletions,
+  responses,
+  embeddings,
+  completions,
+];
+const ENDPOINTS_BY_PATH = new Map(ENDPOINT_ADAPTERS.map((e) => [e.path, e]));
+const MODELS_PREFIX = '/v1/models/';
+const ROUTED = `Aviary routes POST ${ENDPOINT_ADAPTERS.map((e) => e.path).join(', ')}, GET /v1/models, GET /v1/models/{model} and POST /v1/feedback.`;
+
+function modelObject(id: string) {
+  return { id, object: 'model', created: 0, owned_by: 'aviary' };
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
 }
 
 /** Probes and scrapes are not requests anyone asks about: no access-log line. */
@@ -188,19 +215,16 @@ export async function startRouter(config: RouterConfig, opts: RouterOptions = {}
 
   async function handle(req: IncomingMessage, res: ServerResponse, scope: RequestScope): Promise<void> {
     const { method, path } = scope;
+    const endpoint = method === 'POST' ? ENDPOINTS_BY_PATH.get(path) : undefined;
+    if (endpoint) {
+      scope.endpoint = endpoint.name;
+      return proxy.handle(endpoint, req, res, scope);
+    }
     switch (`${method} ${path}`) {
-      case 'POST /v1/chat/completions':
-        scope.endpoint = 'chat.completions';
-        return proxy.handle(chatCompletions, req, res, scope);
       case 'POST /v1/feedback':
         return feedback.handle(req, res, scope);
-      case 'GET /v1/models': {
-        const created = Math.floor(Date.now() / 1000);
-        return json(res, scope, 200, {
-          object: 'list',
-          data: flags.models().map((id) => ({ id, object: 'model', created, owned_by: 'aviary' })),
-        });
-      }
+      case 'GET /v1/models':
+        return json(res, scope, 200, { object: 'list', data: flags.models().map(modelObject) });
       case 'GET /metrics': {
         const body = await metrics.registry.metrics();
         res.writeHead(200, { 'content-type': metrics.registry.contentType });
@@ -226,13 +250,40 @@ export async function startRouter(config: RouterConfig, opts: RouterOptions = {}
           },
         });
       }
-      default:
-        if (path.startsWith('/v1/'))
-          return sendError(res, scope, 404, 'invalid_request_error', `Unknown endpoint ${method} ${path}.`, {
-            code: 'unknown_url',
-          });
-        return sendError(res, scope, 404, 'not_found_error', `Unknown endpoint ${method} ${path}.`);
     }
+    if (method === 'GET' && path.startsWith(MODELS_PREFIX)) {
+      const id = safeDecode(path.slice(MODELS_PREFIX.length));
+      scope.model = id;
+      if (flags.models().includes(id)) return json(res, scope, 200, modelObject(id));
+      return sendError(
+        res,
+        scope,
+        404,
+        'invalid_request_error',
+        `The model \`${id}\` does not exist or is not routed by Aviary.`,
+        {
+          param: 'model',
+          code: 'model_not_found',
+        },
+      );
+    }
+    if (ENDPOINTS_BY_PATH.has(path) || path === '/v1/feedback')
+      return sendError(res, scope, 405, 'invalid_request_error', `${path} takes POST, not ${method}.`, {
+        code: 'method_not_allowed',
+        headers: { allow: 'POST' },
+      });
+    if (path.startsWith('/v1/'))
+      return sendError(
+        res,
+        scope,
+        404,
+        'invalid_request_error',
+        `Aviary does not route ${method} ${path}. ${ROUTED}`,
+        {
+          code: 'unknown_url',
+        },
+      );
+    return sendError(res, scope, 404, 'not_found_error', `Unknown endpoint ${method} ${path}. ${ROUTED}`);
   }
 
   await flags.waitUntilReady(opts.readyTimeoutMs ?? 5_000);

@@ -52,6 +52,7 @@ export function answer(
   return {
     status,
     headers: { 'content-type': contentType },
+    startedAt: performance.now(),
     ttfbMs: 1.5,
     first: first ?? null,
     rest: {

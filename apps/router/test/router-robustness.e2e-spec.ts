@@ -16,14 +16,14 @@ describe('router robustness: what upstreams answer', () => {
     s = await startStack(
       { AVIARY_SHADOW_MAX_RESPONSE_BYTES: String(256 * 1024) },
       {
-        baselineVersion: { totalTimeoutMs: 600 },
+        baselineVersion: { totalTimeoutMs: 2000 },
         candidateVersion: { maxResponseBytes: 64 * 1024 },
       },
     );
-  });
+  }, 60_000);
   afterAll(async () => {
     await s?.close();
-  });
+  }, 30_000);
   const afterThis: Array<() => Promise<unknown>> = [];
   afterEach(async () => {
     s.baseline.setBehaviour('fine');
@@ -34,29 +34,36 @@ describe('router robustness: what upstreams answer', () => {
   it('stops reading a 20 MB shadow answer at the cap, and the users of the baseline do not wait for it', async () => {
     const id = await s.rollout([step.shadow(1), step.weight(100)]);
     afterThis.push(() => s.rollback(id));
+    const medianLatency = async (label: string) => {
+      const latencies: number[] = [];
+      for (let i = 0; i < 12; i++) {
+        const t = performance.now();
+        await s.openai.chat.completions.create({
+          model: s.model,
+          messages: ask(`${label} ${i}`),
+          user: `u${i}`,
+        });
+        latencies.push(performance.now() - t);
+        // Let the copy of this request run before the next one, as a user's next message would.
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      return latencies.sort((x, y) => x - y)[6]!;
+    };
+    const normal = await medianLatency('normal shadow');
     s.candidate.setBehaviour({ padToChars: 20 * 1024 * 1024 });
-    const latencies: number[] = [];
-    for (let i = 0; i < 12; i++) {
-      const t = performance.now();
-      await s.openai.chat.completions.create({
-        model: s.model,
-        messages: ask(`question ${i}`),
-        user: `u${i}`,
-      });
-      latencies.push(performance.now() - t);
-    }
+    const shadowed = s.outcomes.filter((o) => o.role === 'shadow').length;
+    const big = await medianLatency('20 MB shadow');
     await waitFor(
       'the shadow outcomes',
-      () => s.outcomes.filter((o) => o.role === 'shadow').length >= 12,
+      () => s.outcomes.filter((o) => o.role === 'shadow').length >= shadowed + 12,
       20_000,
     );
-    const shadows = s.outcomes.filter((o) => o.role === 'shadow');
+    const shadows = s.outcomes.filter((o) => o.role === 'shadow').slice(shadowed);
     expect(shadows.every((o) => o.errorClass === 'invalid_response')).toBe(true);
-    latencies.sort((a, b) => a - b);
     process.stdout.write(
-      `20 MB shadow: baseline latency median ${latencies[6]?.toFixed(1)} ms, max ${latencies[11]?.toFixed(1)} ms\n`,
+      `baseline median latency: ${normal.toFixed(1)} ms with a normal shadow, ${big.toFixed(1)} ms with a 20 MB one\n`,
     );
-    expect(latencies[6]).toBeLessThan(100);
+    expect(big).toBeLessThan(normal * 2 + 25);
   }, 60_000);
 
   it('answers 502 when an answer is larger than the version allows', async () => {
@@ -75,13 +82,13 @@ describe('router robustness: what upstreams answer', () => {
   });
 
   it('gives up on a non-streamed answer that keeps dripping, at the version’s total deadline', async () => {
-    s.baseline.setBehaviour({ dripIntervalMs: 100 }); // 16 slices: 1.5 s in all
+    s.baseline.setBehaviour({ dripIntervalMs: 300 }); // 16 slices: 4.5 s in all
     const started = Date.now();
     const err = await s.openai.chat.completions
       .create({ model: s.model, messages: ask('drip') })
       .catch((e: unknown) => e);
     expect((err as InstanceType<typeof OpenAI.APIError>).status).toBe(504);
-    expect(Date.now() - started).toBeLessThan(1200);
+    expect(Date.now() - started).toBeLessThan(3500);
   });
 });
 
@@ -89,10 +96,10 @@ describe('router robustness: what clients send', () => {
   let s: Stack;
   beforeAll(async () => {
     s = await startStack();
-  });
+  }, 60_000);
   afterAll(async () => {
     await s?.close();
-  });
+  }, 30_000);
 
   it('answers valid JSON with a 20,000-deep field with a 400 naming the field, not a reset connection', async () => {
     const deep = '['.repeat(20_000) + ']'.repeat(20_000);

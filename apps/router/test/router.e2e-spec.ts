@@ -355,7 +355,15 @@ describe('router: evidence in metrics', () => {
     expect(m).toContain(`aviary_router_empty_outputs_total{${labels}} 1`);
     expect(m).toContain(`aviary_router_json_requests_total{${labels}} 2`);
     expect(m).toContain(`aviary_router_invalid_json_total{${labels}} 1`);
-    expect(m).toMatch(new RegExp(`aviary_router_time_to_first_token_seconds_count\\{${labels}\\} 4`));
-    expect(m).toMatch(new RegExp(`aviary_router_tokens_total\\{${labels},direction="out"\\} \\d+`));
+    expect(m).toMatch(
+      new RegExp(
+        `aviary_router_time_to_first_token_seconds_count\\{${labels},endpoint="chat.completions"\\} 4`,
+      ),
+    );
+    expect(m).toMatch(
+      new RegExp(
+        `aviary_router_tokens_total\\{${labels},endpoint="chat.completions",direction="out"\\} \\d+`,
+      ),
+    );
   });
 });

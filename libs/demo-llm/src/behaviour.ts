@@ -31,6 +31,12 @@ export interface Behaviour {
   dripIntervalMs?: number;
   /** Streams framed with CRLF line endings (allowed by the SSE spec, sent by some gateways). */
   sseCrlf?: boolean;
+  /** Share of tool-call answers that are broken: arguments cut off, or a call to a tool not offered. */
+  badToolCallRate?: number;
+  /** Share of json_schema answers that are valid JSON but do not match the schema. */
+  schemaViolationRate?: number;
+  /** How far this server's embeddings stray from the shared direction (cosine ≈ 1/√(1+drift²)). */
+  embeddingDrift?: number;
 }
 
 /** A behaviour with every optional field filled in, as the server holds it. */
@@ -50,6 +56,9 @@ const FINE: FullBehaviour = Object.freeze({
   padToChars: 0,
   dripIntervalMs: 0,
   sseCrlf: false,
+  badToolCallRate: 0,
+  schemaViolationRate: 0,
+  embeddingDrift: 0.05,
 });
 
 const preset = (overrides: Partial<FullBehaviour>): Readonly<FullBehaviour> =>
@@ -119,6 +128,9 @@ const RANGES: Readonly<Record<NumericField, readonly [number, number]>> = {
   lengthFactor: [0, 10],
   padToChars: [0, 256 * 1024 * 1024],
   dripIntervalMs: [0, 60_000],
+  badToolCallRate: [0, 1],
+  schemaViolationRate: [0, 1],
+  embeddingDrift: [0, 100],
 };
 const OPTIONAL: ReadonlySet<Field> = new Set<Field>([
   'tokensPerSecond',
@@ -128,6 +140,9 @@ const OPTIONAL: ReadonlySet<Field> = new Set<Field>([
   'padToChars',
   'dripIntervalMs',
   'sseCrlf',
+  'badToolCallRate',
+  'schemaViolationRate',
+  'embeddingDrift',
 ]);
 
 function isField(key: string): key is NumericField {

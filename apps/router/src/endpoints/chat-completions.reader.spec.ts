@@ -16,6 +16,8 @@ describe(ChatStreamReader.name, () => {
       for (let i = 0; i < body.length; i += size) reader.push(body.subarray(i, i + size));
       expect(reader.finish()).toEqual({
         text: 'Hello, wörld',
+        refusal: null,
+        toolCalls: [],
         promptTokens: 5,
         completionTokens: 3,
         malformed: false,
@@ -26,7 +28,7 @@ describe(ChatStreamReader.name, () => {
   it('reads CRLF-framed events as they arrive, not at the end of the stream', () => {
     const reader = new ChatStreamReader();
     reader.push(Buffer.from(chunk('Hi').replace(/\n/g, '\r\n')));
-    expect(reader.firstTokenAt).toEqual(expect.any(Number));
+    expect(reader.tokens.first).toEqual(expect.any(Number));
     reader.push(Buffer.from(chunk(' there').replace(/\n/g, '\r\n') + 'data: [DONE]\r\n\r\n'));
     expect(reader.finish().text).toBe('Hi there');
   });
@@ -46,7 +48,7 @@ describe(ChatStreamReader.name, () => {
   it('has no first token before content arrives', () => {
     const reader = new ChatStreamReader();
     reader.push(Buffer.from(chunk('') + ': comment\n\n'));
-    expect(reader.firstTokenAt).toBeNull();
+    expect(reader.tokens.first).toBeNull();
   });
 
   it('reads a stream without blank lines in about the time of a normal one (bounded buffer)', () => {
@@ -66,6 +68,40 @@ describe(ChatStreamReader.name, () => {
     expect(time(noBlankLines)).toBeLessThan(time(normal) * 2 + 20);
   });
 
+  it('assembles streamed tool calls by index and reads refusal deltas', () => {
+    const delta = (d: Record<string, unknown>) =>
+      `data: ${JSON.stringify({ choices: [{ index: 0, delta: d }] })}\n\n`;
+    const reader = new ChatStreamReader();
+    reader.push(
+      Buffer.from(
+        delta({ role: 'assistant', content: null }) +
+          delta({
+            tool_calls: [
+              { index: 0, id: 'c1', type: 'function', function: { name: 'get_weather', arguments: '' } },
+            ],
+          }) +
+          delta({ tool_calls: [{ index: 0, function: { arguments: '{"city":' } }] }) +
+          delta({
+            tool_calls: [
+              { index: 1, id: 'c2', type: 'function', function: { name: 'get_time', arguments: '{}' } },
+            ],
+          }) +
+          delta({ tool_calls: [{ index: 0, function: { arguments: '"Oslo"}' } }] }) +
+          delta({ refusal: 'I cannot ' }) +
+          delta({ refusal: 'do that.' }),
+      ),
+    );
+    expect(reader.tokens.first).toEqual(expect.any(Number));
+    expect(reader.finish()).toMatchObject({
+      text: '',
+      refusal: 'I cannot do that.',
+      toolCalls: [
+        { name: 'get_weather', arguments: '{"city":"Oslo"}' },
+        { name: 'get_time', arguments: '{}' },
+      ],
+    });
+  });
+
   it('flags a stream with no chat chunks as malformed', () => {
     const reader = new ChatStreamReader();
     reader.push(Buffer.from('data: not json\n\n'));
@@ -83,13 +119,38 @@ describe(readChatCompletion.name, () => {
     );
     expect(readChatCompletion(body)).toEqual({
       text: 'hi',
+      refusal: null,
+      toolCalls: [],
       promptTokens: 2,
       completionTokens: 1,
       malformed: false,
     });
   });
 
-  it.each(['<html>502</html>', '{"error":"x"}', ''])('flags %j as malformed', (raw) => {
+  it('reads tool calls, the legacy function call and the refusal field', () => {
+    const body = {
+      choices: [
+        {
+          message: {
+            content: null,
+            refusal: 'I will not.',
+            tool_calls: [{ id: 'c', type: 'function', function: { name: 'lookup', arguments: '{"q":1}' } }],
+            function_call: { name: 'old_style', arguments: '{}' },
+          },
+        },
+      ],
+    };
+    expect(readChatCompletion(Buffer.from(JSON.stringify(body)))).toMatchObject({
+      text: '',
+      refusal: 'I will not.',
+      toolCalls: [
+        { name: 'lookup', arguments: '{"q":1}' },
+        { name: 'old_style', arguments: '{}' },
+      ],
+    });
+  });
+
+  it.each(['<html>502</html>', '{"error":"x"}', '', 'null', '3'])('flags %j as malformed', (raw) => {
     expect(readChatCompletion(Buffer.from(raw)).malformed).toBe(true);
   });
 });

@@ -3,7 +3,17 @@ import type { UpstreamTarget } from '@aviary/domain';
 import type { Answer, StreamAnswerReader } from '../answers/answer';
 import { ChatStreamReader, readChatCompletion } from './chat-completions.reader';
 import { type CaptureMode, type EndpointAdapter, type ProxiedRequest, RequestError } from './endpoint';
-import { contentText, isObject, parseJsonObject, promptOf, withModel } from './request-fields';
+import {
+  commonFields,
+  contentText,
+  formatSchema,
+  isObject,
+  offeredTools,
+  optionalObject,
+  parseJsonObject,
+  promptOf,
+  withModel,
+} from './request-fields';
 
 /** The part of an OpenAI chat-completions request the router reads; everything else passes through. */
 export interface ChatRequest extends ProxiedRequest {
@@ -13,9 +23,8 @@ export interface ChatRequest extends ProxiedRequest {
 /** Hand-written on purpose: this runs on every request and must stay cheap. */
 export function parseChatRequest(raw: Buffer): ChatRequest {
   const body = parseJsonObject(raw);
-  const { model, messages, stream, user, response_format: format } = body;
-  if (typeof model !== 'string' || model.length === 0)
-    throw new RequestError("'model' must be a non-empty string.", 'model');
+  const common = commonFields(body);
+  const messages = body['messages'];
   if (!Array.isArray(messages) || messages.length === 0)
     throw new RequestError("'messages' must be a non-empty array.", 'messages');
   let promptChars = 0;
@@ -32,19 +41,14 @@ export function parseChatRequest(raw: Buffer): ChatRequest {
     }
     promptChars += typeof c === 'string' ? c.length : contentText(c).length;
   }
-  if (stream !== undefined && typeof stream !== 'boolean')
-    throw new RequestError("'stream' must be a boolean.", 'stream');
-  if (user !== undefined && typeof user !== 'string')
-    throw new RequestError("'user' must be a string.", 'user');
-  if (format !== undefined && !isObject(format))
-    throw new RequestError("'response_format' must be an object.", 'response_format');
+  const format = optionalObject(body, 'response_format');
   const formatType = format?.['type'];
   return {
     body,
-    model,
-    stream: stream === true,
-    user: typeof user === 'string' && user.length > 0 ? user : null,
+    ...common,
     jsonRequested: formatType === 'json_object' || formatType === 'json_schema',
+    jsonSchema: formatSchema(format),
+    tools: offeredTools(body['tools'], body['functions']),
     promptChars,
     messages: messages as ChatRequest['messages'],
   };
@@ -52,6 +56,7 @@ export function parseChatRequest(raw: Buffer): ChatRequest {
 
 /** POST /v1/chat/completions. */
 export const chatCompletions: EndpointAdapter<ChatRequest> = {
+  name: 'chat.completions',
   path: '/v1/chat/completions',
   upstreamPath: '/chat/completions',
   parse: parseChatRequest,

@@ -1,9 +1,9 @@
-import type { PairEvent } from '@aviary/contracts';
+import type { Endpoint, PairEvent } from '@aviary/contracts';
 import type { UpstreamTarget } from '@aviary/domain';
-import type { Answer, StreamAnswerReader } from '../answers/answer';
+import type { Answer, AnswerExpectations, StreamAnswerReader } from '../answers/answer';
 
 /** The part of a request every endpoint shares; an adapter's own request type extends it. */
-export interface ProxiedRequest {
+export interface ProxiedRequest extends AnswerExpectations {
   /** The body as sent; forwarded with `model` replaced by the upstream's model name. */
   readonly body: Record<string, unknown>;
   /** The Aviary model (the flag that routes it). */
@@ -11,8 +11,6 @@ export interface ProxiedRequest {
   readonly stream: boolean;
   /** The OpenAI `user` field, for stickiness. */
   readonly user: string | null;
-  /** A JSON answer was asked for (response_format / text.format json_object or json_schema). */
-  readonly jsonRequested: boolean;
   /** Characters of prompt text, to estimate prompt tokens when the upstream reports none. */
   readonly promptChars: number;
 }
@@ -36,6 +34,8 @@ export type CaptureMode = 'keep' | 'redact' | 'drop';
  * adapter, not a branch.
  */
 export interface EndpointAdapter<R extends ProxiedRequest = ProxiedRequest> {
+  /** The API's name in evidence and metrics, e.g. `chat.completions`. */
+  readonly name: Endpoint;
   /** Path the router serves, e.g. `/v1/chat/completions`. */
   readonly path: string;
   /** Path under a version's base URL, e.g. `/chat/completions`. */
@@ -50,4 +50,11 @@ export interface EndpointAdapter<R extends ProxiedRequest = ProxiedRequest> {
   streamReader(request: R): StreamAnswerReader;
   /** The prompt as a shadow pair records it. */
   pairPrompt(request: R, mode: CaptureMode): PairEvent['prompt'];
+  /** Whether a copy can be answered by another version (not when it continues stored state). */
+  shadowable?(request: R): boolean;
+  /**
+   * How alike two answers are (0-1), when text similarity is not the measure (embeddings: cosine of
+   * the vectors); undefined: the analyzer compares the texts.
+   */
+  similarity?(baseline: Answer, shadow: Answer): number | null;
 }

@@ -16,6 +16,34 @@ export function parseJsonObject(raw: Buffer): Record<string, unknown> {
   return body;
 }
 
+/** The fields every endpoint reads: model, stream and the user for stickiness. Null means absent. */
+export function commonFields(
+  body: Record<string, unknown>,
+  opts: { streams: boolean } = { streams: true },
+): { model: string; stream: boolean; user: string | null } {
+  const { model, stream, user } = body;
+  if (typeof model !== 'string' || model.length === 0)
+    throw new RequestError("'model' must be a non-empty string.", 'model');
+  if (stream !== undefined && stream !== null && typeof stream !== 'boolean')
+    throw new RequestError("'stream' must be a boolean.", 'stream');
+  if (!opts.streams && stream === true)
+    throw new RequestError("This endpoint does not stream: 'stream' must be false or absent.", 'stream');
+  if (user !== undefined && user !== null && typeof user !== 'string')
+    throw new RequestError("'user' must be a string.", 'user');
+  return { model, stream: stream === true, user: typeof user === 'string' && user.length > 0 ? user : null };
+}
+
+/** An optional object field (null counts as absent). */
+export function optionalObject(
+  body: Record<string, unknown>,
+  field: string,
+): Record<string, unknown> | undefined {
+  const v = body[field];
+  if (v === undefined || v === null) return undefined;
+  if (!isObject(v)) throw new RequestError(`'${field}' must be an object.`, field);
+  return v;
+}
+
 /** Deeper than this, a field is reported as the reason a body cannot be forwarded. */
 const MAX_DEPTH = 1000;
 
@@ -54,6 +82,33 @@ function depthExceeds(value: unknown, limit: number): boolean {
     for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, depth + 1]);
   }
   return false;
+}
+
+/**
+ * Names of the tools a request offers: chat's `tools` ({type:'function', function:{name}} or
+ * {type:'custom', custom:{name}}), the Responses API's flat ones ({type:'function', name}), and the
+ * legacy `functions`. Null when none are offered. Built-in tools (web search…) are called by the
+ * platform, not answered as tool calls, and are not counted.
+ */
+export function offeredTools(tools: unknown, functions?: unknown): ReadonlySet<string> | null {
+  if (!Array.isArray(tools) && !Array.isArray(functions)) return null;
+  const names = new Set<string>();
+  for (const t of Array.isArray(tools) ? (tools as unknown[]) : []) {
+    if (!isObject(t)) continue;
+    const nested = t['function'] ?? t['custom'];
+    const name = isObject(nested) ? nested['name'] : t['name'];
+    if (typeof name === 'string') names.add(name);
+  }
+  for (const f of Array.isArray(functions) ? (functions as unknown[]) : [])
+    if (isObject(f) && typeof f['name'] === 'string') names.add(f['name']);
+  return names.size > 0 ? names : null;
+}
+
+/** The schema of a `json_schema` response format (chat: {json_schema:{schema}}, responses: {schema}). */
+export function formatSchema(format: Record<string, unknown> | undefined): unknown {
+  if (format?.['type'] !== 'json_schema') return undefined;
+  const nested = format['json_schema'];
+  return isObject(nested) ? nested['schema'] : format['schema'];
 }
 
 /** Text of a message's content (string, or the text parts of an array). */

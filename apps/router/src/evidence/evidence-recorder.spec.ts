@@ -28,6 +28,8 @@ const served: Side = {
   fellBack: false,
   answer: {
     text: "I'm sorry, but I can't help with that.",
+    refusal: null,
+    toolCalls: [],
     promptTokens: null,
     completionTokens: null,
     malformed: false,

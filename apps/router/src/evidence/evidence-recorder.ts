@@ -9,6 +9,7 @@ import {
 } from '@aviary/contracts';
 import type { EventPublisher, RefusalDetector, UpstreamTarget } from '@aviary/domain';
 import type { Answer } from '../answers/answer';
+import { JsonSchemaCheck } from '../answers/json-schema-check';
 import { classifyOutput, type OutputClass } from '../answers/output-classifier';
 import type { CaptureMode } from '../endpoints/endpoint';
 import type { Exchange } from '../serving/exchange';
@@ -26,7 +27,10 @@ export interface Side {
   /** What the upstream answered; null when nothing usable came back. */
   readonly answer: Answer | null;
   readonly latencyMs: number;
+  /** Time to the first token (streams) or first byte, from when the upstream call was sent. */
   readonly ttftMs: number | null;
+  /** Streams: mean gap between token events. */
+  readonly interTokenMs?: number | null;
   readonly stream: boolean;
 }
 
@@ -35,7 +39,14 @@ export interface RecordedSide extends Side {
   readonly outcome: OutcomeEvent;
 }
 
-const NOT_CLASSIFIED: OutputClass = Object.freeze({ refusal: false, empty: false, invalidJson: false });
+const NOT_CLASSIFIED: OutputClass = Object.freeze({
+  refusal: false,
+  empty: false,
+  invalidJson: false,
+  schemaInvalid: false,
+  toolCalls: 0,
+  toolCallErrors: 0,
+});
 const round = (ms: number) => Math.round(ms * 100) / 100;
 const approxTokens = (chars: number) => Math.ceil(chars / 4);
 
@@ -44,6 +55,8 @@ const approxTokens = (chars: number) => Math.ceil(chars / 4);
  * shadowed request — and counts it in the metrics. The one place that knows the events' shape.
  */
 export class EvidenceRecorder {
+  private readonly schemas = new JsonSchemaCheck();
+
   constructor(
     private readonly d: {
       readonly events: EventPublisher;
@@ -62,7 +75,7 @@ export class EvidenceRecorder {
     const answer = side.answer;
     const cls =
       side.errorClass === null && answer
-        ? classifyOutput(answer.text, request.jsonRequested, this.d.refusals)
+        ? classifyOutput(answer, request, this.d.refusals, this.schemas)
         : NOT_CLASSIFIED;
     const outcome: OutcomeEvent = {
       schema: 'aviary.outcome.v1',
@@ -90,6 +103,10 @@ export class EvidenceRecorder {
         ? (answer.completionTokens ?? (answer.text ? approxTokens(answer.text.length) : 0))
         : null,
       outputChars: answer?.text.length ?? 0,
+      endpoint: x.endpoint.name,
+      ...(side.interTokenMs != null ? { interTokenMs: round(side.interTokenMs) } : {}),
+      ...(cls.toolCalls > 0 ? { toolCalls: cls.toolCalls, toolCallErrors: cls.toolCallErrors } : {}),
+      ...(cls.schemaInvalid ? { schemaInvalid: true } : {}),
     };
     this.d.metrics.record(outcome);
     this.d.events.publish(TOPICS.outcomes, eventKey(outcome), outcome);
@@ -110,14 +127,28 @@ export class EvidenceRecorder {
       prompt: x.endpoint.pairPrompt(x.request, this.d.capturePrompts),
       baseline: pairSide(baseline, this.d.captureMaxChars),
       shadow: pairSide(shadow, this.d.captureMaxChars),
+      endpoint: x.endpoint.name,
     };
+    if (x.endpoint.similarity) {
+      const measured =
+        baseline.answer && shadow.answer && !baseline.errorClass && !shadow.errorClass
+          ? x.endpoint.similarity(baseline.answer, shadow.answer)
+          : null;
+      pair.similarity = measured === null ? null : Math.min(1, Math.max(0, measured));
+    }
     this.d.events.publish(TOPICS.pairs, eventKey(pair), pair);
   }
 }
 
+/** What an embeddings answer looks like in a pair (the vectors themselves are compared by the router). */
+function describeVectors(vectors: readonly Float32Array[]): string {
+  return `[${vectors.length} embedding${vectors.length === 1 ? '' : 's'} of ${vectors[0]?.length ?? 0} dimensions]`;
+}
+
 function pairSide(s: RecordedSide, maxChars: number): PairSide {
   const o = s.outcome;
-  const text = o.errorClass || !s.answer ? null : s.answer.text;
+  const text =
+    o.errorClass || !s.answer ? null : s.answer.vectors ? describeVectors(s.answer.vectors) : s.answer.text;
   return {
     versionId: o.versionId,
     versionLabel: o.versionLabel,

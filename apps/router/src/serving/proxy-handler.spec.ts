@@ -3,7 +3,7 @@ import type { EndpointAdapter, ProxiedRequest } from '../endpoints/endpoint';
 import { QueueFullError } from '../upstream/concurrency-limiter';
 import { UpstreamError } from '../upstream/upstream-client';
 import { answer, chatAnswer, routing, startProxyRig, target, type ProxyRig } from '../../test/proxy-fakes';
-import { ProxyHandler } from './proxy-handler';
+import { forEndpoint, ProxyHandler } from './proxy-handler';
 
 const CHAT = '/v1/chat/completions';
 const ask = (content: string, extra: Record<string, unknown> = {}) => ({
@@ -172,5 +172,46 @@ describe(ProxyHandler.name, () => {
         prompt: [{ role: 'user', content: 'hi' }],
       }),
     ]);
+  });
+});
+
+describe(forEndpoint.name, () => {
+  const chatOnly = target('v2', { endpoints: ['chat.completions'] });
+  const embedder = target('v1', { endpoints: ['embeddings', 'chat.completions'] });
+  it.each<[string, Parameters<typeof routing>[0], string | null, string | null, string | null]>([
+    ['no declarations: as routed', { shadow: { target: target('v2'), sampleRate: 1 } }, 'v1', null, 'v2'],
+    [
+      'a candidate that cannot answer leaves it to the baseline',
+      { role: 'candidate', target: chatOnly, fallback: embedder },
+      'v1',
+      null,
+      null,
+    ],
+    [
+      'a shadow that cannot answer is not sent',
+      { target: embedder, shadow: { target: chatOnly, sampleRate: 1 } },
+      'v1',
+      null,
+      null,
+    ],
+    [
+      'a fallback that cannot answer is not used',
+      { role: 'candidate', target: embedder, fallback: chatOnly },
+      'v1',
+      null,
+      null,
+    ],
+    ['nobody can answer', { target: chatOnly }, null, null, null],
+  ])('%s', (_name, over, served, fallback, shadow) => {
+    const r = forEndpoint(routing(over), 'embeddings');
+    expect(r?.target.label ?? null).toBe(served);
+    expect(r?.fallback?.label ?? null).toBe(fallback);
+    expect(r?.shadow?.target.label ?? null).toBe(shadow);
+  });
+
+  it('routes a candidate-bucketed request the candidate cannot answer as baseline traffic', () => {
+    expect(
+      forEndpoint(routing({ role: 'candidate', target: chatOnly, fallback: embedder }), 'embeddings')?.role,
+    ).toBe('baseline');
   });
 });

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ServingRole } from '@aviary/contracts';
+import type { Endpoint, ServingRole } from '@aviary/contracts';
 import type { UpstreamTarget } from '@aviary/domain';
+import type { DecodedRouting } from '@aviary/flags';
 import type { RouterConfig } from '../config/router.config';
 import type { EvidenceRecorder, RecordedSide, Side } from '../evidence/evidence-recorder';
 import type { RouterMetrics } from '../evidence/router-metrics';
@@ -42,6 +43,30 @@ interface Served {
   readonly candidateFailure: UpstreamError | null;
 }
 
+export function serves(target: UpstreamTarget, endpoint: Endpoint): boolean {
+  return !target.endpoints || target.endpoints.includes(endpoint);
+}
+
+/**
+ * The routing for a request to this endpoint: a split never sends a request to a version that cannot
+ * answer it. A candidate that does not serve the endpoint leaves the request to the baseline (as
+ * baseline traffic, not as a candidate failure); a fallback or shadow that does not serve it is not
+ * used; null when the version routed to cannot answer and there is no other.
+ */
+export function forEndpoint(routing: DecodedRouting, endpoint: Endpoint): DecodedRouting | null {
+  const { target, fallback, shadow } = routing;
+  if (!target.endpoints && !fallback?.endpoints && !shadow?.target.endpoints) return routing; // the usual case
+  if (!serves(target, endpoint)) {
+    if (routing.role !== 'candidate' || !fallback || !serves(fallback, endpoint)) return null;
+    return { ...routing, role: 'baseline', target: fallback, fallback: null, shadow: null };
+  }
+  return {
+    ...routing,
+    fallback: fallback && serves(fallback, endpoint) ? fallback : null,
+    shadow: shadow && serves(shadow.target, endpoint) ? shadow : null,
+  };
+}
+
 /** No upstream answer can be passed on: which attempt failed, and how. */
 class AttemptFailed extends Error {
   constructor(
@@ -76,9 +101,19 @@ export class ProxyHandler {
     scope.stream = request.stream;
     const sticky = stickinessKey(req.headers, request.user);
     const tFlags = performance.now();
-    const routing = this.d.flags.resolve(request.model, sticky.key);
+    const resolved = this.d.flags.resolve(request.model, sticky.key);
     const flagsMs = performance.now() - tFlags;
-    if (!routing) return this.unrouted(res, scope, request.model);
+    if (!resolved) return this.unrouted(res, scope, request.model);
+    const routing = forEndpoint(resolved, endpoint.name);
+    if (!routing)
+      return sendError(
+        res,
+        scope,
+        404,
+        'invalid_request_error',
+        `The model \`${request.model}\` does not serve ${endpoint.path} (its version ${resolved.target.label} declares other endpoints).`,
+        { param: 'model', code: 'endpoint_not_served' },
+      );
     const wait = this.d.rateLimiter.take(sticky.key);
     if (wait > 0) {
       this.d.metrics.shed.inc({ model: request.model, reason: 'rate_limit' });
@@ -108,7 +143,10 @@ export class ProxyHandler {
     // never compete with the primary for this event loop, and a failed primary is not shadowed
     // (there would be nothing to compare with).
     const shadow =
-      routing.role === 'baseline' && routing.shadow && Math.random() < routing.shadow.sampleRate
+      routing.role === 'baseline' &&
+      routing.shadow &&
+      Math.random() < routing.shadow.sampleRate &&
+      (endpoint.shadowable?.(request) ?? true)
         ? routing.shadow.target
         : null;
     let primary: RecordedSide;
@@ -237,23 +275,14 @@ export class ProxyHandler {
   private async answer(res: ServerResponse, x: Exchange, s: Served): Promise<RecordedSide> {
     const { up, target, role } = s;
     const requestId = this.issueId(x, target, role);
-    x.scope.requestId = requestId;
-    x.scope.version = target.label;
-    x.scope.role = role;
+    Object.assign(x.scope, { requestId, version: target.label, role });
     const headers: Record<string, string> = {
       'x-aviary-request-id': requestId,
       'x-aviary-model-version': target.label,
       'x-aviary-role': role,
     };
+    const side = { target, role, requestId, status: up.status, fellBack: s.candidateFailure !== null };
     const contentType = String(up.headers['content-type'] ?? '');
-    const side = {
-      target,
-      role,
-      requestId,
-      status: up.status,
-      fellBack: s.candidateFailure !== null,
-      ttftMs: up.ttfbMs,
-    };
     if (x.request.stream && contentType.includes('text/event-stream') && up.status < 400) {
       const reader = x.endpoint.streamReader(x.request);
       headers['server-timing'] = serverTiming(x.flagsMs, up.ttfbMs);
@@ -261,18 +290,24 @@ export class ProxyHandler {
       const latencyMs = performance.now() - x.t0;
       if (!end.error && !end.clientGone) await afterPendingIo();
       const answer = reader.finish();
+      const errorClass = end.clientGone
+        ? 'client_aborted'
+        : end.error
+          ? end.error.errorClass
+          : answer.malformed
+            ? 'invalid_response'
+            : null;
+      Object.assign(x.scope, { errorClass, cause: end.error?.causeCode ?? null });
+      const first = reader.tokens.first;
       return this.d.evidence.outcome(x, {
         ...side,
         stream: true,
         latencyMs,
+        // Time to the first token, not just the first byte (a role chunk or a keep-alive comment).
+        ttftMs: first !== null ? first - up.startedAt : up.ttfbMs,
+        interTokenMs: reader.tokens.meanGapMs(),
         answer,
-        errorClass: end.clientGone
-          ? 'client_aborted'
-          : end.error
-            ? end.error.errorClass
-            : answer.malformed
-              ? 'invalid_response'
-              : null,
+        errorClass,
       });
     }
     let body: Buffer;
@@ -290,7 +325,14 @@ export class ProxyHandler {
     const answer = x.endpoint.readJson(body, x.request);
     const errorClass = up.status >= 400 ? 'upstream_4xx' : answer.malformed ? 'invalid_response' : null;
     x.scope.errorClass = errorClass;
-    return this.d.evidence.outcome(x, { ...side, stream: x.request.stream, latencyMs, answer, errorClass });
+    return this.d.evidence.outcome(x, {
+      ...side,
+      stream: x.request.stream,
+      latencyMs,
+      ttftMs: up.ttfbMs,
+      answer,
+      errorClass,
+    });
   }
 
   /** Records the failed attempt(s) and tells the user, unless they already left. */

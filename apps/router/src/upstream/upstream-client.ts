@@ -29,6 +29,8 @@ export class UpstreamError extends Error {
 export interface UpstreamResponse {
   readonly status: number;
   readonly headers: IncomingHttpHeaders;
+  /** performance.now() when the call was sent. */
+  readonly startedAt: number;
   /** Time to the first body byte. */
   readonly ttfbMs: number;
   /** The first chunk, already read (so a timeout before it could still fall back). */
@@ -311,6 +313,7 @@ class UpstreamCall implements Dispatcher.DispatchHandler {
     this.resolveFirst({
       status: this.status,
       headers: this.headers,
+      startedAt: this.started,
       ttfbMs: performance.now() - this.started,
       first: this.first,
       rest: { [Symbol.asyncIterator]: () => this.iterator() },
