@@ -3,6 +3,9 @@ import type { OutcomeEvent } from '@aviary/contracts';
 import { waitFor } from '../../control-plane/test/harness';
 import { startStack, step, type Stack } from './stack';
 
+// Each suite starts a control plane, a router and model servers: slow on a busy machine.
+jest.setTimeout(60_000);
+
 const ask = (content: string) => [{ role: 'user' as const, content }];
 const weather = {
   type: 'object',
@@ -285,6 +288,47 @@ describe('router endpoints: split and shadow', () => {
     expect(pairOf(emb)).toBeUndefined(); // this candidate does not serve embeddings: not shadowed
     await s.rollback(id);
   }, 60_000);
+});
+
+describe('router endpoints: streamed shadow copies', () => {
+  let s: Stack;
+  beforeAll(async () => {
+    s = await startStack();
+  }, 60_000);
+  afterAll(async () => {
+    await s?.close();
+  }, 30_000);
+
+  it('shadows a streamed request as a stream: the copy’s time to first token and token gaps are its own', async () => {
+    await s.rollout([step.shadow(1), step.weight(100)]);
+    s.candidate.setBehaviour({ latencyMs: 150, tokensPerSecond: 100 });
+    const ids: string[] = [];
+    const chat = await s.openai.chat.completions
+      .create({ model: s.model, messages: ask('a streamed question with several words'), stream: true })
+      .withResponse();
+    for await (const _ of chat.data) {
+      // drain
+    }
+    ids.push(chat.response.headers.get('x-aviary-request-id')!);
+    const resp = await s.openai.responses
+      .create({ model: s.model, input: 'a streamed question with several words', stream: true })
+      .withResponse();
+    for await (const _ of resp.data) {
+      // drain
+    }
+    ids.push(resp.response.headers.get('x-aviary-request-id')!);
+    for (const id of ids) {
+      const primary = await outcomeOf(s, id);
+      const copy = await outcomeOf(s, id, 'shadow');
+      expect(copy).toMatchObject({ stream: true, errorClass: null });
+      expect(copy.outputChars).toBeGreaterThan(20);
+      expect(copy.ttftMs!).toBeGreaterThanOrEqual(140); // the candidate's 150 ms before its first byte
+      expect(copy.ttftMs!).toBeLessThan(copy.latencyMs - 20); // …and then tokens at 100/s
+      expect(copy.interTokenMs!).toBeGreaterThan(5);
+      expect(primary.ttftMs!).toBeLessThan(copy.ttftMs!);
+      expect(copy.completionTokens).toBeGreaterThan(0); // usage asked for in the copy's stream
+    }
+  });
 });
 
 describe('router endpoints: embeddings in shadow', () => {

@@ -8,6 +8,9 @@ import { loadRouterConfig } from '../src/config/router.config';
 import { startRouter, type RunningRouter } from '../src/router';
 import { startStack, step, type Stack } from './stack';
 
+// Each suite starts a control plane, a router and model servers: slow on a busy machine.
+jest.setTimeout(60_000);
+
 const ask = (content: string) => [{ role: 'user' as const, content }];
 const quiet = () => {};
 

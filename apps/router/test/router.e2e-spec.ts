@@ -2,6 +2,9 @@ import OpenAI from 'openai';
 import { waitFor } from '../../control-plane/test/harness';
 import { startStack, step, type Stack } from './stack';
 
+// Each suite starts a control plane, a router and model servers: slow on a busy machine.
+jest.setTimeout(60_000);
+
 const ask = (content: string) => [{ role: 'user' as const, content }];
 
 describe('router: serving through the openai SDK', () => {

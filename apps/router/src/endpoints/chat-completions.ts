@@ -12,6 +12,7 @@ import {
   optionalObject,
   parseJsonObject,
   promptOf,
+  shadowBody,
   withModel,
 } from './request-fields';
 
@@ -62,8 +63,8 @@ export const chatCompletions: EndpointAdapter<ChatRequest> = {
   parse: parseChatRequest,
   upstreamPayload(request: ChatRequest, target: UpstreamTarget, purpose: 'serve' | 'shadow'): string {
     if (purpose === 'serve') return withModel(request.body, target.upstreamModel);
-    const { stream_options: _dropped, ...body } = request.body;
-    return withModel(body, target.upstreamModel, { stream: false });
+    const { body, extra } = shadowBody(request);
+    return withModel(body, target.upstreamModel, extra);
   },
   readJson: (body: Buffer): Answer => readChatCompletion(body),
   streamReader: (): StreamAnswerReader => new ChatStreamReader(),

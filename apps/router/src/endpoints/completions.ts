@@ -3,7 +3,7 @@ import type { UpstreamTarget } from '@aviary/domain';
 import { type Answer, MALFORMED, type StreamAnswerReader, TokenTimes, tokenCount } from '../answers/answer';
 import { SseEvents } from '../answers/sse-events';
 import { type CaptureMode, type EndpointAdapter, type ProxiedRequest, RequestError } from './endpoint';
-import { commonFields, parseJsonObject, promptOf, withModel } from './request-fields';
+import { commonFields, parseJsonObject, promptOf, shadowBody, withModel } from './request-fields';
 
 /** A legacy completions request: a prompt (string, strings, or token ids) instead of messages. */
 export interface CompletionRequest extends ProxiedRequest {
@@ -120,8 +120,8 @@ export const completions: EndpointAdapter<CompletionRequest> = {
   parse: parseCompletionRequest,
   upstreamPayload(request: CompletionRequest, target: UpstreamTarget, purpose: 'serve' | 'shadow'): string {
     if (purpose === 'serve') return withModel(request.body, target.upstreamModel);
-    const { stream_options: _dropped, ...body } = request.body;
-    return withModel(body, target.upstreamModel, { stream: false });
+    const { body, extra } = shadowBody(request);
+    return withModel(body, target.upstreamModel, extra);
   },
   readJson: (body: Buffer): Answer => readTextCompletion(body),
   streamReader: (): StreamAnswerReader => new CompletionStreamReader(),

@@ -44,6 +44,22 @@ export function optionalObject(
   return v;
 }
 
+/**
+ * The body of a shadow copy: streamed like the primary (so its time to first token is measured),
+ * with usage asked for in the stream (chat and completions send it only when asked).
+ */
+export function shadowBody(request: { body: Record<string, unknown>; stream: boolean }): {
+  body: Record<string, unknown>;
+  extra: Record<string, unknown>;
+} {
+  const { stream_options: options, ...body } = request.body;
+  if (!request.stream) return { body, extra: { stream: false } };
+  return {
+    body,
+    extra: { stream: true, stream_options: { ...(isObject(options) ? options : {}), include_usage: true } },
+  };
+}
+
 /** Deeper than this, a field is reported as the reason a body cannot be forwarded. */
 const MAX_DEPTH = 1000;
 

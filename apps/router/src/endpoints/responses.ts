@@ -209,8 +209,8 @@ export const responses: EndpointAdapter<ResponsesRequest> = {
   parse: parseResponsesRequest,
   upstreamPayload(request: ResponsesRequest, target: UpstreamTarget, purpose: 'serve' | 'shadow'): string {
     if (purpose === 'serve') return withModel(request.body, target.upstreamModel);
-    // A copy must not be stored as part of the user's conversation.
-    return withModel(request.body, target.upstreamModel, { stream: false, store: false });
+    // A copy must not be stored as part of the user's conversation; it streams like the primary.
+    return withModel(request.body, target.upstreamModel, { stream: request.stream, store: false });
   },
   readJson: (body: Buffer): Answer => readResponse(body),
   /** A response continuing a stored one only exists on the version that stored it. */

@@ -153,12 +153,31 @@ describe(ProxyHandler.name, () => {
     expect(await res.json()).toMatchObject({ error: { code: 'model_not_found', param: 'model' } });
   });
 
+  it('shadows a streamed request as a stream, asking for usage, and measures the copy’s first token', async () => {
+    rig.routing = routing({ shadow: { target: target('v2'), sampleRate: 1 } });
+    const chunk = (content: string) =>
+      `data: ${JSON.stringify({ choices: [{ index: 0, delta: { content } }] })}\n\n`;
+    rig.upstream
+      .on('v1', () => answer(200, [chunk('a'), chunk('b'), 'data: [DONE]\n\n'], 'text/event-stream'))
+      .on('v2', () => answer(200, [chunk('c'), chunk('d'), 'data: [DONE]\n\n'], 'text/event-stream'));
+    await (await rig.post(CHAT, ask('hi', { stream: true }))).text();
+    for (let i = 0; i < 20 && rig.events.pairs.length === 0; i++) await rig.settle();
+    expect(rig.upstream.calls[1]?.payload).toMatchObject({
+      stream: true,
+      stream_options: { include_usage: true },
+      model: 'v2-model',
+    });
+    expect(rig.events.outcomes[1]).toMatchObject({ role: 'shadow', stream: true, outputChars: 2 });
+    expect(rig.events.outcomes[1]?.ttftMs).toEqual(expect.any(Number));
+    expect(rig.events.pairs[0]?.shadow.output).toBe('cd');
+  });
+
   it('shadows a baseline answer after the user has it, and pairs both outputs', async () => {
     rig.routing = routing({ shadow: { target: target('v2'), sampleRate: 1 } });
     rig.upstream
       .on('v1', () => answer(200, chatAnswer('baseline says')))
       .on('v2', () => answer(200, chatAnswer('shadow says')));
-    const res = await rig.post(CHAT, ask('hi', { stream: true, stream_options: { include_usage: true } }));
+    const res = await rig.post(CHAT, ask('hi'));
     expect(res.headers.get('x-aviary-role')).toBe('baseline');
     await res.text();
     for (let i = 0; i < 20 && rig.events.pairs.length === 0; i++) await rig.settle();

@@ -1,17 +1,19 @@
 import type { UpstreamTarget } from '@aviary/domain';
+import type { RouterConfig } from '../config/router.config';
 import type { EvidenceRecorder, RecordedSide, Side } from '../evidence/evidence-recorder';
 import type { RouterMetrics } from '../evidence/router-metrics';
 import type { Exchange } from '../serving/exchange';
 import type { ConcurrencyLimiter } from '../upstream/concurrency-limiter';
-import type { RouterConfig } from '../config/router.config';
+import { type UpstreamClient, UpstreamError, type UpstreamResponse } from '../upstream/upstream-client';
 import { failureStatus } from '../upstream/upstream-errors';
 import { callLimits, type LimitDefaults } from '../upstream/upstream-limits';
-import { type UpstreamClient, UpstreamError } from '../upstream/upstream-client';
 
 /**
  * Sends a copy of a baseline-served request to the shadow version once the user has their answer:
- * its own concurrency cap (full → shed and counted, never queued), its own timeout, and its answer is
- * only recorded. Nothing here can delay or fail the user's request.
+ * its own concurrency cap (full → shed and counted, never queued), its own timeout and size cap,
+ * and its answer is only recorded. A streamed primary is shadowed as a stream, read as it arrives,
+ * so the shadow's time to first token and token gaps are measured like the primary's. Nothing here
+ * can delay or fail the user's request.
  */
 export class ShadowRunner {
   constructor(
@@ -41,7 +43,7 @@ export class ShadowRunner {
 
   private async call(x: Exchange, target: UpstreamTarget, requestId: string): Promise<Side> {
     const t0 = performance.now();
-    const base = { target, role: 'shadow' as const, requestId, fellBack: false, stream: false };
+    const base = { target, role: 'shadow' as const, requestId, fellBack: false };
     try {
       const res = await this.d.upstream.call(
         target,
@@ -49,9 +51,13 @@ export class ShadowRunner {
         x.endpoint.upstreamPayload(x.request, target, 'shadow'),
         callLimits(target, this.d.limits, 'shadow', this.d.limits.AVIARY_SHADOW_TIMEOUT_MS),
       );
+      const contentType = String(res.headers['content-type'] ?? '');
+      if (x.request.stream && contentType.includes('text/event-stream') && res.status < 400)
+        return await this.readStream(x, res, base, t0);
       const answer = x.endpoint.readJson(await res.body(), x.request);
       return {
         ...base,
+        stream: false,
         status: res.status,
         errorClass: res.status >= 400 ? 'upstream_4xx' : answer.malformed ? 'invalid_response' : null,
         answer,
@@ -63,6 +69,7 @@ export class ShadowRunner {
         err instanceof UpstreamError ? err : new UpstreamError('connect', String(err), null, null, err);
       return {
         ...base,
+        stream: x.request.stream,
         status: failureStatus(e),
         errorClass: e.errorClass,
         answer: null,
@@ -70,5 +77,29 @@ export class ShadowRunner {
         ttftMs: null,
       };
     }
+  }
+
+  /** Reads a streamed copy to its end (a break or the size cap fails it, as for the primary). */
+  private async readStream(
+    x: Exchange,
+    res: UpstreamResponse,
+    base: Pick<Side, 'target' | 'role' | 'requestId' | 'fellBack'>,
+    t0: number,
+  ): Promise<Side> {
+    const reader = x.endpoint.streamReader(x.request);
+    if (res.first) reader.push(res.first);
+    for await (const chunk of res.rest) reader.push(chunk);
+    const answer = reader.finish();
+    const first = reader.tokens.first;
+    return {
+      ...base,
+      stream: true,
+      status: res.status,
+      errorClass: answer.malformed ? 'invalid_response' : null,
+      answer,
+      latencyMs: performance.now() - t0,
+      ttftMs: first !== null ? first - res.startedAt : res.ttfbMs,
+      interTokenMs: reader.tokens.meanGapMs(),
+    };
   }
 }
