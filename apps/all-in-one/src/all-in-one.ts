@@ -7,6 +7,7 @@ import { TokensService } from '../../control-plane/src/auth/tokens.service';
 import { type ControlPlaneConfig } from '../../control-plane/src/config/control-plane.config';
 import { type RunningControlPlane, startControlPlane } from '../../control-plane/src/control-plane';
 import { ModelsService } from '../../control-plane/src/models/models.service';
+import { RouterKeysService } from '../../control-plane/src/router-keys/router-keys.service';
 import { type RouterConfig } from '../../router/src/config/router.config';
 import { type Log, type RunningRouter, startRouter } from '../../router/src/router';
 
@@ -31,6 +32,8 @@ export interface RunningAllInOne {
   readonly demo: { readonly baseline: DemoLlm; readonly candidate: DemoLlm; readonly judge: DemoLlm } | null;
   /** The status page with a viewer sign-in token in the address (renewed at every start). */
   readonly statusLink: string;
+  /** With router keys required: a key for the demo model (renewed at every start); else null. */
+  readonly demoKey: string | null;
   close(): Promise<void>;
 }
 
@@ -99,15 +102,25 @@ export async function startAllInOne(o: AllInOneOptions): Promise<RunningAllInOne
     );
     closers.push(() => analyzer.close());
     const token = await cp.app.get(TokensService).rotate('embedded-router', 'viewer');
+    const demoKey =
+      o.router.AVIARY_ROUTER_AUTH === 'keys'
+        ? await cp.app.get(RouterKeysService).rotate({ name: 'demo-traffic' })
+        : null;
     const router = await startRouter(
-      { ...o.router, AVIARY_FLAGS_URL: `${cp.url}/api`, AVIARY_FLAGS_TOKEN: token },
+      {
+        ...o.router,
+        AVIARY_FLAGS_URL: `${cp.url}/api`,
+        AVIARY_FLAGS_TOKEN: token,
+        AVIARY_CONTROL_PLANE_URL: cp.url,
+        AVIARY_CONTROL_PLANE_TOKEN: token,
+      },
       { events: bus, log: o.log },
     );
     closers.push(() => router.close());
     // A viewer token for the status page link printed at start (a new one each start).
     const statusToken = await cp.app.get(TokensService).rotate('status-page-link', 'viewer');
     const statusLink = `${cp.url}/status?token=${encodeURIComponent(statusToken)}`;
-    return { controlPlane: cp, router, bus, analyzer, demo, statusLink, close };
+    return { controlPlane: cp, router, bus, analyzer, demo, statusLink, demoKey, close };
   } catch (err) {
     await close();
     throw err;

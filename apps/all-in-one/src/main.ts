@@ -38,6 +38,8 @@ async function main(): Promise<void> {
         AVIARY_ROUTER_SECRET: persistentSecret(join(cp.database.dataDir, 'router-secret')),
         // The demo's traffic would bury the banner under access-log lines; on when asked for.
         AVIARY_ACCESS_LOG: 'off',
+        // One machine, a demo: the router takes every client unless keys are asked for (the banner says so).
+        AVIARY_ROUTER_AUTH: 'off',
         ...process.env,
       }),
       demo: parseEnv('demo', demoSchema, process.env),
@@ -67,6 +69,9 @@ async function main(): Promise<void> {
     '                 (open it in a browser: a viewer sign-in link, renewed at every start)',
     `  control plane  ${cp.url}/api/v1      docs: ${cp.url}/api/docs`,
     `  router         ${aio.router.url}/v1   (OpenAI-compatible: point your client's base URL here)`,
+    aio.demoKey
+      ? `  router key     ${aio.demoKey}  (the demo's; make your own with POST /api/v1/router-keys)`
+      : '  router auth    OFF: any client may call the router (AVIARY_ROUTER_AUTH=keys requires router keys)',
     `  metrics        ${cp.url}/metrics  ${aio.router.url}/metrics`,
     `  database       ${cp.embedded ? `embedded (PGlite) in ${controlPlane.database.dataDir}` : 'PostgreSQL (DATABASE_URL)'}`,
     `  flags          built-in, polled every ${router.AVIARY_FLAGS_REFRESH_MS} ms`,
@@ -78,6 +83,7 @@ async function main(): Promise<void> {
       `                 switch the candidate: curl -X PUT ${aio.demo.candidate.origin}/admin/behaviour -d '{"preset":"refusesMore"}'`,
       '',
       `  try it:        curl -s ${aio.router.url}/v1/chat/completions -H 'content-type: application/json' \\`,
+      ...(aio.demoKey ? [`                   -H 'authorization: Bearer ${aio.demoKey}' \\`] : []),
       `                   -d '{"model":"${DEMO_MODEL}","messages":[{"role":"user","content":"Hello"}],"user":"alice"}'`,
       demo.AVIARY_DEMO_TRAFFIC > 0
         ? `  demo traffic   ${demo.AVIARY_DEMO_TRAFFIC} requests/s from demo users (AVIARY_DEMO_TRAFFIC=0 turns it off)`
@@ -97,7 +103,7 @@ async function main(): Promise<void> {
   process.stdout.write(`${lines.join('\n')}\n\n`);
   const traffic =
     aio.demo && demo.AVIARY_DEMO_TRAFFIC > 0
-      ? startDemoTraffic(aio.router.url, DEMO_MODEL, demo.AVIARY_DEMO_TRAFFIC)
+      ? startDemoTraffic(aio.router.url, DEMO_MODEL, demo.AVIARY_DEMO_TRAFFIC, aio.demoKey)
       : null;
   const stop = () => {
     void (traffic?.stop() ?? Promise.resolve()).then(() => aio.close()).then(() => process.exit(0));

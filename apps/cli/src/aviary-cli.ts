@@ -5,10 +5,19 @@ import {
   modelsTable,
   rolloutDetail,
   rolloutsTable,
+  routerKeysTable,
   type EventView,
   type ModelView,
   type RolloutView,
+  type RouterKeyView,
 } from './format';
+
+function positiveInt(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1)
+    throw new CliError(`${flag} must be a positive whole number`, EXIT.usage);
+  return n;
+}
 
 export interface CliIo {
   out(text: string): void;
@@ -29,6 +38,10 @@ usage: aviary <command> [arguments] [--json]
   rollback <rollout|model> --reason r [--yes]
                                        the kill switch: the baseline serves everyone again. Asks first unless --yes
   events <rollout>                     the decision log, oldest first
+  keys create <name> [--models a,b] [--rpm n] [--tokens-per-day n]
+                                       a router API key for clients (shown once; admin token)
+  keys list                            router API keys (never their values)
+  keys revoke <id|name>                routers refuse it from their next poll
 
 environment: AVIARY_URL (default http://127.0.0.1:8080), AVIARY_TOKEN (an operator token; viewer for
 read-only commands); --url and --token override them.
@@ -56,6 +69,9 @@ export async function runCli(
         active: { type: 'boolean', default: false },
         reason: { type: 'string' },
         model: { type: 'string' },
+        models: { type: 'string' },
+        rpm: { type: 'string' },
+        'tokens-per-day': { type: 'string' },
         url: { type: 'string' },
         token: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
@@ -76,7 +92,8 @@ export async function runCli(
   const token = o.token ?? env['AVIARY_TOKEN'];
   const print = (json: unknown, text: string) => io.out(o.json ? JSON.stringify(json, null, 2) : text);
   try {
-    if (extra.length > 0) throw new CliError(`unexpected argument ${JSON.stringify(extra[0])}`, EXIT.usage);
+    if (extra.length > (command === 'keys' ? 1 : 0))
+      throw new CliError(`unexpected argument ${JSON.stringify(extra.at(-1))}`, EXIT.usage);
     if (!token) throw new CliError('AVIARY_TOKEN is not set (or pass --token)', EXIT.usage);
     const api = new ApiClient(url, token);
     const needTarget = (what: string): string => {
@@ -176,6 +193,50 @@ export async function runCli(
           : `/api/v1/models/${encodeURIComponent(what)}/rollback`;
         const r = await api.call<RolloutView>('POST', path, { reason });
         print(r, `rolled back: ${r.model.name} serves ${r.baseline.label} to everyone\n${rolloutDetail(r)}`);
+        break;
+      }
+      case 'keys': {
+        const name = extra[0];
+        switch (target) {
+          case 'create': {
+            if (!name) throw new CliError('keys create needs a name', EXIT.usage);
+            const body = {
+              name,
+              ...(o.models ? { models: o.models.split(',').map((m) => m.trim()) } : {}),
+              ...(o.rpm !== undefined ? { requestsPerMinute: positiveInt(o.rpm, '--rpm') } : {}),
+              ...(o['tokens-per-day'] !== undefined
+                ? { tokensPerDay: positiveInt(o['tokens-per-day'], '--tokens-per-day') }
+                : {}),
+            };
+            const k = await api.call<RouterKeyView & { key: string }>('POST', '/api/v1/router-keys', body);
+            print(
+              k,
+              `${k.key}
+(router key ${k.name}, id ${k.id}: shown once, keep it now)`,
+            );
+            break;
+          }
+          case 'list': {
+            const list = await api.call<{ items: RouterKeyView[] }>('GET', '/api/v1/router-keys');
+            print(list, routerKeysTable(list.items));
+            break;
+          }
+          case 'revoke': {
+            if (!name) throw new CliError('keys revoke needs a key id or name', EXIT.usage);
+            let id = name;
+            if (!UUID.test(name)) {
+              const list = await api.call<{ items: RouterKeyView[] }>('GET', '/api/v1/router-keys');
+              const found = list.items.find((k) => k.name === name);
+              if (!found) throw new CliError(`no router key named ${JSON.stringify(name)}`, EXIT.notFound);
+              id = found.id;
+            }
+            const k = await api.call<RouterKeyView>('DELETE', `/api/v1/router-keys/${id}`);
+            print(k, `revoked router key ${k.name} (${k.id}); routers refuse it from their next poll`);
+            break;
+          }
+          default:
+            throw new CliError('keys needs create, list or revoke', EXIT.usage);
+        }
         break;
       }
       default:

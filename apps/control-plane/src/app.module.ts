@@ -28,6 +28,9 @@ import { RolloutRepository } from './rollouts/rollout.repository';
 import { RolloutScheduler } from './rollouts/rollout.scheduler';
 import { RolloutsController } from './rollouts/rollouts.controller';
 import { RolloutsService } from './rollouts/rollouts.service';
+import { RouterKeyRepository } from './router-keys/router-key.repository';
+import { RouterKeysController, RouterKeysFeedController } from './router-keys/router-keys.controller';
+import { RouterKeysService } from './router-keys/router-keys.service';
 import { StatusAccess } from './status/status-access';
 import { StatusController } from './status/status.controller';
 import { StatusService } from './status/status.service';
@@ -55,6 +58,8 @@ export class AppModule {
         ModelsController,
         RolloutsController,
         AnalysisController,
+        RouterKeysController,
+        RouterKeysFeedController,
         StatusController,
         ...(config.builtinFlags ? [BuiltinFlagsController] : []),
       ],
@@ -95,6 +100,8 @@ export class AppModule {
         FlagReconciler,
         StatusAccess,
         StatusService,
+        RouterKeyRepository,
+        RouterKeysService,
       ],
     };
   }

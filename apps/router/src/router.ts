@@ -1,11 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import type { DestinationStream } from 'pino';
 import type { EventPublisher } from '@aviary/domain';
 import { TOPICS } from '@aviary/contracts';
 import { ensureTopics, InProcessEventBus, KafkaEventPublisher, kafkaSecurity } from '@aviary/kafka';
 import { RefusalDetector } from '@aviary/domain';
+import { allows, ClientAuth, isFailure } from './auth/client-auth';
+import { RouterKeys } from './auth/router-keys';
 import type { RouterConfig } from './config/router.config';
 import { chatCompletions } from './endpoints/chat-completions';
 import { completions } from './endpoints/completions';
@@ -17,7 +20,7 @@ import { RouterMetrics } from './evidence/router-metrics';
 import { FeedbackHandler } from './feedback/feedback-handler';
 import { RequestIds } from './feedback/request-id';
 import { AccessLog } from './http/access-log';
-import { sendError } from './http/openai-errors';
+import { sendAnswer, sendError } from './http/openai-errors';
 import { ClientAbortedError } from './http/read-body';
 import { RequestScope } from './http/request-scope';
 import { FlagRouting } from './routing/flag-routing';
@@ -163,6 +166,22 @@ export async function startRouter(config: RouterConfig, opts: RouterOptions = {}
     metrics,
     limits: config,
   });
+  const keys =
+    config.AVIARY_ROUTER_AUTH === 'keys'
+      ? new RouterKeys({
+          url: `${config.AVIARY_CONTROL_PLANE_URL ?? ''}/api/router/keys`,
+          token: config.AVIARY_CONTROL_PLANE_TOKEN,
+          refreshMs: config.AVIARY_KEYS_REFRESH_MS,
+          backupFile: join(config.AVIARY_FLAGS_BACKUP_DIR, 'router-keys.json'),
+          log: (level, m) => log(level, m),
+        })
+      : null;
+  if (!keys)
+    log(
+      'warn',
+      'AVIARY_ROUTER_AUTH=off: the router accepts every client, and anyone who can reach it spends its upstream keys',
+    );
+  const auth = keys ? new ClientAuth(keys, metrics.authFailures) : null;
   const proxy = new ProxyHandler({
     config,
     flags,
@@ -173,6 +192,7 @@ export async function startRouter(config: RouterConfig, opts: RouterOptions = {}
     metrics,
     ids,
     shadow,
+    auth,
   });
   const feedback = new FeedbackHandler({ ids, events, metrics });
   const accessLog =
@@ -215,6 +235,14 @@ export async function startRouter(config: RouterConfig, opts: RouterOptions = {}
 
   async function handle(req: IncomingMessage, res: ServerResponse, scope: RequestScope): Promise<void> {
     const { method, path } = scope;
+    if (auth && path.startsWith('/v1/')) {
+      const who = auth.authenticate(req.headers);
+      if (isFailure(who)) {
+        req.resume();
+        return sendAnswer(res, scope, who);
+      }
+      scope.key = who;
+    }
     const endpoint = method === 'POST' ? ENDPOINTS_BY_PATH.get(path) : undefined;
     if (endpoint) {
       scope.endpoint = endpoint.name;
@@ -224,7 +252,13 @@ export async function startRouter(config: RouterConfig, opts: RouterOptions = {}
       case 'POST /v1/feedback':
         return feedback.handle(req, res, scope);
       case 'GET /v1/models':
-        return json(res, scope, 200, { object: 'list', data: flags.models().map(modelObject) });
+        return json(res, scope, 200, {
+          object: 'list',
+          data: flags
+            .models()
+            .filter((m) => allows(scope.key, m))
+            .map(modelObject),
+        });
       case 'GET /metrics': {
         const body = await metrics.registry.metrics();
         res.writeHead(200, { 'content-type': metrics.registry.contentType });
@@ -236,9 +270,14 @@ export async function startRouter(config: RouterConfig, opts: RouterOptions = {}
       case 'GET /readyz': {
         const f = flags.status();
         const e = events.stats();
-        const ready = f.ready;
+        const k = keys?.status() ?? null;
+        const ready = f.ready && (k?.ready ?? true);
         return json(res, scope, ready ? 200 : 503, {
-          status: !ready ? 'unavailable' : f.sourceReachable && e.healthy ? 'ok' : 'degraded',
+          status: !ready
+            ? 'unavailable'
+            : f.sourceReachable && e.healthy && (k?.sourceReachable ?? true)
+              ? 'ok'
+              : 'degraded',
           checks: {
             flags: {
               status: f.sourceReachable ? 'ok' : 'unreachable',
@@ -247,6 +286,15 @@ export async function startRouter(config: RouterConfig, opts: RouterOptions = {}
               lastUpdateAt: f.lastUpdateAt,
             },
             events: { status: e.healthy ? 'ok' : 'failing', sink: events.name, ...e },
+            keys: k
+              ? {
+                  status: k.sourceReachable ? 'ok' : 'unreachable',
+                  hasKeys: k.ready,
+                  keys: k.keys,
+                  lastError: k.lastError,
+                  lastUpdateAt: k.lastUpdateAt,
+                }
+              : { status: 'off' },
           },
         });
       }
@@ -254,7 +302,21 @@ export async function startRouter(config: RouterConfig, opts: RouterOptions = {}
     if (method === 'GET' && path.startsWith(MODELS_PREFIX)) {
       const id = safeDecode(path.slice(MODELS_PREFIX.length));
       scope.model = id;
-      if (flags.models().includes(id)) return json(res, scope, 200, modelObject(id));
+      if (flags.models().includes(id)) {
+        if (!allows(scope.key, id))
+          return sendError(
+            res,
+            scope,
+            403,
+            'permission_error',
+            `The API key may not use the model \`${id}\`.`,
+            {
+              param: 'model',
+              code: 'model_not_allowed',
+            },
+          );
+        return json(res, scope, 200, modelObject(id));
+      }
       return sendError(
         res,
         scope,
@@ -286,7 +348,10 @@ export async function startRouter(config: RouterConfig, opts: RouterOptions = {}
     return sendError(res, scope, 404, 'not_found_error', `Unknown endpoint ${method} ${path}. ${ROUTED}`);
   }
 
-  await flags.waitUntilReady(opts.readyTimeoutMs ?? 5_000);
+  await Promise.all([
+    flags.waitUntilReady(opts.readyTimeoutMs ?? 5_000),
+    keys?.start(opts.readyTimeoutMs ?? 5_000),
+  ]);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.AVIARY_ROUTER_PORT, config.AVIARY_BIND_HOST, () => resolve());
@@ -308,6 +373,7 @@ export async function startRouter(config: RouterConfig, opts: RouterOptions = {}
         server.closeIdleConnections();
       });
       flags.close();
+      keys?.close();
       await upstream.close();
       if (ownsEvents) await events.close(5_000);
       await accessLog?.flush();

@@ -174,6 +174,7 @@ export async function startProxyRig(
     metrics,
     ids,
     shadow,
+    auth: null,
   });
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const endpoint = endpoints[(req.url ?? '').split('?')[0] ?? ''];

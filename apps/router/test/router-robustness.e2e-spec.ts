@@ -74,11 +74,10 @@ describe('router robustness: what upstreams answer', () => {
     afterThis.push(() => s.rollback(id));
     s.candidate.setBehaviour({ padToChars: 1024 * 1024 });
     s.baseline.setBehaviour({ errorRate: 1 }); // no fallback to hide it: the candidate's failure is after its first byte
-    const res = await fetch(`${s.router.url}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ model: s.model, messages: ask('big'), user: 'someone' }),
-    });
+    const res = await s.post(
+      '/v1/chat/completions',
+      JSON.stringify({ model: s.model, messages: ask('big'), user: 'someone' }),
+    );
     expect(res.status).toBe(502);
     expect(await res.json()).toMatchObject({ error: { code: 'upstream_response_too_large' } });
     expect(res.headers.get('x-aviary-request-id')).toMatch(/^avy-/);
@@ -106,11 +105,10 @@ describe('router robustness: what clients send', () => {
 
   it('answers valid JSON with a 20,000-deep field with a 400 naming the field, not a reset connection', async () => {
     const deep = '['.repeat(20_000) + ']'.repeat(20_000);
-    const res = await fetch(`${s.router.url}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: `{"model":"${s.model}","messages":[{"role":"user","content":"hi"}],"metadata_x":${deep}}`,
-    });
+    const res = await s.post(
+      '/v1/chat/completions',
+      `{"model":"${s.model}","messages":[{"role":"user","content":"hi"}],"metadata_x":${deep}}`,
+    );
     expect(res.status).toBe(400);
     expect(await res.json()).toMatchObject({
       error: { type: 'invalid_request_error', param: 'metadata_x', code: 'nesting_too_deep' },
@@ -127,7 +125,7 @@ describe('router robustness: what clients send', () => {
           port: url.port,
           path: url.pathname,
           method: 'POST',
-          headers: { 'content-length': '100000' },
+          headers: { 'content-length': '100000', ...s.auth },
         },
         () => resolve(),
       );

@@ -15,6 +15,10 @@ export interface Stack {
   readonly router: RunningRouter;
   readonly baseline: DemoLlm;
   readonly candidate: DemoLlm;
+  /** A router API key for this stack's model (the openai client sends it). */
+  readonly key: string;
+  /** `authorization` with the key, for requests made without the SDK. */
+  readonly auth: Record<string, string>;
   readonly openai: OpenAI;
   readonly model: string;
   readonly outcomes: OutcomeEvent[];
@@ -22,6 +26,12 @@ export interface Stack {
   readonly feedback: FeedbackEvent[];
   /** What the router logged (any level). */
   readonly logs: Array<{ level: string; message: string }>;
+  /** POSTs JSON to the router with the stack's key. */
+  post(path: string, body: unknown, headers?: Record<string, string>): Promise<Response>;
+  /** Creates a router key (with a scope or limits); resolves once the router accepts it. */
+  createKey(name: string, extra?: Record<string, unknown>): Promise<{ id: string; key: string }>;
+  /** Revokes a key; resolves once the router refuses it. */
+  revokeKey(id: string, key: string): Promise<void>;
   /** Creates and starts a rollout with the given steps; returns its id once the router sees it. */
   rollout(steps: unknown[], extra?: Record<string, unknown>): Promise<string>;
   promote(id: string): Promise<void>;
@@ -98,6 +108,7 @@ export async function startStack(
       AVIARY_FLAGS_REFRESH_MS: '100',
       AVIARY_FLAGS_BACKUP_DIR: backupDir,
       AVIARY_ROUTER_SECRET: SECRET,
+      AVIARY_KEYS_REFRESH_MS: '100',
       AVIARY_LOG_LEVEL: 'debug',
       AVIARY_ACCESS_LOG: 'off',
       ...routerEnv,
@@ -111,7 +122,17 @@ export async function startStack(
     },
   );
   await waitFor('the router to know the model', () => router.flags.resolve(model, 'probe') !== null, 10_000);
-  const openai = new OpenAI({ baseURL: `${router.url}/v1`, apiKey: 'not-used-by-aviary', maxRetries: 0 });
+  const accepted = async (key: string) =>
+    (await fetch(`${router.url}/v1/models`, { headers: { authorization: `Bearer ${key}` } })).status === 200;
+  const createKey = async (name: string, extra: Record<string, unknown> = {}) => {
+    const r = await cp.api<{ id: string; key: string }>('POST', '/api/v1/router-keys', { name, ...extra });
+    if (r.status !== 201) throw new Error(`router key: ${r.status} ${JSON.stringify(r.body)}`);
+    await waitFor('the router to accept the new key', () => accepted(r.body.key), 10_000);
+    return { id: r.body.id, key: r.body.key };
+  };
+  const { key } = await createKey(`test-${model}`);
+  const auth = { authorization: `Bearer ${key}` };
+  const openai = new OpenAI({ baseURL: `${router.url}/v1`, apiKey: key, maxRetries: 0 });
 
   const seenRevision = () => router.flags.resolve(model, 'probe')?.revision ?? 0;
   const afterChange = async (fn: () => Promise<unknown>) => {
@@ -124,12 +145,25 @@ export async function startStack(
     router,
     baseline,
     candidate,
+    key,
+    auth,
     openai,
     model,
     outcomes,
     pairs,
     feedback,
     logs,
+    post: (path, body, headers = {}) =>
+      fetch(`${router.url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...auth, ...headers },
+        body: typeof body === 'string' ? body : JSON.stringify(body),
+      }),
+    createKey,
+    async revokeKey(id, revoked) {
+      await cp.api('DELETE', `/api/v1/router-keys/${id}`);
+      await waitFor('the router to refuse the revoked key', async () => !(await accepted(revoked)), 10_000);
+    },
     async rollout(steps, extra = {}) {
       const r = await cp.api<{ id: string }>('POST', '/api/v1/rollouts', {
         model,

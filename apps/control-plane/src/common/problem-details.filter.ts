@@ -14,6 +14,7 @@ const DOMAIN_STATUS: Record<DomainErrorCode, number> = {
   NOT_FOUND: 404,
   INVALID_PLAN: 400,
   INVALID_GOLDEN_SET: 400,
+  INVALID_INPUT: 400,
 };
 
 interface BodyParserError {

@@ -49,6 +49,17 @@ const schema = z.object({
   AVIARY_CAPTURE_PROMPTS: z.enum(['keep', 'redact', 'drop']).default('keep'),
   /** Refusal patterns (case-insensitive regexes), one per line; replaces the default list. */
   AVIARY_REFUSAL_PATTERNS: z.string().optional(),
+  /**
+   * Client authentication: `keys` (router API keys, created in the control plane) or `off` (anyone
+   * who can reach the router may call it and spend its upstream keys; logged as a warning).
+   */
+  AVIARY_ROUTER_AUTH: z.enum(['keys', 'off']).default('keys'),
+  /** The control plane routers fetch their keys from; default: AVIARY_FLAGS_URL without /api (the built-in flag source). */
+  AVIARY_CONTROL_PLANE_URL: envField.url().optional(),
+  /** An Aviary token (viewer) for the control plane; default: AVIARY_FLAGS_TOKEN. */
+  AVIARY_CONTROL_PLANE_TOKEN: z.string().min(1).optional(),
+  /** How often the keys are polled; a revoked key stops working within about this long. */
+  AVIARY_KEYS_REFRESH_MS: envField.positiveInt(5_000, 600_000),
   /** Signs request ids so feedback can be attributed by any replica. Must be the same on every router. */
   AVIARY_ROUTER_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   AVIARY_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
@@ -68,5 +79,14 @@ export function loadRouterConfig(env: Record<string, string | undefined> = proce
     }),
     env,
   );
-  return { ...c, AVIARY_FLAGS_URL: c.AVIARY_FLAGS_URL.replace(/\/+$/, '') };
+  const flagsUrl = c.AVIARY_FLAGS_URL.replace(/\/+$/, '');
+  return {
+    ...c,
+    AVIARY_FLAGS_URL: flagsUrl,
+    AVIARY_CONTROL_PLANE_URL: (c.AVIARY_CONTROL_PLANE_URL ?? flagsUrl.replace(/\/api$/, '')).replace(
+      /\/+$/,
+      '',
+    ),
+    AVIARY_CONTROL_PLANE_TOKEN: c.AVIARY_CONTROL_PLANE_TOKEN ?? c.AVIARY_FLAGS_TOKEN,
+  };
 }

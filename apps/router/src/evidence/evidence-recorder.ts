@@ -104,6 +104,7 @@ export class EvidenceRecorder {
         : null,
       outputChars: answer?.text.length ?? 0,
       endpoint: x.endpoint.name,
+      ...(x.scope.key ? { keyId: x.scope.key.id } : {}),
       ...(side.interTokenMs != null ? { interTokenMs: round(side.interTokenMs) } : {}),
       ...(cls.toolCalls > 0 ? { toolCalls: cls.toolCalls, toolCallErrors: cls.toolCallErrors } : {}),
       ...(cls.schemaInvalid ? { schemaInvalid: true } : {}),

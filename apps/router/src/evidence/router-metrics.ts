@@ -30,6 +30,7 @@ export class RouterMetrics {
   readonly shed: Counter<'model' | 'reason'>;
   readonly feedback: Counter<L | 'rating'>;
   readonly clientAborts: Counter<'stage'>;
+  readonly authFailures: Counter<'reason'>;
 
   constructor(opts: {
     events: Pick<EventPublisher, 'stats'>;
@@ -149,6 +150,12 @@ export class RouterMetrics {
       name: 'aviary_router_client_aborts_total',
       help: 'Clients that closed the connection before sending their whole request (stage="upload")',
       labelNames: ['stage'],
+      registers,
+    });
+    this.authFailures = new Counter({
+      name: 'aviary_router_auth_failures_total',
+      help: 'Requests turned away by client authentication: missing, invalid, unavailable (keys not loaded), model (outside the key scope), rate_limit, budget',
+      labelNames: ['reason'],
       registers,
     });
     const events = opts.events;

@@ -12,6 +12,24 @@ export type OpenAiErrorType =
   | 'upstream_error'
   | 'timeout_error';
 
+/** An error answer in OpenAI's shape, before it is sent. */
+export interface ErrorAnswer {
+  readonly status: number;
+  readonly type: OpenAiErrorType;
+  readonly code: string;
+  readonly message: string;
+  readonly param?: string | null;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+export function sendAnswer(res: ServerResponse, scope: RequestScope, a: ErrorAnswer): void {
+  sendError(res, scope, a.status, a.type, a.message, {
+    code: a.code,
+    param: a.param ?? null,
+    ...(a.headers ? { headers: { ...a.headers } } : {}),
+  });
+}
+
 /**
  * Error bodies in OpenAI's shape, so SDKs raise their usual exceptions; every one carries the
  * request's `x-aviary-request-id` (the same id as its access-log line and outcome event).

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { RouterKey } from '../auth/router-keys';
 
 /**
  * What the router learns about one HTTP request while serving it, for the access log and the
@@ -12,7 +13,8 @@ export class RequestScope {
   model: string | null = null;
   version: string | null = null;
   role: string | null = null;
-  keyId: string | null = null;
+  /** The router key the request came with (null when authentication is off). */
+  key: RouterKey | null = null;
   stream: boolean | null = null;
   errorClass: string | null = null;
   /** undici's or the system's code behind an upstream failure. */
@@ -30,5 +32,9 @@ export class RequestScope {
 
   set requestId(id: string) {
     this.requestIdValue = id;
+  }
+
+  get keyId(): string | null {
+    return this.key?.id ?? null;
   }
 }

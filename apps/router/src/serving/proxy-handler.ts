@@ -2,12 +2,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Endpoint, ServingRole } from '@aviary/contracts';
 import type { UpstreamTarget } from '@aviary/domain';
 import type { DecodedRouting } from '@aviary/flags';
+import type { ClientAuth } from '../auth/client-auth';
 import type { RouterConfig } from '../config/router.config';
 import type { EvidenceRecorder, RecordedSide, Side } from '../evidence/evidence-recorder';
 import type { RouterMetrics } from '../evidence/router-metrics';
 import type { RequestIds } from '../feedback/request-id';
 import { type EndpointAdapter, type ProxiedRequest, RequestError } from '../endpoints/endpoint';
-import { sendError } from '../http/openai-errors';
+import { sendAnswer, sendError } from '../http/openai-errors';
 import type { RequestScope } from '../http/request-scope';
 import { BodyTooLargeError, readBody } from '../http/read-body';
 import { afterPendingIo, pipeStream, serverTiming, writeBuffered } from '../http/response-writer';
@@ -32,6 +33,8 @@ export interface ProxyDeps {
   readonly metrics: RouterMetrics;
   readonly ids: RequestIds;
   readonly shadow: Pick<ShadowRunner, 'run'>;
+  /** Router keys' scopes and limits; null when client authentication is off. */
+  readonly auth: Pick<ClientAuth, 'admit' | 'charge'> | null;
 }
 
 /** An upstream call that answered (its first byte is in), and who it was. */
@@ -99,6 +102,10 @@ export class ProxyHandler {
     if (!request) return;
     scope.model = request.model;
     scope.stream = request.stream;
+    if (scope.key && this.d.auth) {
+      const denied = this.d.auth.admit(scope.key, request.model);
+      if (denied) return sendAnswer(res, scope, denied);
+    }
     const sticky = stickinessKey(req.headers, request.user);
     const tFlags = performance.now();
     const resolved = this.d.flags.resolve(request.model, sticky.key);
@@ -153,6 +160,11 @@ export class ProxyHandler {
     try {
       const served = await this.serve(x, aborted.signal);
       primary = await this.answer(res, x, served);
+      if (scope.key && this.d.auth)
+        this.d.auth.charge(
+          scope.key,
+          (primary.outcome.promptTokens ?? 0) + (primary.outcome.completionTokens ?? 0),
+        );
       if (served.candidateFailure)
         this.recordFailure(x, routing.target, 'candidate', served.candidateFailure, primary.requestId, true);
     } catch (err) {

@@ -1,17 +1,11 @@
 import type { ErrorClass } from '@aviary/contracts';
 import type { UpstreamTarget } from '@aviary/domain';
-import type { OpenAiErrorType } from '../http/openai-errors';
+import type { ErrorAnswer } from '../http/openai-errors';
 import { QueueFullError } from './concurrency-limiter';
 import { RESPONSE_TOO_LARGE, TOTAL_TIMEOUT, UpstreamError } from './upstream-client';
 
 /** What the user is told when no upstream answer can be passed on. */
-export interface FailureAnswer {
-  readonly status: number;
-  readonly type: OpenAiErrorType;
-  readonly code: string;
-  readonly message: string;
-  readonly headers?: Readonly<Record<string, string>>;
-}
+export type FailureAnswer = ErrorAnswer;
 
 /**
  * The one table from an upstream failure to the router's answer (fastify-reply-from's gateway

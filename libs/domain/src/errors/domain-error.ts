@@ -8,6 +8,8 @@ export const DOMAIN_ERROR_CODES = [
   'CONFLICT',
   'INVALID_PLAN',
   'INVALID_GOLDEN_SET',
+  /** Well-formed input that refers to something that is not there (e.g. a key scoped to an unknown model). */
+  'INVALID_INPUT',
 ] as const;
 export type DomainErrorCode = (typeof DOMAIN_ERROR_CODES)[number];
 
