@@ -5,7 +5,12 @@ const swc = JSON.parse(fs.readFileSync(`${__dirname}/.swcrc`, 'utf8'));
 const shared = {
   rootDir: __dirname,
   testEnvironment: 'node',
-  transform: { '^.+\\.ts$': ['@swc/jest', { ...swc, swcrc: false }] },
+  transform: {
+    '^.+\\.ts$': ['@swc/jest', { ...swc, swcrc: false }],
+    // ESM-only dependencies (Node's require(esm) loads them in dist/; jest needs them as CommonJS).
+    '/node_modules/eventsource-parser/.+\\.js$': ['@swc/jest', { ...swc, swcrc: false }],
+  },
+  transformIgnorePatterns: ['/node_modules/(?!eventsource-parser/)'],
   moduleNameMapper: {
     '^@aviary/(domain|contracts|flags|persistence|observability|testing|config|kafka|demo-llm)$':
       '<rootDir>/libs/$1/src/index.ts',

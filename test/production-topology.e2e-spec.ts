@@ -52,6 +52,8 @@ let candidate: DemoLlm;
 const services: Service[] = [];
 let controlPlane: Service;
 let routers: Service[];
+/** The router API key the traffic in this test uses. */
+let routerKey: string;
 let traffic: { stop(): Promise<void>; served: Map<string, Set<string>> };
 
 beforeAll(async () => {
@@ -103,6 +105,9 @@ beforeAll(async () => {
     AVIARY_ANALYZER_FROM_BEGINNING: 'false',
     AVIARY_ANALYZER_BUCKET_SECONDS: '5',
   });
+  // Routers read the split from Unleash and their API keys from the control plane (a viewer token).
+  const viewer = await api<{ token: string }>('POST', '/api/v1/tokens', { name: 'routers', role: 'viewer' });
+  routerKey = (await api<{ key: string }>('POST', '/api/v1/router-keys', { name: 'topology-traffic' })).key;
   routers = [];
   for (const name of ['router-a', 'router-b']) {
     const backup = join(app, '..', `${name}-flags`);
@@ -116,6 +121,8 @@ beforeAll(async () => {
         AVIARY_FLAGS_BACKUP_DIR: backup,
         AVIARY_ROUTER_SECRET: ROUTER_SECRET,
         AVIARY_EVENTS_LINGER_MS: '20',
+        AVIARY_CONTROL_PLANE_URL: controlPlane.url,
+        AVIARY_CONTROL_PLANE_TOKEN: viewer.token,
       }),
     );
   }
@@ -356,7 +363,7 @@ const clients = new Map<string, OpenAI>();
 function client(router: Service): OpenAI {
   let c = clients.get(router.name);
   if (!c) {
-    c = new OpenAI({ baseURL: `${router.url}/v1`, apiKey: 'unused', maxRetries: 0, timeout: 10_000 });
+    c = new OpenAI({ baseURL: `${router.url}/v1`, apiKey: routerKey, maxRetries: 0, timeout: 10_000 });
     clients.set(router.name, c);
   }
   return c;

@@ -70,7 +70,7 @@ export const CONCERNS = [
   },
   {
     name: 'Prometheus metrics (RouterMetrics.record, prom-client)',
-    test: has(`${R}evidence/`, '/node_modules/prom-client/'),
+    test: has(`${R}evidence/router-metrics`, '/node_modules/prom-client/'),
   },
   { name: 'request ids (RequestIds.issue: randomBytes + HMAC)', test: has(`${R}feedback/`) },
   {
@@ -79,16 +79,21 @@ export const CONCERNS = [
   },
   { name: 'stickiness key (randomBytes / sha1)', test: has(`${R}routing/stickiness`) },
   {
-    name: 'response parsing + classification (completion-reader, refusal regexes)',
+    name: 'response parsing + classification (endpoint readers, answers/, refusal regexes)',
     test: has(
-      `${R}chat/completion-reader`,
-      `${R}chat/output-classifier`,
+      `${R}answers/`,
+      '.reader.js',
       `libs/domain/src/comparison/refusal-detector`,
+      '/node_modules/ajv/',
     ),
   },
   {
-    name: 'request parsing (readBody, parseChatRequest)',
-    test: has(`${R}http/read-body`, `${R}chat/chat-request`),
+    name: 'evidence events (EvidenceRecorder: outcome and pair events)',
+    test: has(`${R}evidence/evidence-recorder`),
+  },
+  {
+    name: 'request parsing (readBody, endpoint adapters)',
+    test: has(`${R}http/read-body`, `${R}endpoints/`),
   },
   {
     name: 'upstream call (UpstreamClient, limiter, undici)',
@@ -99,7 +104,7 @@ export const CONCERNS = [
     test: (url) => url.startsWith('node:'),
   },
   { name: 'GC', test: (_url, fn) => fn === '(garbage collector)' },
-  { name: 'router request handling itself (chat-handler, router.ts)', test: has('/dist/apps/router/') },
+  { name: 'router request handling itself (proxy-handler, router.ts)', test: has('/dist/apps/router/') },
 ];
 
 export function summarizeProfile(profile, topN = 15, window = null) {

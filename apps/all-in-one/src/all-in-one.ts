@@ -9,6 +9,7 @@ import { TokensService } from '../../control-plane/src/auth/tokens.service';
 import { type ControlPlaneConfig } from '../../control-plane/src/config/control-plane.config';
 import { type RunningControlPlane, startControlPlane } from '../../control-plane/src/control-plane';
 import { ModelsService } from '../../control-plane/src/models/models.service';
+import { RouterKeysService } from '../../control-plane/src/router-keys/router-keys.service';
 import { type RouterConfig } from '../../router/src/config/router.config';
 import { type Log, type RunningRouter, startRouter } from '../../router/src/router';
 
@@ -36,6 +37,8 @@ export interface RunningAllInOne {
    * token is kept in <data dir>/status-link-token) until the token is revoked; then a new one.
    */
   readonly statusLink: string;
+  /** With router keys required: a key for the demo model (renewed at every start); else null. */
+  readonly demoKey: string | null;
   close(): Promise<void>;
 }
 
@@ -105,21 +108,27 @@ export async function startAllInOne(o: AllInOneOptions): Promise<RunningAllInOne
     closers.push(() => analyzer.close());
     // With UNLEASH_URL the router reads the split from Unleash, as production routers do (with
     // AVIARY_FLAGS_TOKEN as its client token); otherwise from this control plane's built-in source.
+    // Router keys always come from this control plane.
+    const token = await cp.app.get(TokensService).rotate('embedded-router', 'viewer');
     const unleash = o.controlPlane.unleash;
     const flags = unleash
       ? { AVIARY_FLAGS_URL: `${unleash.url}/api`, AVIARY_FLAGS_TOKEN: o.router.AVIARY_FLAGS_TOKEN }
-      : {
-          AVIARY_FLAGS_URL: `${cp.url}/api`,
-          AVIARY_FLAGS_TOKEN: await cp.app.get(TokensService).rotate('embedded-router', 'viewer'),
-        };
-    const router = await startRouter({ ...o.router, ...flags }, { events: bus, log: o.log });
+      : { AVIARY_FLAGS_URL: `${cp.url}/api`, AVIARY_FLAGS_TOKEN: token };
+    const demoKey =
+      o.router.AVIARY_ROUTER_AUTH === 'keys'
+        ? await cp.app.get(RouterKeysService).rotate({ name: 'demo-traffic' })
+        : null;
+    const router = await startRouter(
+      { ...o.router, ...flags, AVIARY_CONTROL_PLANE_URL: cp.url, AVIARY_CONTROL_PLANE_TOKEN: token },
+      { events: bus, log: o.log },
+    );
     closers.push(() => router.close());
     const statusToken = await stableStatusToken(
       cp.app.get(TokensService),
       join(resolve(o.controlPlane.database.dataDir), STATUS_LINK_FILE),
     );
     const statusLink = `${cp.url}/status?token=${encodeURIComponent(statusToken)}`;
-    return { controlPlane: cp, router, bus, analyzer, demo, statusLink, close };
+    return { controlPlane: cp, router, bus, analyzer, demo, statusLink, demoKey, close };
   } catch (err) {
     await close();
     throw err;

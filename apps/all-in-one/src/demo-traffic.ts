@@ -10,7 +10,14 @@ export interface DemoTraffic {
 
 const REFUSAL = /^\W*(i'?m sorry|sorry|i apologi[sz]e|i can'?t|i cannot)/i;
 
-export function startDemoTraffic(routerUrl: string, model: string, perSecond: number): DemoTraffic {
+export function startDemoTraffic(
+  routerUrl: string,
+  model: string,
+  perSecond: number,
+  /** A router API key, when the router requires one. */
+  key: string | null = null,
+): DemoTraffic {
+  const auth: Record<string, string> = key ? { authorization: `Bearer ${key}` } : {};
   let sent = 0;
   let running = true;
   const inFlight = new Set<Promise<void>>();
@@ -19,7 +26,7 @@ export function startDemoTraffic(routerUrl: string, model: string, perSecond: nu
     try {
       const res = await fetch(`${routerUrl}/v1/chat/completions`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...auth },
         body: JSON.stringify({
           model,
           user,
@@ -33,7 +40,7 @@ export function startDemoTraffic(routerUrl: string, model: string, perSecond: nu
         const text = body.choices?.[0]?.message?.content ?? '';
         await fetch(`${routerUrl}/v1/feedback`, {
           method: 'POST',
-          headers: { 'content-type': 'application/json' },
+          headers: { 'content-type': 'application/json', ...auth },
           body: JSON.stringify({
             request_id: requestId,
             rating: REFUSAL.test(text) || n % 20 === 0 ? 'down' : 'up',

@@ -56,6 +56,10 @@ async function main(): Promise<void> {
       router: loadRouterConfig({
         AVIARY_FLAGS_BACKUP_DIR: join(cp.database.dataDir, 'router-flags'),
         AVIARY_ROUTER_SECRET: persistentSecret(join(cp.database.dataDir, 'router-secret')),
+        // The demo's traffic would bury the banner under access-log lines; on when asked for.
+        AVIARY_ACCESS_LOG: 'off',
+        // One machine, a demo: the router takes every client unless keys are asked for (the banner says so).
+        AVIARY_ROUTER_AUTH: 'off',
         ...process.env,
       }),
       demo: parseEnv('demo', demoSchema, process.env),
@@ -101,6 +105,9 @@ async function main(): Promise<void> {
     `                  revoke API token ${STATUS_LINK_TOKEN_NAME} to end it, see README "Status page")`,
     `  control plane  ${cp.url}/api/v1      docs: ${cp.url}/api/docs`,
     `  router         ${aio.router.url}/v1   (OpenAI-compatible: point your client's base URL here)`,
+    aio.demoKey
+      ? `  router key     ${aio.demoKey}  (the demo's; make your own with POST /api/v1/router-keys)`
+      : '  router auth    OFF: any client may call the router (AVIARY_ROUTER_AUTH=keys requires router keys)',
     `  metrics        ${cp.url}/metrics  ${aio.router.url}/metrics`,
     `  database       ${cp.embedded ? `embedded (PGlite) in ${controlPlane.database.dataDir}` : 'PostgreSQL (DATABASE_URL)'}`,
     controlPlane.unleash
@@ -114,6 +121,7 @@ async function main(): Promise<void> {
       `                 switch the candidate: curl -X PUT ${aio.demo.candidate.origin}/admin/behaviour -d '{"preset":"refusesMore"}'`,
       '',
       `  try it:        curl -s ${aio.router.url}/v1/chat/completions -H 'content-type: application/json' \\`,
+      ...(aio.demoKey ? [`                   -H 'authorization: Bearer ${aio.demoKey}' \\`] : []),
       `                   -d '{"model":"${DEMO_MODEL}","messages":[{"role":"user","content":"Hello"}],"user":"alice"}'`,
       demo.AVIARY_DEMO_TRAFFIC > 0
         ? `  demo traffic   ${demo.AVIARY_DEMO_TRAFFIC} requests/s from demo users (AVIARY_DEMO_TRAFFIC=0 turns it off)`
@@ -135,7 +143,7 @@ async function main(): Promise<void> {
     lines.push('', `  admin token    ${token}  (from ${controlPlane.database.dataDir}/admin-token)`);
   process.stdout.write(`${lines.join('\n')}\n\n`);
   if (aio.demo && demo.AVIARY_DEMO_TRAFFIC > 0 && !stopping)
-    traffic = startDemoTraffic(aio.router.url, DEMO_MODEL, demo.AVIARY_DEMO_TRAFFIC);
+    traffic = startDemoTraffic(aio.router.url, DEMO_MODEL, demo.AVIARY_DEMO_TRAFFIC, aio.demoKey);
 }
 
 main().catch((err: unknown) => {

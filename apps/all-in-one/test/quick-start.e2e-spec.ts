@@ -29,6 +29,8 @@ describe('quick start on embedded defaults', () => {
       const out = first.output();
       expect(out).toContain('/api/docs');
       expect(out).toContain('built-in');
+      // The embedded demo takes every client, and says so.
+      expect(out).toMatch(/router auth\s+OFF/);
       const token = /admin token\s+(avy_\S+)/.exec(out)?.[1];
       expect(token).toBeDefined();
       expect(readFileSync(join(dataDir, 'admin-token'), 'utf8').trim()).toBe(token);
@@ -72,10 +74,21 @@ describe('quick start on embedded defaults', () => {
       expect(await stop(first)).toBe(0);
     }
 
-    // Second start on the same data: nothing lost, no new token printed.
-    const second = await startEmbedded(dataDir);
+    // Second start on the same data, with router keys required: nothing lost, no new token
+    // printed, and the router wants the key the banner shows.
+    const second = await startEmbedded(dataDir, { AVIARY_ROUTER_AUTH: 'keys' });
     try {
       expect(second.output()).not.toContain('shown once');
+      const routerKey = /router key\s+(avr_\S+)/.exec(second.output())?.[1];
+      expect(routerKey).toBeDefined();
+      const ask = (headers: Record<string, string>) =>
+        fetch(`${second.routerUrl}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...headers },
+          body: JSON.stringify({ model: 'demo-chat', messages: [{ role: 'user', content: 'Hello' }] }),
+        });
+      expect((await ask({})).status).toBe(401);
+      expect((await ask({ authorization: `Bearer ${routerKey}` })).status).toBe(200);
       const token = readFileSync(join(dataDir, 'admin-token'), 'utf8').trim();
       const res = await fetch(`${second.url}/api/v1/models/support-chat`, {
         headers: { authorization: `Bearer ${token}` },

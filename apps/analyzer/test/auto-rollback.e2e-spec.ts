@@ -61,13 +61,9 @@ function traffic(s: Stack, workers = 8) {
         if (n % 4 === 0) {
           const text = data.choices[0]?.message.content ?? '';
           const refused = /sorry|can't|cannot|unable/i.test(text);
-          await fetch(`${s.router.url}/v1/feedback`, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json' },
-            body: JSON.stringify({
-              request_id: response.headers.get('x-aviary-request-id'),
-              rating: refused || n % 20 === 0 ? 'down' : 'up',
-            }),
+          await s.post('/v1/feedback', {
+            request_id: response.headers.get('x-aviary-request-id'),
+            rating: refused || n % 20 === 0 ? 'down' : 'up',
           });
         }
       } catch {

@@ -4,6 +4,7 @@ import { completionScript } from './completion';
 import {
   type AnalysisView,
   eventsTable,
+  routerKeysTable,
   type EventView,
   historyTable,
   modelsTable,
@@ -13,8 +14,16 @@ import {
   type RolloutView,
   shortId,
   type TimeStyle,
+  type RouterKeyView,
 } from './format';
 import { parsePlanFile } from './plan-file';
+
+function positiveInt(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1)
+    throw new CliError(`${flag} must be a positive whole number`, EXIT.usage);
+  return n;
+}
 
 export interface CliIo {
   out(text: string): void;
@@ -62,6 +71,10 @@ usage: aviary <command> [arguments] [--json] [--utc]
                                          the kill switch: the baseline serves everyone again. Asks first
   retry <rollout> --reason r             start a rolled-back rollout again from its first step
   revert <model> --reason r [--yes]      after a completed rollout: the version it replaced is stable again
+  keys create <name> [--models a,b] [--rpm n] [--tokens-per-day n]
+                                         a router API key for clients (shown once; admin token)
+  keys list                              router API keys (never their values)
+  keys revoke <id|name>                  routers refuse it from their next poll
   completion bash|zsh                    shell completion (source <(aviary completion bash))
   --version
 
@@ -117,6 +130,9 @@ export async function runCli(
         limit: { type: 'string' },
         reason: { type: 'string' },
         model: { type: 'string' },
+        models: { type: 'string' },
+        rpm: { type: 'string' },
+        'tokens-per-day': { type: 'string' },
         url: { type: 'string' },
         token: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
@@ -402,6 +418,51 @@ export async function runCli(
         const id = await resolve(need('rollout'));
         const r = await act(id, 'retry', { reason: needReason('retry') });
         print(r, `retried: starting again from the first step\n${rolloutView(r, time())}`);
+        break;
+      }
+      case 'keys': {
+        const [name, ...rest] = more;
+        noMore(rest);
+        switch (first) {
+          case 'create': {
+            if (!name) throw new CliError('keys create needs a name', EXIT.usage);
+            const body = {
+              name,
+              ...(o.models ? { models: o.models.split(',').map((m) => m.trim()) } : {}),
+              ...(o.rpm !== undefined ? { requestsPerMinute: positiveInt(o.rpm, '--rpm') } : {}),
+              ...(o['tokens-per-day'] !== undefined
+                ? { tokensPerDay: positiveInt(o['tokens-per-day'], '--tokens-per-day') }
+                : {}),
+            };
+            const k = await api.call<RouterKeyView & { key: string }>('POST', '/api/v1/router-keys', body);
+            print(
+              k,
+              `${k.key}
+(router key ${k.name}, id ${k.id}: shown once, keep it now)`,
+            );
+            break;
+          }
+          case 'list': {
+            const list = await api.call<{ items: RouterKeyView[] }>('GET', '/api/v1/router-keys');
+            print(list, routerKeysTable(list.items, time()));
+            break;
+          }
+          case 'revoke': {
+            if (!name) throw new CliError('keys revoke needs a key id or name', EXIT.usage);
+            let id = name;
+            if (!UUID.test(name)) {
+              const list = await api.call<{ items: RouterKeyView[] }>('GET', '/api/v1/router-keys');
+              const found = list.items.find((k) => k.name === name);
+              if (!found) throw new CliError(`no router key named ${JSON.stringify(name)}`, EXIT.notFound);
+              id = found.id;
+            }
+            const k = await api.call<RouterKeyView>('DELETE', `/api/v1/router-keys/${id}`);
+            print(k, `revoked router key ${k.name} (${k.id}); routers refuse it from their next poll`);
+            break;
+          }
+          default:
+            throw new CliError('keys needs create, list or revoke', EXIT.usage);
+        }
         break;
       }
       default:

@@ -13,6 +13,8 @@ export const COMMAND_OPTIONS: Readonly<Record<string, readonly string[]>> = {
   abort: ['--reason', '--yes'],
   rollback: ['--reason', '--yes'],
   retry: ['--reason'],
+  revert: ['--reason', '--yes'],
+  keys: ['--models', '--rpm', '--tokens-per-day'],
   completion: [],
 };
 const COMMON = ['--json', '--utc', '--url', '--token', '--help'];

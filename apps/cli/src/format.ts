@@ -294,3 +294,30 @@ export function modelsTable(models: readonly ModelView[]): string {
     ]),
   ]);
 }
+
+export interface RouterKeyView {
+  id: string;
+  name: string;
+  prefix: string;
+  models: string[] | null;
+  requestsPerMinute: number | null;
+  tokensPerDay: number | null;
+  createdAt: string;
+  revokedAt: string | null;
+}
+
+export function routerKeysTable(keys: readonly RouterKeyView[], t: TimeStyle): string {
+  if (keys.length === 0) return 'no router keys';
+  return table([
+    ['NAME', 'ID', 'KEY', 'MODELS', 'REQ/MIN', 'TOKENS/DAY', 'STATE'],
+    ...keys.map((k) => [
+      k.name,
+      k.id,
+      `${k.prefix}…`,
+      k.models?.join(', ') ?? 'all',
+      k.requestsPerMinute === null ? '-' : String(k.requestsPerMinute),
+      k.tokensPerDay === null ? '-' : String(k.tokensPerDay),
+      k.revokedAt ? `revoked ${when(k.revokedAt, t)}` : 'active',
+    ]),
+  ]);
+}

@@ -285,6 +285,27 @@ describe('the aviary CLI', () => {
     expect(r.stderr).toMatch(message);
   });
 
+  it('creates, lists and revokes router API keys', async () => {
+    const created = await aviary(
+      ['keys', 'create', 'cli-app', '--models', model, '--rpm', '60', '--tokens-per-day', '5000'],
+      env,
+    );
+    expect(created.code).toBe(0);
+    const key = /^(avr_\S+)$/m.exec(created.stdout)?.[1];
+    expect(key).toBeDefined();
+    const list = await aviary(['keys', 'list'], env);
+    expect(list.stdout).toMatch(
+      new RegExp(`cli-app\\s+\\S+\\s+avr_\\S+…\\s+${model}\\s+60\\s+5000\\s+active`),
+    );
+    expect(list.stdout).not.toContain(key);
+    const revoked = await aviary(['keys', 'revoke', 'cli-app'], env);
+    expect(revoked.code).toBe(0);
+    expect(revoked.stdout).toContain('revoked router key cli-app');
+    expect((await aviary(['keys', 'list'], env)).stdout).toMatch(/cli-app.*revoked/);
+    expect((await aviary(['keys', 'create', 'bad', '--rpm', 'lots'], env)).code).toBe(2);
+    expect((await aviary(['keys', 'revoke', 'no-such-key'], env)).code).toBe(4);
+  });
+
   it('tells a bad token from a missing one and from a server that is not there', async () => {
     const missing = await aviary(['status'], { AVIARY_URL: t.url, AVIARY_DATA_DIR: scratch });
     expect(missing).toMatchObject({ code: 2 });

@@ -45,6 +45,9 @@ import { RolloutScheduler } from './rollouts/rollout.scheduler';
 import { RolloutWatcher } from './rollouts/rollout.watcher';
 import { RolloutsController } from './rollouts/rollouts.controller';
 import { RolloutsService } from './rollouts/rollouts.service';
+import { RouterKeyRepository } from './router-keys/router-key.repository';
+import { RouterKeysController, RouterKeysFeedController } from './router-keys/router-keys.controller';
+import { RouterKeysService } from './router-keys/router-keys.service';
 import { StatusAccess } from './status/status-access';
 import { StatusController } from './status/status.controller';
 import { StatusService } from './status/status.service';
@@ -74,6 +77,8 @@ export class AppModule {
         ModelsController,
         RolloutsController,
         AnalysisController,
+        RouterKeysController,
+        RouterKeysFeedController,
         StatusController,
         NotificationsController,
         AuditController,
@@ -127,6 +132,8 @@ export class AppModule {
         NotificationDispatcher,
         RolloutRefRepository,
         RolloutRefsService,
+        RouterKeyRepository,
+        RouterKeysService,
       ],
     };
   }

@@ -1,17 +1,30 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type { DestinationStream } from 'pino';
 import type { EventPublisher } from '@aviary/domain';
 import { TOPICS } from '@aviary/contracts';
 import { ensureTopics, InProcessEventBus, KafkaEventPublisher, kafkaSecurity } from '@aviary/kafka';
-import { ChatHandler } from './chat/chat-handler';
 import { RefusalDetector } from '@aviary/domain';
+import { allows, ClientAuth, isFailure } from './auth/client-auth';
+import { RouterKeys } from './auth/router-keys';
 import type { RouterConfig } from './config/router.config';
+import { chatCompletions } from './endpoints/chat-completions';
+import { completions } from './endpoints/completions';
+import { embeddings } from './endpoints/embeddings';
+import type { EndpointAdapter, ProxiedRequest } from './endpoints/endpoint';
+import { responses } from './endpoints/responses';
+import { EvidenceRecorder } from './evidence/evidence-recorder';
 import { RouterMetrics } from './evidence/router-metrics';
 import { FeedbackHandler } from './feedback/feedback-handler';
 import { RequestIds } from './feedback/request-id';
-import { sendError } from './http/openai-errors';
+import { AccessLog } from './http/access-log';
+import { sendAnswer, sendError } from './http/openai-errors';
+import { ClientAbortedError } from './http/read-body';
+import { RequestScope } from './http/request-scope';
 import { FlagRouting } from './routing/flag-routing';
+import { ProxyHandler } from './serving/proxy-handler';
 import { ShadowRunner } from './shadow/shadow-runner';
 import { ConcurrencyLimiter, LimiterRegistry } from './upstream/concurrency-limiter';
 import { RateLimiter } from './upstream/rate-limiter';
@@ -34,7 +47,35 @@ export interface RouterOptions {
   readonly log?: Log;
   /** How long to wait for the first routing data before listening anyway. */
   readonly readyTimeoutMs?: number;
+  /** Where access-log lines go instead of stdout (tests); null: none, whatever the config says. */
+  readonly accessLog?: DestinationStream | null;
 }
+
+/** Every API the router proxies, by path: an endpoint is an adapter, not a branch. */
+const ENDPOINT_ADAPTERS: ReadonlyArray<EndpointAdapter<ProxiedRequest>> = [
+  chatCompletions,
+  responses,
+  embeddings,
+  completions,
+];
+const ENDPOINTS_BY_PATH = new Map(ENDPOINT_ADAPTERS.map((e) => [e.path, e]));
+const MODELS_PREFIX = '/v1/models/';
+const ROUTED = `Aviary routes POST ${ENDPOINT_ADAPTERS.map((e) => e.path).join(', ')}, GET /v1/models, GET /v1/models/{model} and POST /v1/feedback.`;
+
+function modelObject(id: string) {
+  return { id, object: 'model', created: 0, owned_by: 'aviary' };
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+/** Probes and scrapes are not requests anyone asks about: no access-log line. */
+const UNLOGGED = new Set(['GET /metrics', 'GET /healthz', 'GET /readyz']);
 
 const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 
@@ -110,56 +151,114 @@ export async function startRouter(config: RouterConfig, opts: RouterOptions = {}
       ),
   );
   const metrics = new RouterMetrics({ events, flags, limiters });
-  const refusals = RefusalDetector.fromEnv(config.AVIARY_REFUSAL_PATTERNS);
-  const shadow = new ShadowRunner({
-    config,
-    upstream,
-    limiter: new ConcurrencyLimiter(config.AVIARY_SHADOW_MAX_CONCURRENCY, 0, 1),
-    refusals,
+  const evidence = new EvidenceRecorder({
     events,
     metrics,
+    refusals: RefusalDetector.fromEnv(config.AVIARY_REFUSAL_PATTERNS),
+    captureSampleRate: config.AVIARY_CAPTURE_SAMPLE_RATE,
+    capturePrompts: config.AVIARY_CAPTURE_PROMPTS,
+    captureMaxChars: config.AVIARY_CAPTURE_MAX_CHARS,
   });
-  const chat = new ChatHandler({
+  const shadow = new ShadowRunner({
+    upstream,
+    limiter: new ConcurrencyLimiter(config.AVIARY_SHADOW_MAX_CONCURRENCY, 0, 1),
+    evidence,
+    metrics,
+    limits: config,
+  });
+  const keys =
+    config.AVIARY_ROUTER_AUTH === 'keys'
+      ? new RouterKeys({
+          url: `${config.AVIARY_CONTROL_PLANE_URL ?? ''}/api/router/keys`,
+          token: config.AVIARY_CONTROL_PLANE_TOKEN,
+          refreshMs: config.AVIARY_KEYS_REFRESH_MS,
+          backupFile: join(config.AVIARY_FLAGS_BACKUP_DIR, 'router-keys.json'),
+          log: (level, m) => log(level, m),
+        })
+      : null;
+  if (!keys)
+    log(
+      'warn',
+      'AVIARY_ROUTER_AUTH=off: the router accepts every client, and anyone who can reach it spends its upstream keys',
+    );
+  const auth = keys ? new ClientAuth(keys, metrics.authFailures) : null;
+  const proxy = new ProxyHandler({
     config,
     flags,
     upstream,
     limiters,
     rateLimiter: new RateLimiter(config.AVIARY_RATE_LIMIT_PER_MINUTE),
-    refusals,
-    events,
+    evidence,
     metrics,
     ids,
     shadow,
+    auth,
   });
   const feedback = new FeedbackHandler({ ids, events, metrics });
+  const accessLog =
+    opts.accessLog === null
+      ? null
+      : opts.accessLog !== undefined
+        ? new AccessLog(opts.accessLog)
+        : config.AVIARY_ACCESS_LOG === 'stdout'
+          ? new AccessLog()
+          : null;
 
   const server = createServer((req, res) => {
-    handle(req, res).catch((err: unknown) => {
+    const path = (req.url ?? '/').split('?', 1)[0] ?? '/';
+    const method = req.method ?? 'GET';
+    const scope = new RequestScope(method, path);
+    if (accessLog && !UNLOGGED.has(`${method} ${path}`)) accessLog.watch(scope, res);
+    handle(req, res, scope).catch((err: unknown) => {
+      if (err instanceof ClientAbortedError) {
+        metrics.clientAborts.inc({ stage: 'upload' });
+        log('debug', `${method} ${path} (${scope.requestId}): ${err.message}`);
+        return;
+      }
       log(
         'error',
-        `unhandled error on ${req.method} ${req.url}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+        `unhandled error on ${method} ${path} (${scope.requestId}): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
       );
-      if (!res.headersSent) sendError(res, 500, 'server_error', 'The router failed unexpectedly.');
+      if (!res.headersSent)
+        sendError(
+          res,
+          scope,
+          500,
+          'server_error',
+          `The router failed unexpectedly (request ${scope.requestId}).`,
+        );
       else res.destroy();
     });
   });
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = (req.url ?? '/').split('?', 1)[0];
-    switch (`${req.method} ${path}`) {
-      case 'POST /v1/chat/completions':
-        return chat.handle(req, res);
-      case 'POST /v1/feedback':
-        return feedback.handle(req, res);
-      case 'GET /v1/models': {
-        const created = Math.floor(Date.now() / 1000);
-        return json(res, 200, {
-          object: 'list',
-          data: flags.models().map((id) => ({ id, object: 'model', created, owned_by: 'aviary' })),
-        });
+  async function handle(req: IncomingMessage, res: ServerResponse, scope: RequestScope): Promise<void> {
+    const { method, path } = scope;
+    if (auth && path.startsWith('/v1/')) {
+      const who = auth.authenticate(req.headers);
+      if (isFailure(who)) {
+        req.resume();
+        return sendAnswer(res, scope, who);
       }
+      scope.key = who;
+    }
+    const endpoint = method === 'POST' ? ENDPOINTS_BY_PATH.get(path) : undefined;
+    if (endpoint) {
+      scope.endpoint = endpoint.name;
+      return proxy.handle(endpoint, req, res, scope);
+    }
+    switch (`${method} ${path}`) {
+      case 'POST /v1/feedback':
+        return feedback.handle(req, res, scope);
+      case 'GET /v1/models':
+        return json(res, scope, 200, {
+          object: 'list',
+          data: flags
+            .models()
+            .filter((m) => allows(scope.key, m))
+            .map(modelObject),
+        });
       case 'GET /metrics': {
         const body = await metrics.registry.metrics();
         res.writeHead(200, { 'content-type': metrics.registry.contentType });
@@ -167,14 +266,19 @@ export async function startRouter(config: RouterConfig, opts: RouterOptions = {}
         return;
       }
       case 'GET /healthz':
-        return json(res, 200, { status: 'ok' });
+        return json(res, scope, 200, { status: 'ok' });
       case 'GET /readyz': {
         const f = flags.status();
         const e = events.stats();
-        const ready = f.ready;
+        const k = keys?.status() ?? null;
+        const ready = f.ready && (k?.ready ?? true);
         const flagsOk = f.sourceReachable && f.degraded.length === 0;
-        return json(res, ready ? 200 : 503, {
-          status: !ready ? 'unavailable' : flagsOk && e.healthy ? 'ok' : 'degraded',
+        return json(res, scope, ready ? 200 : 503, {
+          status: !ready
+            ? 'unavailable'
+            : flagsOk && e.healthy && (k?.sourceReachable ?? true)
+              ? 'ok'
+              : 'degraded',
           checks: {
             flags: {
               status: !f.sourceReachable ? 'unreachable' : f.degraded.length > 0 ? 'degraded' : 'ok',
@@ -185,19 +289,72 @@ export async function startRouter(config: RouterConfig, opts: RouterOptions = {}
               degraded: f.degraded,
             },
             events: { status: e.healthy ? 'ok' : 'failing', sink: events.name, ...e },
+            keys: k
+              ? {
+                  status: k.sourceReachable ? 'ok' : 'unreachable',
+                  hasKeys: k.ready,
+                  keys: k.keys,
+                  lastError: k.lastError,
+                  lastUpdateAt: k.lastUpdateAt,
+                }
+              : { status: 'off' },
           },
         });
       }
-      default:
-        if (path?.startsWith('/v1/'))
-          return sendError(res, 404, 'invalid_request_error', `Unknown endpoint ${req.method} ${path}.`, {
-            code: 'unknown_url',
-          });
-        return sendError(res, 404, 'not_found_error', `Unknown endpoint ${req.method} ${path}.`);
     }
+    if (method === 'GET' && path.startsWith(MODELS_PREFIX)) {
+      const id = safeDecode(path.slice(MODELS_PREFIX.length));
+      scope.model = id;
+      if (flags.models().includes(id)) {
+        if (!allows(scope.key, id))
+          return sendError(
+            res,
+            scope,
+            403,
+            'permission_error',
+            `The API key may not use the model \`${id}\`.`,
+            {
+              param: 'model',
+              code: 'model_not_allowed',
+            },
+          );
+        return json(res, scope, 200, modelObject(id));
+      }
+      return sendError(
+        res,
+        scope,
+        404,
+        'invalid_request_error',
+        `The model \`${id}\` does not exist or is not routed by Aviary.`,
+        {
+          param: 'model',
+          code: 'model_not_found',
+        },
+      );
+    }
+    if (ENDPOINTS_BY_PATH.has(path) || path === '/v1/feedback')
+      return sendError(res, scope, 405, 'invalid_request_error', `${path} takes POST, not ${method}.`, {
+        code: 'method_not_allowed',
+        headers: { allow: 'POST' },
+      });
+    if (path.startsWith('/v1/'))
+      return sendError(
+        res,
+        scope,
+        404,
+        'invalid_request_error',
+        `Aviary does not route ${method} ${path}. ${ROUTED}`,
+        {
+          code: 'unknown_url',
+        },
+      );
+    return sendError(res, scope, 404, 'not_found_error', `Unknown endpoint ${method} ${path}. ${ROUTED}`);
   }
 
-  await flags.waitUntilReady(opts.readyTimeoutMs ?? 5_000);
+  await Promise.all([
+    flags.waitUntilReady(opts.readyTimeoutMs ?? 5_000),
+    keys?.start(opts.readyTimeoutMs ?? 5_000),
+  ]);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.AVIARY_ROUTER_PORT, config.AVIARY_BIND_HOST, () => resolve());
@@ -219,14 +376,20 @@ export async function startRouter(config: RouterConfig, opts: RouterOptions = {}
         server.closeIdleConnections();
       });
       flags.close();
+      keys?.close();
       await upstream.close();
       if (ownsEvents) await events.close(5_000);
+      await accessLog?.flush();
     },
   };
 }
 
-function json(res: ServerResponse, status: number, body: unknown): void {
+function json(res: ServerResponse, scope: RequestScope, status: number, body: unknown): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    'x-aviary-request-id': scope.requestId,
+  });
   res.end(text);
 }

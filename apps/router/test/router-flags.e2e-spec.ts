@@ -8,6 +8,9 @@ import { loadRouterConfig } from '../src/config/router.config';
 import { startRouter, type RunningRouter } from '../src/router';
 import { startStack, step, type Stack } from './stack';
 
+// Each suite starts a control plane, a router and model servers: slow on a busy machine.
+jest.setTimeout(60_000);
+
 const ask = (content: string) => [{ role: 'user' as const, content }];
 const quiet = () => {};
 
@@ -44,7 +47,11 @@ describe('router when the flag source is down', () => {
         AVIARY_FLAGS_TOKEN: await token(),
         AVIARY_FLAGS_REFRESH_MS: '100',
         AVIARY_FLAGS_BACKUP_DIR: backupDir,
+        // Router keys come from the control plane itself, reachable while the flag source is not.
+        AVIARY_CONTROL_PLANE_URL: s.cp.url,
+        AVIARY_KEYS_REFRESH_MS: '100',
         AVIARY_LOG_LEVEL: 'error',
+        AVIARY_ACCESS_LOG: 'off',
         ...env,
       }),
       { log: quiet, readyTimeoutMs: 3000 },
@@ -53,7 +60,7 @@ describe('router when the flag source is down', () => {
     return r;
   };
   const versionVia = async (r: RunningRouter, user: string) => {
-    const client = new OpenAI({ baseURL: `${r.url}/v1`, apiKey: 'x', maxRetries: 0 });
+    const client = new OpenAI({ baseURL: `${r.url}/v1`, apiKey: s.key, maxRetries: 0 });
     const { response } = await client.chat.completions
       .create({ model: s.model, messages: ask('hi'), user })
       .withResponse();
@@ -95,7 +102,7 @@ describe('router when the flag source is down', () => {
       const blind = await routerVia('http://127.0.0.1:9/api', { AVIARY_FLAGS_BACKUP_DIR: empty });
       const res = await fetch(`${blind.url}/v1/chat/completions`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...s.auth },
         body: JSON.stringify({ model: s.model, messages: ask('hi') }),
       });
       expect(res.status).toBe(503);

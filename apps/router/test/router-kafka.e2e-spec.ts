@@ -6,6 +6,9 @@ import { startTcpProxy, type TcpProxy, testKafkaBrokers } from '@aviary/testing'
 import { waitFor } from '../../control-plane/test/harness';
 import { startStack, step, type Stack } from './stack';
 
+// Each suite starts a control plane, a router and model servers: slow on a busy machine.
+jest.setTimeout(60_000);
+
 const brokers = testKafkaBrokers;
 
 const ask = (content: string) => [{ role: 'user' as const, content }];

@@ -2,6 +2,9 @@ import OpenAI from 'openai';
 import { waitFor } from '../../control-plane/test/harness';
 import { startStack, step, type Stack } from './stack';
 
+// Each suite starts a control plane, a router and model servers: slow on a busy machine.
+jest.setTimeout(60_000);
+
 const ask = (content: string) => [{ role: 'user' as const, content }];
 
 describe('router: serving through the openai SDK', () => {
@@ -62,12 +65,7 @@ describe('router: serving through the openai SDK', () => {
 
   it('rejects malformed requests with an OpenAI-style 400 without touching an upstream', async () => {
     const before = s.baseline.stats().requests;
-    const post = (body: string) =>
-      fetch(`${s.router.url}/v1/chat/completions`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body,
-      });
+    const post = (body: string) => s.post('/v1/chat/completions', body);
     const malformed = await post('{"model":');
     expect(malformed.status).toBe(400);
     expect(await malformed.json()).toMatchObject({ error: { type: 'invalid_request_error' } });
@@ -93,11 +91,10 @@ describe('router: serving through the openai SDK', () => {
       .create({ model: s.model, messages: ask('rate me') })
       .withResponse();
     const id = response.headers.get('x-aviary-request-id')!;
-    const res = await fetch(`${s.router.url}/v1/feedback`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ request_id: id, rating: 'down', comment: 'wrong answer' }),
-    });
+    const res = await s.post(
+      '/v1/feedback',
+      JSON.stringify({ request_id: id, rating: 'down', comment: 'wrong answer' }),
+    );
     expect(res.status).toBe(202);
     await waitFor('the feedback event', () => s.feedback.find((f) => f.requestId === id));
     expect(s.feedback.find((f) => f.requestId === id)).toMatchObject({
@@ -107,11 +104,7 @@ describe('router: serving through the openai SDK', () => {
       comment: 'wrong answer',
     });
     const forged = id.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A'));
-    const bad = await fetch(`${s.router.url}/v1/feedback`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ request_id: forged, rating: 'up' }),
-    });
+    const bad = await s.post('/v1/feedback', JSON.stringify({ request_id: forged, rating: 'up' }));
     expect(bad.status).toBe(400);
     expect(await bad.json()).toMatchObject({ error: { param: 'request_id' } });
   });
@@ -227,11 +220,7 @@ describe('router: failures', () => {
     s.baseline.setBehaviour({ latencyMs: 400 });
     const results = await Promise.all(
       Array.from({ length: 6 }, (_, i) =>
-        fetch(`${s.router.url}/v1/chat/completions`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ model: s.model, messages: ask(`burst ${i}`) }),
-        }),
+        s.post('/v1/chat/completions', JSON.stringify({ model: s.model, messages: ask(`burst ${i}`) })),
       ),
     );
     const statuses = results.map((r) => r.status).sort();
@@ -355,7 +344,15 @@ describe('router: evidence in metrics', () => {
     expect(m).toContain(`aviary_router_empty_outputs_total{${labels}} 1`);
     expect(m).toContain(`aviary_router_json_requests_total{${labels}} 2`);
     expect(m).toContain(`aviary_router_invalid_json_total{${labels}} 1`);
-    expect(m).toMatch(new RegExp(`aviary_router_time_to_first_token_seconds_count\\{${labels}\\} 4`));
-    expect(m).toMatch(new RegExp(`aviary_router_tokens_total\\{${labels},direction="out"\\} \\d+`));
+    expect(m).toMatch(
+      new RegExp(
+        `aviary_router_time_to_first_token_seconds_count\\{${labels},endpoint="chat.completions"\\} 4`,
+      ),
+    );
+    expect(m).toMatch(
+      new RegExp(
+        `aviary_router_tokens_total\\{${labels},endpoint="chat.completions",direction="out"\\} \\d+`,
+      ),
+    );
   });
 });

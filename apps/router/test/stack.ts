@@ -15,11 +15,23 @@ export interface Stack {
   readonly router: RunningRouter;
   readonly baseline: DemoLlm;
   readonly candidate: DemoLlm;
+  /** A router API key for this stack's model (the openai client sends it). */
+  readonly key: string;
+  /** `authorization` with the key, for requests made without the SDK. */
+  readonly auth: Record<string, string>;
   readonly openai: OpenAI;
   readonly model: string;
   readonly outcomes: OutcomeEvent[];
   readonly pairs: PairEvent[];
   readonly feedback: FeedbackEvent[];
+  /** What the router logged (any level). */
+  readonly logs: Array<{ level: string; message: string }>;
+  /** POSTs JSON to the router with the stack's key. */
+  post(path: string, body: unknown, headers?: Record<string, string>): Promise<Response>;
+  /** Creates a router key (with a scope or limits); resolves once the router accepts it. */
+  createKey(name: string, extra?: Record<string, unknown>): Promise<{ id: string; key: string }>;
+  /** Revokes a key; resolves once the router refuses it. */
+  revokeKey(id: string, key: string): Promise<void>;
   /** Creates and starts a rollout with the given steps; returns its id once the router sees it. */
   rollout(steps: unknown[], extra?: Record<string, unknown>): Promise<string>;
   promote(id: string): Promise<void>;
@@ -42,6 +54,9 @@ export async function startStack(
     subscriber?: EventSubscriber;
     /** Control-plane settings over the stack's (manual analysis). */
     controlPlaneEnv?: Record<string, string>;
+    /** Extra fields for the versions' registration (endpoints, maxResponseBytes, totalTimeoutMs…). */
+    baselineVersion?: Record<string, unknown>;
+    candidateVersion?: Record<string, unknown>;
   } = {},
 ): Promise<Stack> {
   const cp = await startTestControlPlane({ AVIARY_ANALYSIS: 'manual', ...opts.controlPlaneEnv });
@@ -58,12 +73,14 @@ export async function startStack(
     upstreamModel: 'base-8b',
     apiKeyRef: 'router-test-baseline',
     timeoutMs: opts.baselineTimeoutMs ?? 5000,
+    ...opts.baselineVersion,
   });
   await cp.api('POST', `/api/v1/models/${model}/versions`, {
     label: 'v2',
     upstreamBaseUrl: candidate.url,
     upstreamModel: 'cand-8b',
     timeoutMs: opts.candidateTimeoutMs ?? 5000,
+    ...opts.candidateVersion,
   });
   const token = (
     await cp.api<{ token: string }>('POST', '/api/v1/tokens', { name: `router-${model}`, role: 'viewer' })
@@ -84,6 +101,7 @@ export async function startStack(
     return Promise.resolve();
   });
   const backupDir = mkdtempSync(join(tmpdir(), 'aviary-router-test-'));
+  const logs: Array<{ level: string; message: string }> = [];
   const router = await startRouter(
     loadRouterConfig({
       AVIARY_ROUTER_PORT: '0',
@@ -92,13 +110,31 @@ export async function startStack(
       AVIARY_FLAGS_REFRESH_MS: '100',
       AVIARY_FLAGS_BACKUP_DIR: backupDir,
       AVIARY_ROUTER_SECRET: SECRET,
-      AVIARY_LOG_LEVEL: 'error',
+      AVIARY_KEYS_REFRESH_MS: '100',
+      AVIARY_LOG_LEVEL: 'debug',
+      AVIARY_ACCESS_LOG: 'off',
       ...routerEnv,
     }),
-    { events },
+    {
+      events,
+      log: (level, message) => {
+        logs.push({ level, message });
+        if (level === 'error') process.stderr.write(`router: ${message}\n`);
+      },
+    },
   );
   await waitFor('the router to know the model', () => router.flags.resolve(model, 'probe') !== null, 10_000);
-  const openai = new OpenAI({ baseURL: `${router.url}/v1`, apiKey: 'not-used-by-aviary', maxRetries: 0 });
+  const accepted = async (key: string) =>
+    (await fetch(`${router.url}/v1/models`, { headers: { authorization: `Bearer ${key}` } })).status === 200;
+  const createKey = async (name: string, extra: Record<string, unknown> = {}) => {
+    const r = await cp.api<{ id: string; key: string }>('POST', '/api/v1/router-keys', { name, ...extra });
+    if (r.status !== 201) throw new Error(`router key: ${r.status} ${JSON.stringify(r.body)}`);
+    await waitFor('the router to accept the new key', () => accepted(r.body.key), 10_000);
+    return { id: r.body.id, key: r.body.key };
+  };
+  const { key } = await createKey(`test-${model}`);
+  const auth = { authorization: `Bearer ${key}` };
+  const openai = new OpenAI({ baseURL: `${router.url}/v1`, apiKey: key, maxRetries: 0 });
 
   const seenRevision = () => router.flags.resolve(model, 'probe')?.revision ?? 0;
   const afterChange = async (fn: () => Promise<unknown>) => {
@@ -111,11 +147,25 @@ export async function startStack(
     router,
     baseline,
     candidate,
+    key,
+    auth,
     openai,
     model,
     outcomes,
     pairs,
     feedback,
+    logs,
+    post: (path, body, headers = {}) =>
+      fetch(`${router.url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...auth, ...headers },
+        body: typeof body === 'string' ? body : JSON.stringify(body),
+      }),
+    createKey,
+    async revokeKey(id, revoked) {
+      await cp.api('DELETE', `/api/v1/router-keys/${id}`);
+      await waitFor('the router to refuse the revoked key', async () => !(await accepted(revoked)), 10_000);
+    },
     async rollout(steps, extra = {}) {
       const r = await cp.api<{ id: string }>('POST', '/api/v1/rollouts', {
         model,

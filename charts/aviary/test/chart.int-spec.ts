@@ -304,6 +304,26 @@ describe('the chart with the built-in flag source', () => {
   });
 });
 
+describe('the chart and router API keys', () => {
+  it('requires router keys by default: routers fetch them from the control plane with a viewer token', () => {
+    const router = envOf(podOf(named(render(), 'Deployment', 'aviary-router')).containers[0]!);
+    expect(router.get('AVIARY_ROUTER_AUTH')?.value).toBe('keys');
+    expect(router.get('AVIARY_CONTROL_PLANE_URL')?.value).toBe('http://aviary-control-plane:8080');
+    expect(router.get('AVIARY_CONTROL_PLANE_TOKEN')?.valueFrom?.secretKeyRef).toEqual({
+      name: 'aviary-router',
+      key: 'control-plane-token',
+    });
+  });
+
+  it('turns client authentication off only when told to', () => {
+    const router = envOf(
+      podOf(named(render('--set', 'router.auth.mode=off'), 'Deployment', 'aviary-router')).containers[0]!,
+    );
+    expect(router.get('AVIARY_ROUTER_AUTH')?.value).toBe('off');
+    expect(router.has('AVIARY_CONTROL_PLANE_TOKEN')).toBe(false);
+  });
+});
+
 describe('values.schema.json', () => {
   it.each<[string, string[], RegExp]>([
     [
@@ -332,6 +352,7 @@ describe('values.schema.json', () => {
       ['--set', 'analyzer.judge.url=https://judge.example/v1'],
       /'\/analyzer\/judge\/model'/,
     ],
+    ['an unknown router auth mode', ['--set', 'router.auth.mode=maybe'], /'\/router\/auth\/mode'/],
     [
       'a shadow timeout the router refuses',
       ['--set', 'router.shadow.timeoutMs=900000'],

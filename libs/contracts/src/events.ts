@@ -11,6 +11,11 @@ export const TOPICS = {
 } as const;
 export type Topic = (typeof TOPICS)[keyof typeof TOPICS];
 
+/** The OpenAI APIs the router serves (and a version may declare it serves). */
+export const ENDPOINTS = ['chat.completions', 'responses', 'embeddings', 'completions'] as const;
+export const endpointSchema = z.enum(ENDPOINTS);
+export type Endpoint = z.infer<typeof endpointSchema>;
+
 export const ROLES = ['baseline', 'candidate', 'shadow'] as const;
 export const roleSchema = z.enum(ROLES);
 export type ServingRole = z.infer<typeof roleSchema>;
@@ -56,6 +61,19 @@ export const outcomeEventSchema = z.object({
   promptTokens: z.number().int().nonnegative().nullable(),
   completionTokens: z.number().int().nonnegative().nullable(),
   outputChars: z.number().int().nonnegative(),
+  // Optional within v1 (consumers ignore what they do not know; absent = chat.completions, no tools).
+  /** Which OpenAI API the request used. */
+  endpoint: endpointSchema.optional(),
+  /** Tool calls in the answer. */
+  toolCalls: z.number().int().nonnegative().optional(),
+  /** Tool calls with arguments that are not a JSON object, or calling a tool that was not offered. */
+  toolCallErrors: z.number().int().nonnegative().optional(),
+  /** The answer is JSON but does not match the request's json_schema (also counted in invalidJson). */
+  schemaInvalid: z.boolean().optional(),
+  /** Streams: mean time between token events (ttftMs is then the time to the first token). */
+  interTokenMs: z.number().nonnegative().nullable().optional(),
+  /** The router key the request came with (its id, never the key). */
+  keyId: z.string().nullable().optional(),
 });
 export type OutcomeEvent = z.infer<typeof outcomeEventSchema>;
 
@@ -85,6 +103,13 @@ export const pairEventSchema = z.object({
   prompt: z.array(z.object({ role: z.string(), content: z.string() })).nullable(),
   baseline: pairSideSchema,
   shadow: pairSideSchema,
+  // Optional within v1.
+  endpoint: endpointSchema.optional(),
+  /**
+   * How alike the answers are (0-1) when the router measured it because text similarity does not
+   * apply (embeddings: mean cosine of the vectors, negatives as 0); absent: compare the outputs.
+   */
+  similarity: z.number().min(0).max(1).nullable().optional(),
 });
 export type PairEvent = z.infer<typeof pairEventSchema>;
 

@@ -62,6 +62,11 @@ export function jsonAnswer(name: string, text: string, schema: unknown): string 
   return JSON.stringify(fromSchema(schema, text, name, 'answer', 0));
 }
 
+/** Arguments for a tool call: an instance of the tool's parameter schema (`{}` without one). */
+export function schemaInstance(schema: unknown, text: string, name: string): unknown {
+  return isRecord(schema) ? fromSchema(schema, text, name, 'input', 0) : {};
+}
+
 /** Invalid JSON the way models break it: cut off mid-object, or wrapped in prose and a code fence. */
 export function brokenJson(valid: string, variant: number): string {
   if (variant % 2 === 0 && (valid.startsWith('{') || valid.startsWith('['))) {

@@ -25,6 +25,18 @@ export interface Behaviour {
   connectionDropRate?: number;
   /** Scales how many sentences an answer has (1 = normal, 0.4 = terse); for output-length guardrails. */
   lengthFactor?: number;
+  /** Answers (not JSON ones) padded with filler words to at least this many characters: huge answers. */
+  padToChars?: number;
+  /** A non-streamed answer is written in 16 slices this far apart: a body that keeps dripping. */
+  dripIntervalMs?: number;
+  /** Streams framed with CRLF line endings (allowed by the SSE spec, sent by some gateways). */
+  sseCrlf?: boolean;
+  /** Share of tool-call answers that are broken: arguments cut off, or a call to a tool not offered. */
+  badToolCallRate?: number;
+  /** Share of json_schema answers that are valid JSON but do not match the schema. */
+  schemaViolationRate?: number;
+  /** How far this server's embeddings stray from the shared direction (cosine ≈ 1/√(1+drift²)). */
+  embeddingDrift?: number;
 }
 
 /** A behaviour with every optional field filled in, as the server holds it. */
@@ -41,6 +53,12 @@ const FINE: FullBehaviour = Object.freeze({
   hangRate: 0,
   connectionDropRate: 0,
   lengthFactor: 1,
+  padToChars: 0,
+  dripIntervalMs: 0,
+  sseCrlf: false,
+  badToolCallRate: 0,
+  schemaViolationRate: 0,
+  embeddingDrift: 0.05,
 });
 
 const preset = (overrides: Partial<FullBehaviour>): Readonly<FullBehaviour> =>
@@ -93,8 +111,11 @@ export class BehaviourError extends RangeError {
 }
 
 type Field = keyof FullBehaviour;
-/** Valid range per field, inclusive. */
-const RANGES: Readonly<Record<Field, readonly [number, number]>> = {
+type NumericField = { [K in Field]: FullBehaviour[K] extends number ? K : never }[Field];
+type FlagField = Exclude<Field, NumericField>;
+const FLAGS: ReadonlySet<string> = new Set<FlagField>(['sseCrlf']);
+/** Valid range per numeric field, inclusive. */
+const RANGES: Readonly<Record<NumericField, readonly [number, number]>> = {
   refusalRate: [0, 1],
   errorRate: [0, 1],
   emptyRate: [0, 1],
@@ -105,15 +126,26 @@ const RANGES: Readonly<Record<Field, readonly [number, number]>> = {
   latencyJitterMs: [0, 3_600_000],
   tokensPerSecond: [0, 1_000_000],
   lengthFactor: [0, 10],
+  padToChars: [0, 256 * 1024 * 1024],
+  dripIntervalMs: [0, 60_000],
+  badToolCallRate: [0, 1],
+  schemaViolationRate: [0, 1],
+  embeddingDrift: [0, 100],
 };
-const OPTIONAL: ReadonlySet<Field> = new Set([
+const OPTIONAL: ReadonlySet<Field> = new Set<Field>([
   'tokensPerSecond',
   'hangRate',
   'connectionDropRate',
   'lengthFactor',
+  'padToChars',
+  'dripIntervalMs',
+  'sseCrlf',
+  'badToolCallRate',
+  'schemaViolationRate',
+  'embeddingDrift',
 ]);
 
-function isField(key: string): key is Field {
+function isField(key: string): key is NumericField {
   return Object.prototype.hasOwnProperty.call(RANGES, key);
 }
 
@@ -153,9 +185,16 @@ export function resolveBehaviourUpdate(current: Readonly<FullBehaviour>, input: 
   }
   for (const [key, value] of entries) {
     if (key === 'preset' || value === undefined) continue;
+    if (FLAGS.has(key)) {
+      const flag = key as FlagField;
+      if (value === null) next[flag] = FINE[flag];
+      else if (typeof value === 'boolean') next[flag] = value;
+      else throw new BehaviourError(`'${key}' must be true or false, got ${JSON.stringify(value)}.`, key);
+      continue;
+    }
     if (!isField(key)) {
       throw new BehaviourError(
-        `Unknown behaviour field '${key}'; expected preset or one of ${Object.keys(RANGES).join(', ')}.`,
+        `Unknown behaviour field '${key}'; expected preset or one of ${[...Object.keys(RANGES), ...FLAGS].join(', ')}.`,
         key,
       );
     }

@@ -474,3 +474,196 @@ describe('demo-llm chat completions (real openai SDK)', () => {
     agent.destroy();
   });
 });
+
+describe('demo-llm misbehaviours for router robustness tests', () => {
+  const post = (server: DemoLlm, body: unknown) =>
+    fetch(`${server.url}/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+  const ask = (extra: Record<string, unknown> = {}) => ({ messages: user('hello'), ...extra });
+
+  it('pads answers to a requested size', async () => {
+    const server = await start({ behaviour: { padToChars: 100_000 } });
+    const completion = (await (await post(server, ask())).json()) as OpenAI.Chat.ChatCompletion;
+    expect(completion.choices[0]?.message.content?.length).toBe(100_000);
+  });
+
+  it('drips a non-streamed answer in slices', async () => {
+    const server = await start({ behaviour: { dripIntervalMs: 20 } });
+    const started = Date.now();
+    const res = await post(server, ask());
+    const completion = (await res.json()) as OpenAI.Chat.ChatCompletion;
+    expect(Date.now() - started).toBeGreaterThanOrEqual(15 * 20 - 10);
+    expect(completion.choices[0]?.message.content).toContain('Answer from baseline');
+  });
+
+  it('frames streams with CRLF when asked, which the openai SDK reads', async () => {
+    const server = await start({ behaviour: { sseCrlf: true } });
+    const raw = await (await post(server, ask({ stream: true }))).text();
+    expect(raw).toContain('\r\n\r\n');
+    expect(raw.replace(/\r\n/g, '')).not.toContain('\n');
+    let text = '';
+    for await (const chunk of await client(server).chat.completions.create({
+      model: 'm',
+      messages: user('hello'),
+      stream: true,
+    }))
+      text += chunk.choices[0]?.delta.content ?? '';
+    expect(text).toContain('Answer from baseline');
+  });
+});
+
+describe('demo-llm: the other OpenAI APIs (real openai SDK)', () => {
+  const weather: OpenAI.Chat.ChatCompletionTool = {
+    type: 'function',
+    function: {
+      name: 'get_weather',
+      parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
+    },
+  };
+  const schemaFormat = {
+    type: 'json_schema' as const,
+    json_schema: {
+      name: 'forecast',
+      strict: true,
+      schema: {
+        type: 'object',
+        properties: { city: { type: 'string' }, celsius: { type: 'number' } },
+        required: ['city', 'celsius'],
+        additionalProperties: false,
+      },
+    },
+  };
+
+  it('answers the Responses API, JSON and streamed with its typed events', async () => {
+    const openai = client(await start());
+    const r = await openai.responses.create({
+      model: 'm',
+      input: 'What is a canary release?',
+      instructions: 'Be brief.',
+    });
+    expect(r.object).toBe('response');
+    expect(r.output_text).toContain('Answer from baseline');
+    expect(r.usage?.output_tokens).toBeGreaterThan(0);
+    const types: string[] = [];
+    let text = '';
+    for await (const e of await openai.responses.create({ model: 'm', input: 'Stream it', stream: true })) {
+      types.push(e.type);
+      if (e.type === 'response.output_text.delta') text += e.delta;
+    }
+    expect(types[0]).toBe('response.created');
+    expect(types.at(-1)).toBe('response.completed');
+    expect(text).toContain('Answer from baseline');
+  });
+
+  it('calls a tool named in the prompt, in chat and in the Responses API, JSON and streamed', async () => {
+    const openai = client(await start());
+    const chat = await openai.chat.completions.create({
+      model: 'm',
+      messages: user('Use get_weather for Oslo'),
+      tools: [weather],
+    });
+    expect(chat.choices[0]?.finish_reason).toBe('tool_calls');
+    const call = chat.choices[0]?.message.tool_calls?.[0];
+    expect(call?.type === 'function' && call.function.name).toBe('get_weather');
+    expect(call?.type === 'function' && JSON.parse(call.function.arguments)).toHaveProperty('city');
+    let args = '';
+    for await (const c of await openai.chat.completions.create({
+      model: 'm',
+      messages: user('Use get_weather please'),
+      tools: [weather],
+      stream: true,
+    }))
+      args += c.choices[0]?.delta.tool_calls?.[0]?.function?.arguments ?? '';
+    expect(JSON.parse(args)).toHaveProperty('city');
+    const r = await openai.responses.create({
+      model: 'm',
+      input: 'call get_weather',
+      tools: [
+        {
+          type: 'function',
+          name: 'get_weather',
+          parameters: weather.function.parameters ?? null,
+          strict: false,
+        },
+      ],
+    });
+    expect(r.output[0]).toMatchObject({ type: 'function_call', name: 'get_weather' });
+  });
+
+  it('breaks tool calls and schemas on request, and refuses structured outputs in the refusal field', async () => {
+    const server = await start({ behaviour: { badToolCallRate: 1, schemaViolationRate: 1 } });
+    const openai = client(server);
+    const names = new Set<string>();
+    for (let i = 0; i < 8; i++) {
+      const c = await openai.chat.completions.create({
+        model: 'm',
+        messages: user(`get_weather ${i}`),
+        tools: [weather],
+      });
+      const call = c.choices[0]?.message.tool_calls?.[0];
+      if (call?.type === 'function') {
+        let parses = true;
+        try {
+          JSON.parse(call.function.arguments);
+        } catch {
+          parses = false;
+        }
+        names.add(parses ? call.function.name : 'broken-arguments');
+      }
+    }
+    expect(names).toEqual(new Set(['undeclared_tool', 'broken-arguments']));
+    const violated = await openai.chat.completions.create({
+      model: 'm',
+      messages: user('forecast'),
+      response_format: schemaFormat,
+    });
+    expect(JSON.parse(violated.choices[0]?.message.content ?? '')).toEqual({
+      unexpected: true,
+      answer: null,
+    });
+    server.setBehaviour({ badToolCallRate: 0, schemaViolationRate: 0, refusalRate: 1 });
+    const refused = await openai.chat.completions.create({
+      model: 'm',
+      messages: user('forecast'),
+      response_format: schemaFormat,
+    });
+    expect(refused.choices[0]?.message).toMatchObject({
+      content: null,
+      refusal: expect.stringMatching(/sorry|can't|cannot/i) as string,
+    });
+  });
+
+  it('embeds deterministically: float and base64 (the SDK default) agree, another server is close but not equal', async () => {
+    const a = client(await start({ name: 'baseline' }));
+    const b = client(await start({ name: 'candidate' }));
+    const one = await a.embeddings.create({ model: 'e', input: ['hello', 'world'] });
+    const again = await a.embeddings.create({
+      model: 'e',
+      input: ['hello', 'world'],
+      encoding_format: 'float',
+    });
+    expect(one.data).toHaveLength(2);
+    expect(one.data[0]?.embedding).toHaveLength(64);
+    one.data[0]!.embedding.forEach((x, i) => expect(x).toBeCloseTo(again.data[0]!.embedding[i]!, 6));
+    const other = await b.embeddings.create({ model: 'e', input: 'hello', dimensions: 64 });
+    const u = one.data[0]!.embedding;
+    const v = other.data[0]!.embedding;
+    const cos = u.reduce((s, x, i) => s + x * v[i]!, 0);
+    expect(cos).toBeGreaterThan(0.95);
+    expect(cos).toBeLessThan(0.99999);
+  });
+
+  it('answers legacy completions, JSON and streamed', async () => {
+    const openai = client(await start());
+    const c = await openai.completions.create({ model: 'm', prompt: 'Once upon a time', max_tokens: 200 });
+    expect(c.object).toBe('text_completion');
+    expect(c.choices[0]?.text).toContain('Answer from baseline');
+    let text = '';
+    for await (const chunk of await openai.completions.create({ model: 'm', prompt: 'Once', stream: true }))
+      text += chunk.choices[0]?.text ?? '';
+    expect(text).toContain('Answer from baseline');
+  });
+});

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import {
   answerText,
   brokenJson,
+  schemaInstance,
   estimateTokens,
   jsonAnswer,
   pick,
@@ -20,8 +21,19 @@ import {
   type BehaviourPreset,
   type FullBehaviour,
 } from './behaviour';
-import { isRequestProblem, parseChatRequest, type ChatRequest } from './chat-request';
-import { decide, hashBytes, requestState, type Fate } from './determinism';
+import {
+  API_PATHS,
+  type ApiKind,
+  base64Vector,
+  DEFAULT_DIMENSIONS,
+  type DemoRequest,
+  embed,
+  parseApiRequest,
+  toolToCall,
+} from './api';
+import { isRequestProblem } from './chat-request';
+import { decide, type Decision, hashBytes, requestState, type Fate } from './determinism';
+import { type Plan, renderJson, renderStream, type Usage } from './renderers';
 
 export interface DemoLlmOptions {
   /** Shows up in answers ("Answer from <name>: …") and as the one model of GET /v1/models. */
@@ -133,12 +145,6 @@ interface Exchange {
   released: boolean;
   closed: boolean;
   timer: NodeJS.Timeout | undefined;
-}
-
-interface Usage {
-  readonly prompt_tokens: number;
-  readonly completion_tokens: number;
-  readonly total_tokens: number;
 }
 
 function readBody(
@@ -260,8 +266,9 @@ class DemoLlmServer implements DemoLlm {
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
     const method = req.method ?? 'GET';
-    if (path === '/v1/chat/completions') {
-      if (method === 'POST') return this.chat(req, res);
+    const kind = API_PATHS[path];
+    if (kind) {
+      if (method === 'POST') return this.api(kind, req, res);
       return this.methodNotAllowed(req, res, method, path);
     }
     if (path.startsWith('/v1/')) {
@@ -298,9 +305,9 @@ class DemoLlmServer implements DemoLlm {
     return this.notFound(req, res, method, path);
   };
 
-  // ---- chat completions ------------------------------------------------------------------------
+  // ---- chat completions, responses, completions, embeddings ---------------------------------------
 
-  private chat(req: IncomingMessage, res: ServerResponse): void {
+  private api(kind: ApiKind, req: IncomingMessage, res: ServerResponse): void {
     const ex: Exchange = {
       res,
       sequence: ++this.sequence,
@@ -324,16 +331,16 @@ class DemoLlmServer implements DemoLlm {
     readBody(
       req,
       this.maxBodyBytes,
-      (body) => this.completion(ex, body),
+      (body) => this.completion(ex, kind, body),
       () => this.finish(ex, 413, TOO_LARGE, 'tooLarge', { connection: 'close' }),
     );
   }
 
-  private completion(ex: Exchange, body: Buffer): void {
+  private completion(ex: Exchange, kind: ApiKind, body: Buffer): void {
     if (ex.closed) return;
     const parsed = parseJson(body);
     if (!parsed.ok) return this.finish(ex, 400, BAD_JSON, 'badRequest');
-    const request = parseChatRequest(parsed.value);
+    const request = parseApiRequest(kind, parsed.value);
     if (isRequestProblem(request)) {
       return this.finish(
         ex,
@@ -349,22 +356,26 @@ class DemoLlmServer implements DemoLlm {
       this.count(ex, 'hang');
       return;
     }
-    const answer = (): void => this.answer(ex, request, behaviour, decision.fate, decision.variant, state);
+    const answer = (): void =>
+      request.kind === 'embeddings'
+        ? this.embeddings(ex, request, behaviour, decision.fate)
+        : this.answer(ex, request, behaviour, decision, state);
     if (decision.delayMs > 0) ex.timer = setTimeout(answer, decision.delayMs);
     else answer();
   }
 
   private answer(
     ex: Exchange,
-    request: ChatRequest,
+    request: DemoRequest,
     behaviour: Readonly<FullBehaviour>,
-    fate: Fate,
-    variant: number,
+    decision: Decision,
     state: number,
   ): void {
+    const { fate, variant } = decision;
     ex.timer = undefined;
     if (ex.closed) return;
-    const id = `chatcmpl-${ex.sequence.toString(36)}${state.toString(36)}`;
+    const prefix = request.kind === 'chat' ? 'chatcmpl' : request.kind === 'responses' ? 'resp' : 'cmpl';
+    const id = `${prefix}-${ex.sequence.toString(36)}${state.toString(36)}`;
     const headers: OutgoingHttpHeaders = { 'x-request-id': `req_${id}`, 'x-demo-llm-outcome': fate };
     if (fate === 'drop') {
       this.count(ex, 'drop');
@@ -375,99 +386,139 @@ class DemoLlmServer implements DemoLlm {
     if (fate === 'error') return this.finish(ex, 500, SERVER_ERROR, 'error', headers);
 
     let content: string;
+    let refusal: string | null = null;
+    let toolCall: Plan['toolCall'] = null;
+    const tool = fate === 'ok' ? toolToCall(request) : null;
     const verdict = judgeVerdict(request.prompt);
     if (verdict !== null)
       content = verdict; // asked to judge two answers (Aviary's judge prompt): a verdict
-    else if (fate === 'refusal') content = pick(REFUSALS, variant);
-    else if (fate === 'empty') content = '';
-    else {
+    else if (fate === 'refusal') {
+      content = pick(REFUSALS, variant);
+      // Structured outputs refuse in the refusal field, with no content.
+      if (request.schema !== undefined && request.kind !== 'completions') {
+        refusal = content;
+        content = '';
+      }
+    } else if (fate === 'empty') content = '';
+    else if (tool) {
+      content = '';
+      const args = JSON.stringify(schemaInstance(tool.parameters, request.prompt, this.name));
+      toolCall = {
+        id: `call_${id}`,
+        // Broken calls: odd variants call a tool that was not offered, even ones cut the arguments off.
+        name: decision.badToolCall && variant % 2 === 1 ? 'undeclared_tool' : tool.name,
+        arguments:
+          decision.badToolCall && variant % 2 === 0 ? args.slice(0, Math.max(1, args.length - 2)) : args,
+      };
+    } else {
       const text = this.answerFor(request.prompt, behaviour.lengthFactor);
       content = request.jsonRequested ? jsonAnswer(this.name, text, request.schema) : text;
       if (fate === 'brokenJson') content = brokenJson(content, variant);
+      else if (decision.schemaViolation && request.schema !== undefined)
+        content = JSON.stringify({ unexpected: true, answer: null });
     }
-    let finishReason: 'stop' | 'length' = 'stop';
-    if (request.maxTokens !== null && estimateTokens(content.length) > request.maxTokens) {
+    // Filler up to padToChars for plain non-streamed answers, added as bytes (a 20 MB answer costs
+    // this server a copy, not four passes over a string).
+    const pad =
+      fate === 'ok' && !request.jsonRequested && !request.stream
+        ? Math.max(0, behaviour.padToChars - content.length)
+        : 0;
+    let finishReason: Plan['finishReason'] = toolCall ? 'tool_calls' : 'stop';
+    if (!toolCall && request.maxTokens !== null && estimateTokens(content.length) > request.maxTokens) {
       content = content.slice(0, request.maxTokens * 4);
       finishReason = 'length';
     }
     const promptTokens = estimateTokens(request.promptChars);
-    const completionTokens = estimateTokens(content.length);
+    const completionTokens = estimateTokens(
+      content.length + pad + (refusal?.length ?? 0) + (toolCall?.arguments.length ?? 0),
+    );
     const usage: Usage = {
       prompt_tokens: promptTokens,
       completion_tokens: completionTokens,
       total_tokens: promptTokens + completionTokens,
     };
-    const created = Math.floor(Date.now() / 1000);
-    const model = request.model ?? this.name;
-    if (request.stream) {
-      return this.stream(ex, {
-        id,
-        created,
-        model,
-        headers,
-        content,
-        finishReason,
-        usage,
-        fate,
-        request,
-        behaviour,
-      });
-    }
-    // Hand-built: about twice as fast as JSON.stringify of the nested object, on the benchmark's hot path.
+    const plan: Plan = {
+      kind: request.kind === 'embeddings' ? 'chat' : request.kind,
+      id,
+      created: Math.floor(Date.now() / 1000),
+      model: request.model ?? this.name,
+      content: (refusal !== null || toolCall) && content === '' ? null : content,
+      refusal,
+      toolCall,
+      finishReason,
+      usage,
+      includeUsage: request.includeUsage,
+    };
+    if (request.stream) return this.stream(ex, plan, content || refusal || '', headers, fate, behaviour);
+    const { head, tail } = renderJson(plan);
     const body =
-      `{"id":"${id}","object":"chat.completion","created":${created},"model":${JSON.stringify(model)},` +
-      `"choices":[{"index":0,"message":{"role":"assistant","content":${JSON.stringify(content)},"refusal":null,` +
-      `"annotations":[]},"logprobs":null,"finish_reason":"${finishReason}"}],"usage":${JSON.stringify(usage)},` +
-      `"system_fingerprint":null}`;
+      pad > 0 && plan.kind !== 'responses'
+        ? Buffer.concat([Buffer.from(head.slice(0, -1)), padding(pad), Buffer.from(`"${tail}`)])
+        : head + tail;
+    if (behaviour.dripIntervalMs > 0) return this.drip(ex, body, fate, headers, behaviour.dripIntervalMs);
     this.finish(ex, 200, body, fate, headers);
+  }
+
+  /** Writes a complete JSON answer in 16 slices, `intervalMs` apart (a body that keeps dripping). */
+  private drip(
+    ex: Exchange,
+    body: string | Buffer,
+    fate: Fate,
+    headers: OutgoingHttpHeaders,
+    intervalMs: number,
+  ): void {
+    const bytes = typeof body === 'string' ? Buffer.from(body) : body;
+    const slice = Math.ceil(bytes.length / 16);
+    ex.res.writeHead(200, { 'content-type': 'application/json', ...headers, 'content-length': bytes.length });
+    let offset = 0;
+    const next = (): void => {
+      ex.timer = undefined;
+      if (ex.closed) return;
+      const end = Math.min(bytes.length, offset + slice);
+      const last = end >= bytes.length;
+      if (last) {
+        this.count(ex, fate);
+        this.release(ex);
+        ex.res.end(bytes.subarray(offset, end));
+        return;
+      }
+      ex.res.write(bytes.subarray(offset, end));
+      offset = end;
+      ex.timer = setTimeout(next, intervalMs);
+    };
+    next();
   }
 
   private stream(
     ex: Exchange,
-    s: {
-      id: string;
-      created: number;
-      model: string;
-      headers: OutgoingHttpHeaders;
-      content: string;
-      finishReason: 'stop' | 'length';
-      usage: Usage;
-      fate: Fate;
-      request: ChatRequest;
-      behaviour: Readonly<FullBehaviour>;
-    },
+    plan: Plan,
+    text: string,
+    headers: OutgoingHttpHeaders,
+    fate: Fate,
+    behaviour: Readonly<FullBehaviour>,
   ): void {
     const res = ex.res;
-    const usageField = s.request.includeUsage ? ',"usage":null' : '';
-    const head = `data: {"id":"${s.id}","object":"chat.completion.chunk","created":${s.created},"model":${JSON.stringify(s.model)},"system_fingerprint":null,"choices":[{"index":0,"delta":`;
-    const chunk = (delta: string, finish: string | null): string =>
-      `${head}${delta},"logprobs":null,"finish_reason":${finish === null ? 'null' : `"${finish}"`}}]${usageField}}\n\n`;
-    const contentChunk = (text: string): string => chunk(`{"content":${JSON.stringify(text)}}`, null);
-    const first = chunk('{"role":"assistant","content":"","refusal":null}', null);
-    let tail = chunk('{}', s.finishReason);
-    if (s.request.includeUsage) {
-      tail += `data: {"id":"${s.id}","object":"chat.completion.chunk","created":${s.created},"model":${JSON.stringify(s.model)},"system_fingerprint":null,"choices":[],"usage":${JSON.stringify(s.usage)}}\n\n`;
-    }
-    tail += 'data: [DONE]\n\n';
-    const deltas = splitIntoDeltas(s.content);
-    const tps = s.behaviour.tokensPerSecond;
+    const { first, pieces, tail } = renderStream(plan, splitIntoDeltas(text));
+    const tps = behaviour.tokensPerSecond;
+    // JSON escapes newlines inside data, so every raw \n is framing.
+    const frame = behaviour.sseCrlf ? (t: string) => t.replace(/\n/g, '\r\n') : (t: string) => t;
 
     if (!(tps > 0)) {
       let all = first;
-      for (const d of deltas) all += contentChunk(d);
+      for (const p of pieces) all += p.text;
       all += tail;
-      return this.finish(ex, 200, all, s.fate, { ...SSE_HEADERS, ...s.headers });
+      return this.finish(ex, 200, frame(all), fate, { ...SSE_HEADERS, ...headers });
     }
 
-    res.writeHead(200, { ...SSE_HEADERS, ...s.headers });
-    res.write(first);
+    res.writeHead(200, { ...SSE_HEADERS, ...headers });
+    if (first) res.write(frame(first));
     let i = 0;
     const next = (): void => {
-      const delta = deltas[i];
-      if (delta === undefined) {
-        this.count(ex, s.fate);
+      const piece = pieces[i];
+      if (piece === undefined) {
+        this.count(ex, fate);
         this.release(ex);
-        res.end(tail);
+        res.end(frame(tail));
         return;
       }
       ex.timer = setTimeout(
@@ -475,13 +526,45 @@ class DemoLlmServer implements DemoLlm {
           ex.timer = undefined;
           if (ex.closed) return;
           i++;
-          res.write(contentChunk(delta));
+          res.write(frame(piece.text));
           next();
         },
-        (estimateTokens(delta.length) / tps) * 1000,
+        (estimateTokens(piece.chars) / tps) * 1000,
       );
     };
     next();
+  }
+
+  /** An embeddings list: one deterministic vector per input (see embed()). */
+  private embeddings(
+    ex: Exchange,
+    request: DemoRequest,
+    behaviour: Readonly<FullBehaviour>,
+    fate: Fate,
+  ): void {
+    ex.timer = undefined;
+    if (ex.closed) return;
+    const headers: OutgoingHttpHeaders = { 'x-demo-llm-outcome': fate };
+    if (fate === 'drop') {
+      this.count(ex, 'drop');
+      this.release(ex);
+      ex.res.socket?.destroy();
+      return;
+    }
+    if (fate === 'error') return this.finish(ex, 500, SERVER_ERROR, 'error', headers);
+    const dims = request.dimensions ?? DEFAULT_DIMENSIONS;
+    const data = request.inputs.map((input, index) => {
+      const v = embed(this.name, input, fate === 'empty' ? 0 : dims, behaviour.embeddingDrift);
+      return { object: 'embedding', index, embedding: request.base64 ? base64Vector(v) : Array.from(v) };
+    });
+    const tokens = estimateTokens(request.promptChars);
+    const body = JSON.stringify({
+      object: 'list',
+      data,
+      model: request.model ?? this.name,
+      usage: { prompt_tokens: tokens, total_tokens: tokens },
+    });
+    this.finish(ex, 200, body, fate, headers);
   }
 
   /** answerText, memoised: benchmarks and demos repeat prompts, and the text only depends on these two. */
@@ -550,7 +633,7 @@ class DemoLlmServer implements DemoLlm {
   private finish(
     ex: Exchange,
     status: number,
-    body: string,
+    body: string | Buffer,
     outcome: DemoLlmOutcome,
     headers?: OutgoingHttpHeaders,
   ): void {
@@ -560,7 +643,12 @@ class DemoLlmServer implements DemoLlm {
     this.send(ex.res, status, body, headers);
   }
 
-  private send(res: ServerResponse, status: number, body: string, headers?: OutgoingHttpHeaders): void {
+  private send(
+    res: ServerResponse,
+    status: number,
+    body: string | Buffer,
+    headers?: OutgoingHttpHeaders,
+  ): void {
     const sse = headers !== undefined && headers['content-type'] !== undefined;
     res.writeHead(status, {
       ...(sse ? {} : { 'content-type': 'application/json' }),
@@ -592,6 +680,16 @@ class DemoLlmServer implements DemoLlm {
       errorBody(`Unknown request URL: ${method} ${path}.`, 'invalid_request_error', null, 'unknown_url'),
     );
   }
+}
+
+const PAD_SENTENCE = ' This sentence pads the answer to the size the demo behaviour asks for.';
+let padCache = Buffer.alloc(0);
+
+/** `chars` bytes of filler sentences (plain ASCII: the same in a JSON string), built once per size. */
+function padding(chars: number): Buffer {
+  if (padCache.length < chars)
+    padCache = Buffer.from(PAD_SENTENCE.repeat(Math.ceil(chars / PAD_SENTENCE.length)));
+  return padCache.subarray(0, chars);
 }
 
 /**

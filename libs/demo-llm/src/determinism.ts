@@ -56,6 +56,10 @@ export interface Decision {
   readonly delayMs: number;
   /** Picks among wordings (refusal text, broken JSON style). */
   readonly variant: number;
+  /** A tool call, if the answer is one, is broken (badToolCallRate). */
+  readonly badToolCall: boolean;
+  /** A json_schema answer is valid JSON that does not match the schema (schemaViolationRate). */
+  readonly schemaViolation: boolean;
 }
 
 /** What happens to one request, as a pure function of the behaviour and the request state. */
@@ -68,5 +72,11 @@ export function decide(b: Readonly<FullBehaviour>, state: number, jsonRequested:
   else if (b.emptyRate > 0 && draw(state, 5) < b.emptyRate) fate = 'empty';
   else if (jsonRequested && b.brokenJsonRate > 0 && draw(state, 6) < b.brokenJsonRate) fate = 'brokenJson';
   const jitter = b.latencyJitterMs > 0 ? (draw(state, 0) * 2 - 1) * b.latencyJitterMs : 0;
-  return { fate, delayMs: Math.max(0, Math.round(b.latencyMs + jitter)), variant: mix32(state ^ 0x5bd1e995) };
+  return {
+    fate,
+    delayMs: Math.max(0, Math.round(b.latencyMs + jitter)),
+    variant: mix32(state ^ 0x5bd1e995),
+    badToolCall: b.badToolCallRate > 0 && draw(state, 7) < b.badToolCallRate,
+    schemaViolation: jsonRequested && b.schemaViolationRate > 0 && draw(state, 8) < b.schemaViolationRate,
+  };
 }

@@ -152,6 +152,24 @@ describe('unleash feature encoding', () => {
       expect(decodeRoutingVariant(variant)).toBe(decoded); // cached per payload object
     });
 
+    it('carries a version’s endpoints and answer limits, and leaves them out when unset', () => {
+      const limited = {
+        ...baseline,
+        endpoints: ['embeddings'] as const,
+        maxResponseBytes: 4096,
+        totalTimeoutMs: 900,
+      };
+      const payload = encodeRoutingPayload(routing({ baseline: limited }), 'baseline');
+      const decoded = decodePayloadValue(JSON.stringify(payload));
+      expect(decoded?.target).toMatchObject({
+        endpoints: ['embeddings'],
+        maxResponseBytes: 4096,
+        totalTimeoutMs: 900,
+      });
+      const plain = encodeRoutingPayload(routing({ baseline: { ...baseline, endpoints: null } }), 'baseline');
+      expect(Object.keys(plain.target)).not.toContain('endpoints');
+    });
+
     it('ignores fields a newer publisher added', () => {
       const payload = { ...encodeRoutingPayload(routing(), 'candidate'), futureField: 'x' };
       const decoded = decodeRoutingVariant({

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { endpointSchema } from '@aviary/contracts';
 import {
   flagNameForModel,
   type ModelRouting,
@@ -44,6 +45,10 @@ export const upstreamTargetSchema = z.object({
   apiKeyRef: z.string().min(1).nullable(),
   /** Optional within v1: payloads published before it existed mean bearer. */
   authScheme: z.enum(UPSTREAM_AUTH_SCHEMES).optional(),
+  // Optional within v1: routers ignore what they do not know, publishers add only optional fields.
+  endpoints: z.array(endpointSchema).min(1).readonly().nullable().optional(),
+  maxResponseBytes: z.number().int().positive().nullable().optional(),
+  totalTimeoutMs: z.number().int().positive().nullable().optional(),
 });
 
 /**
@@ -345,5 +350,9 @@ function copyTarget(target: UpstreamTarget): UpstreamTarget {
     timeoutMs: target.timeoutMs,
     apiKeyRef: target.apiKeyRef,
     ...(target.authScheme ? { authScheme: target.authScheme } : {}),
+    // Left out when not set, so routings without them encode to the same bytes as before.
+    ...(target.endpoints ? { endpoints: [...target.endpoints] } : {}),
+    ...(target.maxResponseBytes ? { maxResponseBytes: target.maxResponseBytes } : {}),
+    ...(target.totalTimeoutMs ? { totalTimeoutMs: target.totalTimeoutMs } : {}),
   };
 }

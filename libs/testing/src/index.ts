@@ -17,3 +17,4 @@ export * from './unleash-client';
 export * from './tcp-proxy';
 export { testKafkaBrokers, testUnleashUrl } from './kafka';
 export { launchChromium } from './browser';
+export { pythonWithOpenAI, PYTHON_OPENAI_VERSION } from './python';

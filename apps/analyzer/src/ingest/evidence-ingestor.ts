@@ -201,7 +201,7 @@ export class EvidenceIngestor {
             id,
             (acc = { rolloutId: e.rolloutId, revision: e.revision, bucketStart, ...emptyPairCounters() }),
           );
-        const c = comparePair(e.baseline, e.shadow);
+        const c = comparePair(e.baseline, e.shadow, e.similarity);
         if (
           e.baseline.output !== null &&
           e.shadow.output !== null &&

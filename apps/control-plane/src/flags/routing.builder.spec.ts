@@ -76,6 +76,23 @@ describe(buildRouting.name, () => {
       timeoutMs: 30_000,
       apiKeyRef: 'BASE_KEY',
       authScheme: 'api-key',
+      endpoints: null,
+      maxResponseBytes: null,
+      totalTimeoutMs: null,
+    });
+  });
+
+  it('carries the endpoints a version serves and its answer limits', () => {
+    const routing = buildRouting({
+      model,
+      stable: { ...v('base'), endpoints: ['embeddings'], maxResponseBytes: 65_536, totalTimeoutMs: 9_000 },
+      rollout: null,
+      revision: 1,
+    });
+    expect(routing.baseline).toMatchObject({
+      endpoints: ['embeddings'],
+      maxResponseBytes: 65_536,
+      totalTimeoutMs: 9_000,
     });
   });
 });

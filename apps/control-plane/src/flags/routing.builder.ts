@@ -1,3 +1,4 @@
+import { type Endpoint, endpointSchema } from '@aviary/contracts';
 import {
   deriveSplit,
   UPSTREAM_AUTH_SCHEMES,
@@ -16,6 +17,10 @@ export interface VersionForRouting {
   readonly apiKeyRef: string | null;
   /** The credential apiKeyRef names (how it is sent). */
   readonly credential: { readonly authScheme: string } | null;
+  /** Empty: every endpoint. */
+  readonly endpoints?: readonly string[];
+  readonly maxResponseBytes?: number | null;
+  readonly totalTimeoutMs?: number | null;
 }
 
 /** The Prisma `select` that loads a VersionForRouting. */
@@ -27,6 +32,9 @@ export const VERSION_FOR_ROUTING_SELECT = {
   timeoutMs: true,
   apiKeyRef: true,
   credential: { select: { authScheme: true } },
+  endpoints: true,
+  maxResponseBytes: true,
+  totalTimeoutMs: true,
 } as const;
 
 export interface RoutingInput {
@@ -56,7 +64,15 @@ export function toUpstreamTarget(v: VersionForRouting): UpstreamTarget {
     timeoutMs: v.timeoutMs,
     apiKeyRef: v.apiKeyRef,
     ...(v.apiKeyRef && v.credential ? { authScheme: authScheme(v.credential.authScheme) } : {}),
+    endpoints: v.endpoints && v.endpoints.length > 0 ? knownEndpoints(v.endpoints) : null,
+    maxResponseBytes: v.maxResponseBytes ?? null,
+    totalTimeoutMs: v.totalTimeoutMs ?? null,
   };
+}
+
+/** The database keeps strings; the API only ever wrote known endpoint names. */
+function knownEndpoints(values: readonly string[]): Endpoint[] {
+  return values.filter((e): e is Endpoint => endpointSchema.safeParse(e).success);
 }
 
 /** The routing a model's flag should carry, from its stable version and active rollout. */

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { CREDENTIAL_NAME } from '@aviary/config';
 import { httpUrl } from '../common/http-url';
+import { ENDPOINTS } from '@aviary/contracts';
 
 export const MODEL_NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 const slug = (what: string) =>
@@ -41,6 +42,22 @@ export const createVersionSchema = z.strictObject({
       'must be the name of a declared upstream credential (e.g. openai-prod), not the key itself',
     )
     .optional(),
+  /** The OpenAI endpoints the upstream serves; omitted = all. The router never sends it others. */
+  endpoints: z
+    .array(z.enum(ENDPOINTS))
+    .min(1)
+    .max(ENDPOINTS.length)
+    .refine((e) => new Set(e).size === e.length, 'must not repeat an endpoint')
+    .optional(),
+  /** The largest answer the router reads from this upstream (bytes); omitted = the router's default. */
+  maxResponseBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .max(1024 * 1024 * 1024)
+    .optional(),
+  /** Deadline for a whole non-streamed answer; omitted = the router's default. */
+  totalTimeoutMs: z.number().int().min(100).max(3_600_000).optional(),
   metadata: z
     .record(z.string().max(200), z.unknown())
     .refine((m) => JSON.stringify(m).length <= 16_384, 'must be at most 16 KiB of JSON')

@@ -70,6 +70,9 @@ export class ModelsService {
           upstreamModel: input.upstreamModel,
           timeoutMs: input.timeoutMs,
           apiKeyRef: input.apiKeyRef ?? null,
+          endpoints: input.endpoints ?? [],
+          maxResponseBytes: input.maxResponseBytes ?? null,
+          totalTimeoutMs: input.totalTimeoutMs ?? null,
           metadata: input.metadata as Prisma.InputJsonValue,
         });
       } catch (err) {

@@ -35,15 +35,36 @@ const schema = z.object({
   AVIARY_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(0),
   AVIARY_SHADOW_MAX_CONCURRENCY: envField.positiveInt(16, 10_000),
   AVIARY_SHADOW_TIMEOUT_MS: envField.positiveInt(30_000, 600_000),
+  /** Largest upstream answer the router reads (a version's maxResponseBytes overrides it). */
+  AVIARY_UPSTREAM_MAX_RESPONSE_BYTES: envField.positiveInt(32 * 1_048_576, 1024 * 1_048_576),
+  /** Largest shadow answer the router reads; past it the copy is cut and recorded as invalid. */
+  AVIARY_SHADOW_MAX_RESPONSE_BYTES: envField.positiveInt(4 * 1_048_576, 1024 * 1_048_576),
+  /** Deadline for a whole non-streamed answer (a version's totalTimeoutMs overrides it). */
+  AVIARY_UPSTREAM_TOTAL_TIMEOUT_MS: envField.positiveInt(300_000, 3_600_000),
+  /** Characters of each answer kept in shadow pair events (longer answers are cut there). */
+  AVIARY_CAPTURE_MAX_CHARS: envField.positiveInt(32_768, 16 * 1_048_576),
   /** Share of shadowed requests whose outputs are streamed as pairs. */
   AVIARY_CAPTURE_SAMPLE_RATE: rate.default(1),
   /** Prompt text in pair events: keep it, redact contents, or drop it. */
   AVIARY_CAPTURE_PROMPTS: z.enum(['keep', 'redact', 'drop']).default('keep'),
   /** Refusal patterns (case-insensitive regexes), one per line; replaces the default list. */
   AVIARY_REFUSAL_PATTERNS: z.string().optional(),
+  /**
+   * Client authentication: `keys` (router API keys, created in the control plane) or `off` (anyone
+   * who can reach the router may call it and spend its upstream keys; logged as a warning).
+   */
+  AVIARY_ROUTER_AUTH: z.enum(['keys', 'off']).default('keys'),
+  /** The control plane routers fetch their keys from; default: AVIARY_FLAGS_URL without /api (the built-in flag source). */
+  AVIARY_CONTROL_PLANE_URL: envField.url().optional(),
+  /** An Aviary token (viewer) for the control plane; default: AVIARY_FLAGS_TOKEN. */
+  AVIARY_CONTROL_PLANE_TOKEN: z.string().min(1).optional(),
+  /** How often the keys are polled; a revoked key stops working within about this long. */
+  AVIARY_KEYS_REFRESH_MS: envField.positiveInt(5_000, 600_000),
   /** Signs request ids so feedback can be attributed by any replica. Must be the same on every router. */
   AVIARY_ROUTER_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   AVIARY_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  /** One JSON line per request on stdout (request id, model, version, role, status, latency), or none. */
+  AVIARY_ACCESS_LOG: z.enum(['stdout', 'off']).default('stdout'),
   ...KAFKA_SECURITY_ENV,
 });
 
@@ -58,5 +79,14 @@ export function loadRouterConfig(env: Record<string, string | undefined> = proce
     }),
     env,
   );
-  return { ...c, AVIARY_FLAGS_URL: c.AVIARY_FLAGS_URL.replace(/\/+$/, '') };
+  const flagsUrl = c.AVIARY_FLAGS_URL.replace(/\/+$/, '');
+  return {
+    ...c,
+    AVIARY_FLAGS_URL: flagsUrl,
+    AVIARY_CONTROL_PLANE_URL: (c.AVIARY_CONTROL_PLANE_URL ?? flagsUrl.replace(/\/api$/, '')).replace(
+      /\/+$/,
+      '',
+    ),
+    AVIARY_CONTROL_PLANE_TOKEN: c.AVIARY_CONTROL_PLANE_TOKEN ?? c.AVIARY_FLAGS_TOKEN,
+  };
 }

@@ -5,39 +5,52 @@ import type { FlagRouting } from '../routing/flag-routing';
 import type { LimiterRegistry } from '../upstream/concurrency-limiter';
 
 type L = 'model' | 'version' | 'role';
+/** Traffic metrics also say which API (chat.completions, responses, embeddings, completions). */
+type E = L | 'endpoint';
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 64];
 
 /** Prometheus metrics, labelled by model, version (label) and role (baseline / candidate / shadow). */
 export class RouterMetrics {
   readonly registry = new Registry();
-  private readonly requests: Counter<L | 'status'>;
-  private readonly errors: Counter<L | 'error_class'>;
+  private readonly requests: Counter<E | 'status'>;
+  private readonly errors: Counter<E | 'error_class'>;
   private readonly refusals: Counter<L>;
   private readonly empty: Counter<L>;
   private readonly jsonRequested: Counter<L>;
   private readonly invalidJson: Counter<L>;
-  private readonly latency: Histogram<L>;
-  private readonly ttft: Histogram<L>;
-  private readonly tokens: Counter<L | 'direction'>;
+  private readonly schemaInvalid: Counter<L>;
+  private readonly toolCalls: Counter<L>;
+  private readonly toolCallErrors: Counter<L>;
+  private readonly latency: Histogram<E>;
+  private readonly ttft: Histogram<E>;
+  private readonly interToken: Histogram<E>;
+  private readonly tokens: Counter<E | 'direction'>;
   readonly fallbacks: Counter<'model'>;
   readonly shadowShed: Counter<'model'>;
   readonly shed: Counter<'model' | 'reason'>;
   readonly feedback: Counter<L | 'rating'>;
+  readonly clientAborts: Counter<'stage'>;
+  readonly authFailures: Counter<'reason'>;
 
-  constructor(opts: { events: EventPublisher; flags: FlagRouting; limiters: LimiterRegistry }) {
+  constructor(opts: {
+    events: Pick<EventPublisher, 'stats'>;
+    flags: Pick<FlagRouting, 'status'>;
+    limiters: LimiterRegistry;
+  }) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'aviary_router_' });
     const labelNames = ['model', 'version', 'role'] as const;
+    const trafficLabels = [...labelNames, 'endpoint'] as const;
     this.requests = new Counter({
       name: 'aviary_router_requests_total',
-      help: 'Chat completions answered (or attempted), by upstream status',
-      labelNames: [...labelNames, 'status'],
+      help: 'Requests answered (or attempted) per endpoint, by upstream status',
+      labelNames: [...trafficLabels, 'status'],
       registers,
     });
     this.errors = new Counter({
       name: 'aviary_router_errors_total',
       help: 'Failed upstream attempts by class (connect, timeout, upstream_5xx, upstream_4xx, invalid_response, client_aborted, shed)',
-      labelNames: [...labelNames, 'error_class'],
+      labelNames: [...trafficLabels, 'error_class'],
       registers,
     });
     this.refusals = new Counter({
@@ -64,24 +77,49 @@ export class RouterMetrics {
       labelNames,
       registers,
     });
+    this.schemaInvalid = new Counter({
+      name: 'aviary_router_schema_invalid_total',
+      help: 'JSON answers that do not match the json_schema the request gave (also in invalid_json)',
+      labelNames,
+      registers,
+    });
+    this.toolCalls = new Counter({
+      name: 'aviary_router_tool_calls_total',
+      help: 'Tool calls in answers',
+      labelNames,
+      registers,
+    });
+    this.toolCallErrors = new Counter({
+      name: 'aviary_router_tool_call_errors_total',
+      help: 'Tool calls whose arguments are not a JSON object or that call a tool the request did not offer',
+      labelNames,
+      registers,
+    });
     this.latency = new Histogram({
       name: 'aviary_router_request_duration_seconds',
-      help: 'Upstream call duration, to the last byte',
-      labelNames,
+      help: 'Request duration, to the last byte of the answer',
+      labelNames: trafficLabels,
       buckets: LATENCY_BUCKETS,
       registers,
     });
     this.ttft = new Histogram({
       name: 'aviary_router_time_to_first_token_seconds',
-      help: 'Time to the first body byte from the upstream',
-      labelNames,
+      help: 'From the upstream call to the first token (streams) or the first byte (other answers)',
+      labelNames: trafficLabels,
       buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.interToken = new Histogram({
+      name: 'aviary_router_inter_token_seconds',
+      help: 'Streams: mean time between token events of an answer',
+      labelNames: trafficLabels,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers,
     });
     this.tokens = new Counter({
       name: 'aviary_router_tokens_total',
       help: 'Tokens in (prompt) and out (completion), as reported or estimated',
-      labelNames: [...labelNames, 'direction'],
+      labelNames: [...trafficLabels, 'direction'],
       registers,
     });
     this.fallbacks = new Counter({
@@ -106,6 +144,18 @@ export class RouterMetrics {
       name: 'aviary_router_feedback_total',
       help: 'Thumbs up / down received',
       labelNames: [...labelNames, 'rating'],
+      registers,
+    });
+    this.clientAborts = new Counter({
+      name: 'aviary_router_client_aborts_total',
+      help: 'Clients that closed the connection before sending their whole request (stage="upload")',
+      labelNames: ['stage'],
+      registers,
+    });
+    this.authFailures = new Counter({
+      name: 'aviary_router_auth_failures_total',
+      help: 'Requests turned away by client authentication: missing, invalid, unavailable (keys not loaded), model (outside the key scope), rate_limit, budget',
+      labelNames: ['reason'],
       registers,
     });
     const events = opts.events;
@@ -185,9 +235,10 @@ export class RouterMetrics {
 
   record(o: OutcomeEvent): void {
     const labels = { model: o.model, version: o.versionLabel, role: o.role };
-    this.requests.inc({ ...labels, status: String(o.status) });
+    const traffic = { ...labels, endpoint: o.endpoint ?? 'chat.completions' };
+    this.requests.inc({ ...traffic, status: String(o.status) });
     if (o.errorClass) {
-      this.errors.inc({ ...labels, error_class: o.errorClass });
+      this.errors.inc({ ...traffic, error_class: o.errorClass });
       return;
     }
     if (o.refusal) this.refusals.inc(labels);
@@ -195,10 +246,16 @@ export class RouterMetrics {
     if (o.jsonRequested) {
       this.jsonRequested.inc(labels);
       if (o.invalidJson) this.invalidJson.inc(labels);
+      if (o.schemaInvalid) this.schemaInvalid.inc(labels);
     }
-    this.latency.observe(labels, o.latencyMs / 1000);
-    if (o.ttftMs !== null) this.ttft.observe(labels, o.ttftMs / 1000);
-    if (o.promptTokens !== null) this.tokens.inc({ ...labels, direction: 'in' }, o.promptTokens);
-    if (o.completionTokens !== null) this.tokens.inc({ ...labels, direction: 'out' }, o.completionTokens);
+    if (o.toolCalls) {
+      this.toolCalls.inc(labels, o.toolCalls);
+      if (o.toolCallErrors) this.toolCallErrors.inc(labels, o.toolCallErrors);
+    }
+    this.latency.observe(traffic, o.latencyMs / 1000);
+    if (o.ttftMs !== null) this.ttft.observe(traffic, o.ttftMs / 1000);
+    if (o.interTokenMs != null) this.interToken.observe(traffic, o.interTokenMs / 1000);
+    if (o.promptTokens !== null) this.tokens.inc({ ...traffic, direction: 'in' }, o.promptTokens);
+    if (o.completionTokens !== null) this.tokens.inc({ ...traffic, direction: 'out' }, o.completionTokens);
   }
 }

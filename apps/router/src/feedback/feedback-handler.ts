@@ -4,6 +4,7 @@ import type { EventPublisher } from '@aviary/domain';
 import type { RouterMetrics } from '../evidence/router-metrics';
 import { sendError } from '../http/openai-errors';
 import { BodyTooLargeError, readBody } from '../http/read-body';
+import type { RequestScope } from '../http/request-scope';
 import type { RequestIds } from './request-id';
 
 const MAX_AGE_S = 30 * 24 * 3600;
@@ -15,38 +16,41 @@ const MAX_AGE_S = 30 * 24 * 3600;
 export class FeedbackHandler {
   constructor(private readonly d: { ids: RequestIds; events: EventPublisher; metrics: RouterMetrics }) {}
 
-  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async handle(req: IncomingMessage, res: ServerResponse, scope: RequestScope): Promise<void> {
     let body: unknown;
     try {
       body = JSON.parse((await readBody(req, 16_384)).toString('utf8'));
     } catch (err) {
       if (err instanceof BodyTooLargeError)
-        return sendError(res, 413, 'invalid_request_error', 'Feedback bodies are limited to 16 KiB.');
+        return sendError(res, scope, 413, 'invalid_request_error', 'Feedback bodies are limited to 16 KiB.');
       return sendError(
         res,
+        scope,
         400,
         'invalid_request_error',
         'We could not parse the JSON body of your request.',
       );
     }
     if (typeof body !== 'object' || body === null || Array.isArray(body))
-      return sendError(res, 400, 'invalid_request_error', 'The request body must be a JSON object.');
+      return sendError(res, scope, 400, 'invalid_request_error', 'The request body must be a JSON object.');
     const { request_id: requestId, rating, comment } = body as Record<string, unknown>;
     if (typeof requestId !== 'string' || requestId.length === 0)
       return sendError(
         res,
+        scope,
         400,
         'invalid_request_error',
         "'request_id' must be the x-aviary-request-id of a response.",
         { param: 'request_id' },
       );
     if (rating !== 'up' && rating !== 'down')
-      return sendError(res, 400, 'invalid_request_error', '\'rating\' must be "up" or "down".', {
+      return sendError(res, scope, 400, 'invalid_request_error', '\'rating\' must be "up" or "down".', {
         param: 'rating',
       });
     if (comment !== undefined && comment !== null && (typeof comment !== 'string' || comment.length > 2000)) {
       return sendError(
         res,
+        scope,
         400,
         'invalid_request_error',
         "'comment' must be a string of at most 2000 characters.",
@@ -57,13 +61,14 @@ export class FeedbackHandler {
     if (!served)
       return sendError(
         res,
+        scope,
         400,
         'invalid_request_error',
         "'request_id' is not a request id issued by this Aviary.",
         { param: 'request_id', code: 'unknown_request_id' },
       );
     if (Date.now() / 1000 - served.at > MAX_AGE_S)
-      return sendError(res, 400, 'invalid_request_error', "'request_id' is older than 30 days.", {
+      return sendError(res, scope, 400, 'invalid_request_error', "'request_id' is older than 30 days.", {
         param: 'request_id',
         code: 'request_id_expired',
       });
@@ -95,7 +100,11 @@ export class FeedbackHandler {
       model: served.model,
       role: served.role,
     });
-    res.writeHead(202, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(out) });
+    res.writeHead(202, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(out),
+      'x-aviary-request-id': scope.requestId,
+    });
     res.end(out);
   }
 }

@@ -1,17 +1,42 @@
 import type { ServerResponse } from 'node:http';
+import type { RequestScope } from './request-scope';
 
 export type OpenAiErrorType =
   | 'invalid_request_error'
   | 'authentication_error'
+  | 'permission_error'
+  | 'insufficient_quota'
   | 'not_found_error'
   | 'rate_limit_error'
   | 'server_error'
   | 'upstream_error'
   | 'timeout_error';
 
-/** Error bodies in OpenAI's shape, so SDKs raise their usual exceptions. */
+/** An error answer in OpenAI's shape, before it is sent. */
+export interface ErrorAnswer {
+  readonly status: number;
+  readonly type: OpenAiErrorType;
+  readonly code: string;
+  readonly message: string;
+  readonly param?: string | null;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+export function sendAnswer(res: ServerResponse, scope: RequestScope, a: ErrorAnswer): void {
+  sendError(res, scope, a.status, a.type, a.message, {
+    code: a.code,
+    param: a.param ?? null,
+    ...(a.headers ? { headers: { ...a.headers } } : {}),
+  });
+}
+
+/**
+ * Error bodies in OpenAI's shape, so SDKs raise their usual exceptions; every one carries the
+ * request's `x-aviary-request-id` (the same id as its access-log line and outcome event).
+ */
 export function sendError(
   res: ServerResponse,
+  scope: RequestScope,
   status: number,
   type: OpenAiErrorType,
   message: string,
@@ -27,6 +52,7 @@ export function sendError(
   res.writeHead(status, {
     'content-type': 'application/json',
     'content-length': Buffer.byteLength(body),
+    'x-aviary-request-id': scope.requestId,
     ...(opts.headers ?? {}),
   });
   res.end(body);

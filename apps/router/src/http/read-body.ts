@@ -6,6 +6,13 @@ export class BodyTooLargeError extends Error {
   }
 }
 
+/** The client went away before its request body was complete: nobody to answer. */
+export class ClientAbortedError extends Error {
+  constructor() {
+    super('the client closed the connection before sending its whole request');
+  }
+}
+
 /** Reads a request body up to `limit` bytes; stops reading (and rejects) past it. */
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
@@ -24,6 +31,11 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       chunks.push(chunk);
     });
     req.on('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
-    req.on('error', reject);
+    // An aborted upload is the client's doing, not a router error: 'error' (ECONNRESET "aborted")
+    // or a close before the end.
+    req.on('error', () => reject(new ClientAbortedError()));
+    req.on('close', () => {
+      if (!req.complete) reject(new ClientAbortedError());
+    });
   });
 }

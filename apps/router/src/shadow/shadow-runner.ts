@@ -1,176 +1,105 @@
-import {
-  TOPICS,
-  eventKey,
-  type ErrorClass,
-  type OutcomeEvent,
-  type PairEvent,
-  type PairSide,
-} from '@aviary/contracts';
-import type { EventPublisher, UpstreamTarget } from '@aviary/domain';
-import type { DecodedRouting } from '@aviary/flags';
+import type { UpstreamTarget } from '@aviary/domain';
 import type { RouterConfig } from '../config/router.config';
+import type { EvidenceRecorder, RecordedSide, Side } from '../evidence/evidence-recorder';
 import type { RouterMetrics } from '../evidence/router-metrics';
-import type { PrimaryResult } from '../chat/chat-handler';
-import { type ChatRequest, contentText } from '../chat/chat-request';
-import { readJsonCompletion } from '../chat/completion-reader';
-import { classifyOutput } from '../chat/output-classifier';
-import type { RefusalDetector } from '@aviary/domain';
+import type { Exchange } from '../serving/exchange';
 import type { ConcurrencyLimiter } from '../upstream/concurrency-limiter';
-import { type UpstreamClient, UpstreamError } from '../upstream/upstream-client';
-
-const round = (ms: number) => Math.round(ms * 100) / 100;
+import { type UpstreamClient, UpstreamError, type UpstreamResponse } from '../upstream/upstream-client';
+import { failureStatus } from '../upstream/upstream-errors';
+import { callLimits, type LimitDefaults } from '../upstream/upstream-limits';
 
 /**
- * Sends a copy of a baseline-served request to the shadow version, beside the primary: its own
- * concurrency cap (full → shed and counted, never queued), its own timeout, non-streaming, and its
- * answer is only recorded. Nothing here can delay or fail the user's request.
+ * Sends a copy of a baseline-served request to the shadow version once the user has their answer:
+ * its own concurrency cap (full → shed and counted, never queued), its own timeout and size cap,
+ * and its answer is only recorded. A streamed primary is shadowed as a stream, read as it arrives,
+ * so the shadow's time to first token and token gaps are measured like the primary's. Nothing here
+ * can delay or fail the user's request.
  */
 export class ShadowRunner {
   constructor(
     private readonly d: {
-      config: RouterConfig;
-      upstream: UpstreamClient;
-      limiter: ConcurrencyLimiter;
-      refusals: RefusalDetector;
-      events: EventPublisher;
-      metrics: RouterMetrics;
+      readonly upstream: Pick<UpstreamClient, 'call'>;
+      readonly limiter: ConcurrencyLimiter;
+      readonly evidence: EvidenceRecorder;
+      readonly metrics: RouterMetrics;
+      readonly limits: LimitDefaults & Pick<RouterConfig, 'AVIARY_SHADOW_TIMEOUT_MS'>;
     },
   ) {}
 
-  /** Sends the copy of a request whose primary has been answered (`primary`); never throws. */
-  run(chat: ChatRequest, routing: DecodedRouting, target: UpstreamTarget, primary: PrimaryResult): void {
+  /** Sends the copy of an exchange whose primary has been answered (`primary`); never throws. */
+  run(x: Exchange, target: UpstreamTarget, primary: RecordedSide): void {
     const release = this.d.limiter.tryAcquire();
     if (!release) {
-      this.d.metrics.shadowShed.inc({ model: chat.model });
+      this.d.metrics.shadowShed.inc({ model: x.request.model });
       return;
     }
-    this.call(chat, target)
+    this.call(x, target, primary.requestId)
       .then((side) => {
         release();
-        this.record(chat, routing, target, side, primary);
+        this.d.evidence.pair(x, primary, this.d.evidence.outcome(x, side));
       })
       .catch(() => release());
   }
 
-  private async call(
-    chat: ChatRequest,
-    target: UpstreamTarget,
-  ): Promise<PairSide & { ttftMs: number | null; promptTokens: number | null }> {
+  private async call(x: Exchange, target: UpstreamTarget, requestId: string): Promise<Side> {
     const t0 = performance.now();
-    const body: Record<string, unknown> = { ...chat.body, model: target.upstreamModel, stream: false };
-    delete body['stream_options'];
-    const base = { versionId: target.versionId, versionLabel: target.label };
+    const base = { target, role: 'shadow' as const, requestId, fellBack: false };
     try {
-      const res = await this.d.upstream.call(target, JSON.stringify(body), {
-        timeoutMs: Math.min(target.timeoutMs, this.d.config.AVIARY_SHADOW_TIMEOUT_MS),
-      });
-      const summary = readJsonCompletion(await res.body());
-      const cls = classifyOutput(summary.text, chat.jsonRequested, this.d.refusals);
-      const errorClass: ErrorClass | null =
-        res.status >= 400 ? 'upstream_4xx' : summary.malformed ? 'invalid_response' : null;
+      const res = await this.d.upstream.call(
+        target,
+        x.endpoint.upstreamPath,
+        x.endpoint.upstreamPayload(x.request, target, 'shadow'),
+        callLimits(target, this.d.limits, 'shadow', this.d.limits.AVIARY_SHADOW_TIMEOUT_MS),
+      );
+      const contentType = String(res.headers['content-type'] ?? '');
+      if (x.request.stream && contentType.includes('text/event-stream') && res.status < 400)
+        return await this.readStream(x, res, base, t0);
+      const answer = x.endpoint.readJson(await res.body(), x.request);
       return {
         ...base,
+        stream: false,
         status: res.status,
-        errorClass,
-        output: errorClass ? null : summary.text,
-        ...(errorClass ? { refusal: false, empty: false, invalidJson: false } : cls),
-        latencyMs: round(performance.now() - t0),
-        ttftMs: round(res.ttfbMs),
-        promptTokens: summary.promptTokens,
-        completionTokens: summary.completionTokens,
+        errorClass: res.status >= 400 ? 'upstream_4xx' : answer.malformed ? 'invalid_response' : null,
+        answer,
+        latencyMs: performance.now() - t0,
+        ttftMs: res.ttfbMs,
       };
     } catch (err) {
-      const e = err instanceof UpstreamError ? err : new UpstreamError('connect', String(err));
+      const e =
+        err instanceof UpstreamError ? err : new UpstreamError('connect', String(err), null, null, err);
       return {
         ...base,
-        status: e.status ?? (e.errorClass === 'timeout' ? 504 : 502),
+        stream: x.request.stream,
+        status: failureStatus(e),
         errorClass: e.errorClass,
-        output: null,
-        refusal: false,
-        empty: false,
-        invalidJson: false,
-        latencyMs: round(performance.now() - t0),
+        answer: null,
+        latencyMs: performance.now() - t0,
         ttftMs: null,
-        promptTokens: null,
-        completionTokens: null,
       };
     }
   }
 
-  private record(
-    chat: ChatRequest,
-    routing: DecodedRouting,
-    target: UpstreamTarget,
-    side: PairSide & { ttftMs: number | null; promptTokens: number | null },
-    p: PrimaryResult,
-  ): void {
-    const at = new Date().toISOString();
-    const outcome: OutcomeEvent = {
-      schema: 'aviary.outcome.v1',
-      requestId: p.requestId,
-      at,
-      model: chat.model,
-      versionId: target.versionId,
-      versionLabel: target.label,
-      role: 'shadow',
-      rolloutId: routing.rolloutId,
-      revision: routing.revision,
-      stickinessBucket: p.stickinessBucket,
-      stream: false,
-      status: side.status,
-      errorClass: side.errorClass,
-      fellBack: false,
-      refusal: side.refusal,
-      empty: side.empty,
-      invalidJson: side.invalidJson,
-      jsonRequested: chat.jsonRequested,
-      latencyMs: side.latencyMs,
-      ttftMs: side.ttftMs,
-      promptTokens: side.promptTokens,
-      completionTokens: side.completionTokens,
-      outputChars: side.output?.length ?? 0,
+  /** Reads a streamed copy to its end (a break or the size cap fails it, as for the primary). */
+  private async readStream(
+    x: Exchange,
+    res: UpstreamResponse,
+    base: Pick<Side, 'target' | 'role' | 'requestId' | 'fellBack'>,
+    t0: number,
+  ): Promise<Side> {
+    const reader = x.endpoint.streamReader(x.request);
+    if (res.first) reader.push(res.first);
+    for await (const chunk of res.rest) reader.push(chunk);
+    const answer = reader.finish();
+    const first = reader.tokens.first;
+    return {
+      ...base,
+      stream: true,
+      status: res.status,
+      errorClass: answer.malformed ? 'invalid_response' : null,
+      answer,
+      latencyMs: performance.now() - t0,
+      ttftMs: first !== null ? first - res.startedAt : res.ttfbMs,
+      interTokenMs: reader.tokens.meanGapMs(),
     };
-    this.d.metrics.record(outcome);
-    this.d.events.publish(TOPICS.outcomes, eventKey(outcome), outcome);
-    if (Math.random() >= this.d.config.AVIARY_CAPTURE_SAMPLE_RATE) return;
-    const { ttftMs: _t, promptTokens: _p, ...shadowSide } = side;
-    const pair: PairEvent = {
-      schema: 'aviary.pair.v1',
-      requestId: p.requestId,
-      at,
-      model: chat.model,
-      rolloutId: routing.rolloutId,
-      revision: routing.revision,
-      jsonRequested: chat.jsonRequested,
-      prompt: this.prompt(chat),
-      baseline: {
-        versionId: p.target.versionId,
-        versionLabel: p.target.label,
-        status: p.status,
-        errorClass: p.errorClass,
-        output: p.errorClass ? null : p.output,
-        refusal: p.refusal,
-        empty: p.empty,
-        invalidJson: p.invalidJson,
-        latencyMs: round(p.latencyMs),
-        completionTokens: p.completionTokens,
-      },
-      shadow: shadowSide,
-    };
-    this.d.events.publish(TOPICS.pairs, eventKey(pair), pair);
-  }
-
-  private prompt(chat: ChatRequest): PairEvent['prompt'] {
-    switch (this.d.config.AVIARY_CAPTURE_PROMPTS) {
-      case 'drop':
-        return null;
-      case 'redact':
-        return chat.messages.map((m) => ({
-          role: m.role,
-          content: `[redacted ${contentText(m.content).length} chars]`,
-        }));
-      default:
-        return chat.messages.map((m) => ({ role: m.role, content: contentText(m.content) }));
-    }
   }
 }

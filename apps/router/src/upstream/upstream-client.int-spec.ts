@@ -20,10 +20,9 @@ describe(UpstreamClient.name, () => {
       } as unknown as UpstreamTarget;
       const call = client.call(
         target,
+        '/chat/completions',
         JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hi' }] }),
-        {
-          timeoutMs: 60_000,
-        },
+        { timeoutMs: 60_000 },
       );
       const outcome = call.then(
         () => 'answered',
@@ -70,7 +69,7 @@ describe('UpstreamClient credentials', () => {
         apiKeyRef: null,
         ...target,
       };
-      const res = await client.call(full, '{}', { timeoutMs: 5_000 });
+      const res = await client.call(full, '/chat/completions', '{}', { timeoutMs: 5_000 });
       await res.body();
       return seen[seen.length - 1]!;
     } finally {

@@ -12,14 +12,25 @@ export class UpstreamError extends Error {
     readonly status: number | null = null,
     /** The upstream's own error body, passed on for 4xx. */
     readonly body: Buffer | null = null,
+    /** What undici or the socket reported (kept for logs; `code` is undici's stable UND_ERR_*). */
+    cause?: unknown,
   ) {
-    super(message);
+    super(message, cause === undefined ? undefined : { cause });
+  }
+
+  /** undici's or the system's error code behind this failure, if any (e.g. UND_ERR_CONNECT_TIMEOUT). */
+  get causeCode(): string | null {
+    const c = this.cause as { code?: unknown; cause?: { code?: unknown } } | undefined;
+    const code = c?.code ?? c?.cause?.code;
+    return typeof code === 'string' ? code : null;
   }
 }
 
 export interface UpstreamResponse {
   readonly status: number;
   readonly headers: IncomingHttpHeaders;
+  /** performance.now() when the call was sent. */
+  readonly startedAt: number;
   /** Time to the first body byte. */
   readonly ttfbMs: number;
   /** The first chunk, already read (so a timeout before it could still fall back). */
@@ -35,6 +46,10 @@ export interface UpstreamResponse {
 export interface CallOptions {
   /** Until the first body byte, and then between body chunks. */
   readonly timeoutMs: number;
+  /** For the whole call, first byte to last (a non-streamed answer that keeps dripping); none if unset. */
+  readonly totalTimeoutMs?: number;
+  /** Bytes of answer read at most; past it the call is cut and fails as invalid_response. */
+  readonly maxBytes?: number;
   /** The client went away: abort. */
   readonly signal?: AbortSignal;
   /** Called once when the call is over, however it ended (e.g. to free a concurrency slot). */
@@ -54,18 +69,44 @@ const CONNECT_CODES = new Set([
 ]);
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 
-function classify(err: unknown, abortReason: 'timeout' | 'client' | null): UpstreamError {
+type AbortReason = 'timeout' | 'client' | 'deadline' | 'too_large';
+
+/** Aviary's own causes, in the style of undici's codes (access log, error bodies). */
+export const TOTAL_TIMEOUT = 'AVIARY_TOTAL_TIMEOUT';
+export const RESPONSE_TOO_LARGE = 'AVIARY_RESPONSE_TOO_LARGE';
+const coded = (code: string, message: string) => Object.assign(new Error(message), { code });
+
+function classify(
+  err: unknown,
+  abortReason: AbortReason | null,
+  opts: CallOptions,
+  status: number,
+): UpstreamError {
   if (abortReason === 'timeout') return new UpstreamError('timeout', 'the upstream did not answer in time');
   if (abortReason === 'client') return new UpstreamError('client_aborted', 'the client went away');
+  if (abortReason === 'deadline') {
+    const message = `the upstream did not finish its answer within ${opts.totalTimeoutMs} ms`;
+    return new UpstreamError('timeout', message, null, null, coded(TOTAL_TIMEOUT, message));
+  }
+  if (abortReason === 'too_large') {
+    const message = `the upstream's answer is larger than ${opts.maxBytes} bytes`;
+    return new UpstreamError(
+      'invalid_response',
+      message,
+      status || null,
+      null,
+      coded(RESPONSE_TOO_LARGE, message),
+    );
+  }
   const code =
     (err as { code?: unknown; cause?: { code?: unknown } }).code ??
     (err as { cause?: { code?: unknown } }).cause?.code;
   const message = err instanceof Error ? err.message : String(err);
   if (typeof code === 'string' && TIMEOUT_CODES.has(code))
-    return new UpstreamError('timeout', `upstream timed out (${code})`);
+    return new UpstreamError('timeout', `upstream timed out (${code})`, null, null, err);
   if (typeof code === 'string' && CONNECT_CODES.has(code))
-    return new UpstreamError('connect', `could not reach the upstream (${code})`);
-  return new UpstreamError('connect', `upstream call failed: ${message}`);
+    return new UpstreamError('connect', `could not reach the upstream (${code})`, null, null, err);
+  return new UpstreamError('connect', `upstream call failed: ${message}`, null, null, err);
 }
 
 /**
@@ -100,8 +141,13 @@ export class UpstreamClient {
    * Sends the request and waits for the first body byte (or `timeoutMs`). 5xx answers become
    * UpstreamError('upstream_5xx'); 4xx come back as responses for the caller to pass on.
    */
-  async call(target: UpstreamTarget, payload: string, opts: CallOptions): Promise<UpstreamResponse> {
-    const { origin, path } = this.endpoint(target.baseUrl);
+  async call(
+    target: UpstreamTarget,
+    apiPath: string,
+    payload: string,
+    opts: CallOptions,
+  ): Promise<UpstreamResponse> {
+    const { origin, path } = this.endpoint(target.baseUrl, apiPath);
     const headers: Record<string, string> = {
       'content-type': 'application/json',
       accept: 'application/json, text/event-stream',
@@ -145,12 +191,14 @@ export class UpstreamClient {
     await this.agent.destroy(new Error('the router is shutting down'));
   }
 
-  private endpoint(baseUrl: string): { origin: string; path: string } {
-    let e = this.endpoints.get(baseUrl);
+  /** `apiPath` (e.g. `/chat/completions`) under the version's base URL (e.g. `http://vllm:8000/v1`). */
+  private endpoint(baseUrl: string, apiPath: string): { origin: string; path: string } {
+    const key = `${baseUrl} ${apiPath}`;
+    let e = this.endpoints.get(key);
     if (!e) {
-      const url = new URL(`${baseUrl.replace(/\/+$/, '')}/chat/completions`);
+      const url = new URL(`${baseUrl.replace(/\/+$/, '')}${apiPath}`);
       e = { origin: url.origin, path: `${url.pathname}${url.search}` };
-      this.endpoints.set(baseUrl, e);
+      this.endpoints.set(key, e);
     }
     return e;
   }
@@ -171,7 +219,9 @@ class UpstreamCall implements Dispatcher.DispatchHandler {
   private controller: Dispatcher.DispatchController | null = null;
   private readonly started = performance.now();
   private timer: NodeJS.Timeout | null;
-  private abortReason: 'timeout' | 'client' | null = null;
+  private deadline: NodeJS.Timeout | null = null;
+  private abortReason: AbortReason | null = null;
+  private bytes = 0;
   private status = 0;
   private headers: IncomingHttpHeaders = {};
   private delivered = false;
@@ -195,6 +245,8 @@ class UpstreamCall implements Dispatcher.DispatchHandler {
       this.rejectFirst = reject;
     });
     this.timer = setTimeout(() => this.abort('timeout'), opts.timeoutMs);
+    if (opts.totalTimeoutMs !== undefined)
+      this.deadline = setTimeout(() => this.abort('deadline'), opts.totalTimeoutMs);
     if (opts.signal) {
       if (opts.signal.aborted) this.abortReason = 'client';
       else opts.signal.addEventListener('abort', this.onClientAbort, { once: true });
@@ -213,6 +265,11 @@ class UpstreamCall implements Dispatcher.DispatchHandler {
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.bytes += chunk.length;
+    if (this.opts.maxBytes !== undefined && this.bytes > this.opts.maxBytes) {
+      this.abort('too_large');
+      return;
+    }
     if (!this.delivered) {
       this.first = chunk;
       this.deliver();
@@ -235,7 +292,7 @@ class UpstreamCall implements Dispatcher.DispatchHandler {
   }
 
   fail(err: unknown): void {
-    this.error = classify(err, this.abortReason);
+    this.error = classify(err, this.abortReason, this.opts, this.status);
     this.finish();
     if (!this.delivered) {
       this.delivered = true;
@@ -246,7 +303,7 @@ class UpstreamCall implements Dispatcher.DispatchHandler {
 
   private readonly onClientAbort = (): void => this.abort('client');
 
-  private abort(reason: 'timeout' | 'client'): void {
+  private abort(reason: AbortReason): void {
     if (this.done) return;
     this.abortReason ??= reason;
     // Before onRequestStart there is no controller yet; onRequestStart aborts then.
@@ -260,6 +317,7 @@ class UpstreamCall implements Dispatcher.DispatchHandler {
     this.resolveFirst({
       status: this.status,
       headers: this.headers,
+      startedAt: this.started,
       ttfbMs: performance.now() - this.started,
       first: this.first,
       rest: { [Symbol.asyncIterator]: () => this.iterator() },
@@ -273,7 +331,8 @@ class UpstreamCall implements Dispatcher.DispatchHandler {
     if (this.done) return;
     this.done = true;
     if (this.timer !== null) clearTimeout(this.timer);
-    this.timer = null;
+    if (this.deadline !== null) clearTimeout(this.deadline);
+    this.timer = this.deadline = null;
     this.opts.signal?.removeEventListener('abort', this.onClientAbort);
     this.onFinished();
     this.opts.onDone?.();

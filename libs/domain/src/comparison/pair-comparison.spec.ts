@@ -27,6 +27,17 @@ describe('comparePair', () => {
     expect(textSimilarity(base, unrelated)).toBeLessThan(0.1);
   });
 
+  it('takes the similarity the router measured (embeddings) instead of comparing the texts', () => {
+    const vectors = side('[2 embeddings of 64 dimensions]');
+    expect(comparePair(vectors, vectors, 0.42)).toMatchObject({
+      exactMatch: false,
+      similarity: 0.42,
+      lengthRatio: 1,
+    });
+    expect(comparePair(vectors, vectors, 1)).toMatchObject({ exactMatch: true, similarity: 1 });
+    expect(comparePair(vectors, vectors, null).similarity).toBe(1); // not measured: the texts
+  });
+
   it('flags a refusal only the shadow made', () => {
     const c = comparePair(side('Here is the recipe'), side("I'm sorry, I can't help with that", true));
     expect(c.shadowOnlyRefusal).toBe(true);

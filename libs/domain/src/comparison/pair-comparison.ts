@@ -63,7 +63,15 @@ export function textSimilarity(a: string, b: string): number {
   return (2 * overlap) / (sizeA + sizeB);
 }
 
-export function comparePair(baseline: PairSideSummary, shadow: PairSideSummary): PairComparison {
+/**
+ * `measured`: a similarity the router measured because the texts are not the answer (embeddings: the
+ * cosine of the vectors); it replaces the text measures, and equal vectors count as an exact match.
+ */
+export function comparePair(
+  baseline: PairSideSummary,
+  shadow: PairSideSummary,
+  measured?: number | null,
+): PairComparison {
   const b = baseline.output;
   const s = shadow.output;
   const comparable = b !== null && s !== null;
@@ -79,6 +87,15 @@ export function comparePair(baseline: PairSideSummary, shadow: PairSideSummary):
       baselineOnlyRefusal,
     };
   }
+  if (measured !== undefined && measured !== null)
+    return {
+      comparable,
+      exactMatch: measured >= 1 - 1e-6,
+      similarity: measured,
+      lengthRatio: 1,
+      shadowOnlyRefusal,
+      baselineOnlyRefusal,
+    };
   const exactMatch = normalizeAnswer(b) === normalizeAnswer(s);
   return {
     comparable,

@@ -1,3 +1,5 @@
+import type { Endpoint } from '@aviary/contracts';
+
 /**
  * What a router needs to route one model: which upstream serves which share of users, and which
  * version shadows. It is self-contained (upstream details travel with it) so a router depends on the
@@ -15,6 +17,12 @@ export interface UpstreamTarget {
   readonly apiKeyRef: string | null;
   /** How the credential is sent; bearer when absent (payloads published before it existed). */
   readonly authScheme?: UpstreamAuthScheme;
+  /** The OpenAI endpoints this version's upstream serves; null (or absent) = all of them. */
+  readonly endpoints?: readonly Endpoint[] | null;
+  /** The largest answer the router reads from this version, in bytes; null = the router's default. */
+  readonly maxResponseBytes?: number | null;
+  /** Deadline for a whole non-streamed answer (first byte to last); null = the router's default. */
+  readonly totalTimeoutMs?: number | null;
 }
 
 export const UPSTREAM_AUTH_SCHEMES = ['bearer', 'api-key', 'x-api-key'] as const;

@@ -1,0 +1,82 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiExcludeEndpoint, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { Request, Response } from 'express';
+import { z } from 'zod';
+import { computeEtag, etagMatches } from '@aviary/flags';
+import { RequireRole } from '../auth/roles';
+import { UuidPipe } from '../common/id.pipe';
+import { ZodApiBody } from '../common/openapi';
+import { ZodValidationPipe } from '../common/zod-validation.pipe';
+import { createRouterKeySchema } from './router-key.schemas';
+import { type RouterKeyRecord } from './router-key.repository';
+import { RouterKeysService } from './router-keys.service';
+
+function present(k: RouterKeyRecord) {
+  return {
+    id: k.id,
+    name: k.name,
+    prefix: k.prefix,
+    models: k.models.length > 0 ? k.models : null,
+    requestsPerMinute: k.requestsPerMinute,
+    tokensPerDay: k.tokensPerDay === null ? null : Number(k.tokensPerDay),
+    createdAt: k.createdAt,
+    revokedAt: k.revokedAt,
+  };
+}
+
+/** Admin API: keys for clients of the router (OpenAI-compatible API), scoped and limited. */
+@ApiTags('router keys')
+@ApiBearerAuth()
+@RequireRole('admin')
+@Controller('api/v1/router-keys')
+export class RouterKeysController {
+  constructor(private readonly keys: RouterKeysService) {}
+
+  @Post()
+  @ApiOperation({ summary: 'Create a router API key (the value is shown once)' })
+  @ZodApiBody(createRouterKeySchema)
+  async create(
+    @Body(new ZodValidationPipe(createRouterKeySchema)) body: z.output<typeof createRouterKeySchema>,
+  ) {
+    const { key, record } = await this.keys.create(body);
+    return { ...present(record), key };
+  }
+
+  @Get()
+  @ApiOperation({ summary: 'List router API keys (never their values)' })
+  async list() {
+    return { items: (await this.keys.list()).map(present) };
+  }
+
+  @Delete(':id')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Revoke a router API key (routers stop accepting it at their next poll)' })
+  async revoke(@Param('id', new UuidPipe('router key')) id: string) {
+    return present(await this.keys.revoke(id));
+  }
+}
+
+/**
+ * What routers poll for: the active keys' hashes, scopes and limits, with an ETag so an unchanged
+ * list costs a 304. Any valid token (routers use a viewer token): the hashes are of 192-bit random
+ * keys and useless without them.
+ */
+@ApiTags('router keys')
+@Controller('api/router')
+export class RouterKeysFeedController {
+  constructor(private readonly keys: RouterKeysService) {}
+
+  @Get('keys')
+  @ApiExcludeEndpoint()
+  async feed(@Req() req: Request, @Res() res: Response): Promise<void> {
+    const json = JSON.stringify({ version: 1, keys: await this.keys.published() });
+    const etag = computeEtag(json);
+    res.setHeader('ETag', etag);
+    res.setHeader('Cache-Control', 'no-cache');
+    if (etagMatches(req.headers['if-none-match'], etag)) {
+      res.status(304).end();
+      return;
+    }
+    res.status(200).type('application/json').send(json);
+  }
+}

@@ -1,0 +1,98 @@
+import { Injectable } from '@nestjs/common';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { DomainError } from '@aviary/domain';
+import { isUniqueViolation } from '@aviary/persistence';
+import { ModelRepository } from '../models/model.repository';
+import { type CreateRouterKeyInput, type PublishedRouterKey } from './router-key.schemas';
+import { type NewRouterKey, type RouterKeyRecord, RouterKeyRepository } from './router-key.repository';
+
+export const ROUTER_KEY_PREFIX = 'avr_';
+
+/** sha256 hex: what routers compare a presented key against (the same function on both sides). */
+export function hashRouterKey(key: string): string {
+  return createHash('sha256').update(key, 'utf8').digest('hex');
+}
+
+/**
+ * Router API keys: created (the value shown once), listed, revoked, and published to routers as
+ * hashes with their scope and limits. Routers never reach the database: they poll the published list.
+ */
+@Injectable()
+export class RouterKeysService {
+  constructor(
+    private readonly keys: RouterKeyRepository,
+    private readonly models: ModelRepository,
+  ) {}
+
+  async create(input: CreateRouterKeyInput): Promise<{ key: string; record: RouterKeyRecord }> {
+    await this.checkModels(input.models ?? []);
+    const key = generate();
+    try {
+      return { key, record: await this.keys.create(this.row(input, key)) };
+    } catch (err) {
+      if (isUniqueViolation(err))
+        throw new DomainError('CONFLICT', `a router key named ${JSON.stringify(input.name)} already exists`, {
+          field: 'name',
+        });
+      throw err;
+    }
+  }
+
+  list(): Promise<RouterKeyRecord[]> {
+    return this.keys.list();
+  }
+
+  async revoke(id: string): Promise<RouterKeyRecord> {
+    const revoked = await this.keys.revoke(id, new Date());
+    if (!revoked) throw new DomainError('NOT_FOUND', `router key ${JSON.stringify(id)} does not exist`);
+    return revoked;
+  }
+
+  /** A fresh value for a named key (e.g. the embedded demo's), the previous value revoked. */
+  async rotate(input: CreateRouterKeyInput): Promise<string> {
+    const key = generate();
+    await this.keys.upsertByName(this.row(input, key));
+    return key;
+  }
+
+  /** The active keys as routers receive them. */
+  async published(): Promise<PublishedRouterKey[]> {
+    return (await this.keys.active()).map((k) => ({
+      id: k.id,
+      name: k.name,
+      hash: k.keyHash,
+      models: k.models.length > 0 ? k.models : null,
+      requestsPerMinute: k.requestsPerMinute,
+      tokensPerDay: k.tokensPerDay === null ? null : Number(k.tokensPerDay),
+    }));
+  }
+
+  private row(input: CreateRouterKeyInput, key: string): NewRouterKey {
+    return {
+      id: randomUUID(),
+      name: input.name,
+      keyHash: hashRouterKey(key),
+      prefix: key.slice(0, 8),
+      models: input.models ?? [],
+      requestsPerMinute: input.requestsPerMinute ?? null,
+      tokensPerDay: input.tokensPerDay === undefined ? null : BigInt(input.tokensPerDay),
+    };
+  }
+
+  /** A key scoped to a model that does not exist is a typo, not a plan. */
+  private async checkModels(names: readonly string[]): Promise<void> {
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i] as string;
+      if (!(await this.models.findByRef(name))) {
+        const message = `model ${JSON.stringify(name)} does not exist`;
+        throw new DomainError('INVALID_REFERENCE', `models[${i}]: ${message}`, {
+          issues: [{ field: `models[${i}]`, message }],
+        });
+      }
+    }
+  }
+}
+
+function generate(): string {
+  return `${ROUTER_KEY_PREFIX}${randomBytes(24).toString('base64url')}`;
+}

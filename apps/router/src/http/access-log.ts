@@ -1,0 +1,53 @@
+import type { ServerResponse } from 'node:http';
+import pino, { type DestinationStream, type Logger } from 'pino';
+import type { RequestScope } from './request-scope';
+
+const round = (ms: number) => Math.round(ms * 100) / 100;
+
+/**
+ * One structured JSON line per request (pino, written asynchronously so a slow stdout never
+ * blocks the event loop): request id, method, path, endpoint, model, version, role, status,
+ * latency, whether it streamed, the router key's id, and the error class and cause of a failure.
+ */
+export class AccessLog {
+  private readonly logger: Logger;
+
+  constructor(destination: DestinationStream = pino.destination({ dest: 1, sync: false })) {
+    this.logger = pino(
+      { base: { service: 'aviary-router' }, messageKey: 'msg', timestamp: pino.stdTimeFunctions.isoTime },
+      destination,
+    );
+  }
+
+  /** Writes the line when the response is over (sent, or the client left). */
+  watch(scope: RequestScope, res: ServerResponse): void {
+    res.once('close', () => this.write(scope, res));
+  }
+
+  flush(): Promise<void> {
+    return new Promise((resolve) => this.logger.flush(() => resolve()));
+  }
+
+  private write(scope: RequestScope, res: ServerResponse): void {
+    this.logger.info(
+      {
+        requestId: scope.requestId,
+        method: scope.method,
+        path: scope.path,
+        endpoint: scope.endpoint,
+        model: scope.model,
+        version: scope.version,
+        role: scope.role,
+        // 499 (nginx's word): the client left before an answer was sent.
+        status: res.headersSent ? res.statusCode : 499,
+        completed: res.writableFinished,
+        latencyMs: round(performance.now() - scope.t0),
+        stream: scope.stream,
+        keyId: scope.keyId,
+        errorClass: scope.errorClass,
+        cause: scope.cause,
+      },
+      'request',
+    );
+  }
+}

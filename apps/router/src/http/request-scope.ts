@@ -1,0 +1,40 @@
+import { randomBytes } from 'node:crypto';
+import type { RouterKey } from '../auth/router-keys';
+
+/**
+ * What the router learns about one HTTP request while serving it, for the access log and the
+ * `x-aviary-request-id` of every answer (errors included). Filled in as the request goes along.
+ */
+export class RequestScope {
+  /** performance.now() at arrival. */
+  readonly t0 = performance.now();
+  private requestIdValue: string | null = null;
+  endpoint: string | null = null;
+  model: string | null = null;
+  version: string | null = null;
+  role: string | null = null;
+  /** The router key the request came with (null when authentication is off). */
+  key: RouterKey | null = null;
+  stream: boolean | null = null;
+  errorClass: string | null = null;
+  /** undici's or the system's code behind an upstream failure. */
+  cause: string | null = null;
+
+  constructor(
+    readonly method: string,
+    readonly path: string,
+  ) {}
+
+  /** The request id of the answer: the signed one once issued, else an unsigned one made now. */
+  get requestId(): string {
+    return (this.requestIdValue ??= `avy-${randomBytes(9).toString('base64url')}`);
+  }
+
+  set requestId(id: string) {
+    this.requestIdValue = id;
+  }
+
+  get keyId(): string | null {
+    return this.key?.id ?? null;
+  }
+}

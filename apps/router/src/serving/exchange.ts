@@ -1,0 +1,18 @@
+import type { DecodedRouting } from '@aviary/flags';
+import type { EndpointAdapter, ProxiedRequest } from '../endpoints/endpoint';
+import type { RequestScope } from '../http/request-scope';
+
+/** One user request on its way through the router: what every step after routing needs to know. */
+export interface Exchange<R extends ProxiedRequest = ProxiedRequest> {
+  readonly endpoint: EndpointAdapter<R>;
+  readonly request: R;
+  readonly routing: DecodedRouting;
+  /** 0-99 hash of the stickiness key; null when the request was bucketed at random. */
+  readonly bucket: number | null;
+  /** performance.now() when the request arrived. */
+  readonly t0: number;
+  /** Time spent evaluating the flag. */
+  readonly flagsMs: number;
+  /** The HTTP request's access-log facts and request id. */
+  readonly scope: RequestScope;
+}

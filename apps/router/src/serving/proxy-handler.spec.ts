@@ -1,0 +1,236 @@
+import { chatCompletions } from '../endpoints/chat-completions';
+import type { EndpointAdapter, ProxiedRequest } from '../endpoints/endpoint';
+import { QueueFullError } from '../upstream/concurrency-limiter';
+import { UpstreamError } from '../upstream/upstream-client';
+import { answer, chatAnswer, routing, startProxyRig, target, type ProxyRig } from '../../test/proxy-fakes';
+import { forEndpoint, ProxyHandler } from './proxy-handler';
+
+const CHAT = '/v1/chat/completions';
+const ask = (content: string, extra: Record<string, unknown> = {}) => ({
+  model: 'm',
+  messages: [{ role: 'user', content }],
+  ...extra,
+});
+const endpoints = { [CHAT]: chatCompletions as unknown as EndpointAdapter<ProxiedRequest> };
+
+describe(ProxyHandler.name, () => {
+  let rig: ProxyRig;
+  beforeEach(async () => {
+    rig = await startProxyRig(endpoints);
+  });
+  afterEach(async () => {
+    await rig.close();
+  });
+
+  it('forwards with the upstream model name and answers with the version, role and a request id', async () => {
+    rig.upstream.on('v1', () => answer(200, chatAnswer('Hello there')));
+    const res = await rig.post(CHAT, ask('hi', { temperature: 0.2 }));
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ choices: [{ message: { content: 'Hello there' } }] });
+    expect(res.headers.get('x-aviary-model-version')).toBe('v1');
+    expect(res.headers.get('x-aviary-role')).toBe('baseline');
+    const id = res.headers.get('x-aviary-request-id')!;
+    expect(rig.ids.verify(id)).toMatchObject({
+      model: 'm',
+      versionLabel: 'v1',
+      role: 'baseline',
+      revision: 3,
+    });
+    expect(rig.upstream.calls).toEqual([
+      {
+        target: rig.routing!.target,
+        path: '/chat/completions',
+        payload: { ...ask('hi', { temperature: 0.2 }), model: 'v1-model' },
+      },
+    ]);
+    await rig.settle();
+    expect(rig.events.outcomes).toEqual([
+      expect.objectContaining({
+        requestId: id,
+        role: 'baseline',
+        status: 200,
+        errorClass: null,
+        fellBack: false,
+        promptTokens: 7,
+        completionTokens: 3,
+        outputChars: 'Hello there'.length,
+        stream: false,
+      }),
+    ]);
+  });
+
+  it('answers a failing candidate from the baseline once, and records both under one request id', async () => {
+    rig.routing = routing({ role: 'candidate', target: target('v2'), fallback: target('v1') });
+    rig.upstream
+      .on('v2', () => answer(500, '{"error":{}}'))
+      .on('v1', () => answer(200, chatAnswer('from the baseline')));
+    const res = await rig.post(CHAT, ask('hi'));
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-aviary-model-version')).toBe('v1');
+    expect(res.headers.get('x-aviary-role')).toBe('baseline');
+    await rig.settle();
+    const id = res.headers.get('x-aviary-request-id');
+    expect(rig.events.outcomes.map((o) => [o.requestId === id, o.role, o.errorClass, o.fellBack])).toEqual([
+      [true, 'baseline', null, true],
+      [true, 'candidate', 'upstream_5xx', true],
+    ]);
+  });
+
+  it.each([
+    ['an unreachable upstream', new UpstreamError('connect', 'ECONNREFUSED'), 502, 'upstream_unreachable'],
+    ['a timeout', new UpstreamError('timeout', 'slow'), 504, 'upstream_timeout'],
+    ['a 503', new UpstreamError('upstream_5xx', 'x', 503), 503, 'upstream_error'],
+  ])('maps %s to %i in OpenAI’s shape and records the failure', async (_name, err, status, code) => {
+    rig.upstream.on('v1', () => Promise.reject(err));
+    const res = await rig.post(CHAT, ask('hi'));
+    expect(res.status).toBe(status);
+    expect(await res.json()).toMatchObject({ error: { code, type: expect.any(String) as string } });
+    await rig.settle();
+    expect(rig.events.outcomes).toEqual([
+      expect.objectContaining({ errorClass: err.errorClass, role: 'baseline' }),
+    ]);
+  });
+
+  it('answers 429 with Retry-After when the upstream queue is full, and counts it as shed', async () => {
+    rig.upstream.on('v1', () => Promise.reject(new QueueFullError('queue-full')));
+    const res = await rig.post(CHAT, ask('hi'));
+    expect(res.status).toBe(429);
+    expect(res.headers.get('retry-after')).toBe('1');
+    await rig.settle();
+    expect(rig.events.outcomes[0]).toMatchObject({ errorClass: 'shed', status: 429 });
+  });
+
+  it('passes an upstream 4xx on as it came and records it as upstream_4xx', async () => {
+    rig.upstream.on('v1', () => answer(400, '{"error":{"message":"bad temperature","param":"temperature"}}'));
+    const res = await rig.post(CHAT, ask('hi'));
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({ error: { message: 'bad temperature', param: 'temperature' } });
+    await rig.settle();
+    expect(rig.events.outcomes[0]).toMatchObject({ errorClass: 'upstream_4xx', status: 400 });
+  });
+
+  it('pipes a stream chunk by chunk and records what was streamed', async () => {
+    const chunk = (content: string) =>
+      `data: ${JSON.stringify({ choices: [{ index: 0, delta: { content } }] })}\n\n`;
+    rig.upstream.on('v1', () =>
+      answer(200, [chunk('Hel'), chunk('lo'), 'data: [DONE]\n\n'], 'text/event-stream'),
+    );
+    const res = await rig.post(CHAT, ask('hi', { stream: true }));
+    expect(res.headers.get('content-type')).toContain('text/event-stream');
+    expect(await res.text()).toBe(chunk('Hel') + chunk('lo') + 'data: [DONE]\n\n');
+    await rig.settle();
+    expect(rig.events.outcomes[0]).toMatchObject({ stream: true, errorClass: null, outputChars: 5 });
+  });
+
+  it('records a stream the upstream cut off as the upstream’s failure, not the client’s', async () => {
+    const chunk = `data: ${JSON.stringify({ choices: [{ index: 0, delta: { content: 'Hi' } }] })}\n\n`;
+    rig.upstream.on('v1', () =>
+      answer(200, [chunk, chunk], 'text/event-stream', { failAfter: new UpstreamError('connect', 'reset') }),
+    );
+    await rig
+      .post(CHAT, ask('hi', { stream: true }))
+      .then((r) => r.text())
+      .catch(() => null);
+    await rig.settle();
+    expect(rig.events.outcomes[0]).toMatchObject({ stream: true, errorClass: 'connect' });
+  });
+
+  it('turns bad requests away with a 400 naming the parameter, without calling an upstream', async () => {
+    const res = await rig.post(CHAT, { model: 'm', messages: [{ content: 'no role' }] });
+    expect(res.status).toBe(400);
+    expect(res.headers.get('x-aviary-request-id')).toMatch(/^avy-[\w-]{12}$/);
+    expect(await res.json()).toMatchObject({
+      error: { type: 'invalid_request_error', param: 'messages[0].role' },
+    });
+    expect(rig.upstream.calls).toHaveLength(0);
+  });
+
+  it('answers 404 model_not_found for a model without routing', async () => {
+    rig.routing = null;
+    const res = await rig.post(CHAT, ask('hi'));
+    expect(res.status).toBe(404);
+    expect(res.headers.get('x-aviary-request-id')).toMatch(/^avy-/);
+    expect(await res.json()).toMatchObject({ error: { code: 'model_not_found', param: 'model' } });
+  });
+
+  it('shadows a streamed request as a stream, asking for usage, and measures the copy’s first token', async () => {
+    rig.routing = routing({ shadow: { target: target('v2'), sampleRate: 1 } });
+    const chunk = (content: string) =>
+      `data: ${JSON.stringify({ choices: [{ index: 0, delta: { content } }] })}\n\n`;
+    rig.upstream
+      .on('v1', () => answer(200, [chunk('a'), chunk('b'), 'data: [DONE]\n\n'], 'text/event-stream'))
+      .on('v2', () => answer(200, [chunk('c'), chunk('d'), 'data: [DONE]\n\n'], 'text/event-stream'));
+    await (await rig.post(CHAT, ask('hi', { stream: true }))).text();
+    for (let i = 0; i < 20 && rig.events.pairs.length === 0; i++) await rig.settle();
+    expect(rig.upstream.calls[1]?.payload).toMatchObject({
+      stream: true,
+      stream_options: { include_usage: true },
+      model: 'v2-model',
+    });
+    expect(rig.events.outcomes[1]).toMatchObject({ role: 'shadow', stream: true, outputChars: 2 });
+    expect(rig.events.outcomes[1]?.ttftMs).toEqual(expect.any(Number));
+    expect(rig.events.pairs[0]?.shadow.output).toBe('cd');
+  });
+
+  it('shadows a baseline answer after the user has it, and pairs both outputs', async () => {
+    rig.routing = routing({ shadow: { target: target('v2'), sampleRate: 1 } });
+    rig.upstream
+      .on('v1', () => answer(200, chatAnswer('baseline says')))
+      .on('v2', () => answer(200, chatAnswer('shadow says')));
+    const res = await rig.post(CHAT, ask('hi'));
+    expect(res.headers.get('x-aviary-role')).toBe('baseline');
+    await res.text();
+    for (let i = 0; i < 20 && rig.events.pairs.length === 0; i++) await rig.settle();
+    expect(rig.upstream.calls.map((c) => c.target.label)).toEqual(['v1', 'v2']);
+    expect(rig.events.outcomes.map((o) => o.role)).toEqual(['baseline', 'shadow']);
+    expect(rig.events.pairs).toEqual([
+      expect.objectContaining({
+        requestId: res.headers.get('x-aviary-request-id'),
+        baseline: expect.objectContaining({ output: 'baseline says' }) as unknown,
+        shadow: expect.objectContaining({ output: 'shadow says' }) as unknown,
+        prompt: [{ role: 'user', content: 'hi' }],
+      }),
+    ]);
+  });
+});
+
+describe(forEndpoint.name, () => {
+  const chatOnly = target('v2', { endpoints: ['chat.completions'] });
+  const embedder = target('v1', { endpoints: ['embeddings', 'chat.completions'] });
+  it.each<[string, Parameters<typeof routing>[0], string | null, string | null, string | null]>([
+    ['no declarations: as routed', { shadow: { target: target('v2'), sampleRate: 1 } }, 'v1', null, 'v2'],
+    [
+      'a candidate that cannot answer leaves it to the baseline',
+      { role: 'candidate', target: chatOnly, fallback: embedder },
+      'v1',
+      null,
+      null,
+    ],
+    [
+      'a shadow that cannot answer is not sent',
+      { target: embedder, shadow: { target: chatOnly, sampleRate: 1 } },
+      'v1',
+      null,
+      null,
+    ],
+    [
+      'a fallback that cannot answer is not used',
+      { role: 'candidate', target: embedder, fallback: chatOnly },
+      'v1',
+      null,
+      null,
+    ],
+    ['nobody can answer', { target: chatOnly }, null, null, null],
+  ])('%s', (_name, over, served, fallback, shadow) => {
+    const r = forEndpoint(routing(over), 'embeddings');
+    expect(r?.target.label ?? null).toBe(served);
+    expect(r?.fallback?.label ?? null).toBe(fallback);
+    expect(r?.shadow?.target.label ?? null).toBe(shadow);
+  });
+
+  it('routes a candidate-bucketed request the candidate cannot answer as baseline traffic', () => {
+    expect(
+      forEndpoint(routing({ role: 'candidate', target: chatOnly, fallback: embedder }), 'embeddings')?.role,
+    ).toBe('baseline');
+  });
+});

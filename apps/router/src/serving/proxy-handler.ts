@@ -1,0 +1,415 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Endpoint, ServingRole } from '@aviary/contracts';
+import type { UpstreamTarget } from '@aviary/domain';
+import type { DecodedRouting } from '@aviary/flags';
+import type { ClientAuth } from '../auth/client-auth';
+import type { RouterConfig } from '../config/router.config';
+import type { EvidenceRecorder, RecordedSide, Side } from '../evidence/evidence-recorder';
+import type { RouterMetrics } from '../evidence/router-metrics';
+import type { RequestIds } from '../feedback/request-id';
+import { type EndpointAdapter, type ProxiedRequest, RequestError } from '../endpoints/endpoint';
+import { sendAnswer, sendError } from '../http/openai-errors';
+import type { RequestScope } from '../http/request-scope';
+import { BodyTooLargeError, readBody } from '../http/read-body';
+import { afterPendingIo, pipeStream, serverTiming, writeBuffered } from '../http/response-writer';
+import type { FlagRouting } from '../routing/flag-routing';
+import { stickinessBucket, stickinessKey } from '../routing/stickiness';
+import type { ShadowRunner } from '../shadow/shadow-runner';
+import { type LimiterRegistry, QueueFullError } from '../upstream/concurrency-limiter';
+import type { RateLimiter } from '../upstream/rate-limiter';
+import { type UpstreamClient, UpstreamError, type UpstreamResponse } from '../upstream/upstream-client';
+import { FALLBACK_CLASSES, failureAnswer, failureStatus } from '../upstream/upstream-errors';
+import { callLimits, type LimitDefaults } from '../upstream/upstream-limits';
+import type { Exchange } from './exchange';
+
+export interface ProxyDeps {
+  readonly config: Pick<RouterConfig, 'AVIARY_ROUTER_MAX_BODY_BYTES' | 'AVIARY_RATE_LIMIT_PER_MINUTE'> &
+    LimitDefaults;
+  readonly flags: Pick<FlagRouting, 'resolve' | 'status'>;
+  readonly upstream: Pick<UpstreamClient, 'call'>;
+  readonly limiters: LimiterRegistry;
+  readonly rateLimiter: RateLimiter;
+  readonly evidence: EvidenceRecorder;
+  readonly metrics: RouterMetrics;
+  readonly ids: RequestIds;
+  readonly shadow: Pick<ShadowRunner, 'run'>;
+  /** Router keys' scopes and limits; null when client authentication is off. */
+  readonly auth: Pick<ClientAuth, 'admit' | 'charge'> | null;
+}
+
+/** An upstream call that answered (its first byte is in), and who it was. */
+interface Served {
+  readonly up: UpstreamResponse;
+  readonly target: UpstreamTarget;
+  readonly role: ServingRole;
+  /** The candidate failed before its first byte and the baseline answered instead. */
+  readonly candidateFailure: UpstreamError | null;
+}
+
+export function serves(target: UpstreamTarget, endpoint: Endpoint): boolean {
+  return !target.endpoints || target.endpoints.includes(endpoint);
+}
+
+/**
+ * The routing for a request to this endpoint: a split never sends a request to a version that cannot
+ * answer it. A candidate that does not serve the endpoint leaves the request to the baseline (as
+ * baseline traffic, not as a candidate failure); a fallback or shadow that does not serve it is not
+ * used; null when the version routed to cannot answer and there is no other.
+ */
+export function forEndpoint(routing: DecodedRouting, endpoint: Endpoint): DecodedRouting | null {
+  const { target, fallback, shadow } = routing;
+  if (!target.endpoints && !fallback?.endpoints && !shadow?.target.endpoints) return routing; // the usual case
+  if (!serves(target, endpoint)) {
+    if (routing.role !== 'candidate' || !fallback || !serves(fallback, endpoint)) return null;
+    return { ...routing, role: 'baseline', target: fallback, fallback: null, shadow: null };
+  }
+  return {
+    ...routing,
+    fallback: fallback && serves(fallback, endpoint) ? fallback : null,
+    shadow: shadow && serves(shadow.target, endpoint) ? shadow : null,
+  };
+}
+
+/** No upstream answer can be passed on: which attempt failed, and how. */
+class AttemptFailed extends Error {
+  constructor(
+    override readonly cause: unknown,
+    readonly target: UpstreamTarget,
+    readonly role: ServingRole,
+    readonly candidateFailure: UpstreamError | null,
+  ) {
+    super('upstream attempt failed');
+  }
+}
+
+/**
+ * The proxy flow every endpoint shares: read and parse the request (the endpoint's adapter), route
+ * it by the model's flag, call the upstream (falling back from a failing candidate to the baseline),
+ * pass the answer on, record the evidence, and send the shadow copy. Nothing here awaits Kafka, the
+ * database or the control plane.
+ */
+export class ProxyHandler {
+  constructor(private readonly d: ProxyDeps) {}
+
+  async handle<R extends ProxiedRequest>(
+    endpoint: EndpointAdapter<R>,
+    req: IncomingMessage,
+    res: ServerResponse,
+    scope: RequestScope,
+  ): Promise<void> {
+    const t0 = scope.t0;
+    const request = await this.readRequest(endpoint, req, res, scope);
+    if (!request) return;
+    scope.model = request.model;
+    scope.stream = request.stream;
+    if (scope.key && this.d.auth) {
+      const denied = this.d.auth.admit(scope.key, request.model);
+      if (denied) return sendAnswer(res, scope, denied);
+    }
+    const sticky = stickinessKey(req.headers, request.user);
+    const tFlags = performance.now();
+    const resolved = this.d.flags.resolve(request.model, sticky.key);
+    const flagsMs = performance.now() - tFlags;
+    if (!resolved) return this.unrouted(res, scope, request.model);
+    const routing = forEndpoint(resolved, endpoint.name);
+    if (!routing)
+      return sendError(
+        res,
+        scope,
+        404,
+        'invalid_request_error',
+        `The model \`${request.model}\` does not serve ${endpoint.path} (its version ${resolved.target.label} declares other endpoints).`,
+        { param: 'model', code: 'endpoint_not_served' },
+      );
+    const wait = this.d.rateLimiter.take(sticky.key);
+    if (wait > 0) {
+      this.d.metrics.shed.inc({ model: request.model, reason: 'rate_limit' });
+      return sendError(
+        res,
+        scope,
+        429,
+        'rate_limit_error',
+        `Rate limit of ${this.d.config.AVIARY_RATE_LIMIT_PER_MINUTE} requests per minute reached for this user.`,
+        { code: 'rate_limit_exceeded', headers: { 'retry-after': String(wait) } },
+      );
+    }
+    const x: Exchange<R> = {
+      endpoint,
+      request,
+      routing,
+      bucket: stickinessBucket(sticky),
+      flagsMs,
+      t0,
+      scope,
+    };
+    const aborted = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) aborted.abort();
+    });
+    // The shadow copy is sent once the user has their answer: its dispatch, parsing and evidence
+    // never compete with the primary for this event loop, and a failed primary is not shadowed
+    // (there would be nothing to compare with).
+    const shadow =
+      routing.role === 'baseline' &&
+      routing.shadow &&
+      Math.random() < routing.shadow.sampleRate &&
+      (endpoint.shadowable?.(request) ?? true)
+        ? routing.shadow.target
+        : null;
+    let primary: RecordedSide;
+    try {
+      const served = await this.serve(x, aborted.signal);
+      primary = await this.answer(res, x, served);
+      if (scope.key && this.d.auth)
+        this.d.auth.charge(
+          scope.key,
+          (primary.outcome.promptTokens ?? 0) + (primary.outcome.completionTokens ?? 0),
+        );
+      if (served.candidateFailure)
+        this.recordFailure(x, routing.target, 'candidate', served.candidateFailure, primary.requestId, true);
+    } catch (err) {
+      if (err instanceof RequestError)
+        return sendError(res, scope, 400, 'invalid_request_error', err.message, {
+          param: err.param,
+          code: err.code,
+        });
+      if (!(err instanceof AttemptFailed)) throw err;
+      return this.failed(res, x, err);
+    }
+    if (shadow && primary.errorClass !== 'client_aborted')
+      setImmediate(() => this.d.shadow.run(x, shadow, primary));
+  }
+
+  private async readRequest<R extends ProxiedRequest>(
+    endpoint: EndpointAdapter<R>,
+    req: IncomingMessage,
+    res: ServerResponse,
+    scope: RequestScope,
+  ): Promise<R | null> {
+    try {
+      return endpoint.parse(await readBody(req, this.d.config.AVIARY_ROUTER_MAX_BODY_BYTES));
+    } catch (err) {
+      if (err instanceof BodyTooLargeError)
+        sendError(
+          res,
+          scope,
+          413,
+          'invalid_request_error',
+          `The request body is larger than ${err.limit} bytes.`,
+          {
+            code: 'request_too_large',
+          },
+        );
+      else if (err instanceof RequestError)
+        sendError(res, scope, 400, 'invalid_request_error', err.message, {
+          param: err.param,
+          code: err.code,
+        });
+      else throw err;
+      return null;
+    }
+  }
+
+  private unrouted(res: ServerResponse, scope: RequestScope, model: string): void {
+    if (!this.d.flags.status().ready)
+      return sendError(
+        res,
+        scope,
+        503,
+        'server_error',
+        'Aviary has not received any routing yet (the flag source has not answered); retry shortly.',
+        { code: 'routing_unavailable', headers: { 'retry-after': '2' } },
+      );
+    return sendError(
+      res,
+      scope,
+      404,
+      'invalid_request_error',
+      `The model \`${model}\` does not exist or is not routed by Aviary.`,
+      { param: 'model', code: 'model_not_found' },
+    );
+  }
+
+  /** Calls the routed version; a candidate failing before its first byte is retried once on the baseline. */
+  private async serve(x: Exchange, signal: AbortSignal): Promise<Served> {
+    const { routing } = x;
+    const role: ServingRole = routing.role;
+    try {
+      return {
+        up: await this.attempt(x, routing.target, signal),
+        target: routing.target,
+        role,
+        candidateFailure: null,
+      };
+    } catch (err) {
+      if (err instanceof RequestError) throw err; // the body cannot be forwarded to any version
+      const fallback = routing.fallback;
+      if (
+        role !== 'candidate' ||
+        !fallback ||
+        !(err instanceof UpstreamError) ||
+        !FALLBACK_CLASSES.has(err.errorClass)
+      )
+        throw new AttemptFailed(err, routing.target, role, null);
+      // Counted against the candidate once we know the request id of the baseline's answer.
+      this.d.metrics.fallbacks.inc({ model: x.request.model });
+      try {
+        return {
+          up: await this.attempt(x, fallback, signal),
+          target: fallback,
+          role: 'baseline',
+          candidateFailure: err,
+        };
+      } catch (again) {
+        throw new AttemptFailed(again, fallback, 'baseline', err);
+      }
+    }
+  }
+
+  /** Waits for a slot at the upstream (or is turned away), then calls it; the slot is held until the call is over. */
+  private async attempt(x: Exchange, target: UpstreamTarget, signal: AbortSignal): Promise<UpstreamResponse> {
+    const release = await this.d.limiters.for(target.baseUrl).acquire();
+    let payload: string;
+    try {
+      payload = x.endpoint.upstreamPayload(x.request, target, 'serve');
+    } catch (err) {
+      release();
+      throw err;
+    }
+    return this.d.upstream.call(target, x.endpoint.upstreamPath, payload, {
+      ...callLimits(target, this.d.config, x.request.stream ? 'serve-stream' : 'serve'),
+      signal,
+      onDone: release,
+    });
+  }
+
+  /** Passes the upstream's answer on (buffered or streamed), then records its outcome. */
+  private async answer(res: ServerResponse, x: Exchange, s: Served): Promise<RecordedSide> {
+    const { up, target, role } = s;
+    const requestId = this.issueId(x, target, role);
+    Object.assign(x.scope, { requestId, version: target.label, role });
+    const headers: Record<string, string> = {
+      'x-aviary-request-id': requestId,
+      'x-aviary-model-version': target.label,
+      'x-aviary-role': role,
+    };
+    const side = { target, role, requestId, status: up.status, fellBack: s.candidateFailure !== null };
+    const contentType = String(up.headers['content-type'] ?? '');
+    if (x.request.stream && contentType.includes('text/event-stream') && up.status < 400) {
+      const reader = x.endpoint.streamReader(x.request);
+      headers['server-timing'] = serverTiming(x.flagsMs, up.ttfbMs);
+      const end = await pipeStream(res, up, headers, (c) => reader.push(c));
+      const latencyMs = performance.now() - x.t0;
+      if (!end.error && !end.clientGone) await afterPendingIo();
+      const answer = reader.finish();
+      const errorClass = end.clientGone
+        ? 'client_aborted'
+        : end.error
+          ? end.error.errorClass
+          : answer.malformed
+            ? 'invalid_response'
+            : null;
+      Object.assign(x.scope, { errorClass, cause: end.error?.causeCode ?? null });
+      const first = reader.tokens.first;
+      return this.d.evidence.outcome(x, {
+        ...side,
+        stream: true,
+        latencyMs,
+        // Time to the first token, not just the first byte (a role chunk or a keep-alive comment).
+        ttftMs: first !== null ? first - up.startedAt : up.ttfbMs,
+        interTokenMs: reader.tokens.meanGapMs(),
+        answer,
+        errorClass,
+      });
+    }
+    let body: Buffer;
+    try {
+      body = await up.body();
+    } catch (err) {
+      throw new AttemptFailed(err, target, role, s.candidateFailure);
+    }
+    headers['server-timing'] = serverTiming(x.flagsMs, up.ttfbMs, performance.now() - x.t0);
+    writeBuffered(res, up, body, headers);
+    const latencyMs = performance.now() - x.t0;
+    // The answer is on its way before the evidence is worked out: parsing it, classifying it and
+    // recording it happen after node:http has flushed the response to the socket.
+    await afterPendingIo();
+    const answer = x.endpoint.readJson(body, x.request);
+    const errorClass = up.status >= 400 ? 'upstream_4xx' : answer.malformed ? 'invalid_response' : null;
+    x.scope.errorClass = errorClass;
+    return this.d.evidence.outcome(x, {
+      ...side,
+      stream: x.request.stream,
+      latencyMs,
+      ttftMs: up.ttfbMs,
+      answer,
+      errorClass,
+    });
+  }
+
+  /** Records the failed attempt(s) and tells the user, unless they already left. */
+  private failed(res: ServerResponse, x: Exchange, f: AttemptFailed): void {
+    const model = x.request.model;
+    const err = f.cause;
+    // Not an upstream's doing: the router's own failure (answered 500 with the request id).
+    if (!(err instanceof UpstreamError) && !(err instanceof QueueFullError)) throw err;
+    if (err instanceof QueueFullError) this.d.metrics.shed.inc({ model, reason: err.reason });
+    const failure = err instanceof QueueFullError ? new UpstreamError('shed', err.message, 429) : err;
+    const fellBack = f.candidateFailure !== null;
+    const requestId = this.recordFailure(x, f.target, f.role, failure, null, fellBack);
+    if (f.candidateFailure)
+      this.recordFailure(x, x.routing.target, 'candidate', f.candidateFailure, requestId, true);
+    Object.assign(x.scope, {
+      requestId,
+      version: f.target.label,
+      role: f.role,
+      errorClass: failure.errorClass,
+      cause: failure.causeCode,
+    });
+    if (failure.errorClass === 'client_aborted') return;
+    const a = failureAnswer(err, model, f.target);
+    sendError(res, x.scope, a.status, a.type, a.message, {
+      code: a.code,
+      ...(a.headers ? { headers: a.headers } : {}),
+    });
+  }
+
+  /** Emits the outcome of a failed attempt; returns the request id it was filed under. */
+  private recordFailure(
+    x: Exchange,
+    target: UpstreamTarget,
+    role: ServingRole,
+    err: UpstreamError,
+    requestId: string | null,
+    fellBack: boolean,
+  ): string {
+    const side: Side = {
+      target,
+      role,
+      requestId: requestId ?? this.issueId(x, target, role),
+      status: failureStatus(err),
+      errorClass: err.errorClass,
+      fellBack,
+      answer: null,
+      latencyMs: performance.now() - x.t0,
+      ttftMs: null,
+      stream: x.request.stream,
+    };
+    this.d.evidence.outcome(x, side);
+    return side.requestId;
+  }
+
+  private issueId(x: Exchange, target: UpstreamTarget, role: ServingRole): string {
+    return this.d.ids.issue({
+      model: x.request.model,
+      versionId: target.versionId,
+      versionLabel: target.label,
+      role,
+      rolloutId: x.routing.rolloutId,
+      revision: x.routing.revision,
+      at: Math.floor(Date.now() / 1000),
+      // Feedback on this answer counts in the same user cluster as the answer (the analyzer's variance).
+      stickinessBucket: x.bucket,
+    });
+  }
+}

@@ -1,0 +1,362 @@
+import OpenAI from 'openai';
+import type { OutcomeEvent } from '@aviary/contracts';
+import { waitFor } from '../../control-plane/test/harness';
+import { startStack, step, type Stack } from './stack';
+
+// Each suite starts a control plane, a router and model servers: slow on a busy machine.
+jest.setTimeout(60_000);
+
+const ask = (content: string) => [{ role: 'user' as const, content }];
+const weather = {
+  type: 'object',
+  properties: { city: { type: 'string' } },
+  required: ['city'],
+  additionalProperties: false,
+};
+const forecast = {
+  type: 'object',
+  properties: { city: { type: 'string' }, celsius: { type: 'number' } },
+  required: ['city', 'celsius'],
+  additionalProperties: false,
+};
+
+async function outcomeOf(s: Stack, requestId: string | null, role = 'baseline'): Promise<OutcomeEvent> {
+  await waitFor(`the outcome of ${requestId}`, () =>
+    s.outcomes.find((o) => o.requestId === requestId && o.role === role),
+  );
+  return s.outcomes.find((o) => o.requestId === requestId && o.role === role)!;
+}
+
+describe('router endpoints through the openai SDK', () => {
+  let s: Stack;
+  beforeAll(async () => {
+    s = await startStack();
+  }, 60_000);
+  afterAll(async () => {
+    await s?.close();
+  }, 30_000);
+  afterEach(() => {
+    s.baseline.setBehaviour('fine');
+    s.candidate.setBehaviour('fine');
+  });
+
+  it('serves the Responses API, JSON and streamed, with outcomes and metrics per endpoint', async () => {
+    const { data, response } = await s.openai.responses
+      .create({ model: s.model, input: 'What is a canary release?', instructions: 'Be brief.' })
+      .withResponse();
+    expect(data.output_text).toContain('Answer from baseline');
+    expect(response.headers.get('x-aviary-model-version')).toBe('v1');
+    expect(await outcomeOf(s, response.headers.get('x-aviary-request-id'))).toMatchObject({
+      endpoint: 'responses',
+      stream: false,
+      errorClass: null,
+      outputChars: data.output_text.length,
+    });
+    const { data: stream, response: streamed } = await s.openai.responses
+      .create({ model: s.model, input: 'Stream it', stream: true })
+      .withResponse();
+    let text = '';
+    const types: string[] = [];
+    for await (const e of stream) {
+      types.push(e.type);
+      if (e.type === 'response.output_text.delta') text += e.delta;
+    }
+    expect(types.at(-1)).toBe('response.completed');
+    const o = await outcomeOf(s, streamed.headers.get('x-aviary-request-id'));
+    expect(o).toMatchObject({
+      endpoint: 'responses',
+      stream: true,
+      errorClass: null,
+      outputChars: text.length,
+    });
+    expect(o.ttftMs).not.toBeNull();
+    const m = await (await fetch(`${s.router.url}/metrics`)).text();
+    expect(m).toMatch(
+      new RegExp(
+        `aviary_router_requests_total\\{model="${s.model}",version="v1",role="baseline",endpoint="responses",status="200"\\} 2`,
+      ),
+    );
+  });
+
+  it('serves embeddings (base64, the SDK default, and float) and legacy completions, JSON and streamed', async () => {
+    const { data: e, response } = await s.openai.embeddings
+      .create({ model: s.model, input: ['hello', 'world'] })
+      .withResponse();
+    expect(e.data).toHaveLength(2);
+    expect(e.data[0]?.embedding).toHaveLength(64);
+    expect(await outcomeOf(s, response.headers.get('x-aviary-request-id'))).toMatchObject({
+      endpoint: 'embeddings',
+      errorClass: null,
+      empty: false,
+    });
+    const floats = await s.openai.embeddings.create({
+      model: s.model,
+      input: 'hello',
+      encoding_format: 'float',
+    });
+    expect(floats.data[0]?.embedding[0]).toBeCloseTo(e.data[0]!.embedding[0]!, 5);
+
+    const c = await s.openai.completions.create({
+      model: s.model,
+      prompt: 'Once upon a time',
+      max_tokens: 200,
+    });
+    expect(c.choices[0]?.text).toContain('Answer from baseline');
+    const { data: cs, response: cr } = await s.openai.completions
+      .create({ model: s.model, prompt: 'Once', stream: true })
+      .withResponse();
+    let text = '';
+    for await (const chunk of cs) text += chunk.choices[0]?.text ?? '';
+    expect(await outcomeOf(s, cr.headers.get('x-aviary-request-id'))).toMatchObject({
+      endpoint: 'completions',
+      stream: true,
+      outputChars: text.length,
+    });
+  });
+
+  it('retrieves a routed model, 404s others, and names what it routes for unsupported endpoints', async () => {
+    expect(await s.openai.models.retrieve(s.model)).toMatchObject({ id: s.model, object: 'model' });
+    await expect(s.openai.models.retrieve('no-such-model')).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+    const err = (await s.openai.images
+      .generate({ model: s.model, prompt: 'a canary' })
+      .catch((x: unknown) => x)) as InstanceType<typeof OpenAI.APIError>;
+    expect(err).toBeInstanceOf(OpenAI.NotFoundError);
+    expect(err.message).toContain('/v1/responses');
+    expect(err.message).toContain('/v1/embeddings');
+    expect(err.headers?.get('x-aviary-request-id')).toMatch(/^avy-/);
+  });
+
+  it('counts a tool call as an answer, and broken tool calls as tool-call errors', async () => {
+    const tools = [{ type: 'function' as const, function: { name: 'get_weather', parameters: weather } }];
+    const { data, response } = await s.openai.chat.completions
+      .create({ model: s.model, messages: ask('Use get_weather for Oslo'), tools })
+      .withResponse();
+    expect(data.choices[0]?.finish_reason).toBe('tool_calls');
+    expect(await outcomeOf(s, response.headers.get('x-aviary-request-id'))).toMatchObject({
+      empty: false,
+      toolCalls: 1,
+      toolCallErrors: 0,
+    });
+    s.baseline.setBehaviour({ badToolCallRate: 1 });
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const { response: r } = await s.openai.chat.completions
+        .create({ model: s.model, messages: ask(`get_weather ${i}`), tools, stream: i % 2 === 0 })
+        .withResponse();
+      if (i % 2 === 0) await r.text();
+      ids.push(r.headers.get('x-aviary-request-id')!);
+    }
+    const { response: rr } = await s.openai.responses
+      .create({
+        model: s.model,
+        input: 'call get_weather',
+        tools: [{ type: 'function', name: 'get_weather', parameters: weather, strict: true }],
+      })
+      .withResponse();
+    ids.push(rr.headers.get('x-aviary-request-id')!);
+    for (const id of ids) expect(await outcomeOf(s, id)).toMatchObject({ toolCalls: 1, toolCallErrors: 1 });
+    const m = await (await fetch(`${s.router.url}/metrics`)).text();
+    expect(m).toContain(
+      `aviary_router_tool_call_errors_total{model="${s.model}",version="v1",role="baseline"} 5`,
+    );
+  });
+
+  it('checks json_schema answers against the schema, and reads the refusal field', async () => {
+    const format = {
+      type: 'json_schema' as const,
+      json_schema: { name: 'forecast', strict: true, schema: forecast },
+    };
+    const ok = await s.openai.chat.completions
+      .create({ model: s.model, messages: ask('forecast'), response_format: format })
+      .withResponse();
+    expect(await outcomeOf(s, ok.response.headers.get('x-aviary-request-id'))).toMatchObject({
+      invalidJson: false,
+      jsonRequested: true,
+    });
+    s.baseline.setBehaviour({ schemaViolationRate: 1 });
+    const bad = await s.openai.chat.completions
+      .create({ model: s.model, messages: ask('forecast'), response_format: format })
+      .withResponse();
+    expect(JSON.parse(bad.data.choices[0]?.message.content ?? '')).toBeTruthy(); // valid JSON…
+    expect(await outcomeOf(s, bad.response.headers.get('x-aviary-request-id'))).toMatchObject({
+      invalidJson: true, // …that does not match the schema
+      schemaInvalid: true,
+    });
+    const inResponses = await s.openai.responses
+      .create({
+        model: s.model,
+        input: 'forecast',
+        text: { format: { type: 'json_schema', name: 'f', schema: forecast, strict: true } },
+      })
+      .withResponse();
+    expect(await outcomeOf(s, inResponses.response.headers.get('x-aviary-request-id'))).toMatchObject({
+      endpoint: 'responses',
+      schemaInvalid: true,
+    });
+    s.baseline.setBehaviour({ schemaViolationRate: 0, refusalRate: 1 });
+    const refused = await s.openai.chat.completions
+      .create({ model: s.model, messages: ask('forecast'), response_format: format })
+      .withResponse();
+    expect(refused.data.choices[0]?.message.content).toBeNull();
+    expect(await outcomeOf(s, refused.response.headers.get('x-aviary-request-id'))).toMatchObject({
+      refusal: true,
+      invalidJson: false,
+      empty: false,
+    });
+  });
+
+  it('reads a CRLF-framed stream from the upstream as it arrives', async () => {
+    s.baseline.setBehaviour({ sseCrlf: true, tokensPerSecond: 200 });
+    const { data: stream, response } = await s.openai.chat.completions
+      .create({
+        model: s.model,
+        messages: ask('a longer answer, please, with many words in it'),
+        stream: true,
+      })
+      .withResponse();
+    let text = '';
+    for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? '';
+    const o = await outcomeOf(s, response.headers.get('x-aviary-request-id'));
+    expect(o).toMatchObject({ stream: true, errorClass: null, outputChars: text.length });
+    // The first token was read when it came, not when the stream ended.
+    expect(o.ttftMs!).toBeLessThan(o.latencyMs / 2);
+    expect(o.interTokenMs).toBeGreaterThan(0);
+  });
+});
+
+describe('router endpoints: split and shadow', () => {
+  let s: Stack;
+  beforeAll(async () => {
+    s = await startStack(
+      {},
+      { candidateVersion: { endpoints: ['chat.completions', 'responses', 'completions'] } },
+    );
+  }, 60_000);
+  afterAll(async () => {
+    await s?.close();
+  }, 30_000);
+
+  it('keeps a user on one version across endpoints at 50%, and never sends embeddings to a version that does not serve them', async () => {
+    const id = await s.rollout([step.weight(50), step.weight(100)]);
+    const seen = new Map<string, Set<string>>();
+    const note = (user: string, version: string | null) => {
+      const set = seen.get(user) ?? new Set<string>();
+      set.add(version ?? '?');
+      seen.set(user, set);
+    };
+    const embeddingVersions = new Set<string | null>();
+    for (let i = 0; i < 24; i++) {
+      const user = `user-${i}`;
+      const chat = await s.openai.chat.completions
+        .create({ model: s.model, messages: ask('hi'), user })
+        .withResponse();
+      note(user, chat.response.headers.get('x-aviary-model-version'));
+      const r = await s.openai.responses.create({ model: s.model, input: 'hi', user }).withResponse();
+      note(user, r.response.headers.get('x-aviary-model-version'));
+      const c = await s.openai.completions.create({ model: s.model, prompt: 'hi', user }).withResponse();
+      note(user, c.response.headers.get('x-aviary-model-version'));
+      const e = await s.openai.embeddings.create({ model: s.model, input: 'hi', user }).withResponse();
+      embeddingVersions.add(e.response.headers.get('x-aviary-model-version'));
+    }
+    for (const versions of seen.values()) expect(versions.size).toBe(1);
+    const onCandidate = [...seen.values()].filter((v) => v.has('v2')).length;
+    expect(onCandidate).toBeGreaterThan(2);
+    expect(onCandidate).toBeLessThan(22);
+    expect(embeddingVersions).toEqual(new Set(['v1']));
+    await s.rollback(id);
+  }, 60_000);
+
+  it('shadows every endpoint the candidate serves, and compares embeddings by cosine', async () => {
+    const id = await s.rollout([step.shadow(1), step.weight(100)]);
+    // The candidate serves embeddings in this rollout too: a new version of the same upstream.
+    const before = s.pairs.length;
+    const chat = await s.openai.chat.completions
+      .create({ model: s.model, messages: ask('hi') })
+      .withResponse();
+    const resp = await s.openai.responses.create({ model: s.model, input: 'hello' }).withResponse();
+    const comp = await s.openai.completions.create({ model: s.model, prompt: 'hello' }).withResponse();
+    const emb = await s.openai.embeddings.create({ model: s.model, input: ['a', 'b'] }).withResponse();
+    await waitFor('the pairs', () => s.pairs.length >= before + 3, 10_000);
+    const pairOf = (r: { response: Response }) =>
+      s.pairs.find((p) => p.requestId === r.response.headers.get('x-aviary-request-id'));
+    expect(pairOf(chat)).toMatchObject({ endpoint: 'chat.completions' });
+    expect(pairOf(resp)).toMatchObject({
+      endpoint: 'responses',
+      prompt: [{ role: 'user', content: 'hello' }],
+    });
+    expect(pairOf(comp)).toMatchObject({ endpoint: 'completions' });
+    expect(pairOf(emb)).toBeUndefined(); // this candidate does not serve embeddings: not shadowed
+    await s.rollback(id);
+  }, 60_000);
+});
+
+describe('router endpoints: streamed shadow copies', () => {
+  let s: Stack;
+  beforeAll(async () => {
+    s = await startStack();
+  }, 60_000);
+  afterAll(async () => {
+    await s?.close();
+  }, 30_000);
+
+  it('shadows a streamed request as a stream: the copy’s time to first token and token gaps are its own', async () => {
+    await s.rollout([step.shadow(1), step.weight(100)]);
+    s.candidate.setBehaviour({ latencyMs: 150, tokensPerSecond: 100 });
+    const ids: string[] = [];
+    const chat = await s.openai.chat.completions
+      .create({ model: s.model, messages: ask('a streamed question with several words'), stream: true })
+      .withResponse();
+    for await (const _ of chat.data) {
+      // drain
+    }
+    ids.push(chat.response.headers.get('x-aviary-request-id')!);
+    const resp = await s.openai.responses
+      .create({ model: s.model, input: 'a streamed question with several words', stream: true })
+      .withResponse();
+    for await (const _ of resp.data) {
+      // drain
+    }
+    ids.push(resp.response.headers.get('x-aviary-request-id')!);
+    for (const id of ids) {
+      const primary = await outcomeOf(s, id);
+      const copy = await outcomeOf(s, id, 'shadow');
+      expect(copy).toMatchObject({ stream: true, errorClass: null });
+      expect(copy.outputChars).toBeGreaterThan(20);
+      expect(copy.ttftMs!).toBeGreaterThanOrEqual(140); // the candidate's 150 ms before its first byte
+      expect(copy.ttftMs!).toBeLessThan(copy.latencyMs - 20); // …and then tokens at 100/s
+      expect(copy.interTokenMs!).toBeGreaterThan(5);
+      expect(primary.ttftMs!).toBeLessThan(copy.ttftMs!);
+      expect(copy.completionTokens).toBeGreaterThan(0); // usage asked for in the copy's stream
+    }
+  });
+});
+
+describe('router endpoints: embeddings in shadow', () => {
+  let s: Stack;
+  beforeAll(async () => {
+    s = await startStack();
+  }, 60_000);
+  afterAll(async () => {
+    await s?.close();
+  }, 30_000);
+
+  it('pairs an embeddings request with the cosine of the two versions’ vectors', async () => {
+    await s.rollout([step.shadow(1), step.weight(100)]);
+    const pairOf = async (r: { response: Response }) => {
+      const id = r.response.headers.get('x-aviary-request-id');
+      await waitFor('the pair', () => s.pairs.find((p) => p.requestId === id));
+      return s.pairs.find((p) => p.requestId === id)!;
+    };
+    const p1 = await pairOf(
+      await s.openai.embeddings.create({ model: s.model, input: ['a', 'b'] }).withResponse(),
+    );
+    s.candidate.setBehaviour({ embeddingDrift: 3 });
+    const p2 = await pairOf(
+      await s.openai.embeddings.create({ model: s.model, input: ['a', 'b'] }).withResponse(),
+    );
+    expect(p1).toMatchObject({ endpoint: 'embeddings' });
+    expect(p1.similarity).toBeGreaterThan(0.95);
+    expect(p2.similarity).toBeLessThan(0.6);
+    expect(p1.shadow.output).toBe('[2 embeddings of 64 dimensions]');
+  });
+});
