@@ -106,6 +106,21 @@ describe(EvidenceIngestor.name, () => {
     ]);
   });
 
+  it('keeps the time to first token of streamed answers only, and counts a broken tool call as a silent failure', async () => {
+    const r = randomUUID();
+    await ingestor.ingest([
+      ev(TOPICS.outcomes, outcome({ rolloutId: r, stream: true, ttftMs: 300, latencyMs: 2000 })),
+      ev(TOPICS.outcomes, outcome({ rolloutId: r, stream: true, ttftMs: 300, latencyMs: 2500 })),
+      // Not streamed: its ttftMs is the first byte of a whole answer, not a first token.
+      ev(TOPICS.outcomes, outcome({ rolloutId: r, stream: false, ttftMs: 5 })),
+      ev(TOPICS.outcomes, outcome({ rolloutId: r, toolCalls: 1, toolCallErrors: 1 })),
+    ]);
+    const [total] = await store.armTotals(r, null);
+    expect(total!.ttftCounts[latencyBucketIndex(300)]).toBe(2);
+    expect(total!.ttftCounts.reduce((a, b) => a + b, 0)).toBe(2);
+    expect(total).toMatchObject({ requests: 4, silentFailures: 1 });
+  });
+
   it('attributes late feedback to the version, role and revision that served the request', async () => {
     const r = randomUUID();
     const feedback = (rating: 'up' | 'down', revision: number): FeedbackEvent => ({

@@ -156,7 +156,10 @@ export class EvidenceIngestor {
           empty: o.empty,
           invalidJson: o.invalidJson,
           jsonRequested: o.jsonRequested,
+          toolCallErrors: o.toolCallErrors ?? 0,
           latencyMs: o.latencyMs,
+          stream: o.stream,
+          ttftMs: o.ttftMs,
           outputTokens: o.completionTokens,
         };
         recordOutcome(arm(o.rolloutId, o.revision, o.versionId, o.role, o.at), outcome);
@@ -265,6 +268,7 @@ export class EvidenceIngestor {
         tokensSum: stats.outputTokens.sum,
         tokensSumSq: stats.outputTokens.sumSq,
         latencyCounts: trimTrailingZeros(stats.latency.counts),
+        ttftCounts: trimTrailingZeros(stats.ttft.counts),
       })),
       pairs: [...pairs.values()],
       samples,

@@ -327,6 +327,8 @@ export function toArmStats(rows: readonly ArmCounters[]): ArmStats {
   arm.outputTokens = { n: sum.tokensN, sum: sum.tokensSum, sumSq: sum.tokensSumSq };
   for (let i = 0; i < Math.min(arm.latency.counts.length, sum.latencyCounts.length); i++)
     arm.latency.counts[i] = sum.latencyCounts[i] ?? 0;
+  for (let i = 0; i < Math.min(arm.ttft.counts.length, sum.ttftCounts.length); i++)
+    arm.ttft.counts[i] = sum.ttftCounts[i] ?? 0;
   return arm;
 }
 

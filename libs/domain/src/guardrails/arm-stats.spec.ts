@@ -82,6 +82,8 @@ describe(recordOutcome.name, () => {
     ['counts invalid JSON as a silent failure when JSON was requested', { invalidJson: true, jsonRequested: true }, { requests: 1, errors: 0, refusals: 0, silentFailures: 1, latencies: 1, tokens: 1 }],
     ['ignores invalid JSON when JSON was not requested', { invalidJson: true }, { requests: 1, errors: 0, refusals: 0, silentFailures: 0, latencies: 1, tokens: 1 }],
     ['counts an empty answer with invalid JSON once', { empty: true, invalidJson: true, jsonRequested: true }, { requests: 1, errors: 0, refusals: 0, silentFailures: 1, latencies: 1, tokens: 1 }],
+    ['counts a broken tool call as a silent failure, JSON asked for or not', { toolCallErrors: 2 }, { requests: 1, errors: 0, refusals: 0, silentFailures: 1, latencies: 1, tokens: 1 }],
+    ['counts a good tool call as an answer', { toolCallErrors: 0 }, { requests: 1, errors: 0, refusals: 0, silentFailures: 0, latencies: 1, tokens: 1 }],
     ['leaves output tokens alone when the upstream reported no usage', { outputTokens: null }, { requests: 1, errors: 0, refusals: 0, silentFailures: 0, latencies: 1, tokens: 0 }],
   ])('%s', (_name, outcome, expected) => {
     expect(counters(recordOutcome(emptyArmStats(), { ...OK, ...outcome }))).toEqual(expected);

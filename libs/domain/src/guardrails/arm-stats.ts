@@ -39,7 +39,10 @@ export interface ArmStats {
   errors: number;
   /** Out of successful responses (requests - errors). */
   refusals: number;
-  /** Empty output, or invalid JSON when JSON was requested; out of successful responses. */
+  /**
+   * Empty output, invalid JSON when JSON was requested (or JSON off the requested schema), or a broken
+   * tool call; out of successful responses.
+   */
   silentFailures: number;
   /** Ratings received (up or down). */
   feedback: number;
@@ -48,6 +51,8 @@ export interface ArmStats {
   outputTokens: OutputTokenMoments;
   /** Latency of successful responses. */
   latency: LatencyHistogram;
+  /** Time to first token of successful streamed responses (the ttftP95 guardrail). */
+  ttft: LatencyHistogram;
 }
 
 /** What the analyzer knows about one request once it finished (see the router's outcome event). */
@@ -58,7 +63,15 @@ export interface RequestOutcome {
   readonly invalidJson: boolean;
   /** invalidJson counts only when the request asked for JSON. */
   readonly jsonRequested: boolean;
+  /**
+   * Tool calls with arguments that are not a JSON object or that call a tool the request did not
+   * offer: a tool-using answer that is broken, counted with the silent failures. Absent = none.
+   */
+  readonly toolCallErrors?: number;
   readonly latencyMs: number;
+  /** Streamed responses: time to the first token (null or absent otherwise). */
+  readonly ttftMs?: number | null;
+  readonly stream?: boolean;
   /** Null when the upstream did not report usage. */
   readonly outputTokens: number | null;
 }
@@ -73,6 +86,7 @@ export function emptyArmStats(): ArmStats {
     thumbsDown: 0,
     outputTokens: { n: 0, sum: 0, sumSq: 0 },
     latency: emptyLatencyHistogram(),
+    ttft: emptyLatencyHistogram(),
   };
 }
 
@@ -97,8 +111,11 @@ export function recordOutcome(arm: ArmStats, outcome: RequestOutcome): ArmStats 
     return arm;
   }
   if (outcome.refusal) arm.refusals += 1;
-  if (outcome.empty || (outcome.jsonRequested && outcome.invalidJson)) arm.silentFailures += 1;
+  if (outcome.empty || (outcome.jsonRequested && outcome.invalidJson) || (outcome.toolCallErrors ?? 0) > 0)
+    arm.silentFailures += 1;
   recordLatency(arm.latency, outcome.latencyMs);
+  if (outcome.stream === true && outcome.ttftMs !== null && outcome.ttftMs !== undefined)
+    recordLatency(arm.ttft, outcome.ttftMs);
   if (outcome.outputTokens !== null) {
     arm.outputTokens.n += 1;
     arm.outputTokens.sum += outcome.outputTokens;
@@ -180,8 +197,13 @@ export function mergeArmStats(a: ArmStats, b: ArmStats): ArmStats {
       sum: a.outputTokens.sum + b.outputTokens.sum,
       sumSq: a.outputTokens.sumSq + b.outputTokens.sumSq,
     },
-    latency: { counts: a.latency.counts.map((c, i) => c + (b.latency.counts[i] ?? 0)) },
+    latency: addHistograms(a.latency, b.latency),
+    ttft: addHistograms(a.ttft, b.ttft),
   };
+}
+
+function addHistograms(a: LatencyHistogram, b: LatencyHistogram): LatencyHistogram {
+  return { counts: a.counts.map((c, i) => c + (b.counts[i] ?? 0)) };
 }
 
 /** Upper edge of bucket `i` in ms; +Infinity for the overflow bucket. */

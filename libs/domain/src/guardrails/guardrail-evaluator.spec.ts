@@ -27,6 +27,8 @@ interface ArmSpec {
   readonly thumbsDownRate?: number;
   readonly tokens?: { readonly mean: number; readonly sd: number };
   readonly latency?: { readonly fromMs: number; readonly toMs: number };
+  /** Time to first token of the streamed answers (half the answers are streamed). */
+  readonly ttft?: { readonly fromMs: number; readonly toMs: number };
 }
 
 const HEALTHY = {
@@ -36,6 +38,7 @@ const HEALTHY = {
   thumbsDownRate: 0.1,
   tokens: { mean: 240, sd: 150 },
   latency: { fromMs: 300, toMs: 3000 },
+  ttft: { fromMs: 100, toMs: 600 },
 } as const;
 
 function arm(spec: ArmSpec): ArmStats {
@@ -56,6 +59,7 @@ function arm(spec: ArmSpec): ArmStats {
     sumSq: (answers - 1) * s.tokens.sd ** 2 + answers * s.tokens.mean ** 2,
   };
   a.latency = spreadLatencies(answers, s.latency.fromMs, s.latency.toMs);
+  a.ttft = spreadLatencies(Math.round(answers / 2), s.ttft.fromMs, s.ttft.toMs);
   return a;
 }
 
@@ -219,6 +223,7 @@ describe(evaluateGuardrails.name, () => {
         ['silentFailureRate', false],
         ['latencyP95', true],
         ['outputLengthDrop', true],
+        ['ttftP95', true],
       ]);
     });
 
@@ -239,7 +244,7 @@ describe(evaluateGuardrails.name, () => {
     it('is Failed when one guardrail fails while the others pass', () => {
       const report = evaluate({ requests: BIG }, { requests: BIG, silentRate: 0.03 });
       expect(report).toMatchObject({ verdict: 'Failed', decidedBy: ['silentFailureRate'] });
-      expect(report.results.filter((r) => r.verdict === 'Successful')).toHaveLength(5);
+      expect(report.results.filter((r) => r.verdict === 'Successful')).toHaveLength(6);
     });
 
     it('leaves disabled guardrails out of the results and the verdict', () => {
@@ -255,12 +260,12 @@ describe(evaluateGuardrails.name, () => {
 
     it('splits alpha evenly across the enabled guardrails', () => {
       const off = { enabled: false };
-      expect(evaluate({ requests: 10 }, { requests: 10 }).alphaPerGuardrail).toBeCloseTo(0.05 / 6, 12);
+      expect(evaluate({ requests: 10 }, { requests: 10 }).alphaPerGuardrail).toBeCloseTo(0.05 / 7, 12);
       expect(
         evaluate(
           { requests: 10 },
           { requests: 10 },
-          { latencyP95: off, outputLengthDrop: off },
+          { latencyP95: off, outputLengthDrop: off, ttftP95: off },
           { alpha: 0.1 },
         ),
       ).toMatchObject({ alpha: 0.1, alphaPerGuardrail: 0.1 / 4 });
@@ -327,7 +332,7 @@ describe(describeReport.name, () => {
   it('leads a failure with the failing guardrail and counts the rest', () => {
     const text = describeReport(evaluate({ requests: 5000 }, { requests: 5000, refusalRate: 0.098 }));
     expect(text).toMatch(
-      /^Failed: refusal rate 9\.8% vs 4% baseline, \+145% \(interval \+\d+%\.\.\+\d+%\), limit \+20%: exceeds the limit \(also: 3 within limits on point estimates, 2 proven within limits\)$/,
+      /^Failed: refusal rate 9\.8% vs 4% baseline, \+145% \(interval \+\d+%\.\.\+\d+%\), limit \+20%: exceeds the limit \(also: 3 within limits on point estimates, 3 proven within limits\)$/,
     );
   });
 
@@ -339,13 +344,13 @@ describe(describeReport.name, () => {
   it('lists every guardrail when successful', () => {
     const text = describeReport(evaluate({ requests: BIG }, { requests: BIG }));
     expect(text.startsWith('Successful (all proven): refusal rate')).toBe(true);
-    expect(text.match(/within the limit/g)).toHaveLength(6);
-    expect(text.match(/proven by the interval/g)).toHaveLength(6);
+    expect(text.match(/within the limit/g)).toHaveLength(7);
+    expect(text.match(/proven by the interval/g)).toHaveLength(7);
   });
 
   it('says how many guardrails are proven when successful on point estimates', () => {
     const text = describeReport(evaluate({ requests: 5000 }, { requests: 5000 }));
-    expect(text.startsWith('Successful (2 of 6 proven): refusal rate')).toBe(true);
+    expect(text.startsWith('Successful (3 of 7 proven): refusal rate')).toBe(true);
     expect(text.match(/\(point estimate; not yet proven\)/g)).toHaveLength(4);
   });
 

@@ -155,7 +155,9 @@ function evaluateOne(
     case 'silentFailureRate':
       return evaluateRate(metric, setting, baseline, candidate, ctx);
     case 'latencyP95':
-      return evaluateLatency(setting, baseline, candidate, ctx);
+      return evaluateLatency('latencyP95', setting, baseline, candidate, ctx);
+    case 'ttftP95':
+      return evaluateLatency('ttftP95', setting, baseline, candidate, ctx);
     case 'outputLengthDrop':
       return evaluateOutputLength(setting, baseline, candidate, ctx);
   }
@@ -365,39 +367,47 @@ export function upperBound(below: (s: number) => boolean): number | null {
  * (1 + m) times the baseline's lower bound; each arm gets half the guardrail's alpha.
  */
 function evaluateLatency(
+  metric: 'latencyP95' | 'ttftP95',
   setting: GuardrailSetting,
   baseline: ArmStats,
   candidate: ArmStats,
   ctx: Context,
 ): GuardrailResult {
-  const nb = histogramCount(baseline.latency);
-  const nc = histogramCount(candidate.latency);
+  const hb = latencyHistogramOf(metric, baseline);
+  const hc = latencyHistogramOf(metric, candidate);
+  const nb = histogramCount(hb);
+  const nc = histogramCount(hc);
   const ceiling = setting.absoluteCeiling;
   const { alphaRelative, alphaCeiling } = splitAlpha(ctx.alphaPerGuardrail, ceiling !== null);
-  const tailC = tailCounts(candidate.latency);
+  const tailC = tailCounts(hc);
 
   const ceilingCheck: CeilingCheck =
     ceiling === null
       ? { breached: false, clear: true }
       : latencyCeilingCheck(tailC, nc, ceiling, alphaCeiling);
-  const comparison = compareLatencyP95(baseline.latency, candidate.latency, alphaRelative / 2);
+  const comparison = compareLatencyP95(hb, hc, alphaRelative / 2);
   return decide({
-    metric: 'latencyP95',
+    metric,
     setting,
     baseline,
     candidate,
     samples: { baseline: nb, candidate: nc },
     values: {
-      baseline: quantileFromHistogram(baseline.latency, 1 - P95_TAIL),
-      candidate: quantileFromHistogram(candidate.latency, 1 - P95_TAIL),
+      baseline: quantileFromHistogram(hb, 1 - P95_TAIL),
+      candidate: quantileFromHistogram(hc, 1 - P95_TAIL),
     },
     limit: setting.maxRelativeIncrease,
     candidateInterval: nc > 0 ? quantileBounds(tailC, nc, alphaCeiling) : null,
     comparison,
     ceilingCheck,
-    noun: 'responses',
+    noun: metric === 'ttftP95' ? 'streamed responses' : 'responses',
     format: (v) => `${formatNumber(v)} ms`,
   });
+}
+
+/** The histogram a latency guardrail reads: whole answers, or the first token of streamed ones. */
+export function latencyHistogramOf(metric: 'latencyP95' | 'ttftP95', arm: ArmStats): LatencyHistogram {
+  return metric === 'ttftP95' ? arm.ttft : arm.latency;
 }
 
 /**

@@ -10,6 +10,7 @@ export const GUARDRAIL_METRICS = [
   'silentFailureRate',
   'latencyP95',
   'outputLengthDrop',
+  'ttftP95',
 ] as const;
 export type GuardrailMetric = (typeof GUARDRAIL_METRICS)[number];
 
@@ -66,6 +67,8 @@ export const DEFAULT_GUARDRAILS: GuardrailSettings = {
   silentFailureRate: { ...base, maxRelativeIncrease: 0.1, minSamples: 1000 },
   latencyP95: { ...base, maxRelativeIncrease: 0.5 },
   outputLengthDrop: { ...base, maxRelativeIncrease: 0.3 },
+  // Streamed answers only: an app that never streams has no data here, which is no reason to hold.
+  ttftP95: { ...base, maxRelativeIncrease: 0.5, onMissingData: 'ignore' },
 };
 
 /** Merges per-rollout overrides over the defaults. */

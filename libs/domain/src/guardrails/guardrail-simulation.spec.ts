@@ -273,6 +273,7 @@ describe(naiveThresholdCheck.name, () => {
       'silentFailureRate',
       'latencyP95',
       'outputLengthDrop',
+      'ttftP95',
     ] as const) {
       only[m] = { ...only[m], enabled: false };
     }

@@ -247,11 +247,12 @@ function naivePoint(
   baseline: ArmStats,
   candidate: ArmStats,
 ): { b: number; c: number; nb: number; nc: number } | null {
-  if (metric === 'latencyP95') {
-    const b = quantileFromHistogram(baseline.latency, 0.95);
-    const c = quantileFromHistogram(candidate.latency, 0.95);
+  if (metric === 'latencyP95' || metric === 'ttftP95') {
+    const hist = (a: ArmStats) => (metric === 'ttftP95' ? a.ttft : a.latency);
+    const b = quantileFromHistogram(hist(baseline), 0.95);
+    const c = quantileFromHistogram(hist(candidate), 0.95);
     if (b === null || c === null) return null;
-    return { b, c, nb: histogramCount(baseline.latency), nc: histogramCount(candidate.latency) };
+    return { b, c, nb: histogramCount(hist(baseline)), nc: histogramCount(hist(candidate)) };
   }
   if (metric === 'outputLengthDrop') {
     const nb = baseline.outputTokens.n;

@@ -33,6 +33,9 @@ interface ArmSpec {
   readonly concentrated?: number;
   readonly immature?: number;
   readonly latencyMs?: number;
+  /** Streamed answers and their time to first token (none by default). */
+  readonly streamed?: number;
+  readonly ttftMs?: number;
 }
 
 function arm(spec: ArmSpec): ArmEvidence {
@@ -47,6 +50,7 @@ function arm(spec: ArmSpec): ArmEvidence {
   const answers = spec.requests - errors;
   t.outputTokens = { n: answers, sum: answers * 200, sumSq: answers * (200 * 200 + 100 * 100) };
   t.latency.counts[latencyBucketIndex(spec.latencyMs ?? 3000)] = answers;
+  if (spec.streamed) t.ttft.counts[latencyBucketIndex(spec.ttftMs ?? 400)] = spec.streamed;
   const clusters = emptyClusters();
   const spread = (field: keyof typeof CLUSTER_FIELD, total: number, over: number): void => {
     for (let g = 0; g < over; g++) {
@@ -274,6 +278,30 @@ describe(evaluateRolloutGuardrails.name, () => {
     const r = result(w, 'latencyP95');
     expect(r.evidence).toMatchObject({ window: 'step', steps: 1 });
     expect(r.relativeChange).toBeCloseTo(0, 9);
+  });
+
+  it('rolls back a candidate whose streamed answers start twice as late, whatever the whole answer takes', () => {
+    const w = window([
+      stratum(
+        1,
+        { requests: 5000, streamed: 3000, ttftMs: 400 },
+        { requests: 5000, streamed: 3000, ttftMs: 900 },
+      ),
+    ]);
+    expect(result(w, 'latencyP95').verdict).toBe('Successful');
+    const r = result(w, 'ttftP95');
+    expect(r.verdict).toBe('Failed');
+    expect(r.reason).toMatch(/^time to first token p95/);
+  });
+
+  it('has no time-to-first-token evidence without streamed answers, and does not hold the rollout for it', () => {
+    const w = window([stratum(1, { requests: 5000 }, { requests: 5000 })]);
+    const settings = resolveGuardrails({ refusalRate: { enabled: false } });
+    const report = evaluateRolloutGuardrails(settings, w);
+    expect(report.results.find((x) => x.metric === 'ttftP95')?.verdict).toBe('NoData');
+    expect(DEFAULT_GUARDRAILS.ttftP95.onMissingData).toBe('ignore');
+    expect(report.verdict).not.toBe('Failed');
+    expect(report.decidedBy).not.toContain('ttftP95');
   });
 
   it('compares shadow copies with the baseline in a shadow step, and ignores them in the canary steps', () => {

@@ -23,6 +23,7 @@ import {
   combineResults,
   compareLatencyP95,
   latencyCeilingCheck,
+  latencyHistogramOf,
   lowestBound,
   P95_TAIL,
   quantileBounds,
@@ -161,7 +162,8 @@ function evaluateOne(metric: GuardrailMetric, setting: GuardrailSetting, ctx: Ct
     case 'silentFailureRate':
       return evaluateRate(metric, setting, ctx);
     case 'latencyP95':
-      return evaluateLatency(setting, ctx);
+    case 'ttftP95':
+      return evaluateLatency(metric, setting, ctx);
     case 'outputLengthDrop':
       return evaluateOutputLength(setting, ctx);
   }
@@ -549,11 +551,16 @@ function evaluateOutputLength(setting: GuardrailSetting, ctx: Ctx): GuardrailRes
   });
 }
 
-/** Latency p95 within the current step (quantiles of different strata do not pool). */
-function evaluateLatency(setting: GuardrailSetting, ctx: Ctx): GuardrailResult {
+/**
+ * Latency p95 (or time to first token p95 of streamed answers) within the current step (quantiles
+ * of different strata do not pool).
+ */
+function evaluateLatency(metric: 'latencyP95' | 'ttftP95', setting: GuardrailSetting, ctx: Ctx): GuardrailResult {
   const current = ctx.pooled.filter((s) => s.revision >= ctx.window.stepFromRevision);
-  const baseline = sumTotals(current.map((s) => s.baseline));
-  const candidate = sumTotals(current.map((s) => s.candidate));
+  const baselineArm = sumTotals(current.map((s) => s.baseline));
+  const candidateArm = sumTotals(current.map((s) => s.candidate));
+  const baseline = { requests: baselineArm.requests, latency: latencyHistogramOf(metric, baselineArm) };
+  const candidate = { requests: candidateArm.requests, latency: latencyHistogramOf(metric, candidateArm) };
   const nb = histogramCount(baseline.latency);
   const nc = histogramCount(candidate.latency);
   const ceiling = setting.absoluteCeiling;
@@ -581,7 +588,7 @@ function evaluateLatency(setting: GuardrailSetting, ctx: Ctx): GuardrailResult {
       : null;
   const n = { x: 0, n: 0, v: 0 };
   return decide({
-    metric: 'latencyP95',
+    metric,
     setting,
     ctx,
     pooled: null,
@@ -598,11 +605,13 @@ function evaluateLatency(setting: GuardrailSetting, ctx: Ctx): GuardrailResult {
     candidateInterval: nc > 0 ? quantileBounds(tailC, nc, alphaCeiling) : null,
     judged,
     ceilingCheck,
-    noun: 'responses',
+    noun: metric === 'ttftP95' ? 'streamed responses' : 'responses',
     format: (v) => `${formatNumber(v)} ms`,
     window: 'step',
     steps: current.filter(
-      (s) => histogramCount(s.baseline.totals.latency) > 0 && histogramCount(s.candidate.totals.latency) > 0,
+      (s) =>
+        histogramCount(latencyHistogramOf(metric, s.baseline.totals)) > 0 &&
+        histogramCount(latencyHistogramOf(metric, s.candidate.totals)) > 0,
     ).length,
     feedbackWindow: null,
   });

@@ -28,7 +28,7 @@ export function watchOf(plan: RolloutPlan): WatchSettings {
 /**
  * How much worse than its own reference the stable version may get (the seed's drift rules): refusal
  * rate up more than 10 %, thumbs-down up more than 15 %, quality down — empty or broken answers up 10 %,
- * answers 30 % shorter, errors up 10 %. Latency is left out: it moves with load from day to day.
+ * answers 30 % shorter, errors up 10 %. Latency and time to first token are left out: they move with load from day to day.
  */
 export const WATCH_LIMITS: Readonly<Record<GuardrailMetric, number | null>> = Object.freeze({
   refusalRate: 0.1,
@@ -37,6 +37,7 @@ export const WATCH_LIMITS: Readonly<Record<GuardrailMetric, number | null>> = Ob
   outputLengthDrop: 0.3,
   errorRate: 0.1,
   latencyP95: null,
+  ttftP95: null,
 });
 
 /**

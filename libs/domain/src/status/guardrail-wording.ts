@@ -74,6 +74,7 @@ const NOUN: Readonly<Record<GuardrailResult['metric'], string>> = {
   silentFailureRate: 'the rate of empty or broken answers',
   latencyP95: 'latency (p95)',
   outputLengthDrop: 'the average answer',
+  ttftP95: 'the wait for the first word of a streamed answer (p95)',
 };
 
 const SAMPLE_NOUN: Readonly<Record<GuardrailResult['metric'], string>> = {
@@ -83,10 +84,11 @@ const SAMPLE_NOUN: Readonly<Record<GuardrailResult['metric'], string>> = {
   silentFailureRate: 'answers',
   latencyP95: 'answers',
   outputLengthDrop: 'answers with token counts',
+  ttftP95: 'streamed answers',
 };
 
 function formatValue(metric: GuardrailResult['metric'], v: number): string {
-  return metric === 'latencyP95' ? `${formatNumber(v)} ms` : `${Math.round(v * 1000) / 10}%`;
+  return metric === 'latencyP95' || metric === 'ttftP95' ? `${formatNumber(v)} ms` : `${Math.round(v * 1000) / 10}%`;
 }
 
 /** 7200 -> "2 hours", 90 -> "2 minutes", 3 days. */

@@ -31,6 +31,8 @@ export interface ArmCounters {
   tokensSumSq: number;
   /** Dense counts per latency bucket. */
   latencyCounts: number[];
+  /** Dense counts per latency bucket of streamed answers' time to first token. */
+  ttftCounts: number[];
 }
 
 export interface ArmContribution extends ArmCounters {
@@ -395,6 +397,7 @@ export function emptyArmCounters(): ArmCounters {
     tokensSum: 0,
     tokensSumSq: 0,
     latencyCounts: [],
+    ttftCounts: [],
   };
 }
 
@@ -430,17 +433,22 @@ export function addCounters(a: ArmCounters, b: ArmCounters): void {
   a.tokensN += b.tokensN;
   a.tokensSum += b.tokensSum;
   a.tokensSumSq += b.tokensSumSq;
-  for (let i = 0; i < b.latencyCounts.length; i++)
-    a.latencyCounts[i] = (a.latencyCounts[i] ?? 0) + (b.latencyCounts[i] ?? 0);
+  addDense(a.latencyCounts, b.latencyCounts);
+  addDense(a.ttftCounts, b.ttftCounts);
+}
+
+function addDense(a: number[], b: readonly number[]): void {
+  for (let i = 0; i < b.length; i++) a[i] = (a[i] ?? 0) + (b[i] ?? 0);
 }
 
 async function addArm(tx: Tx, a: ArmContribution): Promise<void> {
   await tx.$executeRaw`
     INSERT INTO analysis_aggregates AS t (rollout_id, revision, version_id, role, bucket_start, requests, errors,
-      refusals, silent_failures, feedback, thumbs_down, tokens_n, tokens_sum, tokens_sum_sq, latency_counts, updated_at)
+      refusals, silent_failures, feedback, thumbs_down, tokens_n, tokens_sum, tokens_sum_sq, latency_counts, ttft_counts,
+      updated_at)
     VALUES (${a.rolloutId}::uuid, ${a.revision}, ${a.versionId}::uuid, ${a.role}, ${a.bucketStart}, ${a.requests},
       ${a.errors}, ${a.refusals}, ${a.silentFailures}, ${a.feedback}, ${a.thumbsDown}, ${a.tokensN}, ${a.tokensSum},
-      ${a.tokensSumSq}, ${a.latencyCounts}::int[], now())
+      ${a.tokensSumSq}, ${a.latencyCounts}::int[], ${a.ttftCounts}::int[], now())
     ON CONFLICT (rollout_id, revision, version_id, role, bucket_start) DO UPDATE SET
       requests = t.requests + EXCLUDED.requests,
       errors = t.errors + EXCLUDED.errors,
@@ -454,6 +462,10 @@ async function addArm(tx: Tx, a: ArmContribution): Promise<void> {
       latency_counts = (
         SELECT coalesce(array_agg(coalesce(x, 0) + coalesce(y, 0) ORDER BY i), '{}')
         FROM unnest(t.latency_counts, EXCLUDED.latency_counts) WITH ORDINALITY AS u(x, y, i)
+      ),
+      ttft_counts = (
+        SELECT coalesce(array_agg(coalesce(x, 0) + coalesce(y, 0) ORDER BY i), '{}')
+        FROM unnest(t.ttft_counts, EXCLUDED.ttft_counts) WITH ORDINALITY AS u(x, y, i)
       ),
       updated_at = now()`;
 }

@@ -55,7 +55,7 @@
     },
     metric(metric, v) {
       if (v === null || v === undefined) return '—';
-      if (metric === 'latencyP95' || metric === 'latencyP95Ms') return `${Math.round(v)} ms`;
+      if (metric === 'latencyP95' || metric === 'latencyP95Ms' || metric === 'ttftP95') return `${Math.round(v)} ms`;
       if (metric === 'outputLengthDrop' || metric === 'meanOutputTokens')
         return `${trim(v.toFixed(1))} tokens`;
       return fmt.pct(v);
