@@ -295,6 +295,12 @@ describe(evaluateRolloutGuardrails.name, () => {
   });
 
   it('has no time-to-first-token evidence without streamed answers, and does not hold the rollout for it', () => {
+    // Fewer requests than ttftP95's minSamples: a step of a small app is not held for streams it never sends.
+    expect(
+      result(window([stratum(1, { requests: 50 }, { requests: 50 })]), 'ttftP95', {
+        ttftP95: { onMissingData: 'ignore' },
+      }).verdict,
+    ).toBe('NoData');
     const w = window([stratum(1, { requests: 5000 }, { requests: 5000 })]);
     const settings = resolveGuardrails({ refusalRate: { enabled: false } });
     const report = evaluateRolloutGuardrails(settings, w);

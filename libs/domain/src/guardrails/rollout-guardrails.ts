@@ -555,7 +555,11 @@ function evaluateOutputLength(setting: GuardrailSetting, ctx: Ctx): GuardrailRes
  * Latency p95 (or time to first token p95 of streamed answers) within the current step (quantiles
  * of different strata do not pool).
  */
-function evaluateLatency(metric: 'latencyP95' | 'ttftP95', setting: GuardrailSetting, ctx: Ctx): GuardrailResult {
+function evaluateLatency(
+  metric: 'latencyP95' | 'ttftP95',
+  setting: GuardrailSetting,
+  ctx: Ctx,
+): GuardrailResult {
   const current = ctx.pooled.filter((s) => s.revision >= ctx.window.stepFromRevision);
   const baselineArm = sumTotals(current.map((s) => s.baseline));
   const candidateArm = sumTotals(current.map((s) => s.candidate));
@@ -608,6 +612,7 @@ function evaluateLatency(metric: 'latencyP95' | 'ttftP95', setting: GuardrailSet
     noun: metric === 'ttftP95' ? 'streamed responses' : 'responses',
     format: (v) => `${formatNumber(v)} ms`,
     window: 'step',
+    ...(metric === 'ttftP95' ? { missingAfterRequests: 1 } : {}),
     steps: current.filter(
       (s) =>
         histogramCount(latencyHistogramOf(metric, s.baseline.totals)) > 0 &&
@@ -674,6 +679,11 @@ interface Evidence {
   readonly window: 'rollout' | 'step';
   readonly steps?: number;
   readonly feedbackWindow: GuardrailResult['feedbackWindow'] | null;
+  /**
+   * Requests an arm serves before having no samples means "no data" (default minSamples). Streamed
+   * answers: from the first answer, so traffic that does not stream is not held for their minimum.
+   */
+  readonly missingAfterRequests?: number;
 }
 
 function decide(e: Evidence): GuardrailResult {
@@ -694,9 +704,10 @@ function decide(e: Evidence): GuardrailResult {
   const enough = samples.baseline >= setting.minSamples && samples.candidate >= setting.minSamples;
   // Ratings still inside their feedback window are on their way, not missing.
   const immature = e.feedbackWindow?.immature ?? { baseline: 0, candidate: 0 };
+  const missingAfter = e.missingAfterRequests ?? setting.minSamples;
   const missing =
-    (e.totals.requests.baseline >= setting.minSamples && samples.baseline + immature.baseline <= 0) ||
-    (e.totals.requests.candidate >= setting.minSamples && samples.candidate + immature.candidate <= 0);
+    (e.totals.requests.baseline >= missingAfter && samples.baseline + immature.baseline <= 0) ||
+    (e.totals.requests.candidate >= missingAfter && samples.candidate + immature.candidate <= 0);
   const waiting = (e.feedbackWindow?.waitingSeconds ?? 0) > 0;
   const harmShown = judged?.harm.shown ?? false;
   const needsHarmBound = ctx.window.requirement === 'harmBound';
