@@ -306,6 +306,7 @@ function decisionOf(e: StoredEvent, plan: RolloutPlan) {
       evidence: e.evidence,
     },
     plan,
+    'plain',
   );
 }
 

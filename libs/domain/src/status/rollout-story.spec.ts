@@ -121,13 +121,13 @@ describe(analysisHeadline.name, () => {
       'a step still collecting, worst first',
       'Progressing',
       'Inconclusive',
-      'Not decided yet: 1 not enough data yet, 2 no sign of harm.',
+      'Not decided yet: 1 not enough data yet; 2 no sign of harm.',
     ],
     [
       'a passing step',
       'Progressing',
       'Successful',
-      'Every guardrail is within its limit for this step (1 not enough data yet, 2 no sign of harm).',
+      'Every guardrail is within its limit for this step (1 not enough data yet; 2 no sign of harm).',
     ],
   ])('%s', (_name, phase, verdict, expected) => {
     expect(analysisHeadline(phase, verdict, lines, ending).headline).toBe(expected);

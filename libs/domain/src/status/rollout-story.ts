@@ -139,7 +139,7 @@ export function analysisHeadline(
   return { headline: `Not decided yet: ${counts}.`, tone: 'waiting' };
 }
 
-/** "2 no sign of harm, 1 not enough data yet", worst first. */
+/** "1 not enough data yet; 2 no sign of harm", worst first. */
 function countStatuses(lines: readonly GuardrailLine[]): string {
   const order: readonly PlainTone[] = ['bad', 'warn', 'waiting', 'good'];
   const counts = new Map<string, { n: number; rank: number }>();
@@ -151,7 +151,7 @@ function countStatuses(lines: readonly GuardrailLine[]): string {
   return [...counts.entries()]
     .sort((a, b) => a[1].rank - b[1].rank)
     .map(([status, c]) => `${c.n} ${status.toLowerCase()}`)
-    .join(', ');
+    .join('; ');
 }
 
 export interface SplitLegendItem {

@@ -332,7 +332,8 @@
                 'div',
                 { class: 'row-head' },
                 phaseBadge(r),
-                h('a', { href: `/status/rollouts/${r.id}`, text: ` ${r.candidate}` }),
+                ' ',
+                h('a', { href: `/status/rollouts/${r.id}`, text: r.candidate }),
                 h('span', { class: 'muted', text: ` vs ${r.baseline}` }),
               ),
               h('div', {
@@ -723,7 +724,7 @@
           'Similarity (mean)',
           shadow.meanSimilarity === null
             ? '—'
-            : `${fmt.pct(shadow.meanSimilarity)}${shadow.similarityInterval ? ` [${fmt.pct(shadow.similarityInterval.lower)}, ${fmt.pct(shadow.similarityInterval.upper)}]` : ''}`,
+            : `${fmt.pct(shadow.meanSimilarity)}${shadow.similarityInterval ? ` (likely between ${fmt.pct(shadow.similarityInterval.lower)} and ${fmt.pct(shadow.similarityInterval.upper)})` : ''}`,
         ],
         [
           'Length, shadow / baseline',
@@ -738,8 +739,8 @@
       facts.push([
         'Judge: shadow wins or ties',
         judge.winOrTieRate === null
-          ? `no verdicts yet (${judge.verdict})`
-          : `${fmt.pct(judge.winOrTieRate)}${judge.interval ? ` [${fmt.pct(judge.interval.lower)}, ${fmt.pct(judge.interval.upper)}]` : ''} of ${fmt.count(judge.judged)} · ${VERDICT_TEXT[judge.verdict] || judge.verdict}`,
+          ? 'no verdicts yet'
+          : `${fmt.pct(judge.winOrTieRate)} of ${fmt.count(judge.judged)}${judge.interval ? ` (likely between ${fmt.pct(judge.interval.lower)} and ${fmt.pct(judge.interval.upper)})` : ''} · ${VERDICT_TEXT[judge.verdict] || judge.verdict}`,
       ]);
     }
     const list = facts.length
