@@ -490,6 +490,7 @@ describe('status page content', () => {
       });
       expect(widths.page).toBeLessThanOrEqual(widths.viewport);
     }
+    await p.screenshot({ path: '/tmp/pmpage-phone.png', fullPage: true });
     const chartWidth = (await p.locator('.chart-box').first().boundingBox())?.width ?? 0;
     expect(chartWidth).toBeGreaterThan(300);
     expect(chartWidth).toBeLessThanOrEqual(390);
@@ -584,6 +585,9 @@ describe('status page: the whole story', () => {
     await page.waitForSelector('#section-comparison [data-fact=verdict]');
     expect(await text(page, '#section-comparison [data-fact=verdict]')).toBe(
       'Rolled back by bootstrap-admin: the baseline serves everyone. The figures below are from when it stopped.',
+    );
+    expect(await text(page, '#section-header [data-fact=message]')).toMatch(
+      /^Rolled back in shadow \(50% sampled\) by bootstrap-admin: “<img src=x onerror="globalThis\.pwned=1">wrong prompt” \(.+\)$/,
     );
     await page.screenshot({ path: '/tmp/pmpage-rolled-back.png', fullPage: true });
   });

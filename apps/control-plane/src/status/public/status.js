@@ -418,6 +418,14 @@
     );
   }
 
+  /** An ended rollout says how it ended (who, where, why); a running one shows its last message. */
+  function headerMessage(r, attempts) {
+    const last = attempts && attempts.length ? attempts[attempts.length - 1] : null;
+    if ((r.phase === 'RolledBack' || r.phase === 'Healthy') && last && last.ending)
+      return `${last.ending.headline} (${fmt.time(last.ending.at)})`;
+    return r.message;
+  }
+
   function renderHeader(r, attempts) {
     fill(
       section('header').body,
@@ -432,8 +440,12 @@
       splitBar(r),
       attemptsText(attempts),
       nextText(r) ? h('p', { 'data-fact': 'next', text: nextText(r) }) : null,
-      r.message
-        ? h('p', { class: `message phase-msg-${r.phase}`, 'data-fact': 'message', text: r.message })
+      headerMessage(r, attempts)
+        ? h('p', {
+            class: `message phase-msg-${r.phase}`,
+            'data-fact': 'message',
+            text: headerMessage(r, attempts),
+          })
         : null,
     );
   }
