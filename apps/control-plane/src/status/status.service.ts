@@ -16,6 +16,7 @@ import {
   splitLegend,
   stepTimeline,
   type Change,
+  type DecisionRecord,
   type RolloutAttempt,
   type StoryEvent,
   type AnalysisMode,
@@ -283,31 +284,15 @@ export class StatusService {
   }
 }
 
-interface StoredEvent {
-  readonly type: string;
-  readonly actor: string;
-  readonly automatic: boolean;
-  readonly reason: string | null;
-  readonly message: string | null;
-  readonly evidence: unknown;
+interface StoredEvent extends DecisionRecord {
   readonly createdAt: Date;
   readonly stepIndex: number | null;
   readonly toPhase: string | null;
 }
 
+/** The page's words for a decision (an automatic rollback's figures in words, not its interval). */
 function decisionOf(e: StoredEvent, plan: RolloutPlan) {
-  return describeDecision(
-    {
-      type: e.type,
-      actor: e.actor,
-      automatic: e.automatic,
-      reason: e.reason,
-      message: e.message,
-      evidence: e.evidence,
-    },
-    plan,
-    'plain',
-  );
+  return describeDecision(e, plan, 'plain');
 }
 
 /** The rollout's attempts from its transitions (oldest first), each with its own step timeline. */
