@@ -622,6 +622,14 @@ describe('status page: the whole story', () => {
     expect((await fetch(`${t.url}/status/api/models/no-such-model`, { headers: cookie })).status).toBe(404);
     expect((await fetch(`${t.url}/status/api/models/Not%20A%20Name`, { headers: cookie })).status).toBe(404);
     expect((await fetch(`${t.url}/status/models/Not%20A%20Name`, { headers: cookie })).status).toBe(404);
+    for (const path of [
+      '/status/api/models/a%00b',
+      '/status/models/a%00b',
+      `/status/api/models/${'x'.repeat(5000)}`,
+    ]) {
+      const res = await fetch(`${t.url}${path}`, { headers: cookie });
+      expect([400, 404, 414]).toContain(res.status);
+    }
   });
 
   it('shows what changed this week on the overview, newest first', async () => {
