@@ -176,7 +176,7 @@ describe('quick start on embedded defaults', () => {
       expect(seen.some((s) => /^Progressing · Step [23] of 5: (20|50)%$/.test(s))).toBe(true);
       expect(seen.at(-1)).toMatch(/^Rolled back · Step \d of 5/);
       const decisions = await page.locator('.decision .headline').allInnerTexts();
-      expect(decisions.some((d) => /^Rolled back at 50%: refusal rate .+ vs .+ baseline/.test(d))).toBe(true);
+      expect(decisions.some((d) => /^Rolled back at 50%: refusals: .+ vs .+ — .+/.test(d))).toBe(true);
       expect(decisions[0]).toMatch(/^Rolled back at .+ by bootstrap-admin: “/);
     } finally {
       await browser?.close();

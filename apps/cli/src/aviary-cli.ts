@@ -5,6 +5,7 @@ import {
   type AnalysisView,
   eventsTable,
   routerKeysTable,
+  tokensTable,
   type EventView,
   historyTable,
   modelsTable,
@@ -15,6 +16,7 @@ import {
   shortId,
   type TimeStyle,
   type RouterKeyView,
+  type TokenView,
 } from './format';
 import { parsePlanFile } from './plan-file';
 
@@ -75,6 +77,9 @@ usage: aviary <command> [arguments] [--json] [--utc]
                                          a router API key for clients (shown once; admin token)
   keys list                              router API keys (never their values)
   keys revoke <id|name>                  routers refuse it from their next poll
+  tokens list                            API tokens, e.g. the status-page link's (never their values)
+  tokens revoke <id|name>                end a token now, e.g. a shared status-page link:
+                                         aviary tokens revoke status-page-link (admin token)
   completion bash|zsh                    shell completion (source <(aviary completion bash))
   --version
 
@@ -462,6 +467,41 @@ export async function runCli(
           }
           default:
             throw new CliError('keys needs create, list or revoke', EXIT.usage);
+        }
+        break;
+      }
+      case 'tokens': {
+        const [name, ...rest] = more;
+        noMore(rest);
+        const sub = first;
+        const list = () => api.call<{ items: TokenView[] }>('GET', '/api/v1/tokens');
+        switch (sub) {
+          case 'list': {
+            const tokens = await list();
+            print(tokens, tokensTable(tokens.items, time()));
+            break;
+          }
+          case 'revoke': {
+            if (!name) throw new CliError('tokens revoke needs a token id or name', EXIT.usage);
+            let id = name;
+            if (!UUID.test(name)) {
+              // Names repeat (npm start makes a new status-page-link after one is revoked): the live one.
+              const live = (await list()).items.filter((k) => k.name === name && !k.revokedAt);
+              if (live.length === 0)
+                throw new CliError(`no active token named ${JSON.stringify(name)}`, EXIT.notFound);
+              if (live.length > 1)
+                throw new CliError(
+                  `${live.length} active tokens are named ${JSON.stringify(name)}: revoke one by id (${live.map((k) => k.id).join(', ')})`,
+                  EXIT.usage,
+                );
+              id = live[0]!.id;
+            }
+            const k = await api.call<TokenView>('DELETE', `/api/v1/tokens/${id}`);
+            print(k, `revoked token ${k.name} (${k.id}); pages and clients using it are signed out at once`);
+            break;
+          }
+          default:
+            throw new CliError('tokens needs list or revoke', EXIT.usage);
         }
         break;
       }

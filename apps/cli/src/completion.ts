@@ -15,6 +15,7 @@ export const COMMAND_OPTIONS: Readonly<Record<string, readonly string[]>> = {
   retry: ['--reason'],
   revert: ['--reason', '--yes'],
   keys: ['--models', '--rpm', '--tokens-per-day'],
+  tokens: [],
   completion: [],
 };
 const COMMON = ['--json', '--utc', '--url', '--token', '--help'];

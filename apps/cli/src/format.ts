@@ -321,3 +321,28 @@ export function routerKeysTable(keys: readonly RouterKeyView[], t: TimeStyle): s
     ]),
   ]);
 }
+
+export interface TokenView {
+  id: string;
+  name: string;
+  role: string;
+  prefix: string;
+  createdAt: string;
+  lastUsedAt: string | null;
+  revokedAt: string | null;
+}
+
+export function tokensTable(tokens: readonly TokenView[], t: TimeStyle): string {
+  if (tokens.length === 0) return 'no API tokens';
+  return table([
+    ['NAME', 'ID', 'ROLE', 'TOKEN', 'LAST USED', 'STATE'],
+    ...tokens.map((k) => [
+      k.name,
+      k.id,
+      k.role,
+      `${k.prefix}…`,
+      k.lastUsedAt ? when(k.lastUsedAt, t) : '-',
+      k.revokedAt ? `revoked ${when(k.revokedAt, t)}` : 'active',
+    ]),
+  ]);
+}

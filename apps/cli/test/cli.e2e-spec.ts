@@ -306,6 +306,28 @@ describe('the aviary CLI', () => {
     expect((await aviary(['keys', 'revoke', 'no-such-key'], env)).code).toBe(4);
   });
 
+  it('revokes a shared status-page link by its token name; the page then refuses it', async () => {
+    const made = await t.api<{ token: string }>('POST', '/api/v1/tokens', {
+      name: 'status-page-link',
+      role: 'viewer',
+    });
+    const link = `${t.url}/status/api/overview`;
+    const auth = { headers: { authorization: `Bearer ${made.body.token}` } };
+    expect((await fetch(link, auth)).status).toBe(200);
+    const list = await aviary(['tokens', 'list'], env);
+    expect(list.code).toBe(0);
+    expect(list.stdout).toMatch(/status-page-link\s+\S+\s+viewer\s+avy_\S+…\s+.+\s+active/);
+    expect(list.stdout).not.toContain(made.body.token);
+    const revoked = await aviary(['tokens', 'revoke', 'status-page-link'], env);
+    expect(revoked.code).toBe(0);
+    expect(revoked.stdout).toContain('revoked token status-page-link');
+    expect((await fetch(link, auth)).status).toBe(401);
+    // Only the live one counts: none is left now.
+    expect((await aviary(['tokens', 'revoke', 'status-page-link'], env)).code).toBe(4);
+    expect((await aviary(['tokens', 'revoke'], env)).code).toBe(2);
+    expect((await aviary(['tokens', 'rotate'], env)).code).toBe(2);
+  });
+
   it('tells a bad token from a missing one and from a server that is not there', async () => {
     const missing = await aviary(['status'], { AVIARY_URL: t.url, AVIARY_DATA_DIR: scratch });
     expect(missing).toMatchObject({ code: 2 });

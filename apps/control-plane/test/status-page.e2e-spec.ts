@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { LATENCY_BUCKETS_MS, latencyBucketIndex } from '@aviary/domain';
 import { emptyArmCounters, emptyPairCounters, EvidenceStore, type PrismaClient } from '@aviary/persistence';
 import { launchChromium } from '@aviary/testing';
@@ -132,6 +132,13 @@ async function signedInContext(viewport?: { width: number; height: number }): Pr
 }
 
 const text = (page: Page, selector: string) => page.locator(selector).first().innerText();
+
+/** One attribute of every element a locator matches, in page order. */
+async function attrs(locator: Locator, name: string): Promise<(string | null)[]> {
+  const values = [];
+  for (const el of await locator.all()) values.push(await el.getAttribute(name));
+  return values;
+}
 
 /** The few browser globals the page functions touch (the test project has no DOM types). */
 interface PageWindow {
@@ -353,15 +360,40 @@ describe('status page content', () => {
     const refusal = analysis.body.guardrails.find((g) => g.metric === 'refusalRate')!;
     expect([refusal.baseline, refusal.candidate]).toEqual([0.04, 0.05]);
     const row = page.locator('tr[data-metric=refusalRate]');
-    expect(await row.locator('[data-col=baseline]').innerText()).toBe('4%');
-    expect(await row.locator('[data-col=candidate]').innerText()).toBe('5%');
-    expect(await row.locator('[data-col=difference]').innerText()).toMatch(/^\+25% \[.+, .+\]$/);
-    expect(await row.locator('[data-col=limit]').innerText()).toBe('≤ +20%');
-    expect(await row.locator('[data-col=samples]').innerText()).toBe('1,000 / 1,000');
-    // And in plain words, without the interval.
+    // The figures in words first; an early step's "Successful" with its estimate past the limit is
+    // not called a pass.
+    expect(await row.locator('[data-col=words] .line').innerText()).toBe(
+      'refusals: 4% vs 5% — 25% higher, more than the allowed +20%, not certain yet',
+    );
+    expect(await row.locator('[data-col=verdict]').innerText()).toBe('Looks worse, not certain');
     expect(await row.locator('[data-col=plain]').innerText()).toMatch(
       /^Looks 25% higher than the baseline \(allowed: 20% higher\), not certain/,
     );
+    expect(await row.innerText()).not.toMatch(/\[|thumbsDownRate|refusalRate/);
+    // The interval is one click away.
+    const interval = row.locator('[data-col=interval]');
+    expect(await interval.isVisible()).toBe(false);
+    await row.locator('summary').click();
+    await interval.waitFor({ state: 'visible' });
+    expect(await interval.innerText()).toMatch(/^\[.+, .+\]$/);
+    expect(await row.locator('[data-col=baseline]').innerText()).toBe('4%');
+    expect(await row.locator('[data-col=candidate]').innerText()).toBe('5%');
+    expect(await row.locator('[data-col=difference]').innerText()).toBe('+25%');
+    expect(await row.locator('[data-col=limit]').innerText()).toBe('≤ +20%');
+    expect(await row.locator('[data-col=samples]').innerText()).toBe('1,000 / 1,000');
+    // It stays open across the page's refreshes.
+    const renders = await page.evaluate(() => (globalThis as unknown as PageWindow).aviaryStatus.renders);
+    await waitFor('two more refreshes', async () =>
+      (await page.evaluate(() => (globalThis as unknown as PageWindow).aviaryStatus.renders)) > renders + 1
+        ? true
+        : null,
+    );
+    expect(await interval.isVisible()).toBe(true);
+    // The split bar names its colours.
+    expect(await text(page, '#section-header [data-fact=legend]')).toBe(
+      "v1 (baseline): 100% of users\nv2-int8 (candidate): 0% of users\n50% of requests also copied to v2-int8 in the background (users see only the baseline's answer)",
+    );
+    await page.screenshot({ path: '/tmp/pmpage-shadow-step.png', fullPage: true });
     expect(await text(page, '#section-comparison h2')).toContain('shadow');
     // Thumbs-down does not apply to answers nobody saw.
     expect(await page.locator('tr[data-metric=thumbsDownRate]').count()).toBe(0);
@@ -415,11 +447,22 @@ describe('status page content', () => {
       15_000,
     );
     const headline = await page.locator('.decision[data-type=AutoRolledBack] .headline').innerText();
-    expect(headline).toMatch(
-      /^Rolled back at 5%: refusal rate 20% vs 4% baseline, \+400% \(interval \+\d+%\.\.\+\d+%\), limit \+20%/,
+    // In words on the page; the technical summary with its interval is one click away.
+    expect(headline).toBe(
+      'Rolled back at 5%: refusals: 4% vs 20% — 400% higher, worse than the allowed +20%',
     );
+    const details = page.locator('.decision[data-type=AutoRolledBack] details');
+    await details.locator('summary').click();
+    expect(await details.innerText()).toMatch(/interval/);
     expect(await page.locator('.timeline li[data-step="1"]').getAttribute('data-status')).toBe('stopped');
-    expect(await page.locator('tr[data-metric=refusalRate] [data-col=verdict]').innerText()).toBe('Fail');
+    expect(await page.locator('tr[data-metric=refusalRate] [data-col=verdict]').innerText()).toBe(
+      'Worse than allowed',
+    );
+    // A rolled-back rollout says what happened, not "collecting evidence".
+    expect(await text(page, '#section-comparison [data-fact=verdict]')).toBe(
+      'Rolled back automatically: the baseline serves everyone. The figures below are from when it stopped.',
+    );
+    expect(await text(page, '#section-header .badge[data-phase]')).toBe('Rolled back');
     expect(await page.evaluate(() => (globalThis as unknown as PageWindow).notReloaded)).toBe(true);
     const renders = await page.evaluate(() => (globalThis as unknown as PageWindow).aviaryStatus.renders);
     expect(renders).toBeGreaterThan(2);
@@ -447,10 +490,167 @@ describe('status page content', () => {
       });
       expect(widths.page).toBeLessThanOrEqual(widths.viewport);
     }
+    await p.screenshot({ path: '/tmp/pmpage-phone.png', fullPage: true });
     const chartWidth = (await p.locator('.chart-box').first().boundingBox())?.width ?? 0;
     expect(chartWidth).toBeGreaterThan(300);
     expect(chartWidth).toBeLessThanOrEqual(390);
     await phone.close();
+  });
+});
+
+describe('status page: the whole story', () => {
+  let context: BrowserContext;
+  let page: Page;
+  let faq: Awaited<ReturnType<typeof seedModel>>;
+  let stopped: Rollout;
+  let completed: Rollout;
+  const hostile = '<img src=x onerror="globalThis.pwned=1">wrong prompt';
+
+  beforeAll(async () => {
+    context = await signedInContext({ width: 1100, height: 900 });
+    page = await context.newPage();
+    faq = await seedModel(t, 'faq-bot');
+    const create = async (candidateVersion: string) => {
+      const r = await t.api<Rollout>('POST', '/api/v1/rollouts', {
+        model: faq.name,
+        candidateVersion,
+        plan: fastPlan(3600),
+      });
+      expect(r.status).toBe(201);
+      expect((await t.api('POST', `/api/v1/rollouts/${r.body.id}/start`)).status).toBe(200);
+      return r.body;
+    };
+    stopped = await create('v2-int8');
+    expect((await t.api('POST', `/api/v1/rollouts/${stopped.id}/rollback`, { reason: hostile })).status).toBe(
+      200,
+    );
+    // A rolled-back version is rejected: the next try is a new version.
+    const v3 = await t.api('POST', `/api/v1/models/${faq.name}/versions`, {
+      label: 'v3',
+      upstreamBaseUrl: 'http://127.0.0.1:9/v1',
+      upstreamModel: 'base-8b-v3',
+    });
+    expect(v3.status).toBe(201);
+    completed = await create('v3');
+    const full = await t.api('POST', `/api/v1/rollouts/${completed.id}/promote`, {
+      full: true,
+      reason: 'the PM signed off',
+    });
+    expect(full.status).toBe(200);
+  });
+  afterAll(async () => {
+    await context.close();
+  });
+
+  it('keeps the automatic rollback of attempt 1 in the header and the timeline after a retry', async () => {
+    const retried = await t.api('POST', `/api/v1/rollouts/${rollout.id}/retry`, {
+      reason: 'refusal prompt fixed',
+    });
+    expect(retried.status).toBe(200);
+    await page.goto(`${t.url}/status/rollouts/${rollout.id}`);
+    const attempts = page.locator('#section-header [data-fact=attempts]');
+    await attempts.waitFor();
+    const said = await attempts.innerText();
+    expect(said).toMatch(/^Attempt 2 of 2\. Earlier:\n/);
+    expect(said).toMatch(
+      /Attempt 1: rolled back automatically — Rolled back at 5%: refusals: 4% vs 20% — 400% higher, worse than the allowed \+20% \(/,
+    );
+    expect(await text(page, '#section-header .badge[data-phase]')).toBe('Progressing');
+    // The current attempt's steps first, then attempt 1's, stopped where it was rolled back.
+    const current = page.locator('#section-timeline ol.timeline:not(.timeline-earlier) li');
+    expect(await current.first().getAttribute('data-status')).toBe('current');
+    const earlier = page.locator('#section-timeline .earlier-attempt[data-attempt="1"]');
+    expect(await earlier.locator('h3').innerText()).toMatch(/^Attempt 1: rolled back automatically/);
+    expect(await attrs(earlier.locator('li'), 'data-status')).toEqual([
+      'done',
+      'stopped',
+      'upcoming',
+      'upcoming',
+      'upcoming',
+      'upcoming',
+    ]);
+    // The decision log still has both.
+    expect(await page.locator('.decision[data-type=AutoRolledBack]').count()).toBe(1);
+    expect(await page.locator('.decision[data-type=Retried]').count()).toBe(1);
+    await page.screenshot({ path: '/tmp/pmpage-retried.png', fullPage: true });
+  });
+
+  it('says Completed (Healthy) where the API says Healthy, and what happened to a manual rollback', async () => {
+    const api = await t.api<{ phase: string }>('GET', `/api/v1/rollouts/${completed.id}`);
+    expect(api.body.phase).toBe('Healthy');
+    await page.goto(`${t.url}/status/rollouts/${completed.id}`);
+    await page.waitForSelector('#section-header .badge[data-phase]');
+    expect(await text(page, '#section-header .badge[data-phase]')).toBe('Completed (Healthy)');
+    await page.goto(`${t.url}/status/rollouts/${stopped.id}`);
+    await page.waitForSelector('#section-comparison [data-fact=verdict]');
+    expect(await text(page, '#section-comparison [data-fact=verdict]')).toBe(
+      'Rolled back by bootstrap-admin: the baseline serves everyone. The figures below are from when it stopped.',
+    );
+    expect(await text(page, '#section-header [data-fact=message]')).toMatch(
+      /^Rolled back in shadow \(50% sampled\) by bootstrap-admin: “<img src=x onerror="globalThis\.pwned=1">wrong prompt” \(.+\)$/,
+    );
+    await page.screenshot({ path: '/tmp/pmpage-rolled-back.png', fullPage: true });
+  });
+
+  it('lists every rollout of a model with how, when and by whom it ended', async () => {
+    await page.goto(`${t.url}/status`);
+    const link = page.locator('[data-model="faq-bot"] [data-fact=history]');
+    await link.waitFor();
+    expect(await link.innerText()).toBe('2 rollouts: 1 completed, 1 rolled back. Full history →');
+    await link.locator('a').click();
+    await page.waitForURL(`${t.url}/status/models/faq-bot`);
+    await page.waitForSelector('.history-item');
+    expect(await text(page, '[data-fact=history-summary]')).toBe('2 rollouts: 1 completed, 1 rolled back.');
+    const items = page.locator('.history-item');
+    expect(await attrs(items, 'data-rollout')).toEqual([completed.id, stopped.id]);
+    const done = items.nth(0);
+    expect(await done.locator('.badge').innerText()).toBe('Completed (Healthy)');
+    expect(await done.locator('[data-fact=when]').innerText()).toMatch(
+      /^started .+ · ended .+ by bootstrap-admin$/,
+    );
+    expect(await done.locator('[data-attempt="1"]').innerText()).toBe(
+      'Attempt 1: completed by bootstrap-admin — Promoted by bootstrap-admin to the end (manual override): the candidate is now the stable version: “the PM signed off”',
+    );
+    const back = items.nth(1);
+    expect(await back.locator('.badge').innerText()).toBe('Rolled back');
+    // Escaped, never markup.
+    expect(await back.locator('[data-attempt="1"]').innerText()).toContain(hostile);
+    expect(await page.evaluate(() => (globalThis as { pwned?: number }).pwned)).toBeUndefined();
+    await page.screenshot({ path: '/tmp/pmpage-history.png', fullPage: true });
+    // Unknown models: the page and its data say so (404), never a 500.
+    const cookie = { cookie: `aviary_status=${viewerToken}` };
+    expect((await fetch(`${t.url}/status/api/models/no-such-model`, { headers: cookie })).status).toBe(404);
+    expect((await fetch(`${t.url}/status/api/models/Not%20A%20Name`, { headers: cookie })).status).toBe(404);
+    expect((await fetch(`${t.url}/status/models/Not%20A%20Name`, { headers: cookie })).status).toBe(404);
+    for (const path of [
+      '/status/api/models/a%00b',
+      '/status/models/a%00b',
+      `/status/api/models/${'x'.repeat(5000)}`,
+    ]) {
+      const res = await fetch(`${t.url}${path}`, { headers: cookie });
+      expect([400, 404, 414]).toContain(res.status);
+    }
+  });
+
+  it('shows what changed this week on the overview, newest first', async () => {
+    await page.goto(`${t.url}/status`);
+    await page.waitForSelector('#section-changes .change');
+    const titles = await page.locator('#section-changes .change .headline').allInnerTexts();
+    expect(titles.slice(0, 5)).toEqual([
+      'support-bot: rollout of v2-int8 retried from its first step',
+      'faq-bot: v3 is now the stable version (was v1)',
+      'faq-bot: rollout of v3 started (replacing v1)',
+      'faq-bot: v2-int8 rolled back; v1 serves everyone',
+      'faq-bot: rollout of v2-int8 started (replacing v1)',
+    ]);
+    expect(titles).toContain('support-bot: v2-int8 rolled back automatically; v1 serves everyone');
+    const rolledBack = page.locator('#section-changes .change', {
+      hasText: 'faq-bot: v2-int8 rolled back; v1 serves everyone',
+    });
+    expect(await rolledBack.innerText()).toContain(`bootstrap-admin`);
+    expect(await rolledBack.innerText()).toContain(hostile);
+    expect(await page.evaluate(() => (globalThis as { pwned?: number }).pwned)).toBeUndefined();
+    await page.screenshot({ path: '/tmp/pmpage-overview.png', fullPage: true });
   });
 });
 

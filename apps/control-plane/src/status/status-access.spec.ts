@@ -25,6 +25,8 @@ describe('safeNext', () => {
     ['//evil.example', '/status'],
     ['/status/../api/v1/tokens', '/status'],
     ['/statusx', '/status'],
+    ['/status/models/llama-3.1-8b', '/status/models/llama-3.1-8b'],
+    ['/status/models/..', '/status'],
     [undefined, '/status'],
     [['/status/a'], '/status'],
   ])('%j -> %s', (next, target) => {

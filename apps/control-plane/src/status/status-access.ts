@@ -85,5 +85,8 @@ export function readCookie(header: string | undefined, name: string): string | n
 
 /** Where to go after signing in: only a path on the status page itself (no open redirect). */
 export function safeNext(next: unknown): string {
-  return typeof next === 'string' && /^\/status(\/[A-Za-z0-9/_-]*)?$/.test(next) ? next : '/status';
+  // Model names may hold dots (a model's history page); never a `..` segment.
+  return typeof next === 'string' && /^\/status(\/[A-Za-z0-9/_.-]*)?$/.test(next) && !next.includes('..')
+    ? next
+    : '/status';
 }

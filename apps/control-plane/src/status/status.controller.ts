@@ -8,6 +8,7 @@ import { DomainError } from '@aviary/domain';
 import { Public } from '../auth/roles';
 import { isUuid, UuidPipe } from '../common/id.pipe';
 import { ProblemException } from '../common/problem';
+import { MODEL_NAME } from '../models/model.schemas';
 import { CONTROL_PLANE_CONFIG, type ControlPlaneConfig } from '../config/control-plane.config';
 import { safeNext, StatusAccess, type StatusViewer } from './status-access';
 import {
@@ -67,6 +68,19 @@ export class StatusController {
     }));
   }
 
+  @Get('models/:name')
+  @ApiExcludeEndpoint()
+  async modelPage(
+    @Req() req: Request,
+    @Res() res: Response,
+    @Param('name') name: string,
+    @Query('token') token?: unknown,
+  ) {
+    if (!MODEL_NAME.test(name))
+      return this.html(res, 404, notFoundPage(`There is no model ${JSON.stringify(name)}.`));
+    await this.page(req, res, token, `/status/models/${name}`, () => ({ kind: 'model', name }));
+  }
+
   @Post('login')
   @ApiExcludeEndpoint()
   async login(@Req() req: Request, @Res() res: Response, @Body() body: unknown) {
@@ -100,6 +114,18 @@ export class StatusController {
   async overview(@Req() req: Request) {
     await this.requireViewer(req);
     return this.status.overview();
+  }
+
+  @Get('api/models/:name')
+  @Header('cache-control', 'no-store')
+  @ApiOperation({
+    summary: 'Status page data for one model: every rollout, newest first, how each ended, when and by whom',
+  })
+  async modelHistory(@Req() req: Request, @Param('name') name: string) {
+    await this.requireViewer(req);
+    const data = MODEL_NAME.test(name) ? await this.status.modelHistory(name) : null;
+    if (!data) throw new DomainError('NOT_FOUND', `model ${JSON.stringify(name)} does not exist`);
+    return data;
   }
 
   @Get('api/rollouts/:id')

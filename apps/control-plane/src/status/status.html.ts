@@ -44,19 +44,21 @@ ${body}
 
 /** The overview or a rollout's page; status.js fills `#app` and keeps it fresh. */
 export function pageShell(
-  page: { kind: 'overview' } | { kind: 'rollout'; id: string },
+  page: { kind: 'overview' } | { kind: 'rollout'; id: string } | { kind: 'model'; name: string },
   viewer: { name: string; public: boolean },
   refreshMs: number,
 ): string {
   const data =
     page.kind === 'rollout'
       ? `data-page="rollout" data-rollout-id="${escapeHtml(page.id)}"`
-      : 'data-page="overview"';
+      : page.kind === 'model'
+        ? `data-page="model" data-model-name="${escapeHtml(page.name)}"`
+        : 'data-page="overview"';
   const who = viewer.public
     ? '<span class="who">public view</span>'
     : `<form class="who" method="post" action="/status/logout"><span>signed in as ${escapeHtml(viewer.name)}</span> <button type="submit">Sign out</button></form>`;
   return layout(
-    page.kind === 'rollout' ? 'Rollout' : 'Rollouts',
+    page.kind === 'rollout' ? 'Rollout' : page.kind === 'model' ? `${page.name}: history` : 'Rollouts',
     `<main id="app" ${data} data-refresh-ms="${refreshMs}">
 <p class="muted" id="loading">Loading…</p>
 </main>

@@ -2,10 +2,23 @@ import { Inject, Injectable } from '@nestjs/common';
 import {
   armMetrics,
   ACTIVE_PHASES,
+  analysisHeadline,
+  CHANGE_TYPES,
+  describeChange,
   describeDecision,
   describeStep,
+  GUARDRAIL_LABELS,
+  guardrailLine,
+  historyCounts,
   isGate,
+  PHASE_LABELS,
+  rolloutAttempts,
+  splitLegend,
   stepTimeline,
+  type Change,
+  type DecisionRecord,
+  type RolloutAttempt,
+  type StoryEvent,
   type AnalysisMode,
   type PlanStep,
   type ArmMetrics,
@@ -23,6 +36,11 @@ const RECENT_PER_MODEL = 3;
 /** Charts show at most this much history (the analyzer's buckets are a minute by default). */
 const SERIES_WINDOW_MS = 48 * 3600 * 1000;
 const DECISIONS_SHOWN = 100;
+/** A model's history page lists this many rollouts, newest first. */
+const HISTORY_SHOWN = 200;
+/** "What changed this week": the overview's window and how many changes it lists at most. */
+const CHANGES_WINDOW_MS = 7 * 24 * 3600 * 1000;
+const CHANGES_SHOWN = 50;
 const EXAMPLE_PAIRS = 4;
 const EXAMPLE_CHARS = 600;
 /** Events that move a rollout (the timeline is built from these). */
@@ -45,11 +63,15 @@ export type RolloutSummary = ReturnType<typeof summarize>;
 
 export interface StatusOverview {
   readonly generatedAt: string;
+  /** Rollouts started, retried, completed, rolled back or reverted in the last seven days, newest first. */
+  readonly changes: readonly (Change & { readonly rolloutId: string })[];
   readonly models: readonly {
     readonly name: string;
     readonly description: string | null;
     readonly stableVersion: string | null;
     readonly rollouts: readonly RolloutSummary[];
+    /** "4 rollouts: 1 completed, 2 rolled back, 1 in progress." (the history page has them all) */
+    readonly history: string;
     /** The model's flag as the flag source last showed it, when it differed from Aviary's split. */
     readonly flagDrift: {
       readonly kind: string;
@@ -89,8 +111,8 @@ export class StatusService {
         publication: { select: { drift: true, driftDetail: true, driftAt: true } },
       },
     });
-    // Every active rollout, and each model's most recent finished ones.
-    const [active, finished] = await Promise.all([
+    // Every active rollout, each model's most recent finished ones, and the week's changes.
+    const [active, finished, phases, changes] = await Promise.all([
       this.prisma.rollout.findMany({ where: { active: true }, include: rolloutInclude }),
       Promise.all(
         models.map((m) =>
@@ -102,9 +124,12 @@ export class StatusService {
           }),
         ),
       ),
+      this.prisma.rollout.groupBy({ by: ['modelId', 'phase'], _count: { _all: true } }),
+      this.changes(now),
     ]);
     return {
       generatedAt: now.toISOString(),
+      changes,
       models: models.map((m, i) => {
         const current = active.filter((r) => r.modelId === m.id);
         const recent = finished[i] ?? [];
@@ -113,9 +138,87 @@ export class StatusService {
           description: m.description,
           stableVersion: m.stableVersion?.label ?? null,
           rollouts: [...current, ...recent].map((r) => summarize(r, now)),
+          history: historyCounts(
+            phases
+              .filter((p) => p.modelId === m.id)
+              .flatMap((p) => new Array<RolloutPhase>(p._count._all).fill(p.phase)),
+          ),
           flagDrift: m.publication?.drift
             ? { kind: m.publication.drift, detail: m.publication.driftDetail, since: m.publication.driftAt }
             : null,
+        };
+      }),
+    };
+  }
+
+  /** The week's changes across every model, newest first, in plain words. */
+  private async changes(now: Date): Promise<(Change & { rolloutId: string })[]> {
+    const events = await this.prisma.rolloutEvent.findMany({
+      where: {
+        type: { in: [...CHANGE_TYPES] },
+        createdAt: { gte: new Date(now.getTime() - CHANGES_WINDOW_MS) },
+      },
+      orderBy: { id: 'desc' },
+      take: CHANGES_SHOWN,
+      include: { rollout: { include: rolloutInclude } },
+    });
+    return events.flatMap((e) => {
+      const change = describeChange({
+        type: e.type,
+        at: e.createdAt,
+        model: e.rollout.model.name,
+        baseline: e.rollout.baselineVersion.label,
+        candidate: e.rollout.candidateVersion.label,
+        actor: e.actor,
+        automatic: e.automatic,
+        headline: decisionOf(e, e.rollout.plan as unknown as RolloutPlan).headline,
+      });
+      return change ? [{ ...change, rolloutId: e.rolloutId }] : [];
+    });
+  }
+
+  /** Every rollout of one model, newest first: how each ended, when and by whom (null: no such model). */
+  async modelHistory(name: string, now = new Date()) {
+    const model = await this.prisma.model.findUnique({
+      where: { name },
+      select: { id: true, name: true, description: true, stableVersion: { select: { label: true } } },
+    });
+    if (!model) return null;
+    const rollouts = await this.prisma.rollout.findMany({
+      where: { modelId: model.id },
+      include: rolloutInclude,
+      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+      take: HISTORY_SHOWN,
+    });
+    const events = await this.prisma.rolloutEvent.findMany({
+      where: { rolloutId: { in: rollouts.map((r) => r.id) }, type: { in: TRANSITIONS } },
+      orderBy: { id: 'asc' },
+    });
+    return {
+      generatedAt: now.toISOString(),
+      model: {
+        name: model.name,
+        description: model.description,
+        stableVersion: model.stableVersion?.label ?? null,
+      },
+      summary: historyCounts(rollouts.map((r) => r.phase)),
+      rollouts: rollouts.map((r) => {
+        const attempts = attemptsOf(
+          r,
+          events.filter((e) => e.rolloutId === r.id),
+        );
+        const last = attempts.at(-1) ?? null;
+        return {
+          ...summarize(r, now),
+          startedAt: attempts[0]?.startedAt ?? null,
+          attempts: attempts.map(({ number, startedAt, startedBy, ending, summary }) => ({
+            number,
+            startedAt,
+            startedBy,
+            ending,
+            summary,
+          })),
+          ending: last?.ending ?? null,
         };
       }),
     };
@@ -141,25 +244,24 @@ export class StatusService {
       this.store.armSeries(id, new Date(now.getTime() - SERIES_WINDOW_MS)),
       opts.examples ? this.store.recentSamples(id, EXAMPLE_PAIRS) : Promise.resolve([]),
     ]);
-    const timeline = stepTimeline(
-      plan,
-      { phase: r.phase, stepIndex: r.stepIndex },
-      transitions.map((e) => {
-        const ev = (e.evidence ?? {}) as { fromStep?: unknown; toStep?: unknown };
-        return {
-          type: e.type,
-          at: e.createdAt,
-          fromStep: typeof ev.fromStep === 'number' ? ev.fromStep : -1,
-          toStep: typeof ev.toStep === 'number' ? ev.toStep : (e.stepIndex ?? -1),
-          toPhase: (e.toPhase ?? r.phase) as RolloutPhase,
-        };
-      }),
-    );
+    const attempts = attemptsOf(r, transitions);
+    const current = attempts.at(-1) ?? null;
+    const lines = report ? report.guardrails.map((g) => guardrailLine(g)) : [];
+    const lastEnding = [...attempts].reverse().find((a) => a.ending)?.ending ?? null;
     return {
       generatedAt: now.toISOString(),
       rollout: summarize(r, now),
-      timeline,
-      analysis: report,
+      /** The current attempt's steps (every step ahead before the rollout starts). */
+      timeline: current?.steps ?? stepTimeline(plan, { phase: r.phase, stepIndex: r.stepIndex }, []),
+      /** Every attempt, oldest first: a retry keeps the rollback before it. */
+      attempts,
+      analysis: report && {
+        ...report,
+        /** The step's verdict in words, or what happened once the rollout ended. */
+        plain: analysisHeadline(r.phase, report.verdict, lines, r.phase === 'RolledBack' ? lastEnding : null),
+        guardrails: report.guardrails.map((g, i) => ({ ...g, line: lines[i]! })),
+        disabledLabels: report.disabled.map((m) => GUARDRAIL_LABELS[m] ?? m),
+      },
       series: seriesOf(seriesRows, r, report),
       examples: samples.map((s) => ({
         at: s.at,
@@ -176,20 +278,43 @@ export class StatusService {
         type: e.type,
         actor: e.actor,
         automatic: e.automatic,
-        ...describeDecision(
-          {
-            type: e.type,
-            actor: e.actor,
-            automatic: e.automatic,
-            reason: e.reason,
-            message: e.message,
-            evidence: e.evidence,
-          },
-          plan,
-        ),
+        ...decisionOf(e, plan),
       })),
     };
   }
+}
+
+interface StoredEvent extends DecisionRecord {
+  readonly createdAt: Date;
+  readonly stepIndex: number | null;
+  readonly toPhase: string | null;
+}
+
+/** The page's words for a decision (an automatic rollback's figures in words, not its interval). */
+function decisionOf(e: StoredEvent, plan: RolloutPlan) {
+  return describeDecision(e, plan, 'plain');
+}
+
+/** The rollout's attempts from its transitions (oldest first), each with its own step timeline. */
+function attemptsOf(r: RolloutRecord, transitions: readonly StoredEvent[]): RolloutAttempt[] {
+  const plan = r.plan as unknown as RolloutPlan;
+  return rolloutAttempts(
+    plan,
+    { phase: r.phase, stepIndex: r.stepIndex },
+    transitions.map((e): StoryEvent => {
+      const ev = (e.evidence ?? {}) as { fromStep?: unknown; toStep?: unknown };
+      return {
+        type: e.type,
+        at: e.createdAt,
+        fromStep: typeof ev.fromStep === 'number' ? ev.fromStep : -1,
+        toStep: typeof ev.toStep === 'number' ? ev.toStep : (e.stepIndex ?? -1),
+        toPhase: (e.toPhase ?? r.phase) as RolloutPhase,
+        actor: e.actor,
+        automatic: e.automatic,
+        headline: decisionOf(e, plan).headline,
+      };
+    }),
+  );
 }
 
 /** A rollout's row on the overview: where it stands, the split, how long in the step, what is next. */
@@ -205,8 +330,11 @@ function summarize(r: RolloutRecord, now: Date) {
     baseline: p.baseline.label,
     candidate: p.candidate.label,
     phase: p.phase,
+    /** The page's word for the phase; the API name in brackets where they differ. */
+    phaseText: PHASE_LABELS[r.phase],
     step: { index: p.step.index, total: p.step.total, label: p.step.description },
     split: p.split,
+    legend: splitLegend(p.split, { baseline: p.baseline.label, candidate: p.candidate.label }),
     message: p.message,
     analysis: p.analysis,
     deadline: p.step.deadline,

@@ -181,3 +181,23 @@ describe('describeDecision', () => {
     );
   });
 });
+
+describe('describeDecision in plain words (the status page)', () => {
+  const failed = { ...refusalFailed, baseline: 0.041, candidate: 0.098, relativeChange: 1.39, limit: 0.2 };
+  it.each<[string, unknown, string]>([
+    [
+      'an automatic rollback says the figures in words, without the interval',
+      { fromStep: 1, toStep: 1, guardrails: [failed, passed(true)] },
+      'Rolled back at 20%: refusals: 4.1% vs 9.8% — 139% higher, worse than the allowed +20%',
+    ],
+    [
+      'older evidence without the figures keeps its stored reason',
+      { fromStep: 1, toStep: 1, guardrails: [refusalFailed] },
+      'Rolled back at 20%: refusal rate 9.8% vs 4.1% baseline, +139% (interval +80%..+210%), limit +20%: exceeds the limit',
+    ],
+  ])('%s', (_name, evidence, headline) => {
+    const line = describeDecision(rec({ type: 'AutoRolledBack', evidence }), plan, 'plain');
+    expect(line.headline).toBe(headline);
+    expect(line.detail).toBe('technical summary');
+  });
+});

@@ -1,5 +1,7 @@
 import { describeStep } from '../rollout/traffic-split';
 import type { RolloutPlan } from '../rollout/rollout.types';
+import type { GuardrailResult } from '../guardrails/guardrail-report';
+import { guardrailLine } from './guardrail-wording';
 
 /** A decision-log entry as stored (the control plane's rollout event). */
 export interface DecisionRecord {
@@ -26,6 +28,8 @@ interface GuardrailEvidence {
   readonly verdict: string;
   readonly proven: boolean;
   readonly reason: string;
+  /** The figures in words (guardrailLine), when the evidence carries them. */
+  readonly line: string | null;
   /** Shown below its harm bound (the step that leads to everyone). */
   readonly harmShown: boolean;
 }
@@ -35,7 +39,15 @@ interface GuardrailEvidence {
  * (interval +80%..+210%), limit +20%: exceeds the limit". Reads the evidence defensively: it is JSON
  * written by older versions too.
  */
-export function describeDecision(record: DecisionRecord, plan: RolloutPlan): DecisionLine {
+export function describeDecision(
+  record: DecisionRecord,
+  plan: RolloutPlan,
+  /**
+   * 'technical' (the CLI, notifications): each failed guardrail's full reason with its interval;
+   * 'plain' (the status page): the figures in words, the interval left to the detail.
+   */
+  words: 'technical' | 'plain' = 'technical',
+): DecisionLine {
   const ev = asObject(record.evidence);
   const from = stepAt(plan, ev['fromStep']);
   const to = stepAt(plan, ev['toStep']);
@@ -61,7 +73,7 @@ export function describeDecision(record: DecisionRecord, plan: RolloutPlan): Dec
     case 'Completed':
       return line(`Completed: the candidate is now the stable version (${passedText(guardrails)})`, 'good');
     case 'AutoRolledBack':
-      return line(`Rolled back ${where(from ?? to)}: ${failureText(ev, guardrails, record)}`, 'bad');
+      return line(`Rolled back ${where(from ?? to)}: ${failureText(ev, guardrails, record, words)}`, 'bad');
     case 'RolledBack':
       return line(`Rolled back ${where(from ?? to)}${by}${because}`, 'bad');
     case 'Promoted':
@@ -122,8 +134,11 @@ function failureText(
   ev: Record<string, unknown>,
   guardrails: readonly GuardrailEvidence[],
   record: DecisionRecord,
+  words: 'technical' | 'plain',
 ): string {
-  const failed = guardrails.filter((g) => g.verdict === 'Failed').map((g) => g.reason);
+  const failed = guardrails
+    .filter((g) => g.verdict === 'Failed')
+    .map((g) => (words === 'plain' && g.line !== null ? g.line : g.reason));
   const judge = judgeText(ev, 'Failed');
   if (failed.length > 0) return failed.join('; ') + judge;
   if (judge) return judge.slice(2);
@@ -162,12 +177,49 @@ function guardrailsOf(value: unknown): GuardrailEvidence[] {
             verdict: o['verdict'],
             proven: o['proven'] === true,
             reason: o['reason'],
+            line: lineOf(o),
             harmShown: asObject(o['harm'])['shown'] === true,
           },
         ]
       : [];
   });
 }
+
+const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+
+/** guardrailLine's headline from a guardrail's stored evidence, or null when a figure is missing. */
+function lineOf(o: Record<string, unknown>): string | null {
+  const metric = o['metric'];
+  const limit = num(o['limit']);
+  const samples = asObject(o['samples']);
+  if (typeof metric !== 'string' || !(metric in GUARDRAIL_METRIC_SET) || limit === null) return null;
+  const result: GuardrailResult = {
+    metric: metric as GuardrailResult['metric'],
+    verdict: o['verdict'] as GuardrailResult['verdict'],
+    proven: o['proven'] === true,
+    baseline: num(o['baseline']),
+    candidate: num(o['candidate']),
+    relativeChange: num(o['relativeChange']),
+    interval: null,
+    candidateInterval: null,
+    limit,
+    ceiling: num(o['ceiling']),
+    samples: { baseline: num(samples['baseline']) ?? 0, candidate: num(samples['candidate']) ?? 0 },
+    minSamples: 0,
+    reason: String(o['reason']),
+  };
+  return guardrailLine(result).headline;
+}
+
+const GUARDRAIL_METRIC_SET: Readonly<Record<GuardrailResult['metric'], true>> = {
+  refusalRate: true,
+  thumbsDownRate: true,
+  errorRate: true,
+  silentFailureRate: true,
+  latencyP95: true,
+  outputLengthDrop: true,
+  ttftP95: true,
+};
 
 function stepAt(plan: RolloutPlan, index: unknown): { label: string; isWeight: boolean } | null {
   if (typeof index !== 'number') return null;

@@ -88,7 +88,9 @@ const SAMPLE_NOUN: Readonly<Record<GuardrailResult['metric'], string>> = {
 };
 
 function formatValue(metric: GuardrailResult['metric'], v: number): string {
-  return metric === 'latencyP95' || metric === 'ttftP95' ? `${formatNumber(v)} ms` : `${Math.round(v * 1000) / 10}%`;
+  return metric === 'latencyP95' || metric === 'ttftP95'
+    ? `${formatNumber(v)} ms`
+    : `${Math.round(v * 1000) / 10}%`;
 }
 
 /** 7200 -> "2 hours", 90 -> "2 minutes", 3 days. */
@@ -108,4 +110,131 @@ function plainDuration(seconds: number): string {
 
 function capitalize(s: string): string {
   return s.length > 0 ? s[0]!.toUpperCase() + s.slice(1) : s;
+}
+
+/** How a guardrail stands, in a word a PM can read at a glance (never "Pass" next to doubt). */
+export type GuardrailStanding =
+  | 'shownWithin'
+  | 'noSignOfHarm'
+  | 'looksWorse'
+  | 'worse'
+  | 'notShownYet'
+  | 'waitingForFeedback'
+  | 'notEnoughData'
+  | 'noData';
+
+export type PlainTone = 'good' | 'warn' | 'bad' | 'waiting';
+
+export interface GuardrailLine {
+  readonly standing: GuardrailStanding;
+  /** The badge: "Within limits", "Not enough data yet", "Looks worse, not certain". */
+  readonly status: string;
+  readonly tone: PlainTone;
+  /** The figure in words first: "refusals: 4% vs 5% — within the allowed +20%". */
+  readonly headline: string;
+}
+
+const STANDING: Readonly<Record<GuardrailStanding, { readonly status: string; readonly tone: PlainTone }>> = {
+  shownWithin: { status: 'Shown within limits', tone: 'good' },
+  noSignOfHarm: { status: 'No sign of harm', tone: 'good' },
+  looksWorse: { status: 'Looks worse, not certain', tone: 'warn' },
+  worse: { status: 'Worse than allowed', tone: 'bad' },
+  notShownYet: { status: 'Not yet shown safe', tone: 'waiting' },
+  waitingForFeedback: { status: 'Waiting for feedback', tone: 'waiting' },
+  notEnoughData: { status: 'Not enough data yet', tone: 'waiting' },
+  noData: { status: 'No data yet', tone: 'waiting' },
+};
+
+/** Short names for the headline ("refusals: 4% vs 5%"). */
+export const GUARDRAIL_SHORT_NAMES: Readonly<Record<GuardrailResult['metric'], string>> = {
+  refusalRate: 'refusals',
+  thumbsDownRate: 'thumbs-down',
+  errorRate: 'errors',
+  silentFailureRate: 'empty or broken answers',
+  latencyP95: 'latency (p95)',
+  outputLengthDrop: 'answer length',
+  ttftP95: 'first token of streamed answers (p95)',
+};
+
+/**
+ * One guardrail as a line of the status page: the figures in words first, then what they mean
+ * against the allowed limit; the interval stays out (the page keeps it one click away).
+ */
+export function guardrailLine(g: GuardrailResult): GuardrailLine {
+  const standing = standingOf(g);
+  const name = GUARDRAIL_SHORT_NAMES[g.metric] ?? g.metric;
+  const lowerIsWorse = g.metric === 'outputLengthDrop';
+  const pct = (x: number): string => `${Math.round(Math.abs(x) * 100)}%`;
+  const allowed = lowerIsWorse ? `${pct(g.limit)} shorter` : `+${pct(g.limit)}`;
+  const figures =
+    g.baseline === null || g.candidate === null
+      ? null
+      : `${formatFigure(g.metric, g.baseline)} vs ${formatFigure(g.metric, g.candidate)}`;
+  const change =
+    g.relativeChange === null || Math.round(g.relativeChange * 100) === 0
+      ? 'about the same'
+      : `${pct(g.relativeChange)} ${lowerIsWorse ? (g.relativeChange < 0 ? 'shorter' : 'longer') : g.relativeChange > 0 ? 'higher' : 'lower'}`;
+  const sayWith = (what: string): string => `${name}: ${figures ?? 'no figures yet'} — ${what}`;
+  const overCeiling = g.ceiling !== null && g.candidate !== null && g.candidate > g.ceiling;
+  let headline: string;
+  switch (standing) {
+    case 'noData':
+      headline = `${name}: no ${SAMPLE_NOUN[g.metric]} from ${g.samples.candidate <= 0 ? 'the candidate' : 'the baseline'} yet`;
+      break;
+    case 'notEnoughData':
+      headline = `${name}: not enough ${SAMPLE_NOUN[g.metric]} yet — ${formatNumber(Math.min(g.samples.baseline, g.samples.candidate))} of ${formatNumber(g.minSamples)}`;
+      break;
+    case 'waitingForFeedback':
+      headline = sayWith(
+        `waiting for ${plainDuration(g.feedbackWindow?.waitingSeconds ?? 0)} more of feedback`,
+      );
+      break;
+    case 'worse':
+      headline = sayWith(
+        overCeiling && g.ceiling !== null && !pastLimit(g)
+          ? `above the ${formatFigure(g.metric, g.ceiling)} ceiling`
+          : `${change}, worse than the allowed ${allowed}`,
+      );
+      break;
+    case 'looksWorse':
+      headline = sayWith(`${change}, more than the allowed ${allowed}, not certain yet`);
+      break;
+    case 'notShownYet':
+      headline = sayWith(`${change}; not yet shown within the allowed ${allowed} for everyone`);
+      break;
+    case 'shownWithin':
+      headline = sayWith(`${change}, shown within the allowed ${allowed}`);
+      break;
+    case 'noSignOfHarm':
+      headline = sayWith(`${change}, within the allowed ${allowed}`);
+      break;
+  }
+  return { standing, ...STANDING[standing], headline };
+}
+
+function pastLimit(g: GuardrailResult): boolean {
+  if (g.relativeChange === null) return false;
+  return g.metric === 'outputLengthDrop' ? g.relativeChange < g.limit : g.relativeChange > g.limit;
+}
+
+function standingOf(g: GuardrailResult): GuardrailStanding {
+  switch (g.verdict) {
+    case 'NoData':
+      return 'noData';
+    case 'Failed':
+      return 'worse';
+    case 'Successful':
+      if (pastLimit(g)) return 'looksWorse';
+      return g.proven || g.harm?.shown === true ? 'shownWithin' : 'noSignOfHarm';
+    case 'Inconclusive':
+      if (g.samples.baseline < g.minSamples || g.samples.candidate < g.minSamples) return 'notEnoughData';
+      if ((g.feedbackWindow?.waitingSeconds ?? 0) > 0) return 'waitingForFeedback';
+      return pastLimit(g) ? 'looksWorse' : 'notShownYet';
+  }
+}
+
+/** A metric's value the way the page prints it: "4%", "4.1%", "220 ms", "80 tokens". */
+export function formatFigure(metric: GuardrailResult['metric'], v: number): string {
+  if (metric === 'outputLengthDrop') return `${formatNumber(Math.round(v))} tokens`;
+  return formatValue(metric, v);
 }

@@ -7,6 +7,7 @@
   if (!app) return;
   const page = app.dataset.page;
   const rolloutId = app.dataset.rolloutId;
+  const modelName = app.dataset.modelName;
   const refreshMs = Number(app.dataset.refreshMs) || 2000;
   const freshness = document.getElementById('freshness');
   /** For tests and the curious: how many times the page was drawn from fresh data, and the last data. */
@@ -55,7 +56,8 @@
     },
     metric(metric, v) {
       if (v === null || v === undefined) return '—';
-      if (metric === 'latencyP95' || metric === 'latencyP95Ms' || metric === 'ttftP95') return `${Math.round(v)} ms`;
+      if (metric === 'latencyP95' || metric === 'latencyP95Ms' || metric === 'ttftP95')
+        return `${Math.round(v)} ms`;
       if (metric === 'outputLengthDrop' || metric === 'meanOutputTokens')
         return `${trim(v.toFixed(1))} tokens`;
       return fmt.pct(v);
@@ -91,26 +93,17 @@
     return s.includes('.') ? s.replace(/0+$/, '').replace(/\.$/, '') : s;
   }
 
-  const PHASE_TEXT = {
-    Pending: 'Not started',
-    Progressing: 'Progressing',
-    Paused: 'Paused',
-    Healthy: 'Completed',
-    RolledBack: 'Rolled back',
-  };
-  const phaseBadge = (phase) =>
-    h('span', { class: `badge phase-${phase}`, text: PHASE_TEXT[phase] || phase });
+  // The words come from the server (libs/domain/src/status): phaseText, guardrail lines, legends.
+  const phaseBadge = (r) =>
+    h('span', { class: `badge phase-${r.phase}`, 'data-phase': r.phase, text: r.phaseText || r.phase });
 
+  /** The LLM judge's gate, in words. */
   const VERDICT_TEXT = {
-    Successful: 'Pass',
-    Failed: 'Fail',
-    Inconclusive: 'Collecting evidence',
-    NoData: 'No data',
+    Successful: 'passes its gate',
+    Failed: 'fails its gate',
+    Inconclusive: 'not decided yet',
+    NoData: 'no verdicts yet',
   };
-  function verdictBadge(verdict, proven) {
-    const text = (VERDICT_TEXT[verdict] || verdict) + (verdict === 'Successful' && proven ? ' (proven)' : '');
-    return h('span', { class: `badge verdict-${verdict}`, text });
-  }
 
   function splitText(split) {
     const parts = [`${split.candidateWeight}% of users on the candidate`];
@@ -119,11 +112,30 @@
     return parts.join(' · ');
   }
 
-  function splitBar(split) {
+  /** Baseline and candidate shares of users, with a legend that names each colour. */
+  function splitBar(r) {
+    const w = r.split.candidateWeight;
     return h(
       'div',
-      { class: 'splitbar', role: 'img', 'aria-label': splitText(split) },
-      h('span', { class: 'split-candidate', style: `width:${split.candidateWeight}%` }),
+      { class: 'split' },
+      h(
+        'div',
+        { class: 'splitbar', role: 'img', 'aria-label': splitText(r.split) },
+        h('span', { class: 'split-baseline', style: `width:${100 - w}%` }),
+        h('span', { class: 'split-candidate', style: `width:${w}%` }),
+      ),
+      h(
+        'ul',
+        { class: 'legend', 'data-fact': 'legend' },
+        (r.legend || []).map((item) =>
+          h(
+            'li',
+            { 'data-role': item.role },
+            h('span', { class: `swatch swatch-${item.role}`, 'aria-hidden': 'true' }),
+            item.text,
+          ),
+        ),
+      ),
     );
   }
 
@@ -203,8 +215,31 @@
   }
 
   // ---------- overview ----------
+  function renderChanges(changes) {
+    return h(
+      'section',
+      { class: 'card', id: 'section-changes' },
+      h('h2', { text: 'What changed this week' }),
+      changes.length === 0
+        ? h('p', { class: 'muted', text: 'Nothing started, finished or rolled back in the last seven days.' })
+        : h(
+            'ol',
+            { class: 'changes' },
+            changes.map((c) =>
+              h(
+                'li',
+                { class: `change tone-${c.tone}`, 'data-model': c.model },
+                h('div', { class: 'small muted', text: `${fmt.time(c.at)} · ${c.by}` }),
+                h('a', { class: 'headline', href: `/status/rollouts/${c.rolloutId}`, text: c.title }),
+                c.detail ? h('p', { class: 'small', text: c.detail }) : null,
+              ),
+            ),
+          ),
+    );
+  }
+
   function renderOverview(data) {
-    const body = [h('h1', { text: 'Rollouts' })];
+    const body = [h('h1', { text: 'Rollouts' }), renderChanges(data.changes || [])];
     if (data.models.length === 0) {
       body.push(
         h('p', {
@@ -234,6 +269,14 @@
       );
       if (m.rollouts.length === 0) card.append(h('p', { class: 'muted', text: 'No rollouts.' }));
       for (const r of m.rollouts) card.append(rolloutRow(r));
+      card.append(
+        h(
+          'p',
+          { class: 'small', 'data-fact': 'history' },
+          h('span', { class: 'muted', text: `${m.history} ` }),
+          h('a', { href: `/status/models/${encodeURIComponent(m.name)}`, text: 'Full history →' }),
+        ),
+      );
       body.push(card);
     }
     fill(app, ...body);
@@ -246,7 +289,7 @@
       h(
         'div',
         { class: 'row-head' },
-        phaseBadge(r.phase),
+        phaseBadge(r),
         h('strong', { text: ` ${r.candidate}` }),
         h('span', { class: 'muted', text: ` vs ${r.baseline}` }),
       ),
@@ -257,9 +300,63 @@
         nextText(r) ? h('span', { class: 'fact', 'data-fact': 'next', text: nextText(r) }) : null,
         !r.next ? h('span', { class: 'fact muted', text: `updated ${fmt.time(r.updatedAt)}` }) : null,
       ),
-      splitBar(r.split),
+      splitBar(r),
       r.message && r.phase !== 'Progressing' ? h('p', { class: 'message', text: r.message }) : null,
     );
+  }
+
+  // ---------- one model's history ----------
+  function renderModel(data) {
+    const m = data.model;
+    fill(
+      app,
+      h('p', { class: 'crumbs' }, h('a', { href: '/status', text: '← All rollouts' })),
+      h(
+        'section',
+        { class: 'card', id: 'section-history', 'data-model': m.name },
+        h(
+          'h1',
+          {},
+          `${m.name}: history`,
+          m.stableVersion ? h('span', { class: 'muted small', text: ` · stable: ${m.stableVersion}` }) : null,
+        ),
+        m.description ? h('p', { class: 'muted', text: m.description }) : null,
+        h('p', { 'data-fact': 'history-summary', text: data.summary }),
+        h(
+          'ol',
+          { class: 'history' },
+          data.rollouts.map((r) =>
+            h(
+              'li',
+              { class: `history-item phase-row-${r.phase}`, 'data-rollout': r.id },
+              h(
+                'div',
+                { class: 'row-head' },
+                phaseBadge(r),
+                ' ',
+                h('a', { href: `/status/rollouts/${r.id}`, text: r.candidate }),
+                h('span', { class: 'muted', text: ` vs ${r.baseline}` }),
+              ),
+              h('div', {
+                class: 'small muted',
+                'data-fact': 'when',
+                text: r.startedAt
+                  ? `started ${fmt.time(r.startedAt)}${r.ending ? ` · ended ${fmt.time(r.ending.at)} by ${r.ending.by}` : ''}${r.attempts.length > 1 ? ` · ${r.attempts.length} attempts` : ''}`
+                  : `created ${fmt.time(r.createdAt)}, not started`,
+              }),
+              r.attempts.length
+                ? h(
+                    'ul',
+                    { class: 'attempt-list small' },
+                    r.attempts.map((a) => h('li', { 'data-attempt': a.number, text: a.summary })),
+                  )
+                : null,
+            ),
+          ),
+        ),
+      ),
+    );
+    document.title = `${m.name}: history · Aviary`;
   }
 
   // ---------- one rollout ----------
@@ -290,8 +387,8 @@
       );
       app.dataset.built = '1';
     }
-    renderHeader(r);
-    renderTimeline(data.timeline);
+    renderHeader(r, data.attempts);
+    renderTimeline(data.timeline, data.attempts);
     renderComparison(data.analysis);
     renderCharts(data.series);
     renderShadow(data.analysis, data.examples);
@@ -299,7 +396,38 @@
     document.title = `${r.model}: ${r.candidate} · Aviary`;
   }
 
-  function renderHeader(r) {
+  /** After a retry: which attempt this is, and how each earlier one ended. */
+  function attemptsText(attempts) {
+    if (!attempts || attempts.length < 2) return null;
+    return h(
+      'div',
+      { class: 'attempts', 'data-fact': 'attempts' },
+      h('p', { text: `Attempt ${attempts.length} of ${attempts.length}. Earlier:` }),
+      h(
+        'ul',
+        {},
+        attempts
+          .slice(0, -1)
+          .map((a) =>
+            h(
+              'li',
+              { class: a.ending && a.ending.kind === 'rolledBack' ? 'warn' : '', 'data-attempt': a.number },
+              `${a.summary}${a.ending ? ` (${fmt.time(a.ending.at)})` : ''}`,
+            ),
+          ),
+      ),
+    );
+  }
+
+  /** An ended rollout says how it ended (who, where, why); a running one shows its last message. */
+  function headerMessage(r, attempts) {
+    const last = attempts && attempts.length ? attempts[attempts.length - 1] : null;
+    if ((r.phase === 'RolledBack' || r.phase === 'Healthy') && last && last.ending)
+      return `${last.ending.headline} (${fmt.time(last.ending.at)})`;
+    return r.message;
+  }
+
+  function renderHeader(r, attempts) {
     fill(
       section('header').body,
       h(
@@ -309,11 +437,16 @@
         h('span', { text: r.candidate }),
         h('span', { class: 'muted', text: ` vs ${r.baseline}` }),
       ),
-      h('p', { class: 'row-facts' }, phaseBadge(r.phase), stepFacts(r)),
-      splitBar(r.split),
+      h('p', { class: 'row-facts' }, phaseBadge(r), stepFacts(r)),
+      splitBar(r),
+      attemptsText(attempts),
       nextText(r) ? h('p', { 'data-fact': 'next', text: nextText(r) }) : null,
-      r.message
-        ? h('p', { class: `message phase-msg-${r.phase}`, 'data-fact': 'message', text: r.message })
+      headerMessage(r, attempts)
+        ? h('p', {
+            class: `message phase-msg-${r.phase}`,
+            'data-fact': 'message',
+            text: headerMessage(r, attempts),
+          })
         : null,
     );
   }
@@ -326,28 +459,43 @@
     stopped: 'rolled back here',
     upcoming: 'ahead',
   };
-  function renderTimeline(steps) {
+  /** The current attempt's steps; earlier attempts (before a retry) below, each with how it ended. */
+  function renderTimeline(steps, attempts) {
+    const earlier = (attempts || []).slice(0, -1).reverse();
     fill(
       section('timeline').body,
-      h(
-        'ol',
-        { class: 'timeline' },
-        steps.map((s) =>
+      earlier.length ? h('h3', { text: `Attempt ${attempts.length} (now)` }) : null,
+      stepList(steps, 'timeline'),
+      earlier.map((a) =>
+        h(
+          'div',
+          { class: 'earlier-attempt', 'data-attempt': a.number },
+          h('h3', { text: a.summary }),
+          stepList(a.steps, 'timeline timeline-earlier'),
+        ),
+      ),
+    );
+  }
+
+  function stepList(steps, cls) {
+    return h(
+      'ol',
+      { class: cls },
+      steps.map((s) =>
+        h(
+          'li',
+          { class: `step step-${s.status}`, 'data-step': s.index, 'data-status': s.status },
+          h('span', { class: 'dot', 'aria-hidden': 'true' }),
+          h('strong', { text: s.label }),
+          h('span', { class: 'muted small', text: ` · ${STEP_TEXT[s.status] || s.status}` }),
           h(
-            'li',
-            { class: `step step-${s.status}`, 'data-step': s.index, 'data-status': s.status },
-            h('span', { class: 'dot', 'aria-hidden': 'true' }),
-            h('strong', { text: s.label }),
-            h('span', { class: 'muted small', text: ` · ${STEP_TEXT[s.status] || s.status}` }),
-            h(
-              'div',
-              { class: 'small muted' },
-              s.startedAt
-                ? `${fmt.time(s.startedAt)}${s.endedAt ? ` → ${fmt.time(s.endedAt)} (${fmt.duration((new Date(s.endedAt) - new Date(s.startedAt)) / 1000)})` : ''}`
-                : s.minDurationSeconds === null
-                  ? 'waits for an approval'
-                  : `at least ${fmt.duration(s.minDurationSeconds)}`,
-            ),
+            'div',
+            { class: 'small muted' },
+            s.startedAt
+              ? `${fmt.time(s.startedAt)}${s.endedAt ? ` → ${fmt.time(s.endedAt)} (${fmt.duration((new Date(s.endedAt) - new Date(s.startedAt)) / 1000)})` : ''}`
+              : s.minDurationSeconds === null
+                ? 'waits for an approval'
+                : `at least ${fmt.duration(s.minDurationSeconds)}`,
           ),
         ),
       ),
@@ -366,16 +514,6 @@
       : rel;
   }
 
-  /** "2 pass, 4 collecting evidence" */
-  function verdictCounts(guardrails) {
-    const counts = new Map();
-    for (const g of guardrails) counts.set(g.verdict, (counts.get(g.verdict) || 0) + 1);
-    return ['Failed', 'Inconclusive', 'NoData', 'Successful']
-      .filter((v) => counts.has(v))
-      .map((v) => `${counts.get(v)} ${(VERDICT_TEXT[v] || v).toLowerCase()}`)
-      .join(', ');
-  }
-
   function renderComparison(a) {
     const s = section('comparison');
     if (!a) {
@@ -387,49 +525,62 @@
       a.candidateRole === 'shadow'
         ? 'Baseline vs shadow copies (this step)'
         : 'Baseline vs candidate (this step)';
+    const openNumbers = new Set(
+      [...s.body.querySelectorAll('tr[data-metric] details[open]')].map(
+        (d) => d.closest('tr').dataset.metric,
+      ),
+    );
     const rows = a.guardrails.map((g) =>
       h(
         'tr',
-        { 'data-metric': g.metric, class: `verdict-row-${g.verdict}` },
+        { 'data-metric': g.metric, 'data-standing': g.line.standing, class: `tone-row-${g.line.tone}` },
         h('th', { scope: 'row', text: g.label }),
-        h('td', { 'data-col': 'baseline', text: fmt.metric(g.metric, g.baseline) }),
-        h('td', { 'data-col': 'candidate', text: fmt.metric(g.metric, g.candidate) }),
-        h('td', {
-          'data-col': 'difference',
-          text:
-            g.relativeChange === null ? '—' : `${fmt.signedPct(g.relativeChange)}${intervalText(g.interval)}`,
-        }),
-        h('td', { 'data-col': 'limit', text: limitText(g) }),
-        h('td', { 'data-col': 'verdict' }, verdictBadge(g.verdict, g.proven)),
-        h('td', {
-          'data-col': 'samples',
-          class: 'small muted',
-          text: `${fmt.count(g.samples.baseline)} / ${fmt.count(g.samples.candidate)}`,
-        }),
-        h('td', { 'data-col': 'plain', class: 'small', text: g.plain || '' }),
+        h(
+          'td',
+          { 'data-col': 'words' },
+          h('strong', { class: 'line', text: g.line.headline }),
+          g.plain ? h('p', { class: 'small', 'data-col': 'plain', text: g.plain }) : null,
+        ),
+        h(
+          'td',
+          { 'data-col': 'verdict' },
+          h('span', { class: `badge tone-${g.line.tone}`, text: g.line.status }),
+        ),
+        h(
+          'td',
+          { 'data-col': 'numbers' },
+          h(
+            'details',
+            { open: openNumbers.has(g.metric) },
+            h('summary', { text: 'Numbers' }),
+            h(
+              'dl',
+              { class: 'numbers' },
+              [
+                ['Baseline', 'baseline', fmt.metric(g.metric, g.baseline)],
+                [candidateName, 'candidate', fmt.metric(g.metric, g.candidate)],
+                ['Change', 'difference', g.relativeChange === null ? '—' : fmt.signedPct(g.relativeChange)],
+                ['Interval', 'interval', g.interval ? intervalText(g.interval).trim() : '—'],
+                ['Allowed', 'limit', limitText(g)],
+                [
+                  'Samples',
+                  'samples',
+                  `${fmt.count(g.samples.baseline)} / ${fmt.count(g.samples.candidate)}`,
+                ],
+              ].map(([k, col, v]) => [h('dt', { text: k }), h('dd', { 'data-col': col, text: v })]),
+            ),
+          ),
+        ),
       ),
     );
     fill(
       s.body,
-      h(
-        'p',
-        { class: 'summary', 'data-fact': 'verdict' },
-        verdictBadge(a.verdict, false),
-        ' ',
-        h('span', { text: verdictCounts(a.guardrails) }),
-      ),
-      h(
-        'details',
-        { class: 'why' },
-        h('summary', { text: 'Why, in full' }),
-        h('p', { class: 'small', text: a.summary }),
-      ),
+      h('p', { class: `summary tone-${a.plain.tone}`, 'data-fact': 'verdict', text: a.plain.headline }),
       h(
         'p',
         { class: 'small muted' },
         `${a.arms.baseline.versionLabel}: ${fmt.count(a.arms.baseline.requests)} requests${a.baselineSource === 'none' ? ' (it serves nobody in this step: judged on the earlier steps)' : ''} · ` +
-          `${a.arms.candidate.versionLabel}: ${fmt.count(a.arms.candidate.requests)} ${a.candidateRole === 'shadow' ? 'shadow copies' : 'requests'} · ` +
-          `intervals are always-valid at ${fmt.pct(a.alpha, 0)} error over all guardrails` +
+          `${a.arms.candidate.versionLabel}: ${fmt.count(a.arms.candidate.requests)} ${a.candidateRole === 'shadow' ? 'shadow copies' : 'requests'}` +
           (a.requirement === 'harmBound'
             ? ' · this step leads to everyone: each guardrail must be shown safe, not just look fine'
             : a.requirement
@@ -448,23 +599,25 @@
             h(
               'tr',
               {},
-              [
-                'Metric',
-                'Baseline',
-                candidateName,
-                'Difference [interval]',
-                'Allowed',
-                'Verdict',
-                'Samples',
-                'What it means',
-              ].map((t) => h('th', { scope: 'col', text: t })),
+              ['Guardrail', 'In words', 'Status', 'Figures'].map((t) => h('th', { scope: 'col', text: t })),
             ),
           ),
           h('tbody', {}, rows),
         ),
       ),
-      a.disabled.length
-        ? h('p', { class: 'small muted', text: `Not checked: ${a.disabled.join(', ')}` })
+      h(
+        'details',
+        { class: 'why' },
+        h('summary', { text: 'The statistics, in full' }),
+        h(
+          'p',
+          { class: 'small' },
+          `Intervals are always-valid (they stay right however often the page looks) at ${fmt.pct(a.alpha, 0)} error over all guardrails. `,
+          a.summary,
+        ),
+      ),
+      a.disabledLabels && a.disabledLabels.length
+        ? h('p', { class: 'small muted', text: `Not checked: ${a.disabledLabels.join(', ')}` })
         : null,
       a.golden
         ? h('p', {
@@ -584,7 +737,7 @@
           'Similarity (mean)',
           shadow.meanSimilarity === null
             ? '—'
-            : `${fmt.pct(shadow.meanSimilarity)}${shadow.similarityInterval ? ` [${fmt.pct(shadow.similarityInterval.lower)}, ${fmt.pct(shadow.similarityInterval.upper)}]` : ''}`,
+            : `${fmt.pct(shadow.meanSimilarity)}${shadow.similarityInterval ? ` (likely between ${fmt.pct(shadow.similarityInterval.lower)} and ${fmt.pct(shadow.similarityInterval.upper)})` : ''}`,
         ],
         [
           'Length, shadow / baseline',
@@ -599,8 +752,8 @@
       facts.push([
         'Judge: shadow wins or ties',
         judge.winOrTieRate === null
-          ? `no verdicts yet (${judge.verdict})`
-          : `${fmt.pct(judge.winOrTieRate)}${judge.interval ? ` [${fmt.pct(judge.interval.lower)}, ${fmt.pct(judge.interval.upper)}]` : ''} of ${fmt.count(judge.judged)} · ${VERDICT_TEXT[judge.verdict] || judge.verdict}`,
+          ? 'no verdicts yet'
+          : `${fmt.pct(judge.winOrTieRate)} of ${fmt.count(judge.judged)}${judge.interval ? ` (likely between ${fmt.pct(judge.interval.lower)} and ${fmt.pct(judge.interval.upper)})` : ''} · ${VERDICT_TEXT[judge.verdict] || judge.verdict}`,
       ]);
     }
     const list = facts.length
@@ -691,7 +844,11 @@
   // ---------- polling ----------
   async function load() {
     const url =
-      page === 'rollout' ? `/status/api/rollouts/${encodeURIComponent(rolloutId)}` : '/status/api/overview';
+      page === 'rollout'
+        ? `/status/api/rollouts/${encodeURIComponent(rolloutId)}`
+        : page === 'model'
+          ? `/status/api/models/${encodeURIComponent(modelName)}`
+          : '/status/api/overview';
     const res = await fetch(url, {
       credentials: 'same-origin',
       headers: { accept: 'application/json' },
@@ -708,7 +865,7 @@
       fill(
         app,
         h('h1', { text: 'Not found' }),
-        h('p', { text: 'This rollout does not exist.' }),
+        h('p', { text: page === 'model' ? 'This model does not exist.' : 'This rollout does not exist.' }),
         h('a', { href: '/status', text: 'All rollouts' }),
       );
       return null;
@@ -728,6 +885,7 @@
       const data = await load();
       if (!data) return;
       if (page === 'rollout') renderRollout(data);
+      else if (page === 'model') renderModel(data);
       else renderOverview(data);
       state.renders += 1;
       state.lastData = data;
