@@ -3,8 +3,8 @@
 // pass-through (the Node floor) and nginx (the C floor), in one run on this machine; then whether a slow
 // or failing shadow upstream moves the primary's latency. Writes docs/benchmarks.md.
 //
-//   npm run bench                 # = npm run build && node bench/router-bench.mjs; ~4.5 minutes
-//   npm run bench -- --quick      # smoke run, ~1.5 minutes, report to a temp file
+//   npm run bench                 # = npm run build && node bench/router-bench.mjs; ~6 minutes
+//   npm run bench -- --quick      # smoke run, ~2 minutes, report to a temp file
 //
 // Options:
 //   --quick                 smoke run (shorter everything; report to a temp file unless --out is given)
@@ -575,12 +575,19 @@ async function scrape(url) {
 
 // ---- measurement --------------------------------------------------------------------------------------
 
-const fmt = (r) =>
-  `p50 ${r.p50.toFixed(3)} ms, p99 ${r.p99.toFixed(3)} ms, ${Math.round(r.rps)} req/s` +
-  (r.cpuUsPerReq !== null ? `, ${Math.round(r.cpuUsPerReq)} µs CPU/req` : '') +
-  (r.non2xx || r.errors ? `, ${r.non2xx} non-2xx, ${r.errors} errors` : '') +
-  (r.runDelayPct >= 1 ? `, main thread waited for a CPU ${r.runDelayPct.toFixed(1)}% of the time` : '') +
+const fmtStreams = (r) =>
+  `TTFT p50 ${r.ttft.p50.toFixed(2)} / p99 ${r.ttft.p99.toFixed(2)} ms, ${Math.round(r.rps)} streams/s` +
+  (r.cpuUsPerReq !== null ? `, ${Math.round(r.cpuUsPerReq)} µs CPU/stream` : '') +
+  (r.errors ? `, ${r.errors} errors` : '') +
   (r.foreignPct >= 5 ? ` [other processes used ${Math.round(r.foreignPct)}% of a core meanwhile]` : '');
+const fmt = (r) =>
+  r.ttft
+    ? fmtStreams(r)
+    : `p50 ${r.p50.toFixed(3)} ms, p99 ${r.p99.toFixed(3)} ms, ${Math.round(r.rps)} req/s` +
+      (r.cpuUsPerReq !== null ? `, ${Math.round(r.cpuUsPerReq)} µs CPU/req` : '') +
+      (r.non2xx || r.errors ? `, ${r.non2xx} non-2xx, ${r.errors} errors` : '') +
+      (r.runDelayPct >= 1 ? `, main thread waited for a CPU ${r.runDelayPct.toFixed(1)}% of the time` : '') +
+      (r.foreignPct >= 5 ? ` [other processes used ${Math.round(r.foreignPct)}% of a core meanwhile]` : '');
 
 /**
  * Runs a measurement; if other processes (not this benchmark, not the Kafka broker) used more than
@@ -848,11 +855,7 @@ async function streamingRow(rows, upstreams, { id, label, url, pid, model }) {
     }),
   );
   for (const u of upstreams) await u.setBehaviour({ preset: 'fine' });
-  log(
-    `  ${label} streams: TTFT p50 ${r.ttft.p50.toFixed(2)} / p99 ${r.ttft.p99.toFixed(2)} ms, ${Math.round(r.rps)} streams/s` +
-      (r.cpuUsPerReq !== null ? `, ${Math.round(r.cpuUsPerReq)} µs CPU/stream` : '') +
-      (r.errors ? `, ${r.errors} errors` : ''),
-  );
+  log(`  ${label} streams: ${fmtStreams(r)}`);
   rows.push({ id, label, ...r });
 }
 
@@ -1167,7 +1170,10 @@ async function rerender(file) {
   console.log(renderConsole(results));
   if (!args['no-write']) {
     const out = args.out ? resolve(root, args.out) : join(root, 'docs/benchmarks.md');
-    writeFileSync(out, await renderMarkdown(results, root));
+    // The sections other scripts (and hand-written notes) own are kept, as in a measured run.
+    const md = await renderMarkdown(results, root);
+    const kept = keptSections(join(root, 'docs/benchmarks.md'));
+    writeFileSync(out, kept ? `${md.trimEnd()}\n\n${kept}` : md);
     console.log(`wrote ${relative(root, out)}`);
   }
 }

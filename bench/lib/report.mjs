@@ -97,7 +97,7 @@ export function analyse(r) {
     if (!sr || !sFloor || (id === 'router-inproc' && streams['router-kafka'])) continue;
     targets.push({
       name: `Streaming time to first token ≤ the floor + 2 ms at ${sr.streams} streams, with the shadow (${sr.label})`,
-      detail: `p50 ${ms(sr.ttft.p50)} vs ${ms(sFloor.ttft.p50)} ms = +${ms(sr.ttft.p50 - sFloor.ttft.p50)} ms (p99 ${ms(sr.ttft.p99)} vs ${ms(sFloor.ttft.p99)} ms)`,
+      detail: `p50 ${ms(sr.ttft.p50)} vs ${ms(sFloor.ttft.p50)} ms = ${signedMs(sr.ttft.p50 - sFloor.ttft.p50)} ms (p99 ${ms(sr.ttft.p99)} vs ${ms(sFloor.ttft.p99)} ms)`,
       met: sr.ttft.p50 - sFloor.ttft.p50 <= 2,
     });
   }
@@ -234,6 +234,8 @@ function throughputTable(a) {
   return { head, rows };
 }
 
+const signedMs = (v) => `${v >= 0 ? '+' : ''}${ms(v)}`;
+
 function streamingTable(r) {
   const rows = r.streaming ?? [];
   const by = Object.fromEntries(rows.map((s) => [s.id, s]));
@@ -254,10 +256,10 @@ function streamingTable(r) {
     ms(s.ttft.p50),
     ms(s.ttft.p90),
     ms(s.ttft.p99),
-    s.id === 'direct' || !by['direct'] ? '—' : `+${ms(s.ttft.p50 - by['direct'].ttft.p50)}`,
+    s.id === 'direct' || !by['direct'] ? '—' : signedMs(s.ttft.p50 - by['direct'].ttft.p50),
     s.id === 'direct' || s.id === 'undici' || !by['undici']
       ? '—'
-      : `+${ms(s.ttft.p50 - by['undici'].ttft.p50)}`,
+      : signedMs(s.ttft.p50 - by['undici'].ttft.p50),
     ms(s.total.p50),
     int(s.rps),
     int(s.cpuUsPerReq),
@@ -509,8 +511,8 @@ export async function renderMarkdown(r, root) {
     '',
     '```sh',
     'npm ci',
-    'npm run bench                # npm run build, then the full run: about 4.5 minutes, writes this file',
-    'npm run bench -- --quick     # smoke run, about 1.5 minutes, written to a temp file',
+    'npm run bench                # npm run build, then the full run: about 6 minutes, writes this file',
+    'npm run bench -- --quick     # smoke run, about 2 minutes, written to a temp file',
     '# or, with dist/ already built: node bench/router-bench.mjs [--quick]',
     '```',
     '',
