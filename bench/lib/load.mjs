@@ -24,6 +24,16 @@ export function setDefaultHeaders(headers) {
   Object.assign(defaultHeaders, headers);
 }
 
+/** A JSON POST to `u` over an undici pool, with the default headers. */
+function postJson(pool, u, body, headers = {}) {
+  return pool.request({
+    path: u.pathname,
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...defaultHeaders, ...headers },
+    body,
+  });
+}
+
 export function percentile(sorted, q) {
   if (sorted.length === 0) return NaN;
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
@@ -370,12 +380,7 @@ export async function anatomy({ url, body, seconds, headers = {} }) {
   const end = performance.now() + seconds * 1000;
   while (performance.now() < end) {
     const t = performance.now();
-    const res = await pool.request({
-      path: u.pathname,
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...defaultHeaders, ...headers },
-      body,
-    });
+    const res = await postJson(pool, u, body, headers);
     await res.body.dump();
     const client = performance.now() - t;
     const st = String(res.headers['server-timing'] ?? '');
@@ -414,12 +419,7 @@ export async function streams({ url, body, streams: n, seconds, headers = {} }) 
   const FIRST = /"content":"[^"]/;
   const one = async () => {
     const t = performance.now();
-    const res = await pool.request({
-      path: u.pathname,
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...defaultHeaders, ...headers },
-      body,
-    });
+    const res = await postJson(pool, u, body, headers);
     let first = null;
     let tail = '';
     for await (const chunk of res.body) {
