@@ -65,10 +65,13 @@ function aviaryRollback(cpUrl, model) {
   });
 }
 
+/** The router API key the probes carry. */
+let AUTH = {};
+
 async function versionServed(routerUrl, model, user) {
   const res = await fetch(`${routerUrl}/v1/chat/completions`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...AUTH },
     body: JSON.stringify({ model, messages: [{ role: 'user', content: 'ping' }], user }),
   });
   await res.arrayBuffer();
@@ -120,6 +123,8 @@ async function measure(source, { pgAdmin, unleashUrl, baseline, candidate }) {
     upstreamModel: 'c',
   });
   const { token } = await api('POST', '/api/v1/tokens', { name: 'bench-router', role: 'viewer' });
+  const { key } = await api('POST', '/api/v1/router-keys', { name: 'bench-probes' });
+  AUTH = { authorization: `Bearer ${key}` };
   const backup = mkdtempSync(join(tmpdir(), 'aviary-rollback-bench-'));
   const bus = new InProcessEventBus({ maxBuffered: 1000 });
   const router = await startRouter(
@@ -128,6 +133,9 @@ async function measure(source, { pgAdmin, unleashUrl, baseline, candidate }) {
       AVIARY_FLAGS_URL: source === 'unleash' ? `${unleashUrl}/api` : `${cp.url}/api`,
       AVIARY_FLAGS_TOKEN: token,
       AVIARY_FLAGS_BACKUP_DIR: backup,
+      AVIARY_CONTROL_PLANE_URL: cp.url,
+      AVIARY_CONTROL_PLANE_TOKEN: token,
+      AVIARY_ACCESS_LOG: 'off',
       AVIARY_LOG_LEVEL: 'error',
     }),
     { events: bus, log: () => undefined, readyTimeoutMs: 20_000 },

@@ -18,6 +18,22 @@ export function loadAutocannon() {
   }
 }
 
+/** Headers every generated request carries (the router benchmark puts its router API key here). */
+const defaultHeaders = {};
+export function setDefaultHeaders(headers) {
+  Object.assign(defaultHeaders, headers);
+}
+
+/** A JSON POST to `u` over an undici pool, with the default headers. */
+function postJson(pool, u, body, headers = {}) {
+  return pool.request({
+    path: u.pathname,
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...defaultHeaders, ...headers },
+    body,
+  });
+}
+
 export function percentile(sorted, q) {
   if (sorted.length === 0) return NaN;
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
@@ -139,18 +155,32 @@ function background(a, b) {
  */
 export function run(
   autocannon,
-  { url, body, connections, seconds, headers = {}, overallRate, keepSamples = false },
+  { url, body, bodies, connections, seconds, headers = {}, overallRate, keepSamples = false },
 ) {
   return new Promise((resolve, reject) => {
     const latencies = [];
     let non2xx = 0;
+    let next = -1;
     const started = performance.now();
     const instance = autocannon(
       {
         url,
         method: 'POST',
-        headers: { 'content-type': 'application/json', ...headers },
+        headers: { 'content-type': 'application/json', ...defaultHeaders, ...headers },
         body,
+        // A different body per request (e.g. one user after another), cycling through `bodies`.
+        ...(bodies
+          ? {
+              requests: [
+                {
+                  setupRequest: (req) => {
+                    req.body = bodies[(next = (next + 1) % bodies.length)];
+                    return req;
+                  },
+                },
+              ],
+            }
+          : {}),
         connections,
         pipelining: 1,
         duration: seconds,
@@ -251,11 +281,19 @@ export async function measure(autocannon, { warmupSeconds, warmupConnections, pi
  * omission). autocannon's own rate limit is not used: it sends each second's quota as fast as it can and then
  * idles, which is a burst, not a rate.
  */
-export async function paced({ url, body, rate, seconds, connections, keepSamples = false }) {
+export async function paced({
+  url,
+  body,
+  rate,
+  seconds,
+  connections,
+  headers: extra = {},
+  keepSamples = false,
+}) {
   const { Pool } = require('undici');
   const u = new URL(url);
   const pool = new Pool(u.origin, { connections, pipelining: 1, keepAliveTimeout: 30_000 });
-  const headers = { 'content-type': 'application/json' };
+  const headers = { 'content-type': 'application/json', ...defaultHeaders, ...extra };
   const latencies = [];
   let non2xx = 0;
   let errors = 0;
@@ -334,7 +372,7 @@ export async function measurePaced({ warmupSeconds, pid, ...opts }) {
  * waiting for the event loop (work left over from earlier requests, GC, timers), HTTP parsing and the
  * write back. Returns the typical (middle 50%) and the slowest 1% of requests, averaged.
  */
-export async function anatomy({ url, body, seconds }) {
+export async function anatomy({ url, body, seconds, headers = {} }) {
   const { Pool } = require('undici');
   const u = new URL(url);
   const pool = new Pool(u.origin, { connections: 1, pipelining: 1 });
@@ -342,12 +380,7 @@ export async function anatomy({ url, body, seconds }) {
   const end = performance.now() + seconds * 1000;
   while (performance.now() < end) {
     const t = performance.now();
-    const res = await pool.request({
-      path: u.pathname,
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body,
-    });
+    const res = await postJson(pool, u, body, headers);
     await res.body.dump();
     const client = performance.now() - t;
     const st = String(res.headers['server-timing'] ?? '');
@@ -368,4 +401,70 @@ export async function anatomy({ url, body, seconds }) {
     typical: avg(rows.slice(Math.floor(rows.length * 0.25), Math.ceil(rows.length * 0.75))),
     slowest: avg(rows.slice(Math.floor(rows.length * 0.99))),
   };
+}
+
+/**
+ * Streams in a closed loop: `streams` concurrent streamed requests (each sending the next when its
+ * stream ended), for `seconds`. Time to first token is from sending the request to the first body
+ * chunk carrying content (`"content":"x`, not the empty role chunk); percentiles in ms.
+ */
+export async function streams({ url, body, streams: n, seconds, headers = {} }) {
+  const { Pool } = require('undici');
+  const u = new URL(url);
+  const pool = new Pool(u.origin, { connections: n, pipelining: 1, keepAliveTimeout: 30_000 });
+  const ttft = [];
+  const total = [];
+  let errors = 0;
+  const end = performance.now() + seconds * 1000;
+  const FIRST = /"content":"[^"]/;
+  const one = async () => {
+    const t = performance.now();
+    const res = await postJson(pool, u, body, headers);
+    let first = null;
+    let tail = '';
+    for await (const chunk of res.body) {
+      if (first === null) {
+        tail = (tail + chunk.toString('utf8')).slice(-4096);
+        if (FIRST.test(tail)) first = performance.now() - t;
+      }
+    }
+    if (res.statusCode !== 200 || first === null) errors++;
+    else {
+      ttft.push(first);
+      total.push(performance.now() - t);
+    }
+  };
+  const worker = async () => {
+    while (performance.now() < end) await one().catch(() => errors++);
+  };
+  const started = performance.now();
+  await Promise.all(Array.from({ length: n }, worker));
+  const elapsedS = (performance.now() - started) / 1000;
+  await pool.close();
+  const stats = (xs) => {
+    const sorted = Float64Array.from(xs).sort();
+    return { p50: percentile(sorted, 0.5), p90: percentile(sorted, 0.9), p99: percentile(sorted, 0.99) };
+  };
+  return {
+    streams: n,
+    seconds: elapsedS,
+    count: ttft.length,
+    rps: ttft.length / elapsedS,
+    errors,
+    ttft: stats(ttft),
+    total: stats(total),
+  };
+}
+
+/** `streams` with a warm-up and the peer's CPU time per stream. */
+export async function measureStreams({ warmupSeconds, pid, ...opts }) {
+  if (warmupSeconds > 0) await streams({ ...opts, seconds: warmupSeconds });
+  const cpu0 = cpuMs(pid);
+  const s0 = snapshot();
+  const r = await streams(opts);
+  const s1 = snapshot();
+  const cpu1 = cpuMs(pid);
+  const cpuUsPerReq =
+    cpu0 === null || cpu1 === null || r.count === 0 ? null : ((cpu1 - cpu0) * 1000) / r.count;
+  return { ...r, cpuUsPerReq, ...background(s0, s1) };
 }

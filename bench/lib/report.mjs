@@ -67,6 +67,40 @@ export function analyse(r) {
       });
     }
   }
+  // Throughput: the best closed-loop req/s with p99 < 10 ms, against the floor's.
+  for (const [id, min] of [
+    ['router-kafka-noshadow', 0.8],
+    ['router-kafka', 0.5],
+    ['router-inproc-noshadow', 0.8],
+    ['router-inproc', 0.5],
+  ]) {
+    const p = rowById[id];
+    const at16 = (row) => row?.levels?.find((l) => l.connections === 16)?.rps;
+    if (!p || !at16(p) || !at16(undici)) continue;
+    const ratio = at16(p) / at16(undici);
+    const best =
+      p.best && undici?.best
+        ? `; best with p99 < 10 ms ${int(p.best.rps)} vs ${int(undici.best.rps)} req/s = ${x(p.tpVsUndici)}`
+        : '';
+    targets.push({
+      name: `Closed-loop throughput at 16 connections ≥ ${min}x the undici floor: ${p.label}`,
+      detail: `${int(at16(p))} vs ${int(at16(undici))} req/s = ${x(ratio)}${best}`,
+      met: ratio >= min,
+      context: id.startsWith('router-inproc') && Boolean(rowById['router-kafka']),
+    });
+  }
+  // Streaming: time to first token at STREAMS concurrent streams, against the floor's.
+  const streams = Object.fromEntries((r.streaming ?? []).map((s) => [s.id, s]));
+  const sFloor = streams['undici'];
+  for (const id of ['router-kafka', 'router-inproc']) {
+    const sr = streams[id];
+    if (!sr || !sFloor || (id === 'router-inproc' && streams['router-kafka'])) continue;
+    targets.push({
+      name: `Streaming time to first token ≤ the floor + 2 ms at ${sr.streams} streams, with the shadow (${sr.label})`,
+      detail: `p50 ${ms(sr.ttft.p50)} vs ${ms(sFloor.ttft.p50)} ms = ${signedMs(sr.ttft.p50 - sFloor.ttft.p50)} ms (p99 ${ms(sr.ttft.p99)} vs ${ms(sFloor.ttft.p99)} ms)`,
+      met: sr.ttft.p50 - sFloor.ttft.p50 <= 2,
+    });
+  }
   let iso = null;
   if (r.isolation) {
     const healthy = r.isolation.scenarios.find((s) => s.id === 'healthy');
@@ -81,6 +115,12 @@ export function analyse(r) {
       hr.length > 1
         ? `; the healthy rounds alone ranged ${ms(Math.min(...hr))}-${ms(Math.max(...hr))} ms`
         : '';
+    if (hr.length > 1)
+      targets.push({
+        name: 'Healthy-shadow primary p99 stable across rounds (the largest round p99 at most 1.5x the smallest)',
+        detail: `rounds ${hr.map((v) => ms(v)).join(', ')} ms: ${x(Math.max(...hr) / Math.min(...hr))}; worst event-loop delay per round ${healthy.result.roundsLoopLagMaxMs.map((v) => (Number.isFinite(v) ? v.toFixed(1) : 'n/a')).join(', ')} ms`,
+        met: Math.max(...hr) / Math.min(...hr) <= 1.5,
+      });
     for (const s of iso.filter((s) => ['slow', 'errors', 'drops'].includes(s.id)))
       targets.push({
         name: `Primary p99 within 5% of the healthy-shadow p99: ${s.label.replace(/^\([iv]+\) /, '')}`,
@@ -192,6 +232,40 @@ function throughputTable(a) {
     p.best ? int(p.best.cpuUsPerReq) : '—',
   ]);
   return { head, rows };
+}
+
+const signedMs = (v) => `${v >= 0 ? '+' : ''}${ms(v)}`;
+
+function streamingTable(r) {
+  const rows = r.streaming ?? [];
+  const by = Object.fromEntries(rows.map((s) => [s.id, s]));
+  const head = [
+    'Peer',
+    'TTFT p50 ms',
+    'TTFT p90 ms',
+    'TTFT p99 ms',
+    'added TTFT p50 vs direct ms',
+    'vs the undici floor ms',
+    'stream p50 ms',
+    'streams/s',
+    'CPU µs/stream',
+    'other CPU %',
+  ];
+  const body = rows.map((s) => [
+    s.label,
+    ms(s.ttft.p50),
+    ms(s.ttft.p90),
+    ms(s.ttft.p99),
+    s.id === 'direct' || !by['direct'] ? '—' : signedMs(s.ttft.p50 - by['direct'].ttft.p50),
+    s.id === 'direct' || s.id === 'undici' || !by['undici']
+      ? '—'
+      : signedMs(s.ttft.p50 - by['undici'].ttft.p50),
+    ms(s.total.p50),
+    int(s.rps),
+    int(s.cpuUsPerReq),
+    int(s.foreignPct),
+  ]);
+  return { head, rows: body };
 }
 
 function levelsTable(a, levels) {
@@ -358,6 +432,10 @@ export function renderConsole(r) {
   out.push('Per concurrency level: req/s / p99 ms', textTable(lv.head, lv.rows), '');
   if (a.decomposition)
     out.push('Where the added latency comes from', textTable(DECOMP_HEAD, a.decomposition), '');
+  if (r.streaming?.length) {
+    const st = streamingTable(r);
+    out.push(`Streaming: ${r.streaming[0].streams} concurrent streams`, textTable(st.head, st.rows), '');
+  }
   if (a.iso) {
     const it = isolationTable(a);
     out.push(
@@ -395,6 +473,18 @@ export function renderConsole(r) {
     out.push('  top inclusive (Aviary code):');
     for (const c of pf.topInclusive.slice(0, 12))
       out.push(`  ${c.pct.toFixed(1).padStart(5)}%  ${perReq(c)}  ${c.name}`);
+    const sp = pf.streaming;
+    if (sp?.requests) {
+      const perStream = (c) => `${int((c.ms * 1000) / sp.requests).padStart(5)} µs/stream`;
+      out.push(
+        `  streams (${sp.requests}): ${int((sp.busyMs * 1000) / sp.requests)} µs of main-thread time per stream`,
+      );
+      for (const c of sp.byConcern)
+        out.push(`  ${c.pct.toFixed(1).padStart(5)}%  ${perStream(c)}  ${c.name}`);
+      out.push('  streams, top self time:');
+      for (const c of sp.topSelf.slice(0, 12))
+        out.push(`  ${c.pct.toFixed(1).padStart(5)}%  ${perStream(c)}  ${c.name}`);
+    }
   }
   if (r.notes.length) out.push('', 'Notes', ...r.notes.map((n) => `  - ${n}`));
   return out.join('\n');
@@ -421,8 +511,8 @@ export async function renderMarkdown(r, root) {
     '',
     '```sh',
     'npm ci',
-    'npm run bench                # npm run build, then the full run: about 4.5 minutes, writes this file',
-    'npm run bench -- --quick     # smoke run, about 1.5 minutes, written to a temp file',
+    'npm run bench                # npm run build, then the full run: about 6 minutes, writes this file',
+    'npm run bench -- --quick     # smoke run, about 2 minutes, written to a temp file',
     '# or, with dist/ already built: node bench/router-bench.mjs [--quick]',
     '```',
     '',
@@ -511,7 +601,11 @@ export async function renderMarkdown(r, root) {
     '',
     'Request: `POST /v1/chat/completions`, non-streaming, 150-byte JSON body (one user message, ' +
       '`max_tokens` 64); the answer is a ~600-byte chat completion. No stickiness header, so the router buckets ' +
-      'each request at random. Peers:',
+      "each request at random; the **sticky users** rows are the issue's client instead: every request from one " +
+      'of 1,000 users in turn (a `user` field, so the split is sticky and the request carries a stickiness ' +
+      'bucket), with a system + user message (~300 bytes). Every request carries a router API key ' +
+      '(`Authorization: Bearer`, created through the admin API; client authentication is on, as in ' +
+      'production), and the router writes its access log (one JSON line per request) to its stdout, piped to a log file. Peers:',
     '',
     ...a.rows.map((p) => `- **${p.label}**: ${p.describe}.`),
     '',
@@ -603,6 +697,22 @@ export async function renderMarkdown(r, root) {
     table(lv.head, lv.rows),
     '',
   );
+  if (r.streaming?.length) {
+    const st = streamingTable(r);
+    md.push(
+      '## Streaming',
+      '',
+      `${r.streaming[0].streams} streamed chat completions at once in a closed loop (each connection sends the next ` +
+        `when its stream ended), ${P.streamSeconds} s after ${P.streamWarmup} s warm-up; the upstreams answer with ` +
+        '32 content chunks 10 ms apart (demo-llm `streamChunks` / `chunkIntervalMs`), both of them, so a shadow ' +
+        'copy streams the same way. Time to first token (TTFT) is from sending the request to the first body ' +
+        'chunk with content, at the client. The router rows are the same processes as above; "shadow 1.0" ' +
+        'mirrors every stream to the candidate as a stream.',
+      '',
+      table(st.head, st.rows),
+      '',
+    );
+  }
   if (a.iso) {
     const it = isolationTable(a);
     md.push(
@@ -679,6 +789,27 @@ export async function renderMarkdown(r, root) {
       ),
       '',
     );
+    const sp = pf.streaming;
+    if (sp?.requests) {
+      const perStream = (c) => int((c.ms * 1000) / sp.requests);
+      md.push(
+        `Then, in the same profiled process, ${sp.load.streams} concurrent streams with the shadow for ` +
+          `${P.streamSeconds} s (${sp.requests} streams, TTFT p50 ${ms(sp.load.ttft.p50)} ms under the profiler); ` +
+          `the main thread was busy ${int((sp.busyMs * 1000) / sp.requests)} µs per stream (each stream is 34 ` +
+          'upstream chunks passed on, and its shadow copy read).',
+        '',
+        table(
+          ['Concern (streams)', 'share', 'µs per stream'],
+          sp.byConcern.map((c) => [c.name, `${c.pct.toFixed(1)}%`, perStream(c)]),
+        ),
+        '',
+        table(
+          ['Function (streams, self time)', 'share', 'µs per stream'],
+          sp.topSelf.slice(0, 12).map((c) => [`\`${c.name}\``, `${c.pct.toFixed(1)}%`, perStream(c)]),
+        ),
+        '',
+      );
+    }
   }
   const kafkaLine = r.kafkaStats
     ? `Kafka sink over the Kafka router process's life: ${r.kafkaStats.published} events published, ${r.kafkaStats.dropped} dropped, ${r.kafkaStats.buffered} still buffered at the end.`

@@ -35,6 +35,10 @@ export interface Behaviour {
   badToolCallRate?: number;
   /** Share of json_schema answers that are valid JSON but do not match the schema. */
   schemaViolationRate?: number;
+  /** Streams: this long between chunks, whatever their size (overrides tokensPerSecond); 0 = off. */
+  chunkIntervalMs?: number;
+  /** Streams: the answer in exactly this many content chunks (0 = a few words each). */
+  streamChunks?: number;
   /** How far this server's embeddings stray from the shared direction (cosine ≈ 1/√(1+drift²)). */
   embeddingDrift?: number;
 }
@@ -59,6 +63,8 @@ const FINE: FullBehaviour = Object.freeze({
   badToolCallRate: 0,
   schemaViolationRate: 0,
   embeddingDrift: 0.05,
+  chunkIntervalMs: 0,
+  streamChunks: 0,
 });
 
 const preset = (overrides: Partial<FullBehaviour>): Readonly<FullBehaviour> =>
@@ -131,6 +137,8 @@ const RANGES: Readonly<Record<NumericField, readonly [number, number]>> = {
   badToolCallRate: [0, 1],
   schemaViolationRate: [0, 1],
   embeddingDrift: [0, 100],
+  chunkIntervalMs: [0, 60_000],
+  streamChunks: [0, 100_000],
 };
 const OPTIONAL: ReadonlySet<Field> = new Set<Field>([
   'tokensPerSecond',
@@ -143,6 +151,8 @@ const OPTIONAL: ReadonlySet<Field> = new Set<Field>([
   'badToolCallRate',
   'schemaViolationRate',
   'embeddingDrift',
+  'chunkIntervalMs',
+  'streamChunks',
 ]);
 
 function isField(key: string): key is NumericField {

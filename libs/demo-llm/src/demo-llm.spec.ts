@@ -667,3 +667,26 @@ describe('demo-llm: the other OpenAI APIs (real openai SDK)', () => {
     expect(text).toContain('Answer from baseline');
   });
 });
+
+describe('demo-llm stream pacing for benchmarks', () => {
+  it.each([8, 32, 37])('streams exactly %i content chunks, chunkIntervalMs apart', async (n) => {
+    const server = await start({ behaviour: { streamChunks: n, chunkIntervalMs: 5 } });
+    const started = Date.now();
+    let chunks = 0;
+    let text = '';
+    for await (const c of await client(server).chat.completions.create({
+      model: 'm',
+      messages: user('hi'),
+      stream: true,
+    })) {
+      const d = c.choices[0]?.delta.content;
+      if (d) {
+        chunks++;
+        text += d;
+      }
+    }
+    expect(chunks).toBe(n);
+    expect(text).toContain('Answer from baseline');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(n * 5 - 5);
+  });
+});

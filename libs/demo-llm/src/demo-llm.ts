@@ -498,12 +498,16 @@ class DemoLlmServer implements DemoLlm {
     behaviour: Readonly<FullBehaviour>,
   ): void {
     const res = ex.res;
-    const { first, pieces, tail } = renderStream(plan, splitIntoDeltas(text));
+    const { first, pieces, tail } = renderStream(
+      plan,
+      behaviour.streamChunks > 0 ? evenSlices(text, behaviour.streamChunks) : splitIntoDeltas(text),
+    );
     const tps = behaviour.tokensPerSecond;
+    const every = behaviour.chunkIntervalMs;
     // JSON escapes newlines inside data, so every raw \n is framing.
     const frame = behaviour.sseCrlf ? (t: string) => t.replace(/\n/g, '\r\n') : (t: string) => t;
 
-    if (!(tps > 0)) {
+    if (!(tps > 0) && !(every > 0)) {
       let all = first;
       for (const p of pieces) all += p.text;
       all += tail;
@@ -529,7 +533,7 @@ class DemoLlmServer implements DemoLlm {
           res.write(frame(piece.text));
           next();
         },
-        (estimateTokens(piece.chars) / tps) * 1000,
+        every > 0 ? every : (estimateTokens(piece.chars) / tps) * 1000,
       );
     };
     next();
@@ -680,6 +684,15 @@ class DemoLlmServer implements DemoLlm {
       errorBody(`Unknown request URL: ${method} ${path}.`, 'invalid_request_error', null, 'unknown_url'),
     );
   }
+}
+
+/** `text` in exactly `n` slices of about equal length (one per character when it is shorter). */
+function evenSlices(text: string, n: number): string[] {
+  const count = Math.min(n, text.length);
+  const out: string[] = [];
+  for (let i = 0; i < count; i++)
+    out.push(text.slice(Math.floor((i * text.length) / count), Math.floor(((i + 1) * text.length) / count)));
+  return out;
 }
 
 const PAD_SENTENCE = ' This sentence pads the answer to the size the demo behaviour asks for.';

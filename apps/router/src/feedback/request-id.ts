@@ -1,5 +1,6 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { ServingRole } from '@aviary/contracts';
+import { randomToken } from '../http/random-token';
 
 /** What a request id remembers about who served it, so feedback can be attributed later by any replica. */
 export interface ServedBy {
@@ -31,7 +32,7 @@ export class RequestIds {
   constructor(private readonly secret: Buffer) {}
 
   issue(served: ServedBy): string {
-    const nonce = randomBytes(9).toString('base64url');
+    const nonce = randomToken(9);
     const payload = encodePayload(served).toString('base64url');
     return `${PREFIX}${nonce}.${payload}.${this.mac(nonce, payload)}`;
   }
@@ -60,17 +61,35 @@ export class RequestIds {
   }
 }
 
+/** The encoded strings of a payload, by what they encode: a router serves few model versions. */
+const encodedStrings = new Map<string, Buffer>();
+const MAX_CACHED = 1024;
+
+function stringsOf(s: ServedBy): Buffer {
+  const key = `${s.model}\u0000${s.versionId}\u0000${s.versionLabel}\u0000${s.rolloutId ?? ''}`;
+  let encoded = encodedStrings.get(key);
+  if (!encoded) {
+    const strings = [s.model, s.versionId, s.versionLabel, s.rolloutId ?? ''].map((x) =>
+      Buffer.from(x, 'utf8').subarray(0, 255),
+    );
+    encoded = Buffer.concat(strings.flatMap((b) => [Buffer.from([b.length]), b]));
+    if (encodedStrings.size >= MAX_CACHED) encodedStrings.clear();
+    encodedStrings.set(key, encoded);
+  }
+  return encoded;
+}
+
 function encodePayload(s: ServedBy): Buffer {
-  const strings = [s.model, s.versionId, s.versionLabel, s.rolloutId ?? ''].map((x) =>
-    Buffer.from(x, 'utf8').subarray(0, 255),
-  );
-  const head = Buffer.alloc(9);
-  head.writeUInt8(ROLE_CODES[s.role], 0);
-  head.writeUInt32BE(s.revision >>> 0, 1);
-  head.writeUInt32BE(s.at >>> 0, 5);
+  const strings = stringsOf(s);
   // The bucket trails the strings, so ids without it (issued by older routers) still decode.
-  const bucket = s.stickinessBucket === undefined ? [] : [Buffer.from([bucketByte(s.stickinessBucket)])];
-  return Buffer.concat([head, ...strings.flatMap((b) => [Buffer.from([b.length]), b]), ...bucket]);
+  const withBucket = s.stickinessBucket !== undefined;
+  const buf = Buffer.allocUnsafe(9 + strings.length + (withBucket ? 1 : 0));
+  buf.writeUInt8(ROLE_CODES[s.role], 0);
+  buf.writeUInt32BE(s.revision >>> 0, 1);
+  buf.writeUInt32BE(s.at >>> 0, 5);
+  strings.copy(buf, 9);
+  if (withBucket) buf.writeUInt8(bucketByte(s.stickinessBucket ?? null), 9 + strings.length);
+  return buf;
 }
 
 const NO_BUCKET = 0xff;

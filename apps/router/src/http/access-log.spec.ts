@@ -1,7 +1,10 @@
-import { createServer } from 'node:http';
+import fs, { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { AccessLog } from './access-log';
+import { AccessLog, accessLogDestination } from './access-log';
 import { RequestScope } from './request-scope';
 
 function capture() {
@@ -57,6 +60,38 @@ describe(AccessLog.name, () => {
       ]);
     } finally {
       server.close();
+    }
+  });
+});
+
+describe(accessLogDestination.name, () => {
+  it('writes lines of requests that end one after another in a few batched writes, none lost', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'aviary-access-log-'));
+    const file = join(dir, 'access.log');
+    const write = jest.spyOn(fs, 'write');
+    try {
+      const log = new AccessLog(accessLogDestination(file));
+      for (let i = 0; i < 40; i++) {
+        // A finished response, one every millisecond or so (a sequential client).
+        const res = {
+          once: (_event: string, done: () => void) => setImmediate(done),
+          headersSent: true,
+          statusCode: 200,
+          writableFinished: true,
+        } as unknown as ServerResponse;
+        log.watch(new RequestScope('POST', `/v1/chat/completions?i=${i}`), res);
+        await new Promise((r) => setTimeout(r, 1));
+      }
+      await log.flush();
+      expect(write.mock.calls.length).toBeLessThanOrEqual(5);
+      const lines = readFileSync(file, 'utf8').trim().split('\n');
+      expect(lines).toHaveLength(40);
+      expect(lines.map((l) => (JSON.parse(l) as { path: string }).path)).toContain(
+        '/v1/chat/completions?i=39',
+      );
+    } finally {
+      write.mockRestore();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import type { RouterKey } from '../auth/router-keys';
+import { randomToken } from './random-token';
 
 /**
  * What the router learns about one HTTP request while serving it, for the access log and the
@@ -27,7 +27,7 @@ export class RequestScope {
 
   /** The request id of the answer: the signed one once issued, else an unsigned one made now. */
   get requestId(): string {
-    return (this.requestIdValue ??= `avy-${randomBytes(9).toString('base64url')}`);
+    return (this.requestIdValue ??= `avy-${randomToken(9)}`);
   }
 
   set requestId(id: string) {

@@ -48,9 +48,11 @@ export async function pipeStream(
     'cache-control': 'no-cache',
     connection: 'keep-alive',
   });
+  // The chunk goes out first; reading it for the evidence (SSE parsing, JSON) comes after.
   const write = async (c: Buffer) => {
+    const flowing = res.write(c);
     onChunk(c);
-    if (!res.write(c)) await drainOrClose(res);
+    if (!flowing) await drainOrClose(res);
   };
   try {
     if (up.first) await write(up.first);

@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { randomToken } from '../http/random-token';
 
 export interface StickinessKey {
   /** What the split is bucketed on. */
@@ -24,7 +25,7 @@ export function stickinessKey(headers: IncomingHttpHeaders, bodyUser: string | n
   const user = header(headers, 'x-aviary-user');
   if (user) return { key: `u:${user}`, source: 'user' };
   if (bodyUser) return { key: `u:${bodyUser}`, source: 'body-user' };
-  return { key: `r:${randomBytes(9).toString('base64url')}`, source: 'random' };
+  return { key: `r:${randomToken(9)}`, source: 'random' };
 }
 
 /** 0-99: lets the analyzer check arm balance without ever seeing the key. */
