@@ -31,3 +31,5 @@ export * from './notifications/notification-kinds';
 export * from './notifications/notification-message';
 export * from './notifications/delivery-retry';
 export * from './status/guardrail-wording';
+export * from './prompts/version-prompt';
+export * from './prompts/version-diff';

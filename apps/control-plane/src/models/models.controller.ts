@@ -24,6 +24,10 @@ function presentVersion(v: VersionRecord) {
     endpoints: v.endpoints.length > 0 ? v.endpoints : null,
     maxResponseBytes: v.maxResponseBytes,
     totalTimeoutMs: v.totalTimeoutMs,
+    systemPrompt: v.systemPrompt,
+    promptVariables: v.promptVariables,
+    defaultParameters: v.defaultParameters,
+    enforcedParameters: v.enforcedParameters,
     metadata: v.metadata,
     status: v.status,
     createdAt: v.createdAt,
@@ -90,6 +94,15 @@ export class ModelsController {
   @Get(':model/versions/:version')
   async version(@Param('model') model: string, @Param('version') version: string) {
     return presentVersion(await this.models.getVersion(model, version));
+  }
+
+  @Get(':model/versions/:version/diff/:other')
+  @ApiOperation({
+    summary:
+      'What differs between two versions: upstream settings, parameters, variables, and the system prompt as a line diff',
+  })
+  diff(@Param('model') model: string, @Param('version') version: string, @Param('other') other: string) {
+    return this.models.diffVersions(model, version, other);
   }
 
   @Post(':model/revert')

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { hostAllowed } from '@aviary/config';
 import { randomUUID } from 'node:crypto';
-import { DomainError } from '@aviary/domain';
+import { type DecodingParameters, diffVersions, DomainError, type VersionDiff } from '@aviary/domain';
 import { isUniqueViolation, type Prisma } from '@aviary/persistence';
 import { CONTROL_PLANE_CONFIG, type ControlPlaneConfig } from '../config/control-plane.config';
 import { CredentialsService } from '../credentials/credentials.service';
@@ -73,6 +73,10 @@ export class ModelsService {
           endpoints: input.endpoints ?? [],
           maxResponseBytes: input.maxResponseBytes ?? null,
           totalTimeoutMs: input.totalTimeoutMs ?? null,
+          systemPrompt: input.systemPrompt ?? null,
+          promptVariables: input.promptVariables ?? {},
+          defaultParameters: input.defaultParameters ?? {},
+          enforcedParameters: input.enforcedParameters ?? {},
           metadata: input.metadata as Prisma.InputJsonValue,
         });
       } catch (err) {
@@ -121,4 +125,30 @@ export class ModelsService {
       );
     return version;
   }
+
+  /** What changes for a request served by version `b` instead of `a` (the same model's). */
+  async diffVersions(modelRef: string, a: string, b: string): Promise<VersionDiff> {
+    const from = await this.getVersion(modelRef, a);
+    const to = await this.getVersion(modelRef, b);
+    return diffVersions(forDiff(from), forDiff(to));
+  }
+}
+
+function forDiff(v: VersionRecord) {
+  const map = <T>(value: Prisma.JsonValue): T =>
+    (typeof value === 'object' && value !== null && !Array.isArray(value) ? value : {}) as T;
+  return {
+    label: v.label,
+    upstreamBaseUrl: v.upstreamBaseUrl,
+    upstreamModel: v.upstreamModel,
+    timeoutMs: v.timeoutMs,
+    apiKeyRef: v.apiKeyRef,
+    endpoints: v.endpoints.length > 0 ? v.endpoints : null,
+    maxResponseBytes: v.maxResponseBytes,
+    totalTimeoutMs: v.totalTimeoutMs,
+    systemPrompt: v.systemPrompt,
+    promptVariables: map<Record<string, string>>(v.promptVariables),
+    defaultParameters: map<DecodingParameters>(v.defaultParameters),
+    enforcedParameters: map<DecodingParameters>(v.enforcedParameters),
+  };
 }
