@@ -12,22 +12,12 @@ import { RolloutsService } from '../rollouts/rollouts.service';
 import { type ModelRecord, type VersionRecord } from './model.repository';
 import { createModelSchema, createVersionSchema } from './model.schemas';
 import { ModelsService } from './models.service';
+import { versionSettings } from './version.settings';
 
 function presentVersion(v: VersionRecord) {
   return {
     id: v.id,
-    label: v.label,
-    upstreamBaseUrl: v.upstreamBaseUrl,
-    upstreamModel: v.upstreamModel,
-    timeoutMs: v.timeoutMs,
-    apiKeyRef: v.apiKeyRef,
-    endpoints: v.endpoints.length > 0 ? v.endpoints : null,
-    maxResponseBytes: v.maxResponseBytes,
-    totalTimeoutMs: v.totalTimeoutMs,
-    systemPrompt: v.systemPrompt,
-    promptVariables: v.promptVariables,
-    defaultParameters: v.defaultParameters,
-    enforcedParameters: v.enforcedParameters,
+    ...versionSettings(v),
     metadata: v.metadata,
     status: v.status,
     createdAt: v.createdAt,

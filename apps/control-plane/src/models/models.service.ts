@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { hostAllowed } from '@aviary/config';
 import { randomUUID } from 'node:crypto';
-import { type DecodingParameters, diffVersions, DomainError, type VersionDiff } from '@aviary/domain';
+import { diffVersions, DomainError, type VersionDiff } from '@aviary/domain';
 import { isUniqueViolation, type Prisma } from '@aviary/persistence';
 import { CONTROL_PLANE_CONFIG, type ControlPlaneConfig } from '../config/control-plane.config';
 import { CredentialsService } from '../credentials/credentials.service';
@@ -9,6 +9,7 @@ import { FlagPublicationRepository } from '../flags/flag-publication.repository'
 import { FlagReconciler } from '../flags/flag-reconciler.service';
 import { type CreateModelInput, type CreateVersionInput } from './model.schemas';
 import { type ModelRecord, ModelRepository, type VersionRecord } from './model.repository';
+import { versionSettings } from './version.settings';
 
 const REGISTRATION_TRANSACTION = { maxWait: 10_000, timeout: 20_000 } as const;
 
@@ -130,25 +131,6 @@ export class ModelsService {
   async diffVersions(modelRef: string, a: string, b: string): Promise<VersionDiff> {
     const from = await this.getVersion(modelRef, a);
     const to = await this.getVersion(modelRef, b);
-    return diffVersions(forDiff(from), forDiff(to));
+    return diffVersions(versionSettings(from), versionSettings(to));
   }
-}
-
-function forDiff(v: VersionRecord) {
-  const map = <T>(value: Prisma.JsonValue): T =>
-    (typeof value === 'object' && value !== null && !Array.isArray(value) ? value : {}) as T;
-  return {
-    label: v.label,
-    upstreamBaseUrl: v.upstreamBaseUrl,
-    upstreamModel: v.upstreamModel,
-    timeoutMs: v.timeoutMs,
-    apiKeyRef: v.apiKeyRef,
-    endpoints: v.endpoints.length > 0 ? v.endpoints : null,
-    maxResponseBytes: v.maxResponseBytes,
-    totalTimeoutMs: v.totalTimeoutMs,
-    systemPrompt: v.systemPrompt,
-    promptVariables: map<Record<string, string>>(v.promptVariables),
-    defaultParameters: map<DecodingParameters>(v.defaultParameters),
-    enforcedParameters: map<DecodingParameters>(v.enforcedParameters),
-  };
 }
