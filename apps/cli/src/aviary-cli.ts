@@ -17,6 +17,8 @@ import {
   type TimeStyle,
   type RouterKeyView,
   type TokenView,
+  versionDiffText,
+  type VersionDiffView,
 } from './format';
 import { parsePlanFile } from './plan-file';
 
@@ -61,6 +63,8 @@ usage: aviary <command> [arguments] [--json] [--utc]
   get rollouts | rollouts [--model m] [--active]
                                          list rollouts, newest first
   history <model> [--limit n]            a model's rollouts and how each ended
+  diff <model> <version> <version>       what changes between two versions: upstream, parameters,
+                                         prompt variables, and the system prompt line by line
   events <rollout> [--detail]            the decision log in plain words, oldest first
   create -f <plan.yaml|json> [--start] [--reason r]
                                          create a rollout from a file (the POST /api/v1/rollouts body)
@@ -310,6 +314,16 @@ export async function runCli(
         const q = new URLSearchParams({ model: model.name, limit: String(limit) });
         const l = await api.call<{ items: RolloutView[] }>('GET', `/api/v1/rollouts?${q.toString()}`);
         print(l, historyTable(l.items, time()));
+        break;
+      }
+      case 'diff': {
+        const [a, b, ...rest] = more;
+        noMore(rest);
+        // `need` falls back to the first argument when given undefined: check the labels here.
+        if (!first || !a || !b) throw new CliError('diff needs a model and two version labels', EXIT.usage);
+        const path = `/api/v1/models/${encodeURIComponent(first)}/versions/${encodeURIComponent(a)}/diff/${encodeURIComponent(b)}`;
+        const d = await api.call<VersionDiffView>('GET', path);
+        print(d, versionDiffText(first, d));
         break;
       }
       case 'events': {

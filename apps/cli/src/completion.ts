@@ -4,6 +4,7 @@ export const COMMAND_OPTIONS: Readonly<Record<string, readonly string[]>> = {
   get: ['--watch', '--interval'],
   rollouts: ['--model', '--active'],
   history: ['--limit'],
+  diff: [],
   events: ['--detail'],
   create: ['--file', '--start', '--reason'],
   start: [],

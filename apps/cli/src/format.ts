@@ -346,3 +346,28 @@ export function tokensTable(tokens: readonly TokenView[], t: TimeStyle): string 
     ]),
   ]);
 }
+
+/** GET /api/v1/models/{model}/versions/{a}/diff/{b}. */
+export interface VersionDiffView {
+  from: string;
+  to: string;
+  identical: boolean;
+  changes: { field: string; from: unknown; to: unknown }[];
+  systemPrompt: { op: ' ' | '+' | '-'; text: string }[] | null;
+}
+
+/** Like `diff -u` for people: the settings that changed, then the system prompt's lines. */
+export function versionDiffText(model: string, d: VersionDiffView): string {
+  if (d.identical) return `${model}: ${d.from} and ${d.to} send the same requests to the same place`;
+  const show = (v: unknown) => (v === null || v === undefined ? '(not set)' : JSON.stringify(v));
+  const lines = [`--- ${model} ${d.from}`, `+++ ${model} ${d.to}`];
+  if (d.changes.length > 0) {
+    const width = Math.max(...d.changes.map((c) => c.field.length));
+    for (const c of d.changes) lines.push(`  ${c.field.padEnd(width)}  ${show(c.from)} -> ${show(c.to)}`);
+  }
+  if (d.systemPrompt) {
+    lines.push('system prompt:');
+    for (const l of d.systemPrompt) lines.push(`${l.op} ${l.text}`.trimEnd());
+  } else lines.push('system prompt: unchanged');
+  return lines.join('\n');
+}

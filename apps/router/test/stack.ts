@@ -57,6 +57,8 @@ export async function startStack(
     /** Extra fields for the versions' registration (endpoints, maxResponseBytes, totalTimeoutMs…). */
     baselineVersion?: Record<string, unknown>;
     candidateVersion?: Record<string, unknown>;
+    /** The candidate version calls the baseline's server and model (a prompt-only change). */
+    sameUpstream?: boolean;
   } = {},
 ): Promise<Stack> {
   const cp = await startTestControlPlane({ AVIARY_ANALYSIS: 'manual', ...opts.controlPlaneEnv });
@@ -77,8 +79,9 @@ export async function startStack(
   });
   await cp.api('POST', `/api/v1/models/${model}/versions`, {
     label: 'v2',
-    upstreamBaseUrl: candidate.url,
-    upstreamModel: 'cand-8b',
+    ...(opts.sameUpstream
+      ? { upstreamBaseUrl: baseline.url, upstreamModel: 'base-8b', apiKeyRef: 'router-test-baseline' }
+      : { upstreamBaseUrl: candidate.url, upstreamModel: 'cand-8b' }),
     timeoutMs: opts.candidateTimeoutMs ?? 5000,
     ...opts.candidateVersion,
   });

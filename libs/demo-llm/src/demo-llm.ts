@@ -67,6 +67,11 @@ export interface DemoLlmStats {
   readonly byOutcome: Readonly<Record<DemoLlmOutcome, number>>;
 }
 
+export interface DemoLlmReceived {
+  readonly kind: ApiKind;
+  readonly body: Readonly<Record<string, unknown>>;
+}
+
 export interface DemoLlm {
   readonly name: string;
   /** Base URL for OpenAI clients, ending in /v1 (e.g. http://127.0.0.1:41234/v1). */
@@ -78,6 +83,11 @@ export interface DemoLlm {
   setBehaviour(update: Partial<Behaviour> | BehaviourPreset): FullBehaviour;
   behaviour(): FullBehaviour;
   stats(): DemoLlmStats;
+  /**
+   * The last requests it received (up to 100, oldest first), as parsed JSON: what a router or a
+   * golden-set run actually sent (system prompt, parameters). Also served at GET /admin/received.
+   */
+  received(): readonly DemoLlmReceived[];
   /** Stops listening and destroys open connections (hung and keep-alive ones included). Idempotent. */
   close(): Promise<void>;
 }
@@ -100,6 +110,7 @@ const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
 const ADMIN_MAX_BODY_BYTES = 64 * 1024;
 const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 const ANSWER_CACHE_SIZE = 1024;
+const RECEIVED_KEPT = 100;
 const ANSWER_CACHE_MAX_PROMPT = 4096;
 
 function errorBody(message: string, type: string, param: string | null, code: string | null): string {
@@ -206,6 +217,7 @@ class DemoLlmServer implements DemoLlm {
   private readonly maxBodyBytes: number;
   private readonly modelsBody: string;
   private readonly answers = new Map<string, string>();
+  private readonly receivedLog: DemoLlmReceived[] = [];
   private answersLengthFactor = 1;
   private sequence = 0;
   private inFlight = 0;
@@ -253,6 +265,10 @@ class DemoLlmServer implements DemoLlm {
     };
   }
 
+  received(): readonly DemoLlmReceived[] {
+    return [...this.receivedLog];
+  }
+
   close(): Promise<void> {
     this.closing ??= new Promise<void>((resolve) => {
       this.server.close(() => resolve());
@@ -297,6 +313,8 @@ class DemoLlmServer implements DemoLlm {
       if (method === 'PUT' || method === 'PATCH' || method === 'POST') return this.adminUpdate(req, res);
       return this.methodNotAllowed(req, res, method, path);
     }
+    if (method === 'GET' && path === '/admin/received')
+      return this.send(res, 200, JSON.stringify(this.receivedLog));
     if (method === 'GET' && path === '/admin/stats') return this.send(res, 200, JSON.stringify(this.stats()));
     if (method === 'GET' && path === '/admin/presets') return this.send(res, 200, JSON.stringify(BEHAVIOURS));
     if (method === 'GET' && (path === '/health' || path === '/healthz')) {
@@ -340,6 +358,10 @@ class DemoLlmServer implements DemoLlm {
     if (ex.closed) return;
     const parsed = parseJson(body);
     if (!parsed.ok) return this.finish(ex, 400, BAD_JSON, 'badRequest');
+    if (typeof parsed.value === 'object' && parsed.value !== null && !Array.isArray(parsed.value)) {
+      this.receivedLog.push({ kind, body: parsed.value as Record<string, unknown> });
+      if (this.receivedLog.length > RECEIVED_KEPT) this.receivedLog.shift();
+    }
     const request = parseApiRequest(kind, parsed.value);
     if (isRequestProblem(request)) {
       return this.finish(

@@ -15,6 +15,7 @@ export {
   startDemoLlm,
   type DemoLlm,
   type DemoLlmOptions,
+  type DemoLlmReceived,
   type DemoLlmOutcome,
   type DemoLlmStats,
 } from './demo-llm';

@@ -32,3 +32,5 @@ export * from './notifications/notification-message';
 export * from './notifications/delivery-retry';
 export * from './status/guardrail-wording';
 export * from './status/rollout-story';
+export * from './prompts/version-prompt';
+export * from './prompts/version-diff';

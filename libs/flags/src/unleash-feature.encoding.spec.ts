@@ -170,6 +170,49 @@ describe('unleash feature encoding', () => {
       expect(Object.keys(plain.target)).not.toContain('endpoints');
     });
 
+    it('carries each version’s prompt and parameters: the target’s, the shadow’s and the fallback’s', () => {
+      const prompted = {
+        ...candidate,
+        prompt: {
+          systemPrompt: 'Be brief, {{name}}.',
+          promptVariables: { name: 'friend' },
+          defaultParameters: { temperature: 0.2, stop: ['\n\n'] },
+          enforcedParameters: { max_tokens: 64 },
+        },
+      };
+      const basePrompt = { ...baseline, prompt: { systemPrompt: 'Be thorough.' } };
+      const r = routing({
+        baseline: basePrompt,
+        candidate: prompted,
+        shadow: { target: prompted, sampleRate: 1 },
+      });
+      const base = decodePayloadValue(JSON.stringify(encodeRoutingPayload(r, 'baseline')));
+      const cand = decodePayloadValue(JSON.stringify(encodeRoutingPayload(r, 'candidate')));
+      expect(base?.target.prompt).toEqual({ systemPrompt: 'Be thorough.' });
+      expect(base?.shadow?.target.prompt).toEqual(prompted.prompt);
+      expect(cand?.target.prompt).toEqual(prompted.prompt);
+      expect(cand?.fallback?.prompt).toEqual({ systemPrompt: 'Be thorough.' });
+    });
+
+    it('leaves an empty prompt out, so versions without one encode to the bytes they always did', () => {
+      const empty = {
+        ...baseline,
+        prompt: { systemPrompt: null, promptVariables: {}, defaultParameters: {} },
+      };
+      expect(JSON.stringify(encodeRoutingPayload(routing({ baseline: empty }), 'baseline'))).toBe(
+        JSON.stringify(encodeRoutingPayload(routing(), 'baseline')),
+      );
+    });
+
+    it('refuses a payload larger than unleash-server takes in one request, naming the prompt', () => {
+      // Quotes double when the payload is escaped into the strategy request.
+      const variables = Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`v${i}`, '"'.repeat(1000)]));
+      const huge = { ...candidate, prompt: { systemPrompt: '"'.repeat(8000), promptVariables: variables } };
+      expect(() => encodeRoutingPayload(routing({ baseline: huge, candidate: huge }), 'candidate')).toThrow(
+        /candidate\.target\.prompt .* more than the 96000 unleash-server accepts/,
+      );
+    });
+
     it('ignores fields a newer publisher added', () => {
       const payload = { ...encodeRoutingPayload(routing(), 'candidate'), futureField: 'x' };
       const decoded = decodeRoutingVariant({

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { endpointSchema } from '@aviary/contracts';
+import { endpointSchema, versionPromptSchema } from '@aviary/contracts';
 import {
   flagNameForModel,
   type ModelRouting,
@@ -33,6 +33,8 @@ export const ROUTING_STRATEGY = 'flexibleRollout';
  */
 export const ROUTING_FLAG_TYPE = 'permission';
 const VARIANT_WEIGHT = 1000;
+/** Under unleash-server's 100 kB body limit, with room for the rest of the strategy request. */
+export const MAX_ENCODED_PAYLOAD_BYTES = 96_000;
 
 export type RoutingRole = typeof CANDIDATE_VARIANT | typeof BASELINE_VARIANT;
 
@@ -49,6 +51,7 @@ export const upstreamTargetSchema = z.object({
   endpoints: z.array(endpointSchema).min(1).readonly().nullable().optional(),
   maxResponseBytes: z.number().int().positive().nullable().optional(),
   totalTimeoutMs: z.number().int().positive().nullable().optional(),
+  prompt: versionPromptSchema.nullable().optional(),
 });
 
 /**
@@ -192,6 +195,16 @@ export function encodeRoutingPayload(routing: ModelRouting, role: RoutingRole): 
     const issue = checked.error.issues[0];
     const field = issue ? `${role}.${issue.path.join('.')}` : role;
     throw new RoutingEncodingError(routing.model, field, issue?.message ?? 'is invalid');
+  }
+  // The strategy request carries the payload as an escaped JSON string; unleash-server's admin API
+  // takes request bodies up to express' default 100 kB (Unleash/unleash#1470, kept so).
+  const size = Buffer.byteLength(JSON.stringify(JSON.stringify(payload)));
+  if (size > MAX_ENCODED_PAYLOAD_BYTES) {
+    throw new RoutingEncodingError(
+      routing.model,
+      `${role}.target.prompt`,
+      `makes the variant payload ${size} bytes, more than the ${MAX_ENCODED_PAYLOAD_BYTES} unleash-server accepts in one request`,
+    );
   }
   return payload;
 }
@@ -354,5 +367,25 @@ function copyTarget(target: UpstreamTarget): UpstreamTarget {
     ...(target.endpoints ? { endpoints: [...target.endpoints] } : {}),
     ...(target.maxResponseBytes ? { maxResponseBytes: target.maxResponseBytes } : {}),
     ...(target.totalTimeoutMs ? { totalTimeoutMs: target.totalTimeoutMs } : {}),
+    ...promptOf(target),
   };
+}
+
+/** The target's prompt part, left out when the version carries none (old bytes stay the same). */
+function promptOf(target: UpstreamTarget): Pick<UpstreamTarget, 'prompt'> {
+  const p = target.prompt;
+  if (!p) return {};
+  const prompt = {
+    ...(p.systemPrompt ? { systemPrompt: p.systemPrompt } : {}),
+    ...(p.promptVariables && Object.keys(p.promptVariables).length > 0
+      ? { promptVariables: { ...p.promptVariables } }
+      : {}),
+    ...(p.defaultParameters && Object.keys(p.defaultParameters).length > 0
+      ? { defaultParameters: { ...p.defaultParameters } }
+      : {}),
+    ...(p.enforcedParameters && Object.keys(p.enforcedParameters).length > 0
+      ? { enforcedParameters: { ...p.enforcedParameters } }
+      : {}),
+  };
+  return Object.keys(prompt).length > 0 ? { prompt } : {};
 }

@@ -1,10 +1,14 @@
 import {
+  applyChatPrompt,
+  applyParameters,
+  CHAT_PARAMETER_FIELDS,
   compareGolden,
   gradeAnswer,
   RefusalDetector,
   type GoldenComparison,
   type GoldenGrade,
   type GoldenItem,
+  type UpstreamTarget,
 } from '@aviary/domain';
 import { type UpstreamSecrets } from '@aviary/config';
 import { type Prisma, type PrismaClient } from '@aviary/persistence';
@@ -92,20 +96,16 @@ export class GoldenSetRunner {
 
   /** The version's answer, or null when the call failed (which fails the item). */
   private async ask(version: VersionForCall, item: GoldenItem): Promise<string | null> {
+    const target = toUpstreamTarget(version);
     const headers: Record<string, string> = {
       'content-type': 'application/json',
-      ...this.secrets.headersFor(toUpstreamTarget(version)),
+      ...this.secrets.headersFor(target),
     };
     try {
       const res = await fetch(`${version.upstreamBaseUrl.replace(/\/+$/, '')}/chat/completions`, {
         method: 'POST',
         headers,
-        body: JSON.stringify({
-          model: version.upstreamModel,
-          messages: item.messages,
-          temperature: 0,
-          ...(item.json ? { response_format: { type: 'json_object' } } : {}),
-        }),
+        body: JSON.stringify(goldenRequest(target, item)),
         signal: AbortSignal.timeout(version.timeoutMs),
       });
       if (!res.ok) return null;
@@ -116,4 +116,19 @@ export class GoldenSetRunner {
       return null;
     }
   }
+}
+
+/**
+ * The chat request for one golden item as the version sends it: the version's system prompt and
+ * parameters as the router would apply them (a prompt-only candidate is tested with its prompt), and
+ * temperature 0 unless the version sets one, so answers are as repeatable as the upstream allows.
+ */
+export function goldenRequest(target: UpstreamTarget, item: GoldenItem): Record<string, unknown> {
+  const request = {
+    model: target.upstreamModel,
+    messages: item.messages,
+    ...(item.json ? { response_format: { type: 'json_object' } } : {}),
+  };
+  const versioned = applyChatPrompt(request, target.prompt);
+  return applyParameters(versioned, { defaultParameters: { temperature: 0 } }, CHAT_PARAMETER_FIELDS);
 }

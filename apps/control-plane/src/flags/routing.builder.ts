@@ -1,4 +1,4 @@
-import { type Endpoint, endpointSchema } from '@aviary/contracts';
+import { type Endpoint, endpointSchema, versionPromptSchema } from '@aviary/contracts';
 import {
   deriveSplit,
   UPSTREAM_AUTH_SCHEMES,
@@ -6,6 +6,7 @@ import {
   type ModelRouting,
   type RolloutState,
   type UpstreamTarget,
+  type VersionPrompt,
 } from '@aviary/domain';
 
 export interface VersionForRouting {
@@ -21,6 +22,11 @@ export interface VersionForRouting {
   readonly endpoints?: readonly string[];
   readonly maxResponseBytes?: number | null;
   readonly totalTimeoutMs?: number | null;
+  /** The version's prompt columns (JSON ones as stored); absent: the version sends requests as they come. */
+  readonly systemPrompt?: string | null;
+  readonly promptVariables?: unknown;
+  readonly defaultParameters?: unknown;
+  readonly enforcedParameters?: unknown;
 }
 
 /** The Prisma `select` that loads a VersionForRouting. */
@@ -35,6 +41,10 @@ export const VERSION_FOR_ROUTING_SELECT = {
   endpoints: true,
   maxResponseBytes: true,
   totalTimeoutMs: true,
+  systemPrompt: true,
+  promptVariables: true,
+  defaultParameters: true,
+  enforcedParameters: true,
 } as const;
 
 export interface RoutingInput {
@@ -67,7 +77,26 @@ export function toUpstreamTarget(v: VersionForRouting): UpstreamTarget {
     endpoints: v.endpoints && v.endpoints.length > 0 ? knownEndpoints(v.endpoints) : null,
     maxResponseBytes: v.maxResponseBytes ?? null,
     totalTimeoutMs: v.totalTimeoutMs ?? null,
+    ...versionPromptOf(v),
   };
+}
+
+/**
+ * The prompt part of a version's target, or nothing when it has none. The columns hold what the admin
+ * API validated; a value that does not parse (edited by hand) is left out rather than published.
+ */
+export function versionPromptOf(v: VersionForRouting): { prompt?: VersionPrompt } {
+  const parsed = versionPromptSchema.safeParse({
+    systemPrompt: v.systemPrompt ?? null,
+    promptVariables: v.promptVariables ?? {},
+    defaultParameters: v.defaultParameters ?? {},
+    enforcedParameters: v.enforcedParameters ?? {},
+  });
+  if (!parsed.success) return {};
+  const p = parsed.data;
+  const empty = (o: object | undefined) => !o || Object.keys(o).length === 0;
+  if (!p.systemPrompt && empty(p.defaultParameters) && empty(p.enforcedParameters)) return {};
+  return { prompt: p };
 }
 
 /** The database keeps strings; the API only ever wrote known endpoint names. */

@@ -1,7 +1,15 @@
 import { z } from 'zod';
 import { CREDENTIAL_NAME } from '@aviary/config';
 import { httpUrl } from '../common/http-url';
-import { ENDPOINTS } from '@aviary/contracts';
+import {
+  decodingParametersSchema,
+  encodedPromptBytes,
+  ENDPOINTS,
+  MAX_VERSION_PROMPT_BYTES,
+  MAX_SYSTEM_PROMPT_CHARS,
+  promptVariablesSchema,
+} from '@aviary/contracts';
+import { templateProblem } from '@aviary/domain';
 
 export const MODEL_NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 const slug = (what: string) =>
@@ -29,38 +37,78 @@ export const upstreamBaseUrl = httpUrl({
   query: false,
 });
 
-export const createVersionSchema = z.strictObject({
-  label: slug('label'),
-  upstreamBaseUrl,
-  upstreamModel: z.string().min(1).max(200),
-  timeoutMs: z.number().int().min(100).max(600_000).default(60_000),
-  /** The NAME of an upstream credential an admin declared (POST /api/v1/credentials), never the key. */
-  apiKeyRef: z
-    .string()
-    .regex(
-      CREDENTIAL_NAME,
-      'must be the name of a declared upstream credential (e.g. openai-prod), not the key itself',
-    )
-    .optional(),
-  /** The OpenAI endpoints the upstream serves; omitted = all. The router never sends it others. */
-  endpoints: z
-    .array(z.enum(ENDPOINTS))
-    .min(1)
-    .max(ENDPOINTS.length)
-    .refine((e) => new Set(e).size === e.length, 'must not repeat an endpoint')
-    .optional(),
-  /** The largest answer the router reads from this upstream (bytes); omitted = the router's default. */
-  maxResponseBytes: z
-    .number()
-    .int()
-    .min(1024)
-    .max(1024 * 1024 * 1024)
-    .optional(),
-  /** Deadline for a whole non-streamed answer; omitted = the router's default. */
-  totalTimeoutMs: z.number().int().min(100).max(3_600_000).optional(),
-  metadata: z
-    .record(z.string().max(200), z.unknown())
-    .refine((m) => JSON.stringify(m).length <= 16_384, 'must be at most 16 KiB of JSON')
-    .default({}),
-});
+export const createVersionSchema = z
+  .strictObject({
+    label: slug('label'),
+    upstreamBaseUrl,
+    upstreamModel: z.string().min(1).max(200),
+    timeoutMs: z.number().int().min(100).max(600_000).default(60_000),
+    /** The NAME of an upstream credential an admin declared (POST /api/v1/credentials), never the key. */
+    apiKeyRef: z
+      .string()
+      .regex(
+        CREDENTIAL_NAME,
+        'must be the name of a declared upstream credential (e.g. openai-prod), not the key itself',
+      )
+      .optional(),
+    /** The OpenAI endpoints the upstream serves; omitted = all. The router never sends it others. */
+    endpoints: z
+      .array(z.enum(ENDPOINTS))
+      .min(1)
+      .max(ENDPOINTS.length)
+      .refine((e) => new Set(e).size === e.length, 'must not repeat an endpoint')
+      .optional(),
+    /** The largest answer the router reads from this upstream (bytes); omitted = the router's default. */
+    maxResponseBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(1024 * 1024 * 1024)
+      .optional(),
+    /** Deadline for a whole non-streamed answer; omitted = the router's default. */
+    totalTimeoutMs: z.number().int().min(100).max(3_600_000).optional(),
+    /** Sent as the first system message (chat) or before `instructions` (responses); `{{name}}` = metadata.name. */
+    systemPrompt: z
+      .string()
+      .min(1)
+      .max(MAX_SYSTEM_PROMPT_CHARS)
+      .superRefine((text, ctx) => {
+        // Tabs and line breaks are text; other control characters are a pasting accident.
+        // eslint-disable-next-line no-control-regex
+        if (/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(text))
+          ctx.addIssue({
+            code: 'custom',
+            message: 'must not contain control characters other than tab and newline',
+          });
+        const problem = templateProblem(text);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      })
+      .optional(),
+    /** Values for `{{variables}}` a request's metadata does not set. */
+    promptVariables: promptVariablesSchema.optional(),
+    /** Applied when a request does not set them. */
+    defaultParameters: decodingParametersSchema.optional(),
+    /** Always applied, over the request's values. */
+    enforcedParameters: decodingParametersSchema.optional(),
+    metadata: z
+      .record(z.string().max(200), z.unknown())
+      .refine((m) => JSON.stringify(m).length <= 16_384, 'must be at most 16 KiB of JSON')
+      .default({}),
+  })
+  .superRefine((v, ctx) => {
+    const bytes = encodedPromptBytes({
+      systemPrompt: v.systemPrompt,
+      promptVariables: v.promptVariables,
+      defaultParameters: v.defaultParameters,
+      enforcedParameters: v.enforcedParameters,
+    });
+    if (bytes > MAX_VERSION_PROMPT_BYTES)
+      ctx.addIssue({
+        code: 'custom',
+        path: [
+          v.promptVariables && Object.keys(v.promptVariables).length > 0 ? 'promptVariables' : 'systemPrompt',
+        ],
+        message: `the prompt and its variables take ${bytes} bytes in the routing flag, more than ${MAX_VERSION_PROMPT_BYTES}`,
+      });
+  });
 export type CreateVersionInput = z.output<typeof createVersionSchema>;

@@ -12,18 +12,12 @@ import { RolloutsService } from '../rollouts/rollouts.service';
 import { type ModelRecord, type VersionRecord } from './model.repository';
 import { createModelSchema, createVersionSchema } from './model.schemas';
 import { ModelsService } from './models.service';
+import { versionSettings } from './version.settings';
 
 function presentVersion(v: VersionRecord) {
   return {
     id: v.id,
-    label: v.label,
-    upstreamBaseUrl: v.upstreamBaseUrl,
-    upstreamModel: v.upstreamModel,
-    timeoutMs: v.timeoutMs,
-    apiKeyRef: v.apiKeyRef,
-    endpoints: v.endpoints.length > 0 ? v.endpoints : null,
-    maxResponseBytes: v.maxResponseBytes,
-    totalTimeoutMs: v.totalTimeoutMs,
+    ...versionSettings(v),
     metadata: v.metadata,
     status: v.status,
     createdAt: v.createdAt,
@@ -90,6 +84,15 @@ export class ModelsController {
   @Get(':model/versions/:version')
   async version(@Param('model') model: string, @Param('version') version: string) {
     return presentVersion(await this.models.getVersion(model, version));
+  }
+
+  @Get(':model/versions/:version/diff/:other')
+  @ApiOperation({
+    summary:
+      'What differs between two versions: upstream settings, parameters, variables, and the system prompt as a line diff',
+  })
+  diff(@Param('model') model: string, @Param('version') version: string, @Param('other') other: string) {
+    return this.models.diffVersions(model, version, other);
   }
 
   @Post(':model/revert')

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { hostAllowed } from '@aviary/config';
 import { randomUUID } from 'node:crypto';
-import { DomainError } from '@aviary/domain';
+import { diffVersions, DomainError, type VersionDiff } from '@aviary/domain';
 import { isUniqueViolation, type Prisma } from '@aviary/persistence';
 import { CONTROL_PLANE_CONFIG, type ControlPlaneConfig } from '../config/control-plane.config';
 import { CredentialsService } from '../credentials/credentials.service';
@@ -9,6 +9,7 @@ import { FlagPublicationRepository } from '../flags/flag-publication.repository'
 import { FlagReconciler } from '../flags/flag-reconciler.service';
 import { type CreateModelInput, type CreateVersionInput } from './model.schemas';
 import { type ModelRecord, ModelRepository, type VersionRecord } from './model.repository';
+import { versionSettings } from './version.settings';
 
 const REGISTRATION_TRANSACTION = { maxWait: 10_000, timeout: 20_000 } as const;
 
@@ -73,6 +74,10 @@ export class ModelsService {
           endpoints: input.endpoints ?? [],
           maxResponseBytes: input.maxResponseBytes ?? null,
           totalTimeoutMs: input.totalTimeoutMs ?? null,
+          systemPrompt: input.systemPrompt ?? null,
+          promptVariables: input.promptVariables ?? {},
+          defaultParameters: input.defaultParameters ?? {},
+          enforcedParameters: input.enforcedParameters ?? {},
           metadata: input.metadata as Prisma.InputJsonValue,
         });
       } catch (err) {
@@ -120,5 +125,12 @@ export class ModelsService {
         `version ${JSON.stringify(versionRef)} of model ${model.name} does not exist`,
       );
     return version;
+  }
+
+  /** What changes for a request served by version `b` instead of `a` (the same model's). */
+  async diffVersions(modelRef: string, a: string, b: string): Promise<VersionDiff> {
+    const from = await this.getVersion(modelRef, a);
+    const to = await this.getVersion(modelRef, b);
+    return diffVersions(versionSettings(from), versionSettings(to));
   }
 }

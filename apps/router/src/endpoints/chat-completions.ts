@@ -1,5 +1,5 @@
 import type { PairEvent } from '@aviary/contracts';
-import type { UpstreamTarget } from '@aviary/domain';
+import { applyChatPrompt, type UpstreamTarget } from '@aviary/domain';
 import type { Answer, StreamAnswerReader } from '../answers/answer';
 import { ChatStreamReader, readChatCompletion } from './chat-completions.reader';
 import { type CaptureMode, type EndpointAdapter, type ProxiedRequest, RequestError } from './endpoint';
@@ -62,8 +62,10 @@ export const chatCompletions: EndpointAdapter<ChatRequest> = {
   upstreamPath: '/chat/completions',
   parse: parseChatRequest,
   upstreamPayload(request: ChatRequest, target: UpstreamTarget, purpose: 'serve' | 'shadow'): string {
-    if (purpose === 'serve') return withModel(request.body, target.upstreamModel);
-    const { body, extra } = shadowBody(request);
+    // The version's prompt and parameters: a shadow copy gets the shadow version's own.
+    const versioned = applyChatPrompt(request.body, target.prompt);
+    if (purpose === 'serve') return withModel(versioned, target.upstreamModel);
+    const { body, extra } = shadowBody({ body: versioned, stream: request.stream });
     return withModel(body, target.upstreamModel, extra);
   },
   readJson: (body: Buffer): Answer => readChatCompletion(body),

@@ -1,5 +1,5 @@
 import type { PairEvent } from '@aviary/contracts';
-import type { UpstreamTarget } from '@aviary/domain';
+import { applyParameters, COMPLETIONS_PARAMETER_FIELDS, type UpstreamTarget } from '@aviary/domain';
 import { type Answer, MALFORMED, type StreamAnswerReader, TokenTimes, tokenCount } from '../answers/answer';
 import { SseEvents } from '../answers/sse-events';
 import { type CaptureMode, type EndpointAdapter, type ProxiedRequest, RequestError } from './endpoint';
@@ -119,8 +119,12 @@ export const completions: EndpointAdapter<CompletionRequest> = {
   upstreamPath: '/completions',
   parse: parseCompletionRequest,
   upstreamPayload(request: CompletionRequest, target: UpstreamTarget, purpose: 'serve' | 'shadow'): string {
-    if (purpose === 'serve') return withModel(request.body, target.upstreamModel);
-    const { body, extra } = shadowBody(request);
+    // Parameters only: a text completion has no system message to put the prompt in.
+    const versioned = target.prompt
+      ? applyParameters(request.body, target.prompt, COMPLETIONS_PARAMETER_FIELDS)
+      : request.body;
+    if (purpose === 'serve') return withModel(versioned, target.upstreamModel);
+    const { body, extra } = shadowBody({ body: versioned, stream: request.stream });
     return withModel(body, target.upstreamModel, extra);
   },
   readJson: (body: Buffer): Answer => readTextCompletion(body),

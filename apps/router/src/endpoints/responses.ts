@@ -1,5 +1,5 @@
 import type { PairEvent } from '@aviary/contracts';
-import type { UpstreamTarget } from '@aviary/domain';
+import { applyResponsesPrompt, type UpstreamTarget } from '@aviary/domain';
 import {
   type Answer,
   MALFORMED,
@@ -208,9 +208,10 @@ export const responses: EndpointAdapter<ResponsesRequest> = {
   upstreamPath: '/responses',
   parse: parseResponsesRequest,
   upstreamPayload(request: ResponsesRequest, target: UpstreamTarget, purpose: 'serve' | 'shadow'): string {
-    if (purpose === 'serve') return withModel(request.body, target.upstreamModel);
+    const versioned = applyResponsesPrompt(request.body, target.prompt);
+    if (purpose === 'serve') return withModel(versioned, target.upstreamModel);
     // A copy must not be stored as part of the user's conversation; it streams like the primary.
-    return withModel(request.body, target.upstreamModel, { stream: request.stream, store: false });
+    return withModel(versioned, target.upstreamModel, { stream: request.stream, store: false });
   },
   readJson: (body: Buffer): Answer => readResponse(body),
   /** A response continuing a stored one only exists on the version that stored it. */

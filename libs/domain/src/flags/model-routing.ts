@@ -1,4 +1,5 @@
 import type { Endpoint } from '@aviary/contracts';
+import type { VersionPrompt } from '../prompts/version-prompt';
 
 /**
  * What a router needs to route one model: which upstream serves which share of users, and which
@@ -23,6 +24,8 @@ export interface UpstreamTarget {
   readonly maxResponseBytes?: number | null;
   /** Deadline for a whole non-streamed answer (first byte to last); null = the router's default. */
   readonly totalTimeoutMs?: number | null;
+  /** The version's system prompt and decoding parameters; absent = the request goes as it came. */
+  readonly prompt?: VersionPrompt | null;
 }
 
 export const UPSTREAM_AUTH_SCHEMES = ['bearer', 'api-key', 'x-api-key'] as const;
