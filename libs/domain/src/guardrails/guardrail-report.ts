@@ -126,6 +126,7 @@ export const GUARDRAIL_LABELS: Readonly<Record<GuardrailMetric, string>> = {
   silentFailureRate: 'silent-failure rate',
   latencyP95: 'latency p95',
   outputLengthDrop: 'output length',
+  costPerRequest: 'cost per request',
 };
 
 /**

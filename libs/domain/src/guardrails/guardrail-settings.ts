@@ -10,6 +10,7 @@ export const GUARDRAIL_METRICS = [
   'silentFailureRate',
   'latencyP95',
   'outputLengthDrop',
+  'costPerRequest',
 ] as const;
 export type GuardrailMetric = (typeof GUARDRAIL_METRICS)[number];
 
@@ -66,6 +67,8 @@ export const DEFAULT_GUARDRAILS: GuardrailSettings = {
   silentFailureRate: { ...base, maxRelativeIncrease: 0.1, minSamples: 1000 },
   latencyP95: { ...base, maxRelativeIncrease: 0.5 },
   outputLengthDrop: { ...base, maxRelativeIncrease: 0.3 },
+  // Off by default: a dearer candidate is a business decision, not a fault. Needs prices on both versions.
+  costPerRequest: { ...base, enabled: false, maxRelativeIncrease: 0.2 },
 };
 
 /** Merges per-rollout overrides over the defaults. */

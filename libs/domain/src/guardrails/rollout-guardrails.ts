@@ -22,6 +22,7 @@ import {
 import {
   combineResults,
   compareLatencyP95,
+  COST_FLOOR_USD,
   latencyCeilingCheck,
   lowestBound,
   P95_TAIL,
@@ -35,7 +36,7 @@ import {
   type GuardrailEvaluationOptions,
   type GuardrailRateMetric,
 } from './guardrail-evaluator';
-import { formatInterval, formatNumber, formatRate, formatSigned } from './guardrail-format';
+import { formatInterval, formatNumber, formatRate, formatSigned, formatUsd } from './guardrail-format';
 import {
   GUARDRAIL_LABELS,
   type GuardrailReport,
@@ -164,6 +165,8 @@ function evaluateOne(metric: GuardrailMetric, setting: GuardrailSetting, ctx: Ct
       return evaluateLatency(setting, ctx);
     case 'outputLengthDrop':
       return evaluateOutputLength(setting, ctx);
+    case 'costPerRequest':
+      return evaluateCost(setting, ctx);
   }
 }
 
@@ -238,6 +241,17 @@ const TOKEN_SOURCE: MeanSource = {
   },
   clusterX: (c, b) => at(c, b + F.tokensSum),
   clusterN: (c, b) => at(c, b + F.tokensN),
+};
+
+/** Cost per answered request in USD: a mean of a per-request quantity, like output tokens. */
+const COST_SOURCE: MeanSource = {
+  total(arm) {
+    const { n, sum, sumSq } = arm.totals.cost;
+    const mean = n > 0 ? sum / n : 0;
+    return { x: sum, n, v: n > 1 ? max(0, (sumSq - sum * mean) / (n - 1)) : 0 };
+  },
+  clusterX: (c, b) => at(c, b + F.costSum),
+  clusterN: (c, b) => at(c, b + F.costN),
 };
 
 interface Pooled {
@@ -544,6 +558,34 @@ function evaluateOutputLength(setting: GuardrailSetting, ctx: Ctx): GuardrailRes
     ceilingCheck: { breached: false, clear: true },
     noun: 'responses with token counts',
     format: (v) => `${formatNumber(v)} tokens`,
+    window: 'rollout',
+    feedbackWindow: null,
+  });
+}
+
+/**
+ * Cost per answered request, higher is worse: a quantized model that answers longer, or a dearer
+ * output price, shows here even when every quality guardrail is fine. Off by default.
+ */
+function evaluateCost(setting: GuardrailSetting, ctx: Ctx): GuardrailResult {
+  const p = pool(ctx.pooled, COST_SOURCE, ctx.window.stepFromRevision);
+  const { alphaRelative } = splitAlpha(ctx.alphaPerGuardrail, false);
+  const judged = p
+    ? judgePooled(p, COST_FLOOR_USD, setting.maxRelativeIncrease, alphaRelative, ctx, false)
+    : null;
+  return decide({
+    metric: 'costPerRequest',
+    setting,
+    ctx,
+    pooled: p,
+    totals: armTotals(ctx.pooled, COST_SOURCE),
+    values: { baseline: p?.b ?? null, candidate: p?.c ?? null },
+    limit: setting.maxRelativeIncrease,
+    candidateInterval: null,
+    judged,
+    ceilingCheck: { breached: false, clear: true },
+    noun: 'priced answers',
+    format: formatUsd,
     window: 'rollout',
     feedbackWindow: null,
   });

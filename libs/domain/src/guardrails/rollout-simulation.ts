@@ -1061,6 +1061,7 @@ const HARM_LABELS: Readonly<Record<GuardrailMetric, string>> = {
   silentFailureRate: 'empty answers',
   latencyP95: 'latency p95',
   outputLengthDrop: 'shorter answers',
+  costPerRequest: 'dearer answers (not simulated)',
 };
 
 /** Every scenario of the suite. A/A first, then one harm per guardrail at 1.5x and 2.5x its tolerance. */
@@ -1114,7 +1115,8 @@ export const GUARDRAIL_SCENARIOS: readonly ScenarioSpec[] = [
     harm: null,
     tickSeconds: 300,
   },
-  ...GUARDRAIL_METRICS.flatMap((metric) =>
+  // The simulated traffic has no prices: the cost guardrail is table-tested (cost-guardrail.spec.ts).
+  ...GUARDRAIL_METRICS.filter((m) => m !== 'costPerRequest').flatMap((metric) =>
     [1.5, 2.5].map((multiple): ScenarioSpec => ({
       id: `harm-${metric}-${multiple}`,
       label: `${HARM_LABELS[metric]} at ${multiple}x the tolerance`,

@@ -74,6 +74,7 @@ const NOUN: Readonly<Record<GuardrailResult['metric'], string>> = {
   silentFailureRate: 'the rate of empty or broken answers',
   latencyP95: 'latency (p95)',
   outputLengthDrop: 'the average answer',
+  costPerRequest: 'the cost per answer',
 };
 
 const SAMPLE_NOUN: Readonly<Record<GuardrailResult['metric'], string>> = {
@@ -83,6 +84,7 @@ const SAMPLE_NOUN: Readonly<Record<GuardrailResult['metric'], string>> = {
   silentFailureRate: 'answers',
   latencyP95: 'answers',
   outputLengthDrop: 'answers with token counts',
+  costPerRequest: 'priced answers',
 };
 
 function formatValue(metric: GuardrailResult['metric'], v: number): string {
