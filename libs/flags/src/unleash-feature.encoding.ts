@@ -49,6 +49,11 @@ export const upstreamTargetSchema = z.object({
   endpoints: z.array(endpointSchema).min(1).readonly().nullable().optional(),
   maxResponseBytes: z.number().int().positive().nullable().optional(),
   totalTimeoutMs: z.number().int().positive().nullable().optional(),
+  /** USD per million tokens; absent = no price. */
+  prices: z
+    .object({ inputUsdPerMTok: z.number().nonnegative(), outputUsdPerMTok: z.number().nonnegative() })
+    .nullable()
+    .optional(),
 });
 
 /**
@@ -354,5 +359,6 @@ function copyTarget(target: UpstreamTarget): UpstreamTarget {
     ...(target.endpoints ? { endpoints: [...target.endpoints] } : {}),
     ...(target.maxResponseBytes ? { maxResponseBytes: target.maxResponseBytes } : {}),
     ...(target.totalTimeoutMs ? { totalTimeoutMs: target.totalTimeoutMs } : {}),
+    ...(target.prices ? { prices: { ...target.prices } } : {}),
   };
 }

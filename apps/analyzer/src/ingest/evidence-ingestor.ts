@@ -158,6 +158,7 @@ export class EvidenceIngestor {
           jsonRequested: o.jsonRequested,
           latencyMs: o.latencyMs,
           outputTokens: o.completionTokens,
+          costUsd: o.costUsd ?? null,
         };
         recordOutcome(arm(o.rolloutId, o.revision, o.versionId, o.role, o.at), outcome);
         recordOutcome(
@@ -264,6 +265,10 @@ export class EvidenceIngestor {
         tokensN: stats.outputTokens.n,
         tokensSum: stats.outputTokens.sum,
         tokensSumSq: stats.outputTokens.sumSq,
+        costN: stats.cost.n,
+        costSum: stats.cost.sum,
+        costSumSq: stats.cost.sumSq,
+        usefulAnswers: stats.usefulAnswers,
         latencyCounts: trimTrailingZeros(stats.latency.counts),
       })),
       pairs: [...pairs.values()],
@@ -279,6 +284,8 @@ export class EvidenceIngestor {
         thumbsDown: stats.thumbsDown,
         tokensN: stats.outputTokens.n,
         tokensSum: stats.outputTokens.sum,
+        costN: stats.cost.n,
+        costSum: stats.cost.sum,
       })),
       feedbackMinutes: [...minutes.values()],
     };

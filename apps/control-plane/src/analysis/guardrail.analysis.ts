@@ -325,6 +325,8 @@ export function toArmStats(rows: readonly ArmCounters[]): ArmStats {
   arm.feedback = sum.feedback;
   arm.thumbsDown = sum.thumbsDown;
   arm.outputTokens = { n: sum.tokensN, sum: sum.tokensSum, sumSq: sum.tokensSumSq };
+  arm.cost = { n: sum.costN, sum: sum.costSum, sumSq: sum.costSumSq };
+  arm.usefulAnswers = sum.usefulAnswers;
   for (let i = 0; i < Math.min(arm.latency.counts.length, sum.latencyCounts.length); i++)
     arm.latency.counts[i] = sum.latencyCounts[i] ?? 0;
   return arm;
@@ -387,6 +389,8 @@ export function buildStrata(
     add('thumbsDown', row.thumbsDown);
     add('tokensN', row.tokensN);
     add('tokensSum', row.tokensSum);
+    add('costN', row.costN);
+    add('costSum', row.costSum);
   }
   for (const row of recent) {
     const arm = armOf(row);

@@ -21,6 +21,9 @@ export interface VersionForRouting {
   readonly endpoints?: readonly string[];
   readonly maxResponseBytes?: number | null;
   readonly totalTimeoutMs?: number | null;
+  /** USD per million tokens; both or neither are set. */
+  readonly inputUsdPerMTok?: number | null;
+  readonly outputUsdPerMTok?: number | null;
 }
 
 /** The Prisma `select` that loads a VersionForRouting. */
@@ -35,6 +38,8 @@ export const VERSION_FOR_ROUTING_SELECT = {
   endpoints: true,
   maxResponseBytes: true,
   totalTimeoutMs: true,
+  inputUsdPerMTok: true,
+  outputUsdPerMTok: true,
 } as const;
 
 export interface RoutingInput {
@@ -67,6 +72,10 @@ export function toUpstreamTarget(v: VersionForRouting): UpstreamTarget {
     endpoints: v.endpoints && v.endpoints.length > 0 ? knownEndpoints(v.endpoints) : null,
     maxResponseBytes: v.maxResponseBytes ?? null,
     totalTimeoutMs: v.totalTimeoutMs ?? null,
+    // Only when priced: a version without prices publishes the payload it always did.
+    ...(v.inputUsdPerMTok != null && v.outputUsdPerMTok != null
+      ? { prices: { inputUsdPerMTok: v.inputUsdPerMTok, outputUsdPerMTok: v.outputUsdPerMTok } }
+      : {}),
   };
 }
 
