@@ -31,3 +31,4 @@ export * from './notifications/notification-kinds';
 export * from './notifications/notification-message';
 export * from './notifications/delivery-retry';
 export * from './status/guardrail-wording';
+export * from './status/cost-comparison';

@@ -1,6 +1,9 @@
 import {
   CLUSTER_FIELD,
   CLUSTER_FIELD_COUNT,
+  compareCost,
+  mergeArmStats,
+  type CostComparison,
   DEFAULT_JUDGE_GATE,
   describeGuardrailPlainly,
   describeReport,
@@ -70,6 +73,11 @@ export interface AnalysisReport {
   readonly verdict: GuardrailReport['verdict'];
   readonly summary: string;
   readonly arms: { readonly baseline: ArmSummary; readonly candidate: ArmSummary };
+  /**
+   * What the arms' answers cost over this attempt (every step pooled, the current step's role), from
+   * the routers' per-request costs; the sentence is the status page's line.
+   */
+  readonly cost: CostComparison;
   readonly guardrails: readonly (GuardrailReport['results'][number] & {
     readonly label: string;
     /** The verdict in a PM's words ("waiting for 2 more hours of feedback"). */
@@ -267,6 +275,10 @@ export class GuardrailAnalysis implements StepAnalysis {
         baseline: summary(r.baselineVersion, baseline),
         candidate: summary(r.candidateVersion, candidate),
       },
+      cost: compareCost(
+        own.reduce((a, x) => mergeArmStats(a, x.baseline.totals), emptyArmStats()),
+        own.reduce((a, x) => mergeArmStats(a, x.candidate.totals), emptyArmStats()),
+      ),
       guardrails: report.results.map((g) => ({
         ...g,
         label: GUARDRAIL_LABELS[g.metric],
