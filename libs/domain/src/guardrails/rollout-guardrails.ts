@@ -233,26 +233,26 @@ const RATE_SOURCES: Readonly<Record<GuardrailRateMetric, MeanSource>> = {
   ),
 };
 
-const TOKEN_SOURCE: MeanSource = {
-  total(arm) {
-    const { n, sum, sumSq } = arm.totals.outputTokens;
-    const mean = n > 0 ? sum / n : 0;
-    return { x: sum, n, v: n > 1 ? max(0, (sumSq - sum * mean) / (n - 1)) : 0 };
-  },
-  clusterX: (c, b) => at(c, b + F.tokensSum),
-  clusterN: (c, b) => at(c, b + F.tokensN),
-};
+/** The mean of a per-request quantity kept as moments (n, sum, sum of squares) and per-cluster sums. */
+function momentSource(
+  moments: (a: ArmStats) => { readonly n: number; readonly sum: number; readonly sumSq: number },
+  nField: number,
+  sumField: number,
+): MeanSource {
+  return {
+    total(arm) {
+      const { n, sum, sumSq } = moments(arm.totals);
+      const mean = n > 0 ? sum / n : 0;
+      return { x: sum, n, v: n > 1 ? max(0, (sumSq - sum * mean) / (n - 1)) : 0 };
+    },
+    clusterX: (c, b) => at(c, b + sumField),
+    clusterN: (c, b) => at(c, b + nField),
+  };
+}
 
+const TOKEN_SOURCE = momentSource((a) => a.outputTokens, F.tokensN, F.tokensSum);
 /** Cost per answered request in USD: a mean of a per-request quantity, like output tokens. */
-const COST_SOURCE: MeanSource = {
-  total(arm) {
-    const { n, sum, sumSq } = arm.totals.cost;
-    const mean = n > 0 ? sum / n : 0;
-    return { x: sum, n, v: n > 1 ? max(0, (sumSq - sum * mean) / (n - 1)) : 0 };
-  },
-  clusterX: (c, b) => at(c, b + F.costSum),
-  clusterN: (c, b) => at(c, b + F.costN),
-};
+const COST_SOURCE = momentSource((a) => a.cost, F.costN, F.costSum);
 
 interface Pooled {
   /** Pooled candidate and baseline means (CMH-weighted over strata). */
