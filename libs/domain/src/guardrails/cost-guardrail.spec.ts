@@ -1,4 +1,4 @@
-import { emptyArmStats, recordOutcome, type RequestOutcome } from './arm-stats';
+import { emptyArmStats } from './arm-stats';
 import {
   CLUSTER_FIELD,
   CLUSTER_FIELD_COUNT,
@@ -178,31 +178,6 @@ describe('costPerRequest guardrail', () => {
   it('says what it compared in dollars', () => {
     const r = judge(window({ answers: 3000, usd: 0.0018 }, { answers: 3000, usd: 0.0027 }));
     expect(r.reason).toContain('cost per request $0.0027 vs $0.0018 baseline, +50%');
-  });
-});
-
-describe(recordOutcome.name, () => {
-  const ok: RequestOutcome = {
-    error: false,
-    refusal: false,
-    empty: false,
-    invalidJson: false,
-    jsonRequested: false,
-    latencyMs: 100,
-    outputTokens: 10,
-  };
-  it.each([
-    { outcome: { ...ok, costUsd: 0.002 }, cost: { n: 1, sum: 0.002 }, useful: 1 },
-    { outcome: { ...ok, costUsd: null }, cost: { n: 0, sum: 0 }, useful: 1 },
-    { outcome: ok, cost: { n: 0, sum: 0 }, useful: 1 },
-    { outcome: { ...ok, refusal: true, costUsd: 0.001 }, cost: { n: 1, sum: 0.001 }, useful: 0 },
-    { outcome: { ...ok, empty: true, costUsd: 0.001 }, cost: { n: 1, sum: 0.001 }, useful: 0 },
-    { outcome: { ...ok, error: true, costUsd: 0.001 }, cost: { n: 0, sum: 0 }, useful: 0 },
-  ])('counts the cost of answered requests and the useful answers: %j', ({ outcome, cost, useful }) => {
-    const a = recordOutcome(emptyArmStats(), outcome);
-    expect(a.cost.n).toBe(cost.n);
-    expect(a.cost.sum).toBeCloseTo(cost.sum, 12);
-    expect(a.usefulAnswers).toBe(useful);
   });
 });
 
