@@ -176,7 +176,13 @@ async function registerDemoModel(
   }
   const model = await models.get(DEMO_MODEL);
   const labels = new Set(model.versions.map((v) => v.label));
-  const version = (label: string, server: DemoLlm, upstreamModel: string, note: string) =>
+  const version = (
+    label: string,
+    server: DemoLlm,
+    upstreamModel: string,
+    note: string,
+    prices: { inputPerMillionTokens: number; outputPerMillionTokens: number },
+  ) =>
     labels.has(label)
       ? Promise.resolve()
       : models
@@ -186,8 +192,16 @@ async function registerDemoModel(
             upstreamModel,
             timeoutMs: 30_000,
             metadata: { demo: true, note },
+            // Example prices, so the status page shows what an answer costs (README "Cost").
+            prices: { currency: 'USD', ...prices },
           })
           .then(() => undefined);
-  await version('v1-fp16', baseline, 'demo-8b-fp16', 'the version serving users today');
-  await version('v2-int8', candidate, 'demo-8b-int8', 'a quantized build: cheaper, maybe worse');
+  await version('v1-fp16', baseline, 'demo-8b-fp16', 'the version serving users today', {
+    inputPerMillionTokens: 0.2,
+    outputPerMillionTokens: 0.8,
+  });
+  await version('v2-int8', candidate, 'demo-8b-int8', 'a quantized build: cheaper, maybe worse', {
+    inputPerMillionTokens: 0.1,
+    outputPerMillionTokens: 0.4,
+  });
 }

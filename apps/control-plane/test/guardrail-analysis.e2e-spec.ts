@@ -115,6 +115,8 @@ async function seed(
     thumbsDown: a.heavy ? (g === heavyCluster ? (a.downs ?? 0) : 0) : share(a.downs ?? 0, g),
     tokensN: 0,
     tokensSum: 0,
+    costN: 0,
+    costSum: 0,
   }));
   await store.applyOnce([{ kind: 'outcome', requestId: randomUUID(), role }], () => ({
     arms: [{ ...counters, rolloutId, revision, versionId, role, bucketStart: new Date() }],

@@ -406,6 +406,31 @@ describe('status page content', () => {
     expect(shadow).toContain('42% similar');
   });
 
+  it('says in one line what an answer costs on each version', async () => {
+    // What the routers' costUsd adds up to: 1,000 priced, useful answers per arm.
+    const revision = await stepRevision();
+    for (const [versionId, role, usd] of [
+      [seeded.baselineId, 'baseline', 0.0018],
+      [seeded.candidateId, 'shadow', 0.0021],
+    ] as const) {
+      const counters = { ...emptyArmCounters(), costN: 1000, costSum: 1000 * usd, usefulAnswers: 1000 };
+      counters.costSumSq = 1000 * usd * usd;
+      await store.applyOnce([{ kind: 'outcome', requestId: randomUUID(), role }], () => ({
+        arms: [{ ...counters, rolloutId: rollout.id, revision, versionId, role, bucketStart: new Date() }],
+        pairs: [],
+        samples: [],
+      }));
+    }
+    await page
+      .locator('[data-fact=cost]', { hasText: 'cost per answer: $0.0021 vs $0.0018 (+17 %)' })
+      .waitFor({ timeout: 15_000 });
+    const analysis = await t.api<{ cost: { relativeDifference: { perRequest: number } } }>(
+      'GET',
+      `/api/v1/rollouts/${rollout.id}/analysis`,
+    );
+    expect(analysis.body.cost.relativeDifference.perRequest).toBeCloseTo(0.0021 / 0.0018 - 1, 9);
+  });
+
   it('draws the metrics over time per version with Chart.js', async () => {
     await page.locator('[data-chart=refusalRate]').waitFor();
     const chart = await page.evaluate(() => {

@@ -74,6 +74,11 @@ export const outcomeEventSchema = z.object({
   interTokenMs: z.number().nonnegative().nullable().optional(),
   /** The router key the request came with (its id, never the key). */
   keyId: z.string().nullable().optional(),
+  /**
+   * What the answer cost in USD: prompt and completion tokens at the served version's prices (from
+   * the routing payload). Absent when the version has no prices or the request got no answer.
+   */
+  costUsd: z.number().nonnegative().optional(),
 });
 export type OutcomeEvent = z.infer<typeof outcomeEventSchema>;
 

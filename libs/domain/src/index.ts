@@ -34,3 +34,4 @@ export * from './status/guardrail-wording';
 export * from './status/rollout-story';
 export * from './prompts/version-prompt';
 export * from './prompts/version-diff';
+export * from './status/cost-comparison';

@@ -213,6 +213,14 @@ describe('unleash feature encoding', () => {
       );
     });
 
+    it('carries a version’s prices, and leaves them out when it has none', () => {
+      const prices = { inputUsdPerMTok: 0.5, outputUsdPerMTok: 1.5 };
+      const payload = encodeRoutingPayload(routing({ baseline: { ...baseline, prices } }), 'baseline');
+      expect(decodePayloadValue(JSON.stringify(payload))?.target.prices).toEqual(prices);
+      const plain = encodeRoutingPayload(routing(), 'baseline');
+      expect(Object.keys(plain.target)).not.toContain('prices');
+    });
+
     it('ignores fields a newer publisher added', () => {
       const payload = { ...encodeRoutingPayload(routing(), 'candidate'), futureField: 'x' };
       const decoded = decodeRoutingVariant({

@@ -52,6 +52,11 @@ export const upstreamTargetSchema = z.object({
   maxResponseBytes: z.number().int().positive().nullable().optional(),
   totalTimeoutMs: z.number().int().positive().nullable().optional(),
   prompt: versionPromptSchema.nullable().optional(),
+  /** USD per million tokens; absent = no price. */
+  prices: z
+    .object({ inputUsdPerMTok: z.number().nonnegative(), outputUsdPerMTok: z.number().nonnegative() })
+    .nullable()
+    .optional(),
 });
 
 /**
@@ -368,6 +373,7 @@ function copyTarget(target: UpstreamTarget): UpstreamTarget {
     ...(target.maxResponseBytes ? { maxResponseBytes: target.maxResponseBytes } : {}),
     ...(target.totalTimeoutMs ? { totalTimeoutMs: target.totalTimeoutMs } : {}),
     ...promptOf(target),
+    ...(target.prices ? { prices: { ...target.prices } } : {}),
   };
 }
 

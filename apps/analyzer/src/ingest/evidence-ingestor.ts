@@ -161,6 +161,7 @@ export class EvidenceIngestor {
           stream: o.stream,
           ttftMs: o.ttftMs,
           outputTokens: o.completionTokens,
+          costUsd: o.costUsd ?? null,
         };
         recordOutcome(arm(o.rolloutId, o.revision, o.versionId, o.role, o.at), outcome);
         recordOutcome(
@@ -267,6 +268,10 @@ export class EvidenceIngestor {
         tokensN: stats.outputTokens.n,
         tokensSum: stats.outputTokens.sum,
         tokensSumSq: stats.outputTokens.sumSq,
+        costN: stats.cost.n,
+        costSum: stats.cost.sum,
+        costSumSq: stats.cost.sumSq,
+        usefulAnswers: stats.usefulAnswers,
         latencyCounts: trimTrailingZeros(stats.latency.counts),
         ttftCounts: trimTrailingZeros(stats.ttft.counts),
       })),
@@ -283,6 +288,8 @@ export class EvidenceIngestor {
         thumbsDown: stats.thumbsDown,
         tokensN: stats.outputTokens.n,
         tokensSum: stats.outputTokens.sum,
+        costN: stats.cost.n,
+        costSum: stats.cost.sum,
       })),
       feedbackMinutes: [...minutes.values()],
     };

@@ -1,6 +1,9 @@
 import {
   CLUSTER_FIELD,
   CLUSTER_FIELD_COUNT,
+  compareCost,
+  mergeArmStats,
+  type CostComparison,
   DEFAULT_JUDGE_GATE,
   describeGuardrailPlainly,
   describeReport,
@@ -70,6 +73,11 @@ export interface AnalysisReport {
   readonly verdict: GuardrailReport['verdict'];
   readonly summary: string;
   readonly arms: { readonly baseline: ArmSummary; readonly candidate: ArmSummary };
+  /**
+   * What the arms' answers cost over this attempt (every step pooled, the current step's role), from
+   * the routers' per-request costs; the sentence is the status page's line.
+   */
+  readonly cost: CostComparison;
   readonly guardrails: readonly (GuardrailReport['results'][number] & {
     readonly label: string;
     /** The verdict in a PM's words ("waiting for 2 more hours of feedback"). */
@@ -267,6 +275,10 @@ export class GuardrailAnalysis implements StepAnalysis {
         baseline: summary(r.baselineVersion, baseline),
         candidate: summary(r.candidateVersion, candidate),
       },
+      cost: compareCost(
+        own.reduce((a, x) => mergeArmStats(a, x.baseline.totals), emptyArmStats()),
+        own.reduce((a, x) => mergeArmStats(a, x.candidate.totals), emptyArmStats()),
+      ),
       guardrails: report.results.map((g) => ({
         ...g,
         label: GUARDRAIL_LABELS[g.metric],
@@ -325,6 +337,8 @@ export function toArmStats(rows: readonly ArmCounters[]): ArmStats {
   arm.feedback = sum.feedback;
   arm.thumbsDown = sum.thumbsDown;
   arm.outputTokens = { n: sum.tokensN, sum: sum.tokensSum, sumSq: sum.tokensSumSq };
+  arm.cost = { n: sum.costN, sum: sum.costSum, sumSq: sum.costSumSq };
+  arm.usefulAnswers = sum.usefulAnswers;
   for (let i = 0; i < Math.min(arm.latency.counts.length, sum.latencyCounts.length); i++)
     arm.latency.counts[i] = sum.latencyCounts[i] ?? 0;
   for (let i = 0; i < Math.min(arm.ttft.counts.length, sum.ttftCounts.length); i++)
@@ -389,6 +403,8 @@ export function buildStrata(
     add('thumbsDown', row.thumbsDown);
     add('tokensN', row.tokensN);
     add('tokensSum', row.tokensSum);
+    add('costN', row.costN);
+    add('costSum', row.costSum);
   }
   for (const row of recent) {
     const arm = armOf(row);

@@ -95,4 +95,16 @@ describe(buildRouting.name, () => {
       totalTimeoutMs: 9_000,
     });
   });
+
+  it('carries a priced version’s prices, and nothing for a version without them', () => {
+    const priced = buildRouting({
+      model,
+      stable: { ...v('base'), inputUsdPerMTok: 0.15, outputUsdPerMTok: 0.6 },
+      rollout: null,
+      revision: 1,
+    });
+    expect(priced.baseline.prices).toEqual({ inputUsdPerMTok: 0.15, outputUsdPerMTok: 0.6 });
+    const plain = buildRouting({ model, stable: v('base'), rollout: null, revision: 1 });
+    expect(plain.baseline).not.toHaveProperty('prices');
+  });
 });

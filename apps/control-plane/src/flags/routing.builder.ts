@@ -27,6 +27,9 @@ export interface VersionForRouting {
   readonly promptVariables?: unknown;
   readonly defaultParameters?: unknown;
   readonly enforcedParameters?: unknown;
+  /** USD per million tokens; both or neither are set. */
+  readonly inputUsdPerMTok?: number | null;
+  readonly outputUsdPerMTok?: number | null;
 }
 
 /** The Prisma `select` that loads a VersionForRouting. */
@@ -45,6 +48,8 @@ export const VERSION_FOR_ROUTING_SELECT = {
   promptVariables: true,
   defaultParameters: true,
   enforcedParameters: true,
+  inputUsdPerMTok: true,
+  outputUsdPerMTok: true,
 } as const;
 
 export interface RoutingInput {
@@ -78,6 +83,10 @@ export function toUpstreamTarget(v: VersionForRouting): UpstreamTarget {
     maxResponseBytes: v.maxResponseBytes ?? null,
     totalTimeoutMs: v.totalTimeoutMs ?? null,
     ...versionPromptOf(v),
+    // Only when priced: a version without prices publishes the payload it always did.
+    ...(v.inputUsdPerMTok != null && v.outputUsdPerMTok != null
+      ? { prices: { inputUsdPerMTok: v.inputUsdPerMTok, outputUsdPerMTok: v.outputUsdPerMTok } }
+      : {}),
   };
 }
 

@@ -21,6 +21,8 @@ const versionSelect = {
   defaultParameters: true,
   enforcedParameters: true,
   metadata: true,
+  inputUsdPerMTok: true,
+  outputUsdPerMTok: true,
   status: true,
   createdAt: true,
 } as const;
@@ -62,6 +64,35 @@ export class ModelRepository {
       where: isUuid(ref) ? { modelId, id: ref.toLowerCase() } : { modelId, label: ref },
       select: versionSelect,
     });
+  }
+
+  setPrices(
+    db: Db,
+    versionId: string,
+    prices: { inputUsdPerMTok: number; outputUsdPerMTok: number } | null,
+  ): Promise<VersionRecord> {
+    return db.modelVersion.update({
+      where: { id: versionId },
+      data: {
+        inputUsdPerMTok: prices?.inputUsdPerMTok ?? null,
+        outputUsdPerMTok: prices?.outputUsdPerMTok ?? null,
+      },
+      select: versionSelect,
+    });
+  }
+
+  /** Whether routers serve the version now: the stable version, or either side of an active rollout. */
+  async isRouted(db: Db, modelId: string, versionId: string): Promise<boolean> {
+    const model = await db.model.findUnique({ where: { id: modelId }, select: { stableVersionId: true } });
+    if (model?.stableVersionId === versionId) return true;
+    const active = await db.rollout.count({
+      where: {
+        modelId,
+        active: true,
+        OR: [{ baselineVersionId: versionId }, { candidateVersionId: versionId }],
+      },
+    });
+    return active > 0;
   }
 
   /** Serialises writes that touch a model row (see ModelsService.createVersion). */

@@ -37,6 +37,17 @@ export const upstreamBaseUrl = httpUrl({
   query: false,
 });
 
+/** Prices change more often than anything else about a version; so they can be set again (PUT …/prices). */
+export const pricesSchema = z.strictObject({
+  /** Only US dollars: costs of different versions must be comparable without exchange rates. */
+  currency: z.literal('USD', { error: 'must be "USD": prices are in US dollars' }).default('USD'),
+  /** USD per million prompt (input) tokens. */
+  inputPerMillionTokens: z.number().min(0).max(100_000),
+  /** USD per million completion (output) tokens. */
+  outputPerMillionTokens: z.number().min(0).max(100_000),
+});
+export type PricesInput = z.output<typeof pricesSchema>;
+
 export const createVersionSchema = z
   .strictObject({
     label: slug('label'),
@@ -94,6 +105,8 @@ export const createVersionSchema = z
       .record(z.string().max(200), z.unknown())
       .refine((m) => JSON.stringify(m).length <= 16_384, 'must be at most 16 KiB of JSON')
       .default({}),
+    /** What the version's upstream charges; omitted = unknown (no cost is shown or judged). */
+    prices: pricesSchema.optional(),
   })
   .superRefine((v, ctx) => {
     const bytes = encodedPromptBytes({

@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { type z } from 'zod';
@@ -10,8 +10,8 @@ import { presentRollout } from '../rollouts/rollout.presenter';
 import { rollbackSchema } from '../rollouts/rollout.schemas';
 import { RolloutsService } from '../rollouts/rollouts.service';
 import { type ModelRecord, type VersionRecord } from './model.repository';
-import { createModelSchema, createVersionSchema } from './model.schemas';
-import { ModelsService } from './models.service';
+import { createModelSchema, createVersionSchema, pricesSchema } from './model.schemas';
+import { ModelsService, presentPrices } from './models.service';
 import { versionSettings } from './version.settings';
 
 function presentVersion(v: VersionRecord) {
@@ -19,6 +19,7 @@ function presentVersion(v: VersionRecord) {
     id: v.id,
     ...versionSettings(v),
     metadata: v.metadata,
+    prices: presentPrices(v),
     status: v.status,
     createdAt: v.createdAt,
   };
@@ -93,6 +94,33 @@ export class ModelsController {
   })
   diff(@Param('model') model: string, @Param('version') version: string, @Param('other') other: string) {
     return this.models.diffVersions(model, version, other);
+  }
+
+  @Put(':model/versions/:version/prices')
+  @RequireRole('operator')
+  @ApiOperation({
+    summary:
+      'Set a version’s prices (USD per million input and output tokens); routers price answers with them from their next poll',
+  })
+  @ZodApiBody(pricesSchema)
+  async setPrices(
+    @Param('model') model: string,
+    @Param('version') version: string,
+    @Body(new ZodValidationPipe(pricesSchema)) body: z.output<typeof pricesSchema>,
+    @CurrentPrincipal() p: Principal,
+  ) {
+    return presentVersion(await this.models.setPrices(model, version, body, p.name));
+  }
+
+  @Delete(':model/versions/:version/prices')
+  @RequireRole('operator')
+  @ApiOperation({ summary: 'Forget a version’s prices (its cost becomes unknown)' })
+  async clearPrices(
+    @Param('model') model: string,
+    @Param('version') version: string,
+    @CurrentPrincipal() p: Principal,
+  ) {
+    return presentVersion(await this.models.setPrices(model, version, null, p.name));
   }
 
   @Post(':model/revert')

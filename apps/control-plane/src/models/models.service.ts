@@ -4,10 +4,11 @@ import { randomUUID } from 'node:crypto';
 import { diffVersions, DomainError, type VersionDiff } from '@aviary/domain';
 import { isUniqueViolation, type Prisma } from '@aviary/persistence';
 import { CONTROL_PLANE_CONFIG, type ControlPlaneConfig } from '../config/control-plane.config';
+import { AuditRepository } from '../audit/audit.repository';
 import { CredentialsService } from '../credentials/credentials.service';
 import { FlagPublicationRepository } from '../flags/flag-publication.repository';
 import { FlagReconciler } from '../flags/flag-reconciler.service';
-import { type CreateModelInput, type CreateVersionInput } from './model.schemas';
+import { type CreateModelInput, type CreateVersionInput, type PricesInput } from './model.schemas';
 import { type ModelRecord, ModelRepository, type VersionRecord } from './model.repository';
 import { versionSettings } from './version.settings';
 
@@ -20,6 +21,7 @@ export class ModelsService {
     private readonly publications: FlagPublicationRepository,
     private readonly reconciler: FlagReconciler,
     private readonly credentials: CredentialsService,
+    private readonly audit: AuditRepository,
     @Inject(CONTROL_PLANE_CONFIG) private readonly config: ControlPlaneConfig,
   ) {}
 
@@ -79,6 +81,7 @@ export class ModelsService {
           defaultParameters: input.defaultParameters ?? {},
           enforcedParameters: input.enforcedParameters ?? {},
           metadata: input.metadata as Prisma.InputJsonValue,
+          ...storedPrices(input.prices ?? null),
         });
       } catch (err) {
         if (isUniqueViolation(err)) {
@@ -103,6 +106,44 @@ export class ModelsService {
     }, REGISTRATION_TRANSACTION);
     if (becameStable) await this.reconciler.publishNow(model.id).catch(() => null);
     return version;
+  }
+
+  /**
+   * Sets (or with null clears) a version's prices, in the audit log. A version routers serve gets a
+   * new routing revision so their outcome events carry the new cost from their next poll on (the
+   * guardrails compare arms within a revision, so a price change mid-rollout splits no comparison).
+   */
+  async setPrices(
+    modelRef: string,
+    versionRef: string,
+    prices: PricesInput | null,
+    actor: string,
+  ): Promise<VersionRecord> {
+    const model = await this.get(modelRef);
+    const version = await this.getVersion(model.id, versionRef);
+    let routed = false;
+    const updated = await this.models.transaction(async (tx) => {
+      await this.models.lockForUpdate(tx, model.id);
+      const after = await this.models.setPrices(tx, version.id, toStored(prices));
+      routed = await this.models.isRouted(tx, model.id, version.id);
+      if (routed) await this.publications.stage(tx, model.id);
+      await this.audit.append(
+        {
+          action: prices ? 'model_version.prices_set' : 'model_version.prices_cleared',
+          target: `${model.name}/${version.label}`,
+          actor,
+          details: {
+            versionId: version.id,
+            before: presentPrices(version),
+            after: presentPrices(after),
+          },
+        },
+        tx,
+      );
+      return after;
+    }, REGISTRATION_TRANSACTION);
+    if (routed) await this.reconciler.publishNow(model.id).catch(() => null);
+    return updated;
   }
 
   /** AVIARY_UPSTREAM_HOSTS, when set, is the only set of hosts versions may call. */
@@ -133,4 +174,29 @@ export class ModelsService {
     const to = await this.getVersion(modelRef, b);
     return diffVersions(versionSettings(from), versionSettings(to));
   }
+}
+
+function toStored(p: PricesInput | null): { inputUsdPerMTok: number; outputUsdPerMTok: number } | null {
+  return p ? { inputUsdPerMTok: p.inputPerMillionTokens, outputUsdPerMTok: p.outputPerMillionTokens } : null;
+}
+
+function storedPrices(p: PricesInput | null): {
+  inputUsdPerMTok: number | null;
+  outputUsdPerMTok: number | null;
+} {
+  const s = toStored(p);
+  return { inputUsdPerMTok: s?.inputUsdPerMTok ?? null, outputUsdPerMTok: s?.outputUsdPerMTok ?? null };
+}
+
+/** A version's prices as the API shows them; null when it has none. */
+export function presentPrices(v: {
+  readonly inputUsdPerMTok: number | null;
+  readonly outputUsdPerMTok: number | null;
+}): { currency: 'USD'; inputPerMillionTokens: number; outputPerMillionTokens: number } | null {
+  if (v.inputUsdPerMTok === null || v.outputUsdPerMTok === null) return null;
+  return {
+    currency: 'USD',
+    inputPerMillionTokens: v.inputUsdPerMTok,
+    outputPerMillionTokens: v.outputUsdPerMTok,
+  };
 }

@@ -123,6 +123,37 @@ describe(EvidenceRecorder.name, () => {
     ]);
   });
 
+  it.each([
+    {
+      scenario: 'prices the answer’s tokens at the served version’s prices',
+      side: { answer: { ...served.answer!, promptTokens: 1000, completionTokens: 500 } },
+      prices: { inputUsdPerMTok: 0.5, outputUsdPerMTok: 1.5 },
+      costUsd: (1000 * 0.5 + 500 * 1.5) / 1e6,
+    },
+    {
+      scenario: 'prices estimated tokens when the upstream reports no usage',
+      side: {},
+      prices: { inputUsdPerMTok: 1, outputUsdPerMTok: 2 },
+      costUsd: (10 * 1 + 10 * 2) / 1e6,
+    },
+    {
+      scenario: 'reports no cost for a version without prices',
+      side: {},
+      prices: undefined,
+      costUsd: undefined,
+    },
+    {
+      scenario: 'reports no cost for a failure',
+      side: { answer: null, errorClass: 'timeout' as const, status: 504 },
+      prices: { inputUsdPerMTok: 1, outputUsdPerMTok: 2 },
+      costUsd: undefined,
+    },
+  ])('$scenario', ({ side, prices, costUsd }) => {
+    const { r, events } = recorder();
+    r.outcome(x, { ...served, ...side, target: { ...target('v1'), ...(prices ? { prices } : {}) } });
+    expect(events.outcomes[0]?.costUsd).toBe(costUsd);
+  });
+
   it('cuts long answers in pair events, not in outcomes', () => {
     const { r, events } = recorder();
     const long = { ...served, answer: { ...served.answer!, text: 'word '.repeat(100) } };

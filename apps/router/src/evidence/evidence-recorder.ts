@@ -7,7 +7,12 @@ import {
   type PairSide,
   type ServingRole,
 } from '@aviary/contracts';
-import type { EventPublisher, RefusalDetector, UpstreamTarget } from '@aviary/domain';
+import {
+  answerCostUsd,
+  type EventPublisher,
+  type RefusalDetector,
+  type UpstreamTarget,
+} from '@aviary/domain';
 import type { Answer } from '../answers/answer';
 import { JsonSchemaCheck } from '../answers/json-schema-check';
 import { classifyOutput, type OutputClass } from '../answers/output-classifier';
@@ -77,6 +82,12 @@ export class EvidenceRecorder {
       side.errorClass === null && answer
         ? classifyOutput(answer, request, this.d.refusals, this.schemas)
         : NOT_CLASSIFIED;
+    const promptTokens = answer ? (answer.promptTokens ?? approxTokens(request.promptChars)) : null;
+    const completionTokens = answer
+      ? (answer.completionTokens ?? (answer.text ? approxTokens(answer.text.length) : 0))
+      : null;
+    const costUsd =
+      side.errorClass === null ? answerCostUsd(side.target.prices, promptTokens, completionTokens) : null;
     const outcome: OutcomeEvent = {
       schema: 'aviary.outcome.v1',
       requestId: side.requestId,
@@ -99,16 +110,15 @@ export class EvidenceRecorder {
       jsonRequested: request.jsonRequested,
       latencyMs: round(side.latencyMs),
       ttftMs: side.ttftMs === null ? null : round(side.ttftMs),
-      promptTokens: answer ? (answer.promptTokens ?? approxTokens(request.promptChars)) : null,
-      completionTokens: answer
-        ? (answer.completionTokens ?? (answer.text ? approxTokens(answer.text.length) : 0))
-        : null,
+      promptTokens,
+      completionTokens,
       outputChars: answer?.text.length ?? 0,
       endpoint: x.endpoint.name,
       ...(x.scope.key ? { keyId: x.scope.key.id } : {}),
       ...(side.interTokenMs != null ? { interTokenMs: round(side.interTokenMs) } : {}),
       ...(cls.toolCalls > 0 ? { toolCalls: cls.toolCalls, toolCallErrors: cls.toolCallErrors } : {}),
       ...(cls.schemaInvalid ? { schemaInvalid: true } : {}),
+      ...(costUsd !== null ? { costUsd } : {}),
     };
     this.d.metrics.record(outcome);
     this.d.events.publish(TOPICS.outcomes, eventKey(outcome), outcome);

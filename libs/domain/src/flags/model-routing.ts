@@ -26,6 +26,23 @@ export interface UpstreamTarget {
   readonly totalTimeoutMs?: number | null;
   /** The version's system prompt and decoding parameters; absent = the request goes as it came. */
   readonly prompt?: VersionPrompt | null;
+  /** USD per million prompt / completion tokens; absent = no price (the router reports no cost). */
+  readonly prices?: UpstreamPrices | null;
+}
+
+export interface UpstreamPrices {
+  readonly inputUsdPerMTok: number;
+  readonly outputUsdPerMTok: number;
+}
+
+/** What one answer cost in USD at `prices` (null without prices or token counts). */
+export function answerCostUsd(
+  prices: UpstreamPrices | null | undefined,
+  promptTokens: number | null,
+  completionTokens: number | null,
+): number | null {
+  if (!prices || promptTokens === null || completionTokens === null) return null;
+  return (promptTokens * prices.inputUsdPerMTok + completionTokens * prices.outputUsdPerMTok) / 1e6;
 }
 
 export const UPSTREAM_AUTH_SCHEMES = ['bearer', 'api-key', 'x-api-key'] as const;

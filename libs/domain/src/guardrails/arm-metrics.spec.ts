@@ -46,3 +46,19 @@ describe('armMetrics', () => {
     expect(m.latencyP95Ms).toBeLessThan(110);
   });
 });
+
+describe(`${recordOutcome.name} cost`, () => {
+  it.each([
+    { outcome: { ...ok, costUsd: 0.002 }, cost: { n: 1, sum: 0.002 }, useful: 1 },
+    { outcome: { ...ok, costUsd: null }, cost: { n: 0, sum: 0 }, useful: 1 },
+    { outcome: ok, cost: { n: 0, sum: 0 }, useful: 1 },
+    { outcome: { ...ok, refusal: true, costUsd: 0.001 }, cost: { n: 1, sum: 0.001 }, useful: 0 },
+    { outcome: { ...ok, empty: true, costUsd: 0.001 }, cost: { n: 1, sum: 0.001 }, useful: 0 },
+    { outcome: { ...ok, error: true, costUsd: 0.001 }, cost: { n: 0, sum: 0 }, useful: 0 },
+  ])('counts the cost of answered requests and the useful answers: %j', ({ outcome, cost, useful }) => {
+    const a = recordOutcome(emptyArmStats(), outcome);
+    expect(a.cost.n).toBe(cost.n);
+    expect(a.cost.sum).toBeCloseTo(cost.sum, 12);
+    expect(a.usefulAnswers).toBe(useful);
+  });
+});

@@ -33,6 +33,14 @@ export interface OutputTokenMoments {
   sumSq: number;
 }
 
+/** What the answers cost (USD per answered request with a known price; see README "Cost"). */
+export interface CostMoments {
+  /** Answered requests whose cost is known (the version has prices and the answer has token counts). */
+  n: number;
+  sum: number;
+  sumSq: number;
+}
+
 export interface ArmStats {
   requests: number;
   /** Requests without a usable answer (connect/timeout/5xx/4xx/invalid response, candidate fallbacks). */
@@ -53,6 +61,10 @@ export interface ArmStats {
   latency: LatencyHistogram;
   /** Time to first token of successful streamed responses (the ttftP95 guardrail). */
   ttft: LatencyHistogram;
+  /** Cost of successful responses, in USD. */
+  cost: CostMoments;
+  /** Successful responses that are neither refusals nor silent failures: what a user could use. */
+  usefulAnswers: number;
 }
 
 /** What the analyzer knows about one request once it finished (see the router's outcome event). */
@@ -74,6 +86,8 @@ export interface RequestOutcome {
   readonly stream?: boolean;
   /** Null when the upstream did not report usage. */
   readonly outputTokens: number | null;
+  /** USD, from the version's prices and the answer's tokens; null or absent when unknown. */
+  readonly costUsd?: number | null;
 }
 
 export function emptyArmStats(): ArmStats {
@@ -87,6 +101,8 @@ export function emptyArmStats(): ArmStats {
     outputTokens: { n: 0, sum: 0, sumSq: 0 },
     latency: emptyLatencyHistogram(),
     ttft: emptyLatencyHistogram(),
+    cost: { n: 0, sum: 0, sumSq: 0 },
+    usefulAnswers: 0,
   };
 }
 
@@ -110,9 +126,17 @@ export function recordOutcome(arm: ArmStats, outcome: RequestOutcome): ArmStats 
     arm.errors += 1;
     return arm;
   }
+  const silent =
+    outcome.empty || (outcome.jsonRequested && outcome.invalidJson) || (outcome.toolCallErrors ?? 0) > 0;
   if (outcome.refusal) arm.refusals += 1;
-  if (outcome.empty || (outcome.jsonRequested && outcome.invalidJson) || (outcome.toolCallErrors ?? 0) > 0)
-    arm.silentFailures += 1;
+  if (silent) arm.silentFailures += 1;
+  if (!outcome.refusal && !silent) arm.usefulAnswers += 1;
+  const cost = outcome.costUsd;
+  if (typeof cost === 'number' && cost >= 0) {
+    arm.cost.n += 1;
+    arm.cost.sum += cost;
+    arm.cost.sumSq += cost * cost;
+  }
   recordLatency(arm.latency, outcome.latencyMs);
   if (outcome.stream === true && outcome.ttftMs !== null && outcome.ttftMs !== undefined)
     recordLatency(arm.ttft, outcome.ttftMs);
@@ -199,6 +223,8 @@ export function mergeArmStats(a: ArmStats, b: ArmStats): ArmStats {
     },
     latency: addHistograms(a.latency, b.latency),
     ttft: addHistograms(a.ttft, b.ttft),
+    cost: { n: a.cost.n + b.cost.n, sum: a.cost.sum + b.cost.sum, sumSq: a.cost.sumSq + b.cost.sumSq },
+    usefulAnswers: a.usefulAnswers + b.usefulAnswers,
   };
 }
 

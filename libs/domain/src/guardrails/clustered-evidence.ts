@@ -25,6 +25,8 @@ export const CLUSTER_FIELD = {
   thumbsDown: 5,
   tokensN: 6,
   tokensSum: 7,
+  costN: 8,
+  costSum: 9,
 } as const;
 export type ClusterField = keyof typeof CLUSTER_FIELD;
 export const CLUSTER_FIELDS = Object.keys(CLUSTER_FIELD) as readonly ClusterField[];

@@ -8,6 +8,7 @@ import {
 import { evaluateGuardrails, type GuardrailEvaluationOptions } from './guardrail-evaluator';
 import { describeReport, type GuardrailReport, type GuardrailVerdict } from './guardrail-report';
 import {
+  DEFAULT_GUARDRAILS,
   GUARDRAIL_METRICS,
   resolveGuardrails,
   type GuardrailMetric,
@@ -30,6 +31,9 @@ interface ArmSpec {
   /** Time to first token of the streamed answers (half the answers are streamed). */
   readonly ttft?: { readonly fromMs: number; readonly toMs: number };
 }
+
+/** The guardrails a rollout gets without asking (the cost guardrail is opt-in). */
+const ON_BY_DEFAULT = GUARDRAIL_METRICS.filter((m) => DEFAULT_GUARDRAILS[m].enabled);
 
 const HEALTHY = {
   errorRate: 0.01,
@@ -205,15 +209,15 @@ describe(evaluateGuardrails.name, () => {
     it('is Successful when a large candidate matches the baseline on every guardrail', () => {
       const report = evaluate({ requests: BIG }, { requests: BIG });
       expect(report.results.map((r) => [r.metric, r.verdict])).toEqual(
-        GUARDRAIL_METRICS.map((m) => [m, 'Successful']),
+        ON_BY_DEFAULT.map((m) => [m, 'Successful']),
       );
-      expect(report).toMatchObject({ verdict: 'Successful', decidedBy: GUARDRAIL_METRICS });
+      expect(report).toMatchObject({ verdict: 'Successful', decidedBy: ON_BY_DEFAULT });
       expect(report.results.every((r) => r.proven)).toBe(true);
     });
 
     it('is Successful on point estimates while an identical candidate has too little traffic to prove it', () => {
       const report = evaluate({ requests: 5000 }, { requests: 5000 });
-      expect(report).toMatchObject({ verdict: 'Successful', decidedBy: GUARDRAIL_METRICS });
+      expect(report).toMatchObject({ verdict: 'Successful', decidedBy: ON_BY_DEFAULT });
       // The intervals cannot yet exclude +10% errors or +20% refusals; the p95 and the output length
       // need far less traffic.
       expect(report.results.map((r) => [r.metric, r.proven])).toEqual([
@@ -253,7 +257,7 @@ describe(evaluateGuardrails.name, () => {
         { requests: BIG, refusalRate: 0.5 },
         { refusalRate: { enabled: false } },
       );
-      expect(report.disabled).toEqual(['refusalRate']);
+      expect(report.disabled).toEqual(['refusalRate', 'costPerRequest']);
       expect(report.results.map((r) => r.metric)).not.toContain('refusalRate');
       expect(report.verdict).toBe('Successful');
     });
@@ -299,7 +303,7 @@ describe(evaluateGuardrails.name, () => {
     it.each<[GuardrailSetting['onMissingData'], GuardrailVerdict | 'Successful', readonly GuardrailMetric[]]>([
       ['hold', 'Inconclusive', ['thumbsDownRate']],
       ['rollback', 'Failed', ['thumbsDownRate']],
-      ['ignore', 'Successful', GUARDRAIL_METRICS],
+      ['ignore', 'Successful', ON_BY_DEFAULT],
     ])('on %s, makes the rollout %s', (policy, verdict, decidedBy) => {
       const report = evaluate({ requests: BIG }, unrated, { thumbsDownRate: { onMissingData: policy } });
       expect(resultFor(report, 'thumbsDownRate')).toMatchObject({

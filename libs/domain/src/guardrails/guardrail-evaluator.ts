@@ -29,7 +29,7 @@ import {
   type GuardrailSettings,
 } from './guardrail-settings';
 import { ceil, floor, max, min, sqrt } from './fast-math';
-import { formatInterval, formatNumber, formatRate, formatSigned } from './guardrail-format';
+import { formatInterval, formatNumber, formatRate, formatSigned, formatUsd } from './guardrail-format';
 
 /**
  * Guardrail statistics: is the candidate worse than the baseline by more than each guardrail allows?
@@ -160,6 +160,8 @@ function evaluateOne(
       return evaluateLatency('ttftP95', setting, baseline, candidate, ctx);
     case 'outputLengthDrop':
       return evaluateOutputLength(setting, baseline, candidate, ctx);
+    case 'costPerRequest':
+      return evaluateCost(setting, baseline, candidate, ctx);
   }
 }
 
@@ -271,7 +273,48 @@ function evaluateOutputLength(
   });
 }
 
-function tokenMean(m: ArmStats['outputTokens']): MeanEstimate | null {
+/** Cost per answered request, higher is worse (the single-window form of the rollout guardrail). */
+function evaluateCost(
+  setting: GuardrailSetting,
+  baseline: ArmStats,
+  candidate: ArmStats,
+  ctx: Context,
+): GuardrailResult {
+  const { alphaRelative } = splitAlpha(ctx.alphaPerGuardrail, false);
+  const z = normalMixtureMultiplier(
+    min(baseline.cost.n, candidate.cost.n),
+    alphaRelative,
+    ctx.planningSamples,
+  );
+  const mb = tokenMean(baseline.cost);
+  const mc = tokenMean(candidate.cost);
+  return decide({
+    metric: 'costPerRequest',
+    setting,
+    baseline,
+    candidate,
+    samples: { baseline: baseline.cost.n, candidate: candidate.cost.n },
+    values: { baseline: mb?.mean ?? null, candidate: mc?.mean ?? null },
+    limit: setting.maxRelativeIncrease,
+    candidateInterval: null,
+    comparison: mb && mc ? compareMeans(mb, mc, COST_FLOOR_USD, z) : null,
+    ceilingCheck: { breached: false, clear: true },
+    noun: 'priced answers',
+    format: formatUsd,
+  });
+}
+
+/**
+ * The cost guardrail's floor for the relative change (USD per request): against a free baseline any
+ * price is a large relative increase, but 0 vs $0.0000001 is not an infinite one.
+ */
+export const COST_FLOOR_USD = 1e-6;
+
+function tokenMean(m: {
+  readonly n: number;
+  readonly sum: number;
+  readonly sumSq: number;
+}): MeanEstimate | null {
   if (m.n < 2) return null;
   const mean = m.sum / m.n;
   const sampleVariance = max(0, (m.sumSq - m.sum * mean) / (m.n - 1));

@@ -28,6 +28,18 @@ export function formatNumber(value: number): string {
     .replace(/\B(?=(\d{3})+(?!\d))/g, ',');
 }
 
+/**
+ * US dollars with two significant digits below a cent and cents above: 0.0021 -> "$0.0021",
+ * 0.000004567 -> "$0.0000046", 12.345 -> "$12.35".
+ */
+export function formatUsd(usd: number): string {
+  if (usd === 0) return '$0';
+  const a = abs(usd);
+  if (a >= 1) return `${usd < 0 ? '-' : ''}$${a.toFixed(2)}`;
+  const digits = Math.min(12, Math.max(2, 1 - Math.floor(Math.log10(a))));
+  return `${usd < 0 ? '-' : ''}$${trimZeros(a.toFixed(digits))}`;
+}
+
 function trimZeros(s: string): string {
   return s.includes('.') ? s.replace(/\.?0+$/, '') : s;
 }

@@ -127,6 +127,7 @@ export const GUARDRAIL_LABELS: Readonly<Record<GuardrailMetric, string>> = {
   latencyP95: 'latency p95',
   outputLengthDrop: 'output length',
   ttftP95: 'time to first token p95',
+  costPerRequest: 'cost per request',
 };
 
 /**

@@ -11,6 +11,7 @@ export const GUARDRAIL_METRICS = [
   'latencyP95',
   'outputLengthDrop',
   'ttftP95',
+  'costPerRequest',
 ] as const;
 export type GuardrailMetric = (typeof GUARDRAIL_METRICS)[number];
 
@@ -69,6 +70,8 @@ export const DEFAULT_GUARDRAILS: GuardrailSettings = {
   outputLengthDrop: { ...base, maxRelativeIncrease: 0.3 },
   // Streamed answers only: an app that never streams has no data here, which is no reason to hold.
   ttftP95: { ...base, maxRelativeIncrease: 0.5, onMissingData: 'ignore' },
+  // Off by default: a dearer candidate is a business decision, not a fault. Needs prices on both versions.
+  costPerRequest: { ...base, enabled: false, maxRelativeIncrease: 0.2 },
 };
 
 /** Merges per-rollout overrides over the defaults. */

@@ -260,6 +260,12 @@ function naivePoint(
     if (nb === 0 || nc === 0) return null;
     return { b: baseline.outputTokens.sum / nb, c: candidate.outputTokens.sum / nc, nb, nc };
   }
+  if (metric === 'costPerRequest') {
+    const nb = baseline.cost.n;
+    const nc = candidate.cost.n;
+    if (nb === 0 || nc === 0) return null;
+    return { b: baseline.cost.sum / nb, c: candidate.cost.sum / nc, nb, nc };
+  }
   const src = GUARDRAIL_RATE_SOURCES[metric];
   const nb = src.outOf(baseline);
   const nc = src.outOf(candidate);

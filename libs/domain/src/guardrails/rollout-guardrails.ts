@@ -22,6 +22,7 @@ import {
 import {
   combineResults,
   compareLatencyP95,
+  COST_FLOOR_USD,
   latencyCeilingCheck,
   latencyHistogramOf,
   lowestBound,
@@ -36,7 +37,7 @@ import {
   type GuardrailEvaluationOptions,
   type GuardrailRateMetric,
 } from './guardrail-evaluator';
-import { formatInterval, formatNumber, formatRate, formatSigned } from './guardrail-format';
+import { formatInterval, formatNumber, formatRate, formatSigned, formatUsd } from './guardrail-format';
 import {
   GUARDRAIL_LABELS,
   type GuardrailReport,
@@ -166,6 +167,8 @@ function evaluateOne(metric: GuardrailMetric, setting: GuardrailSetting, ctx: Ct
       return evaluateLatency(metric, setting, ctx);
     case 'outputLengthDrop':
       return evaluateOutputLength(setting, ctx);
+    case 'costPerRequest':
+      return evaluateCost(setting, ctx);
   }
 }
 
@@ -232,15 +235,26 @@ const RATE_SOURCES: Readonly<Record<GuardrailRateMetric, MeanSource>> = {
   ),
 };
 
-const TOKEN_SOURCE: MeanSource = {
-  total(arm) {
-    const { n, sum, sumSq } = arm.totals.outputTokens;
-    const mean = n > 0 ? sum / n : 0;
-    return { x: sum, n, v: n > 1 ? max(0, (sumSq - sum * mean) / (n - 1)) : 0 };
-  },
-  clusterX: (c, b) => at(c, b + F.tokensSum),
-  clusterN: (c, b) => at(c, b + F.tokensN),
-};
+/** The mean of a per-request quantity kept as moments (n, sum, sum of squares) and per-cluster sums. */
+function momentSource(
+  moments: (a: ArmStats) => { readonly n: number; readonly sum: number; readonly sumSq: number },
+  nField: number,
+  sumField: number,
+): MeanSource {
+  return {
+    total(arm) {
+      const { n, sum, sumSq } = moments(arm.totals);
+      const mean = n > 0 ? sum / n : 0;
+      return { x: sum, n, v: n > 1 ? max(0, (sumSq - sum * mean) / (n - 1)) : 0 };
+    },
+    clusterX: (c, b) => at(c, b + sumField),
+    clusterN: (c, b) => at(c, b + nField),
+  };
+}
+
+const TOKEN_SOURCE = momentSource((a) => a.outputTokens, F.tokensN, F.tokensSum);
+/** Cost per answered request in USD: a mean of a per-request quantity, like output tokens. */
+const COST_SOURCE = momentSource((a) => a.cost, F.costN, F.costSum);
 
 interface Pooled {
   /** Pooled candidate and baseline means (CMH-weighted over strata). */
@@ -546,6 +560,34 @@ function evaluateOutputLength(setting: GuardrailSetting, ctx: Ctx): GuardrailRes
     ceilingCheck: { breached: false, clear: true },
     noun: 'responses with token counts',
     format: (v) => `${formatNumber(v)} tokens`,
+    window: 'rollout',
+    feedbackWindow: null,
+  });
+}
+
+/**
+ * Cost per answered request, higher is worse: a quantized model that answers longer, or a dearer
+ * output price, shows here even when every quality guardrail is fine. Off by default.
+ */
+function evaluateCost(setting: GuardrailSetting, ctx: Ctx): GuardrailResult {
+  const p = pool(ctx.pooled, COST_SOURCE, ctx.window.stepFromRevision);
+  const { alphaRelative } = splitAlpha(ctx.alphaPerGuardrail, false);
+  const judged = p
+    ? judgePooled(p, COST_FLOOR_USD, setting.maxRelativeIncrease, alphaRelative, ctx, false)
+    : null;
+  return decide({
+    metric: 'costPerRequest',
+    setting,
+    ctx,
+    pooled: p,
+    totals: armTotals(ctx.pooled, COST_SOURCE),
+    values: { baseline: p?.b ?? null, candidate: p?.c ?? null },
+    limit: setting.maxRelativeIncrease,
+    candidateInterval: null,
+    judged,
+    ceilingCheck: { breached: false, clear: true },
+    noun: 'priced answers',
+    format: formatUsd,
     window: 'rollout',
     feedbackWindow: null,
   });

@@ -38,6 +38,8 @@ export const WATCH_LIMITS: Readonly<Record<GuardrailMetric, number | null>> = Ob
   errorRate: 0.1,
   latencyP95: null,
   ttftP95: null,
+  // Prices are set by people, not drift: a price change is not a regression of the stable version.
+  costPerRequest: null,
 });
 
 /**

@@ -219,6 +219,7 @@ const GUARDRAIL_METRIC_SET: Readonly<Record<GuardrailResult['metric'], true>> = 
   latencyP95: true,
   outputLengthDrop: true,
   ttftP95: true,
+  costPerRequest: true,
 };
 
 function stepAt(plan: RolloutPlan, index: unknown): { label: string; isWeight: boolean } | null {

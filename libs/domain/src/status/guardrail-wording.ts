@@ -75,6 +75,7 @@ const NOUN: Readonly<Record<GuardrailResult['metric'], string>> = {
   latencyP95: 'latency (p95)',
   outputLengthDrop: 'the average answer',
   ttftP95: 'the wait for the first word of a streamed answer (p95)',
+  costPerRequest: 'the cost per answer',
 };
 
 const SAMPLE_NOUN: Readonly<Record<GuardrailResult['metric'], string>> = {
@@ -85,6 +86,7 @@ const SAMPLE_NOUN: Readonly<Record<GuardrailResult['metric'], string>> = {
   latencyP95: 'answers',
   outputLengthDrop: 'answers with token counts',
   ttftP95: 'streamed answers',
+  costPerRequest: 'priced answers',
 };
 
 function formatValue(metric: GuardrailResult['metric'], v: number): string {
@@ -154,6 +156,7 @@ export const GUARDRAIL_SHORT_NAMES: Readonly<Record<GuardrailResult['metric'], s
   latencyP95: 'latency (p95)',
   outputLengthDrop: 'answer length',
   ttftP95: 'first token of streamed answers (p95)',
+  costPerRequest: 'cost per answer',
 };
 
 /**

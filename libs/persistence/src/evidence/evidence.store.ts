@@ -29,6 +29,12 @@ export interface ArmCounters {
   tokensN: number;
   tokensSum: number;
   tokensSumSq: number;
+  /** USD of answered requests with a known cost, their count and the sum of squares. */
+  costN: number;
+  costSum: number;
+  costSumSq: number;
+  /** Answers that are neither errors, refusals nor silent failures. */
+  usefulAnswers: number;
   /** Dense counts per latency bucket. */
   latencyCounts: number[];
   /** Dense counts per latency bucket of streamed answers' time to first token. */
@@ -90,6 +96,8 @@ export interface ClusterCounters {
   thumbsDown: number;
   tokensN: number;
   tokensSum: number;
+  costN: number;
+  costSum: number;
 }
 
 export interface ClusterContribution extends ClusterCounters {
@@ -275,6 +283,8 @@ export class EvidenceStore {
         thumbsDown: true,
         tokensN: true,
         tokensSum: true,
+        costN: true,
+        costSum: true,
       },
     });
     return rows;
@@ -396,6 +406,10 @@ export function emptyArmCounters(): ArmCounters {
     tokensN: 0,
     tokensSum: 0,
     tokensSumSq: 0,
+    costN: 0,
+    costSum: 0,
+    costSumSq: 0,
+    usefulAnswers: 0,
     latencyCounts: [],
     ttftCounts: [],
   };
@@ -433,6 +447,10 @@ export function addCounters(a: ArmCounters, b: ArmCounters): void {
   a.tokensN += b.tokensN;
   a.tokensSum += b.tokensSum;
   a.tokensSumSq += b.tokensSumSq;
+  a.costN += b.costN;
+  a.costSum += b.costSum;
+  a.costSumSq += b.costSumSq;
+  a.usefulAnswers += b.usefulAnswers;
   addDense(a.latencyCounts, b.latencyCounts);
   addDense(a.ttftCounts, b.ttftCounts);
 }
@@ -444,11 +462,12 @@ function addDense(a: number[], b: readonly number[]): void {
 async function addArm(tx: Tx, a: ArmContribution): Promise<void> {
   await tx.$executeRaw`
     INSERT INTO analysis_aggregates AS t (rollout_id, revision, version_id, role, bucket_start, requests, errors,
-      refusals, silent_failures, feedback, thumbs_down, tokens_n, tokens_sum, tokens_sum_sq, latency_counts, ttft_counts,
-      updated_at)
+      refusals, silent_failures, feedback, thumbs_down, tokens_n, tokens_sum, tokens_sum_sq, cost_n, cost_sum,
+      cost_sum_sq, useful_answers, latency_counts, ttft_counts, updated_at)
     VALUES (${a.rolloutId}::uuid, ${a.revision}, ${a.versionId}::uuid, ${a.role}, ${a.bucketStart}, ${a.requests},
       ${a.errors}, ${a.refusals}, ${a.silentFailures}, ${a.feedback}, ${a.thumbsDown}, ${a.tokensN}, ${a.tokensSum},
-      ${a.tokensSumSq}, ${a.latencyCounts}::int[], ${a.ttftCounts}::int[], now())
+      ${a.tokensSumSq}, ${a.costN}, ${a.costSum}, ${a.costSumSq}, ${a.usefulAnswers}, ${a.latencyCounts}::int[],
+      ${a.ttftCounts}::int[], now())
     ON CONFLICT (rollout_id, revision, version_id, role, bucket_start) DO UPDATE SET
       requests = t.requests + EXCLUDED.requests,
       errors = t.errors + EXCLUDED.errors,
@@ -459,6 +478,10 @@ async function addArm(tx: Tx, a: ArmContribution): Promise<void> {
       tokens_n = t.tokens_n + EXCLUDED.tokens_n,
       tokens_sum = t.tokens_sum + EXCLUDED.tokens_sum,
       tokens_sum_sq = t.tokens_sum_sq + EXCLUDED.tokens_sum_sq,
+      cost_n = t.cost_n + EXCLUDED.cost_n,
+      cost_sum = t.cost_sum + EXCLUDED.cost_sum,
+      cost_sum_sq = t.cost_sum_sq + EXCLUDED.cost_sum_sq,
+      useful_answers = t.useful_answers + EXCLUDED.useful_answers,
       latency_counts = (
         SELECT coalesce(array_agg(coalesce(x, 0) + coalesce(y, 0) ORDER BY i), '{}')
         FROM unnest(t.latency_counts, EXCLUDED.latency_counts) WITH ORDINALITY AS u(x, y, i)
@@ -475,15 +498,16 @@ async function addClusters(tx: Tx, rows: readonly ClusterContribution[]): Promis
   const col = <K extends keyof ClusterContribution>(k: K) => rows.map((r) => r[k]);
   await tx.$executeRaw`
     INSERT INTO analysis_cluster_totals AS t (rollout_id, revision, version_id, role, cluster, requests, errors,
-      refusals, silent_failures, feedback, thumbs_down, tokens_n, tokens_sum, updated_at)
+      refusals, silent_failures, feedback, thumbs_down, tokens_n, tokens_sum, cost_n, cost_sum, updated_at)
     SELECT r.rollout_id, r.revision, r.version_id, r.role, r.cluster, r.requests, r.errors, r.refusals,
-      r.silent_failures, r.feedback, r.thumbs_down, r.tokens_n, r.tokens_sum, now()
+      r.silent_failures, r.feedback, r.thumbs_down, r.tokens_n, r.tokens_sum, r.cost_n, r.cost_sum, now()
     FROM unnest(${col('rolloutId')}::uuid[], ${col('revision')}::int[], ${col('versionId')}::uuid[],
       ${col('role')}::text[], ${col('cluster')}::smallint[], ${col('requests')}::int[], ${col('errors')}::int[],
       ${col('refusals')}::int[], ${col('silentFailures')}::int[], ${col('feedback')}::int[],
-      ${col('thumbsDown')}::int[], ${col('tokensN')}::int[], ${col('tokensSum')}::float8[])
+      ${col('thumbsDown')}::int[], ${col('tokensN')}::int[], ${col('tokensSum')}::float8[],
+      ${col('costN')}::int[], ${col('costSum')}::float8[])
       AS r(rollout_id, revision, version_id, role, cluster, requests, errors, refusals, silent_failures, feedback,
-           thumbs_down, tokens_n, tokens_sum)
+           thumbs_down, tokens_n, tokens_sum, cost_n, cost_sum)
     ON CONFLICT (rollout_id, revision, version_id, role, cluster) DO UPDATE SET
       requests = t.requests + EXCLUDED.requests,
       errors = t.errors + EXCLUDED.errors,
@@ -493,6 +517,8 @@ async function addClusters(tx: Tx, rows: readonly ClusterContribution[]): Promis
       thumbs_down = t.thumbs_down + EXCLUDED.thumbs_down,
       tokens_n = t.tokens_n + EXCLUDED.tokens_n,
       tokens_sum = t.tokens_sum + EXCLUDED.tokens_sum,
+      cost_n = t.cost_n + EXCLUDED.cost_n,
+      cost_sum = t.cost_sum + EXCLUDED.cost_sum,
       updated_at = now()`;
 }
 

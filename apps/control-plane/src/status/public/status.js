@@ -60,6 +60,7 @@
         return `${Math.round(v)} ms`;
       if (metric === 'outputLengthDrop' || metric === 'meanOutputTokens')
         return `${trim(v.toFixed(1))} tokens`;
+      if (metric === 'costPerRequest') return `$${v.toPrecision(2)}`;
       return fmt.pct(v);
     },
     count(n) {
@@ -381,6 +382,7 @@
         section('header').root,
         section('timeline', 'Steps').root,
         section('comparison', 'Baseline vs candidate').root,
+        section('cost', 'Cost').root,
         section('charts', 'Over time').root,
         section('shadow', 'Shadow comparison').root,
         section('decisions', 'Decision log').root,
@@ -390,6 +392,7 @@
     renderHeader(r, data.attempts);
     renderTimeline(data.timeline, data.attempts);
     renderComparison(data.analysis);
+    renderCost(data.analysis);
     renderCharts(data.series);
     renderShadow(data.analysis, data.examples);
     renderDecisions(data.decisions);
@@ -512,6 +515,49 @@
     return g.ceiling !== null && g.ceiling !== undefined
       ? `${rel}, at most ${fmt.metric(g.metric, g.ceiling)}`
       : rel;
+  }
+
+  /** One line in words (the sentence comes from the analysis), the figures one click away. */
+  function renderCost(a) {
+    const s = section('cost');
+    if (!a || !a.cost) {
+      fill(s.body, h('p', { class: 'muted', text: 'No cost for this rollout.' }));
+      return;
+    }
+    const c = a.cost;
+    const usd = (v) => (v === null ? '—' : `$${v.toPrecision(2)}`);
+    const row = (name, arm) =>
+      h(
+        'tr',
+        { 'data-arm': name },
+        h('th', { scope: 'row', text: name }),
+        h('td', { text: usd(arm.perAnswerUsd) }),
+        h('td', { text: usd(arm.perRequestUsd) }),
+        h('td', { text: `$${arm.totalUsd.toFixed(arm.totalUsd >= 1 ? 2 : 4)}` }),
+        h('td', { class: 'small muted', text: fmt.count(arm.pricedRequests) }),
+      );
+    fill(
+      s.body,
+      h('p', { class: 'summary', 'data-fact': 'cost', text: c.sentence }),
+      h(
+        'details',
+        {},
+        h('summary', { text: 'Figures' }),
+        h(
+          'table',
+          {},
+          h(
+            'tr',
+            {},
+            ...['', 'per useful answer', 'per request', 'total', 'priced requests'].map((t) =>
+              h('th', { text: t }),
+            ),
+          ),
+          row('baseline', c.baseline),
+          row(a.candidateRole === 'shadow' ? 'shadow' : 'candidate', c.candidate),
+        ),
+      ),
+    );
   }
 
   function renderComparison(a) {
