@@ -1,4 +1,5 @@
 import type { Endpoint } from '@aviary/contracts';
+import type { Cohort } from '../rollout/cohort';
 
 /**
  * What a router needs to route one model: which upstream serves which share of users, and which
@@ -44,6 +45,11 @@ export interface ModelRouting {
    * 20% and 50% (the bucket is hash(seed, key) < weight).
    */
   readonly stickinessGroup: string;
+  /**
+   * Users served by the candidate whatever their bucket (published as a strategy with constraints
+   * before the weighted one); null or absent: none. Only with a candidate.
+   */
+  readonly cohort?: Cohort | null;
   /** Monotonic per model; lets publishers skip stale updates. */
   readonly revision: number;
 }
