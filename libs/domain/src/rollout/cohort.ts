@@ -86,7 +86,9 @@ export function validateCohort(cohort: Cohort): CohortIssue[] {
     if (!Array.isArray(constraints) || constraints.length === 0 || constraints.length > 20) {
       issue('constraints', 'must be a list of 1 to 20 constraints');
     } else {
-      constraints.forEach((c, i) => checkConstraint(`constraints[${i}]`, c, issue));
+      (constraints as readonly CohortConstraint[]).forEach((c, i) =>
+        checkConstraint(`constraints[${i}]`, c, issue),
+      );
     }
   }
   return issues;
