@@ -74,6 +74,10 @@ export const outcomeEventSchema = z.object({
   interTokenMs: z.number().nonnegative().nullable().optional(),
   /** The router key the request came with (its id, never the key). */
   keyId: z.string().nullable().optional(),
+  /** Routed by a cohort rule, not by the user's bucket: not a random sample (left out of the guardrails). */
+  cohort: z.boolean().optional(),
+  /** The version was forced by the debug header: never counted as evidence. */
+  forced: z.boolean().optional(),
 });
 export type OutcomeEvent = z.infer<typeof outcomeEventSchema>;
 
