@@ -3,6 +3,7 @@ import { DEFAULT_PLAN } from './rollout-plan';
 import { initialState } from './rollout-state-machine';
 import type { PlanStep, RolloutPhase, RolloutState, TrafficSplit } from './rollout.types';
 import {
+  cohortAnalysisNote,
   currentStep,
   currentWeight,
   deadlineAt,
@@ -114,6 +115,20 @@ describe(deriveSplit.name, () => {
     expect(() => deriveSplit(state('Progressing', 9))).toThrow(
       /corrupt rollout state: Progressing at step 9/,
     );
+  });
+});
+
+describe(cohortAnalysisNote.name, () => {
+  it.each([
+    [0, /cohort \(x-aviary-cohort: internal\) only: .*not a random sample.*promote/],
+    [1, /left out of the comparison.*random 5% only/],
+    [2, /left out of the comparison/],
+  ])('says at step %d that cohort requests are not counted', (index, note) => {
+    expect(cohortAnalysisNote(cohortPlan, index)).toMatch(note);
+  });
+
+  it('says nothing at a step without a cohort', () => {
+    expect(cohortAnalysisNote(cohortPlan, 3)).toBeNull();
   });
 });
 

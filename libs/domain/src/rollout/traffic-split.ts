@@ -78,6 +78,19 @@ export function effectiveStep(plan: RolloutPlan, index: number): Exclude<PlanSte
   return null;
 }
 
+/**
+ * What the analysis says about a step that serves a cohort (its own or, in a pause, the step's before
+ * it): the cohort's requests are not a random sample, so they are not counted; null without one.
+ */
+export function cohortAnalysisNote(plan: RolloutPlan, index: number): string | null {
+  const step = effectiveStep(plan, index);
+  if (step?.type !== 'setWeight' || !step.cohort) return null;
+  const who = describeCohort(step.cohort);
+  return step.weight > 0
+    ? `cohort (${who}) served first and left out of the comparison: not a random sample; the guardrails judge the random ${step.weight}% only`
+    : `cohort (${who}) only: its requests are not a random sample and are not counted, so the guardrails have no evidence here; promote when the cohort is satisfied`;
+}
+
 /** An approval gate: a pause without a duration, which only a promote moves past. */
 export function isGate(step: PlanStep | null | undefined): boolean {
   return step?.type === 'pause' && step.durationSeconds === undefined;
