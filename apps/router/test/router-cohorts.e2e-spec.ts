@@ -77,6 +77,7 @@ describe('cohorts and forced versions through a real unleash-server', () => {
     );
 
     s.outcomes.length = 0;
+    const forcedIds: string[] = [];
     for (const version of ['v1', 'v2']) {
       const { response } = await debugClient.chat.completions
         .create(
@@ -85,6 +86,7 @@ describe('cohorts and forced versions through a real unleash-server', () => {
         )
         .withResponse();
       expect(response.headers.get('x-aviary-model-version')).toBe(version);
+      forcedIds.push(response.headers.get('x-aviary-request-id') ?? '');
     }
     const forced = () => s.outcomes.filter((o) => o.forced === true);
     await waitFor('the outcomes', () => forced().length >= 2, 10_000);
@@ -92,6 +94,18 @@ describe('cohorts and forced versions through a real unleash-server', () => {
       ['v1', true],
       ['v2', true],
     ]);
+
+    // Ratings of forced answers are accepted but not evidence either: only the ordinary one arrives.
+    const { response: ordinary } = await s.openai.chat.completions
+      .create({ model: s.model, messages: [{ role: 'user', content: 'hi' }], user: 'cohort-user-1' })
+      .withResponse();
+    const ordinaryId = ordinary.headers.get('x-aviary-request-id') ?? '';
+    for (const id of [...forcedIds, ordinaryId]) {
+      const rated = await s.post('/v1/feedback', { request_id: id, rating: 'down' });
+      expect(rated.status).toBe(202);
+    }
+    await waitFor('the ordinary rating', () => s.feedback.some((f) => f.requestId === ordinaryId), 10_000);
+    expect(s.feedback.filter((f) => forcedIds.includes(f.requestId))).toEqual([]);
 
     const unknown = await debugClient.chat.completions
       .create(

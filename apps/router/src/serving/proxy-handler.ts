@@ -445,6 +445,7 @@ export class ProxyHandler {
       at: Math.floor(Date.now() / 1000),
       // Feedback on this answer counts in the same user cluster as the answer (the analyzer's variance).
       stickinessBucket: x.bucket,
+      ...(x.forced || x.routing.cohort ? { notEvidence: true as const } : {}),
     });
   }
 }
