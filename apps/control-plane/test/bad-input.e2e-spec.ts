@@ -42,6 +42,9 @@ const cases: Case[] = [
   { name: 'a plan that never reaches 100%', method: 'POST', path: '/api/v1/rollouts', body: (null), status: 400, field: 'plan.steps' },
   { name: 'an unknown step type', method: 'POST', path: '/api/v1/rollouts', body: (null), status: 400, field: 'plan.steps[0].type' },
   { name: 'a shadow sample rate of 2', method: 'POST', path: '/api/v1/rollouts', body: (null), status: 400, field: 'plan.steps[0].sampleRate' },
+  { name: 'a weight of 0 without a cohort', method: 'POST', path: '/api/v1/rollouts', body: (null), status: 400, field: 'plan.steps[1].weight' },
+  { name: 'a cohort header that is not an x- header', method: 'POST', path: '/api/v1/rollouts', body: (null), status: 400, field: 'plan.steps[1].cohort.header.name' },
+  { name: 'a cohort constraint with an unknown operator', method: 'POST', path: '/api/v1/rollouts', body: (null), status: 400, field: 'plan.steps[1].cohort.constraints[0].operator' },
   { name: 'an unknown guardrail', method: 'POST', path: '/api/v1/rollouts', body: (null), status: 400, field: 'guardrails.vibes' },
   { name: 'a holdback of 80%', method: 'POST', path: '/api/v1/rollouts', body: (null), status: 400, field: 'plan.holdbackPercent' },
   { name: 'a negative feedback window', method: 'POST', path: '/api/v1/rollouts', body: (null), status: 400, field: 'guardrails.thumbsDownRate.feedbackWindowSeconds' },
@@ -91,6 +94,18 @@ function rolloutBody(model: string, variant: string): unknown {
     case 'a shadow sample rate of 2':
       return plan((s) => {
         s[0]!['sampleRate'] = 2;
+      });
+    case 'a weight of 0 without a cohort':
+      return plan((s) => {
+        s[1]!['weight'] = 0;
+      });
+    case 'a cohort header that is not an x- header':
+      return plan((s) => {
+        s[1]!['cohort'] = { header: { name: 'Cookie', value: 'internal' } };
+      });
+    case 'a cohort constraint with an unknown operator':
+      return plan((s) => {
+        s[1]!['cohort'] = { constraints: [{ contextName: 'x-team', operator: 'LIKE', values: ['ml'] }] };
       });
     case 'an unknown guardrail':
       return { model, candidateVersion: 'v2-int8', guardrails: { vibes: { enabled: true } } };

@@ -142,6 +142,8 @@ export async function startProxyRig(
   const rig = { routing: routing() as DecodedRouting | null };
   const flags = {
     resolve: () => rig.routing,
+    forced: (_model: string, version: string) =>
+      rig.routing?.target.label === version ? { ...rig.routing, fallback: null, shadow: null } : null,
     status: () => ({ ready: true, sourceReachable: true, lastError: null, lastUpdateAt: null, degraded: [] }),
   };
   const limiters = new LimiterRegistry(

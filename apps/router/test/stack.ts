@@ -59,9 +59,15 @@ export async function startStack(
     candidateVersion?: Record<string, unknown>;
     /** The candidate version calls the baseline's server and model (a prompt-only change). */
     sameUpstream?: boolean;
+    /** Publish to this unleash-server (control plane) and route from it (router), not the built-in source. */
+    unleashUrl?: string;
   } = {},
 ): Promise<Stack> {
-  const cp = await startTestControlPlane({ AVIARY_ANALYSIS: 'manual', ...opts.controlPlaneEnv });
+  const cp = await startTestControlPlane({
+    AVIARY_ANALYSIS: 'manual',
+    ...(opts.unleashUrl ? { UNLEASH_URL: opts.unleashUrl } : {}),
+    ...opts.controlPlaneEnv,
+  });
   const baseline = await startDemoLlm({ name: 'baseline', seed: 1, apiKey: 'baseline-key' });
   const candidate = await startDemoLlm({ name: 'candidate', seed: 2 });
   // The baseline's key is a declared credential: the router reads it from AVIARY_UPSTREAM_KEY_<NAME>.
@@ -116,6 +122,13 @@ export async function startStack(
       AVIARY_KEYS_REFRESH_MS: '100',
       AVIARY_LOG_LEVEL: 'debug',
       AVIARY_ACCESS_LOG: 'off',
+      ...(opts.unleashUrl
+        ? {
+            AVIARY_FLAGS_URL: `${opts.unleashUrl}/api`,
+            AVIARY_CONTROL_PLANE_URL: cp.url,
+            AVIARY_CONTROL_PLANE_TOKEN: token,
+          }
+        : {}),
       ...routerEnv,
     }),
     {
@@ -199,7 +212,12 @@ export async function startStack(
 }
 
 export const step = {
-  weight: (weight: number) => ({ type: 'setWeight', weight, minDurationSeconds: 3600 }),
+  weight: (weight: number, cohort?: Record<string, unknown>) => ({
+    type: 'setWeight',
+    weight,
+    minDurationSeconds: 3600,
+    ...(cohort ? { cohort } : {}),
+  }),
   shadow: (sampleRate: number) => ({ type: 'shadow', sampleRate, minDurationSeconds: 3600 }),
 };
 export const rest = [step.weight(100)];

@@ -79,6 +79,10 @@ export const outcomeEventSchema = z.object({
    * the routing payload). Absent when the version has no prices or the request got no answer.
    */
   costUsd: z.number().nonnegative().optional(),
+  /** Routed by a cohort rule, not by the user's bucket: not a random sample (left out of the guardrails). */
+  cohort: z.boolean().optional(),
+  /** The version was forced by the debug header: never counted as evidence. */
+  forced: z.boolean().optional(),
 });
 export type OutcomeEvent = z.infer<typeof outcomeEventSchema>;
 

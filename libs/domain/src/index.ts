@@ -3,6 +3,7 @@ export * from './flags/flag-publisher.port';
 export * from './flags/model-routing';
 export * from './rollout/rollout.types';
 export * from './rollout/rollout-plan';
+export * from './rollout/cohort';
 export * from './rollout/rollout-state-machine';
 export * from './rollout/traffic-split';
 export * from './analysis/step-analysis.port';

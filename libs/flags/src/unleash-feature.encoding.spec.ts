@@ -45,6 +45,39 @@ function routing(overrides: Partial<ModelRouting> = {}): ModelRouting {
 }
 
 describe('unleash feature encoding', () => {
+  describe('cohorts', () => {
+    const cohort = { userIds: ['alice'], header: { name: 'x-aviary-cohort', value: 'internal' } };
+
+    it.each([
+      { weight: 0, titles: ['aviary cohort', 'aviary baseline'] },
+      { weight: 20, titles: ['aviary cohort', 'aviary candidate', 'aviary baseline'] },
+    ])('puts the cohort strategy first, with its constraints, at weight $weight', ({ weight, titles }) => {
+      const strategies = encodeRoutingStrategies(routing({ candidateWeight: weight, cohort }));
+
+      expect(strategies.map((s) => s.title)).toEqual(titles);
+      expect(strategies[0]?.parameters.rollout).toBe('100');
+      expect(strategies[0]?.constraints.map((c) => [c.contextName, c.operator, c.values])).toEqual([
+        ['aviaryUserId', 'IN', ['alice']],
+        ['x-aviary-cohort', 'IN', ['internal']],
+      ]);
+      expect(strategies.slice(1).every((s) => s.constraints.length === 0)).toBe(true);
+      const payload = decodePayloadValue(strategies[0]?.variants[0].payload.value ?? '');
+      expect(payload).toMatchObject({ role: 'candidate', cohort: true, target: { versionId: 'ver-cand' } });
+    });
+
+    it('serves the constraints to SDKs from the built-in source too', () => {
+      const feature = toClientFeature(routing({ candidateWeight: 0, cohort }));
+
+      expect(feature.strategies[0]?.constraints).toHaveLength(2);
+    });
+
+    it('has no cohort strategy without a candidate', () => {
+      const strategies = encodeRoutingStrategies(routing({ candidate: null, candidateWeight: 0, cohort }));
+
+      expect(strategies.map((s) => s.title)).toEqual(['aviary baseline']);
+    });
+  });
+
   describe(encodeRoutingStrategies.name, () => {
     it.each([
       {

@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { endpointSchema, versionPromptSchema } from '@aviary/contracts';
 import {
+  cohortConstraints,
+  type CohortConstraint,
   flagNameForModel,
   type ModelRouting,
   UPSTREAM_AUTH_SCHEMES,
@@ -14,9 +16,11 @@ import { RoutingEncodingError } from './flags.errors';
  * control plane's built-in Unleash-compatible endpoint serves it, and routers read it back through
  * unleash-client's getVariant(flag, { userId: <stickiness key> }).
  *
- * One flag per model, two flexibleRollout strategies evaluated in order:
+ * One flag per model, flexibleRollout strategies evaluated in order:
+ *   (c) rollout 100% with the cohort's constraints, variant "candidate", payload cohort: true
+ *                                                          (only while a step targets a cohort)
  *   (a) rollout <candidateWeight>%, variant "candidate"   (only while a candidate serves traffic)
- *   (b) rollout 100%,               variant "baseline"    (everyone (a) did not take)
+ *   (b) rollout 100%,               variant "baseline"    (everyone (c) and (a) did not take)
  * Both share groupId = stickinessGroup, so unleash's bucket (murmur3(groupId:userId) % 100) is constant
  * for a user over the rollout: whoever got the candidate at 20% keeps it at 50%.
  */
@@ -35,6 +39,9 @@ export const ROUTING_FLAG_TYPE = 'permission';
 const VARIANT_WEIGHT = 1000;
 /** Under unleash-server's 100 kB body limit, with room for the rest of the strategy request. */
 export const MAX_ENCODED_PAYLOAD_BYTES = 96_000;
+
+/** The title of the cohort's strategy (its variant is a candidate variant whose payload says cohort). */
+export const COHORT_TITLE = 'aviary cohort';
 
 export type RoutingRole = typeof CANDIDATE_VARIANT | typeof BASELINE_VARIANT;
 
@@ -83,6 +90,8 @@ export const routingPayloadSchema = z.object({
    * error, 5xx, timeout): the baseline. Set on the candidate variant only; optional within v1.
    */
   fallback: upstreamTargetSchema.nullable().optional(),
+  /** The request was routed by a cohort rule, not by its bucket: not a random sample. Optional within v1. */
+  cohort: z.literal(true).optional(),
 });
 
 export type RoutingPayload = z.infer<typeof routingPayloadSchema>;
@@ -108,7 +117,7 @@ export interface EncodedStrategy {
   name: typeof ROUTING_STRATEGY;
   title: string;
   disabled: false;
-  constraints: [];
+  constraints: CohortConstraint[];
   segments: [];
   parameters: { groupId: string; rollout: string; stickiness: string };
   variants: [StrategyVariant];
@@ -117,7 +126,7 @@ export interface EncodedStrategy {
 /** A strategy as the client API (`GET /api/client/features`) serves it. */
 export interface ClientStrategy {
   name: string;
-  constraints: [];
+  constraints: CohortConstraint[];
   parameters: Record<string, string>;
   variants: StrategyVariant[];
 }
@@ -167,6 +176,10 @@ export function describeRoutingFlag(model: string, statusUrl?: string | null): s
 export function encodeRoutingStrategies(routing: ModelRouting): EncodedStrategy[] {
   const weight = effectiveCandidateWeight(routing);
   const strategies: EncodedStrategy[] = [];
+  if (routing.candidate !== null && routing.cohort) {
+    const payload = { ...encodeRoutingPayload(routing, CANDIDATE_VARIANT), cohort: true as const };
+    strategies.push(strategy(routing, '100', payload, cohortConstraints(routing.cohort)));
+  }
   if (routing.candidate !== null && weight > 0) {
     strategies.push(strategy(routing, String(weight), encodeRoutingPayload(routing, CANDIDATE_VARIANT)));
   }
@@ -253,7 +266,7 @@ export function toClientFeature(routing: ModelRouting, options: ClientFeatureOpt
     stale: false,
     strategies: encodeRoutingStrategies(routing).map((s) => ({
       name: s.name,
-      constraints: [],
+      constraints: s.constraints,
       parameters: { ...s.parameters },
       variants: s.variants,
     })),
@@ -302,12 +315,17 @@ export function etagMatches(ifNoneMatch: string | readonly string[] | undefined,
   return header.split(',').some((candidate) => candidate.trim() === '*' || opaque(candidate) === wanted);
 }
 
-function strategy(routing: ModelRouting, rollout: string, payload: RoutingPayload): EncodedStrategy {
+function strategy(
+  routing: ModelRouting,
+  rollout: string,
+  payload: RoutingPayload,
+  constraints: CohortConstraint[] = [],
+): EncodedStrategy {
   return {
     name: ROUTING_STRATEGY,
-    title: `aviary ${payload.role}`,
+    title: payload.cohort ? COHORT_TITLE : `aviary ${payload.role}`,
     disabled: false,
-    constraints: [],
+    constraints,
     segments: [],
     // Key order as unleash-server returns them (jsonb sorts keys), so encoded and served bytes agree.
     parameters: { groupId: routing.stickinessGroup, rollout, stickiness: ROUTING_STICKINESS },

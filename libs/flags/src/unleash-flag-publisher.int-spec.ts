@@ -218,4 +218,125 @@ describe(UnleashFlagPublisher.name, () => {
     expect(share).toBeGreaterThanOrEqual(0.185);
     expect(share).toBeLessThanOrEqual(0.215);
   });
+
+  describe('cohorts', () => {
+    const internal = { header: { name: 'x-aviary-cohort', value: 'internal' } };
+    const cohortRouting = (revision: number, candidateWeight: number): ModelRouting => ({
+      ...routing(revision, candidateWeight),
+      cohort: {
+        ...internal,
+        constraints: [{ contextName: 'x-region', operator: 'STR_STARTS_WITH', values: ['eu-'] }],
+      },
+    });
+    const insider = (userId: string) => ({
+      userId,
+      properties: { 'x-aviary-cohort': 'internal', 'x-region': 'eu-west' },
+    });
+
+    function roles(context: (userId: string) => Parameters<Unleash['getVariant']>[1]) {
+      const seen = { cohort: 0, candidate: 0, baseline: 0, undecodable: 0 };
+      for (const userId of userIds.slice(0, 2000)) {
+        const d = decodeRoutingVariant(client.getVariant(flag, context(userId)));
+        if (d === null) seen.undecodable++;
+        else if (d.cohort) seen.cohort++;
+        else seen[d.role]++;
+      }
+      return seen;
+    }
+
+    it('publishes a cohort as an Unleash strategy with constraints that unleash-client evaluates', async () => {
+      await publishAndPropagate(cohortRouting(10, 0));
+
+      const strategies = (await strategiesInDevelopment()) as unknown as {
+        title: string;
+        constraints: unknown[];
+        parameters: Record<string, string>;
+      }[];
+      expect(strategies.map((s) => [s.title, s.parameters.rollout])).toEqual([
+        ['aviary cohort', '100'],
+        ['aviary baseline', '100'],
+      ]);
+      expect(strategies[0]?.constraints).toEqual([
+        {
+          contextName: 'x-aviary-cohort',
+          operator: 'IN',
+          values: ['internal'],
+          inverted: false,
+          caseInsensitive: false,
+        },
+        {
+          contextName: 'x-region',
+          operator: 'STR_STARTS_WITH',
+          values: ['eu-'],
+          inverted: false,
+          caseInsensitive: false,
+        },
+      ]);
+      expect(roles(insider)).toEqual({ cohort: 2000, candidate: 0, baseline: 0, undecodable: 0 });
+      // Every condition must hold: the header alone, from another region, is not enough.
+      expect(
+        roles((userId) => ({ userId, properties: { 'x-aviary-cohort': 'internal', 'x-region': 'us-east' } })),
+      ).toEqual({ cohort: 0, candidate: 0, baseline: 2000, undecodable: 0 });
+      expect(roles((userId) => ({ userId }))).toEqual({
+        cohort: 0,
+        candidate: 0,
+        baseline: 2000,
+        undecodable: 0,
+      });
+      await expect(publisher.inspect(cohortRouting(10, 0))).resolves.toMatchObject({ drift: null });
+    });
+
+    it('serves the cohort beside the weighted split, in order, and is not drift', async () => {
+      await publishAndPropagate(cohortRouting(11, 20));
+
+      const strategies = (await strategiesInDevelopment()) as unknown as { title: string }[];
+      expect(strategies.map((s) => s.title)).toEqual([
+        'aviary cohort',
+        'aviary candidate',
+        'aviary baseline',
+      ]);
+      expect(roles(insider)).toEqual({ cohort: 2000, candidate: 0, baseline: 0, undecodable: 0 });
+      const outsiders = roles((userId) => ({ userId }));
+      expect(outsiders.cohort).toBe(0);
+      expect(outsiders.candidate / 2000).toBeGreaterThan(0.16);
+      expect(outsiders.candidate / 2000).toBeLessThan(0.24);
+      await expect(publisher.inspect(cohortRouting(11, 20))).resolves.toMatchObject({ drift: null });
+      calls = [];
+      await publisher.publish(cohortRouting(11, 20));
+      expect(calls.map((c) => c.method)).toEqual(['GET']);
+    });
+
+    it('reports a hand-edited cohort constraint as drift and writes it back', async () => {
+      const strategies = (await strategiesInDevelopment()) as unknown as ({
+        id: string;
+        title: string;
+      } & Record<string, unknown>)[];
+      const cohort = strategies.find((s) => s.title === 'aviary cohort');
+      if (!cohort) throw new Error('no cohort strategy');
+      const edited = await fetch(
+        `${UNLEASH_URL}/api/admin/projects/default/features/${flag}/environments/development/strategies/${cohort.id}`,
+        {
+          method: 'PUT',
+          headers: { ...headers, 'content-type': 'application/json' },
+          body: JSON.stringify({
+            ...cohort,
+            constraints: [{ contextName: 'x-aviary-cohort', operator: 'IN', values: ['everyone'] }],
+          }),
+        },
+      );
+      expect(edited.status).toBe(200);
+
+      await expect(publisher.inspect(cohortRouting(11, 20))).resolves.toMatchObject({ drift: 'edited' });
+      await publisher.publish(cohortRouting(11, 20));
+      await expect(publisher.inspect(cohortRouting(11, 20))).resolves.toMatchObject({ drift: null });
+    });
+
+    it('deletes the cohort strategy when the next step has no cohort', async () => {
+      await publishAndPropagate(routing(12, 50));
+
+      const strategies = (await strategiesInDevelopment()) as unknown as { title: string }[];
+      expect(strategies.map((s) => s.title)).toEqual(['aviary candidate', 'aviary baseline']);
+      expect(roles(insider).cohort).toBe(0);
+    });
+  });
 });

@@ -1,5 +1,8 @@
+import { isDeepStrictEqual } from 'node:util';
 import {
+  type CohortConstraint,
   flagNameForModel,
+  normalizeConstraint,
   type FlagInspector,
   type FlagObservation,
   type FlagPublisher,
@@ -10,6 +13,7 @@ import { FlagPublishError } from './flags.errors';
 import {
   BASELINE_VARIANT,
   CANDIDATE_VARIANT,
+  COHORT_TITLE,
   decodePayloadValue,
   describeRoutingFlag,
   encodeRoutingStrategies,
@@ -145,11 +149,12 @@ export class UnleashFlagPublisher implements FlagPublisher, FlagInspector {
 
     const strategiesPath = `${this.featurePath(flag)}/environments/${encodeURIComponent(this.environment)}/strategies`;
     const ordered = [...state.strategies].sort(byUnleashOrder);
-    let baseline = ordered.find((s) => roleOf(s) === BASELINE_VARIANT);
-    let candidate = ordered.find((s) => roleOf(s) === CANDIDATE_VARIANT);
-    const wantedCandidate = desired.find((s) => s.variants[0].name === CANDIDATE_VARIANT);
-    const wantedBaseline = desired.find((s) => s.variants[0].name === BASELINE_VARIANT);
+    const found = (slot: Slot) => ordered.find((s) => slotOf(s) === slot);
+    const wanted = (slot: Slot) => desired.find((s) => encodedSlotOf(s) === slot);
+    const wantedBaseline = wanted('baseline');
     if (!wantedBaseline) throw new Error('encoding produced no baseline strategy');
+    let baseline = found('baseline');
+    const served: Partial<Record<ServingSlot, AdminStrategy>> = {};
 
     const deleted = new Set<string>();
     const remove = async (strategy: AdminStrategy) => {
@@ -158,10 +163,12 @@ export class UnleashFlagPublisher implements FlagPublisher, FlagInspector {
       deleted.add(strategy.id);
     };
 
-    // Rollback first: the candidate stops serving before anything else is written.
-    if (!wantedCandidate && candidate && baseline) {
-      await remove(candidate);
-      candidate = undefined;
+    // Rollback first: the candidate (and its cohort) stop serving before anything else is written.
+    for (const slot of SERVING_SLOTS) {
+      const existing = found(slot);
+      if (!existing) continue;
+      if (wanted(slot)) served[slot] = existing;
+      else if (baseline) await remove(existing);
     }
 
     if (!baseline) {
@@ -171,27 +178,33 @@ export class UnleashFlagPublisher implements FlagPublisher, FlagInspector {
       await call('PUT', `${strategiesPath}/${encodeURIComponent(baseline.id)}`, wantedBaseline);
     }
 
-    if (wantedCandidate) {
-      if (!candidate) {
-        // Evaluated before the baseline: a lower sortOrder (may be negative).
-        const sortOrder = (baseline.sortOrder ?? 0) - 1;
-        candidate = await call<AdminStrategy>('POST', strategiesPath, { ...wantedCandidate, sortOrder });
-      } else if (!sameStrategy(candidate, wantedCandidate)) {
-        await call('PUT', `${strategiesPath}/${encodeURIComponent(candidate.id)}`, wantedCandidate);
+    for (const slot of SERVING_SLOTS) {
+      const want = wanted(slot);
+      if (!want) continue;
+      const existing = served[slot];
+      if (!existing) {
+        // Evaluated before the baseline (and the cohort before the weighted candidate): a lower
+        // sortOrder (may be negative); a tie is put in order below.
+        const below = Math.min(baseline.sortOrder ?? 0, served.candidate?.sortOrder ?? Infinity);
+        served[slot] = await call<AdminStrategy>('POST', strategiesPath, { ...want, sortOrder: below - 1 });
+      } else if (!sameStrategy(existing, want)) {
+        await call('PUT', `${strategiesPath}/${encodeURIComponent(existing.id)}`, want);
       }
     }
 
-    const keep = new Set([baseline.id, ...(candidate && wantedCandidate ? [candidate.id] : [])]);
+    const inOrder = [served.cohort, served.candidate, baseline].filter((s) => s !== undefined);
+    const keep = new Set(inOrder.map((s) => s.id));
     for (const extra of ordered.filter((s) => !keep.has(s.id) && !deleted.has(s.id))) {
       await remove(extra);
     }
 
-    // PUT cannot move a strategy; only a hand-edited flag gets here.
-    if (candidate && wantedCandidate && byUnleashOrder(candidate, baseline) > 0) {
-      await call('POST', `${strategiesPath}/set-sort-order`, [
-        { id: candidate.id, sortOrder: 0 },
-        { id: baseline.id, sortOrder: 1 },
-      ]);
+    // PUT cannot move a strategy; only a hand-edited flag (or a sortOrder tie) gets here.
+    if (inOrder.some((s, i) => i > 0 && byUnleashOrder(inOrder[i - 1] as AdminStrategy, s) > 0)) {
+      await call(
+        'POST',
+        `${strategiesPath}/set-sort-order`,
+        inOrder.map((s, sortOrder) => ({ id: s.id, sortOrder })),
+      );
     }
 
     if (!state.enabled) {
@@ -227,13 +240,15 @@ export class UnleashFlagPublisher implements FlagPublisher, FlagInspector {
       return { drift: null, detail: `${flag} holds a newer revision (${published})`, changedBy: null };
     }
     const desired = encodeRoutingStrategies(routing);
-    const wantedCandidate = desired.find((s) => s.variants[0].name === CANDIDATE_VARIANT);
-    const candidate = state.strategies.find((s) => roleOf(s) === CANDIDATE_VARIANT);
     const strategyEvents = ['feature-strategy-update', 'feature-strategy-remove', 'feature-strategy-add'];
-    if (wantedCandidate && (!candidate || candidate.disabled)) {
+    for (const slot of SERVING_SLOTS) {
+      if (!desired.some((s) => encodedSlotOf(s) === slot)) continue;
+      const existing = state.strategies.find((s) => slotOf(s) === slot);
+      if (existing && !existing.disabled) continue;
+      const which = slot === 'cohort' ? "the candidate's cohort strategy" : 'the candidate strategy';
       return {
         drift: 'candidate-disabled',
-        detail: `${flag}: the candidate strategy is ${candidate ? 'disabled' : 'gone'}`,
+        detail: `${flag}: ${which} is ${existing ? 'disabled' : 'gone'}`,
         changedBy: await who(strategyEvents),
       };
     }
@@ -395,6 +410,24 @@ function roleOf(strategy: AdminStrategy): RoutingRole | null {
   return name === CANDIDATE_VARIANT || name === BASELINE_VARIANT ? name : null;
 }
 
+/** Which of Aviary's strategies one is: the cohort's, the weighted candidate's, or the baseline's. */
+type Slot = 'cohort' | 'candidate' | 'baseline';
+type ServingSlot = Exclude<Slot, 'baseline'>;
+/** In the order they are written after the baseline: the weighted candidate, then the cohort. */
+const SERVING_SLOTS: readonly ServingSlot[] = ['candidate', 'cohort'];
+
+function slotOf(strategy: AdminStrategy): Slot | null {
+  const role = roleOf(strategy);
+  if (role !== CANDIDATE_VARIANT) return role;
+  const value = strategy.variants?.[0]?.payload?.value;
+  return value !== undefined && decodePayloadValue(value)?.cohort ? 'cohort' : 'candidate';
+}
+
+function encodedSlotOf(strategy: EncodedStrategy): Slot {
+  const role = strategy.variants[0].name;
+  return role === BASELINE_VARIANT ? role : strategy.title === COHORT_TITLE ? 'cohort' : 'candidate';
+}
+
 /** The highest revision among the routing variants currently published, or null when there are none. */
 function publishedRevision(strategies: readonly AdminStrategy[]): number | null {
   let revision: number | null = null;
@@ -424,7 +457,7 @@ function sameStrategy(actual: AdminStrategy, wanted: EncodedStrategy): boolean {
     actual.name === wanted.name &&
     (actual.title ?? null) === wanted.title &&
     !actual.disabled &&
-    (actual.constraints ?? []).length === 0 &&
+    sameConstraints(actual.constraints ?? [], wanted.constraints) &&
     (actual.segments ?? []).length === 0 &&
     sameParameters(actual.parameters ?? {}, wanted.parameters) &&
     variants.length === 1 &&
@@ -435,6 +468,18 @@ function sameStrategy(actual: AdminStrategy, wanted: EncodedStrategy): boolean {
     variant.stickiness === want.stickiness &&
     variant.payload?.type === want.payload.type &&
     variant.payload.value === want.payload.value
+  );
+}
+
+/** Compared in the shape unleash-server stores (it fills in values/inverted/caseInsensitive). */
+function sameConstraints(actual: readonly unknown[], wanted: readonly CohortConstraint[]): boolean {
+  return (
+    actual.length === wanted.length &&
+    actual.every((c, i) => {
+      const want = wanted[i];
+      if (want === undefined || typeof c !== 'object' || c === null) return false;
+      return isDeepStrictEqual(normalizeConstraint(c as CohortConstraint), normalizeConstraint(want));
+    })
   );
 }
 

@@ -279,6 +279,21 @@ describe(EvidenceIngestor.name, () => {
     expect(samples[0]?.baselineOutput).toBe('B the answer is 42');
   });
 
+  it('never counts forced or cohort-routed outcomes as evidence: they are not a random sample', async () => {
+    const revision = 41;
+    const r = await ingestor.ingest([
+      ev(TOPICS.outcomes, outcome({ revision, forced: true, errorClass: 'upstream_5xx', status: 500 })),
+      ev(TOPICS.outcomes, outcome({ revision, cohort: true, refusal: true })),
+      ev(TOPICS.outcomes, outcome({ revision, cohort: false, forced: false })),
+    ]);
+
+    expect(r).toEqual({ received: 3, invalid: 0, ignored: 2, duplicates: 0, counted: 1 });
+    const totals = await store.armTotals(rolloutId, revision);
+    expect(totals).toEqual([
+      expect.objectContaining({ role: 'candidate', requests: 1, errors: 0, refusals: 0 }),
+    ]);
+  });
+
   it('skips events that are not valid Aviary evidence (and outside any rollout) without failing the batch', async () => {
     const r = await ingestor.ingest([
       ev(TOPICS.outcomes, { schema: 'aviary.outcome.v1', requestId: 'x' }),

@@ -53,7 +53,10 @@ export interface IngestResult {
   readonly received: number;
   /** Not one of ours (wrong shape / unknown topic): logged and skipped, never retried. */
   readonly invalid: number;
-  /** Valid but outside any rollout (nothing to compare) or not the model's doing (client aborts, shed). */
+  /**
+   * Valid but outside any rollout (nothing to compare), not the model's doing (client aborts, shed), or
+   * not a random sample (forced versions, cohort-routed requests).
+   */
   readonly ignored: number;
   /** Seen before (redelivered): not counted again. */
   readonly duplicates: number;
@@ -346,6 +349,9 @@ function parseKnown(e: ReceivedEvent): Parsed | null | 'invalid' {
       const o = r.data;
       if (o.rolloutId === null || (o.errorClass !== null && NOT_THE_MODELS_DOING.has(o.errorClass)))
         return null;
+      // Not a random sample of users: a forced version (debugging) or a cohort rule (internal users
+      // first). The guardrails compare the randomly split arms only.
+      if (o.forced === true || o.cohort === true) return null;
       return {
         kind: 'outcome',
         key: { kind: 'outcome', requestId: o.requestId, role: o.role },

@@ -1,4 +1,5 @@
 import {
+  cohortAnalysisNote,
   CLUSTER_FIELD,
   CLUSTER_FIELD_COUNT,
   compareCost,
@@ -250,7 +251,9 @@ export class GuardrailAnalysis implements StepAnalysis {
       : null;
     const golden = this.goldenCheck(r);
     const verdict = withGolden(combine(report.verdict, judge, gateSettings), golden);
+    const cohort = cohortAnalysisNote(plan, r.stepIndex);
     const summaryText =
+      (cohort ? `${cohort}; ` : '') +
       (golden
         ? `${golden.result ? golden.result.summary : 'golden set: running against both versions'}; `
         : '') +

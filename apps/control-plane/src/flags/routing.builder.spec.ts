@@ -48,6 +48,27 @@ describe(buildRouting.name, () => {
     expect(routing.revision).toBe(7);
   });
 
+  it('names the candidate for a cohort step at weight 0 and carries the cohort', () => {
+    const cohort = { header: { name: 'x-aviary-cohort', value: 'internal' } };
+    const plan = {
+      steps: [
+        { type: 'setWeight' as const, weight: 0, minDurationSeconds: 60, cohort },
+        { type: 'setWeight' as const, weight: 100, minDurationSeconds: 60 },
+      ],
+    };
+    const state = transition(initialState(plan), { type: 'start', actor }, t0).state;
+    const routing = buildRouting({
+      model,
+      stable: v('base'),
+      rollout: { id: 'r1', state, baseline: v('base'), candidate: v('cand') },
+      revision: 1,
+    });
+
+    expect(routing.candidateWeight).toBe(0);
+    expect(routing.candidate?.versionId).toBe('cand');
+    expect(routing.cohort).toEqual(cohort);
+  });
+
   it('keeps the stickiness group constant for the whole rollout', () => {
     const groups = [1, 2, 3].map(
       (p) =>

@@ -133,8 +133,9 @@ export function buildRouting(input: RoutingInput): ModelRouting {
   return {
     model: model.name,
     baseline: toUpstreamTarget(rollout.baseline),
-    candidate: split.candidateWeight > 0 ? candidate : null,
+    candidate: split.candidateWeight > 0 || split.cohort ? candidate : null,
     candidateWeight: split.candidateWeight,
+    cohort: split.cohort,
     shadow:
       split.shadowSampleRate !== null ? { target: candidate, sampleRate: split.shadowSampleRate } : null,
     rolloutId: rollout.id,

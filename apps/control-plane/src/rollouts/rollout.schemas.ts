@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import {
   ANALYSIS_MODES,
+  COHORT_HEADER_PATTERN,
+  CONSTRAINT_OPERATORS,
+  MAX_COHORT_VALUES,
   DEADLINE_POLICIES,
   GUARDRAIL_METRICS,
   MAX_FEEDBACK_WINDOW_SECONDS,
@@ -21,6 +24,32 @@ const deadline = {
   onDeadline: z.enum(DEADLINE_POLICIES).optional(),
 };
 
+const cohortValue = z.string().min(1).max(512);
+const cohortSchema = z.strictObject({
+  userIds: z.array(cohortValue).min(1).max(MAX_COHORT_VALUES).optional(),
+  header: z
+    .strictObject({
+      name: z.string().regex(COHORT_HEADER_PATTERN, 'must be a lower-case x- header name'),
+      value: cohortValue,
+    })
+    .optional(),
+  /** Unleash strategy constraints on the context fields the router sends. */
+  constraints: z
+    .array(
+      z.strictObject({
+        contextName: z.string().min(1).max(100),
+        operator: z.enum(CONSTRAINT_OPERATORS),
+        values: z.array(cohortValue).min(1).max(MAX_COHORT_VALUES).optional(),
+        value: cohortValue.optional(),
+        inverted: z.boolean().optional(),
+        caseInsensitive: z.boolean().optional(),
+      }),
+    )
+    .min(1)
+    .max(20)
+    .optional(),
+});
+
 export const planStepSchema = z.discriminatedUnion('type', [
   z.strictObject({
     type: z.literal('shadow'),
@@ -30,8 +59,11 @@ export const planStepSchema = z.discriminatedUnion('type', [
   }),
   z.strictObject({
     type: z.literal('setWeight'),
-    weight: z.number().int().min(1).max(100),
+    /** 0 only with a cohort (checked with the plan's other rules). */
+    weight: z.number().int().min(0).max(100),
     minDurationSeconds: seconds,
+    /** Users who get the candidate first, whatever their bucket. */
+    cohort: cohortSchema.optional(),
     ...deadline,
   }),
   z.strictObject({ type: z.literal('bake'), minDurationSeconds: seconds, ...deadline }),

@@ -62,6 +62,16 @@ const schema = z.object({
   AVIARY_KEYS_REFRESH_MS: envField.positiveInt(5_000, 600_000),
   /** Signs request ids so feedback can be attributed by any replica. Must be the same on every router. */
   AVIARY_ROUTER_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** The debug header that forces a version (its label or id) for one request. */
+  AVIARY_FORCE_VERSION_HEADER: z
+    .string()
+    .regex(/^x-[a-z0-9-]+$/, 'must be a lower-case header name starting with x-')
+    .default('x-aviary-force-version'),
+  /**
+   * Who may send it: router key ids or names, comma-separated, or `*` for every caller (also with
+   * AVIARY_ROUTER_AUTH=off). Unset: nobody (403). Forced answers are never counted as evidence.
+   */
+  AVIARY_FORCE_VERSION_KEYS: envField.csv().default([]),
   AVIARY_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   /** One JSON line per request on stdout (request id, model, version, role, status, latency), or none. */
   AVIARY_ACCESS_LOG: z.enum(['stdout', 'off']).default('stdout'),

@@ -115,6 +115,8 @@ export class EvidenceRecorder {
       outputChars: answer?.text.length ?? 0,
       endpoint: x.endpoint.name,
       ...(x.scope.key ? { keyId: x.scope.key.id } : {}),
+      ...(routing.cohort ? { cohort: true } : {}),
+      ...(x.forced ? { forced: true } : {}),
       ...(side.interTokenMs != null ? { interTokenMs: round(side.interTokenMs) } : {}),
       ...(cls.toolCalls > 0 ? { toolCalls: cls.toolCalls, toolCallErrors: cls.toolCallErrors } : {}),
       ...(cls.schemaInvalid ? { schemaInvalid: true } : {}),

@@ -87,7 +87,8 @@ export class FeedbackHandler {
       servedAt: new Date(served.at * 1000).toISOString(),
       ...(served.stickinessBucket !== undefined ? { stickinessBucket: served.stickinessBucket } : {}),
     };
-    this.d.events.publish(TOPICS.feedback, eventKey(event), event);
+    // A rating of a forced or cohort-routed answer is kept out of the evidence like the answer itself.
+    if (!served.notEvidence) this.d.events.publish(TOPICS.feedback, eventKey(event), event);
     this.d.metrics.feedback.inc({
       model: served.model,
       version: served.versionLabel,

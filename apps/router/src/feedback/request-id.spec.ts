@@ -19,6 +19,11 @@ describe(RequestIds.name, () => {
     expect(id.length).toBeLessThan(200);
   });
 
+  it('remembers that an answer is not evidence (forced or cohort-routed), and says nothing otherwise', () => {
+    expect(ids.verify(ids.issue({ ...served, notEvidence: true }))).toEqual({ ...served, notEvidence: true });
+    expect(ids.verify(ids.issue(served))).not.toHaveProperty('notEvidence');
+  });
+
   it('keeps a null rollout null', () => {
     expect(ids.verify(ids.issue({ ...served, rolloutId: null }))?.rolloutId).toBeNull();
   });

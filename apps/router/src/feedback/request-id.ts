@@ -17,12 +17,16 @@ export interface ServedBy {
    * recorded. Feedback carries it so the analyzer counts a rating in the same user cluster as the answer.
    */
   readonly stickinessBucket?: number | null;
+  /** Served by a forced version or a cohort rule: its feedback is not evidence either. */
+  readonly notEvidence?: true;
 }
 
 const PREFIX = 'avy-';
 const MAC_BYTES = 10;
 const ROLE_CODES: Record<ServingRole, number> = { baseline: 0, candidate: 1, shadow: 2 };
 const ROLES: ServingRole[] = ['baseline', 'candidate', 'shadow'];
+/** Set on the role byte for answers that are not evidence (older routers reject such ids). */
+const NOT_EVIDENCE_BIT = 0x80;
 
 /**
  * Request ids carry their own attribution, signed: `avy-<random>.<payload>.<mac>`. Feedback then
@@ -84,7 +88,7 @@ function encodePayload(s: ServedBy): Buffer {
   // The bucket trails the strings, so ids without it (issued by older routers) still decode.
   const withBucket = s.stickinessBucket !== undefined;
   const buf = Buffer.allocUnsafe(9 + strings.length + (withBucket ? 1 : 0));
-  buf.writeUInt8(ROLE_CODES[s.role], 0);
+  buf.writeUInt8(ROLE_CODES[s.role] | (s.notEvidence ? NOT_EVIDENCE_BIT : 0), 0);
   buf.writeUInt32BE(s.revision >>> 0, 1);
   buf.writeUInt32BE(s.at >>> 0, 5);
   strings.copy(buf, 9);
@@ -99,7 +103,8 @@ function bucketByte(bucket: number | null): number {
 }
 
 function decodePayload(buf: Buffer): ServedBy {
-  const role = ROLES[buf.readUInt8(0)];
+  const roleByte = buf.readUInt8(0);
+  const role = ROLES[roleByte & ~NOT_EVIDENCE_BIT];
   if (!role) throw new Error('bad role');
   const revision = buf.readUInt32BE(1);
   const at = buf.readUInt32BE(5);
@@ -124,6 +129,7 @@ function decodePayload(buf: Buffer): ServedBy {
     rolloutId: rolloutId || null,
     revision,
     at,
+    ...(roleByte & NOT_EVIDENCE_BIT ? { notEvidence: true as const } : {}),
   };
   if (offset >= buf.length) return served;
   const bucket = buf.readUInt8(offset);

@@ -140,11 +140,45 @@ export class FlagRouting {
    * The routing decision for one request: which variant this stickiness key gets, or the model's last
    * known baseline when its flag cannot be routed by; null only for a model the router never knew.
    */
-  resolve(model: string, stickinessKey: string): DecodedRouting | null {
+  resolve(
+    model: string,
+    stickinessKey: string,
+    properties: Record<string, string> = {},
+  ): DecodedRouting | null {
     const decoded = decodeRoutingVariant(
-      this.client.getVariant(flagNameForModel(model), { userId: stickinessKey }),
+      this.client.getVariant(flagNameForModel(model), { userId: stickinessKey, properties }),
     );
     return decoded ?? this.baselines.get(model) ?? null;
+  }
+
+  /**
+   * A routing that serves the version with this label (or id) for one request, whatever the split:
+   * the model's baseline, candidate or shadowed version as its flag names them now. No fallback and
+   * no shadow copy. Null when the flag names no such version.
+   */
+  forced(model: string, version: string): DecodedRouting | null {
+    const feature = this.client.getFeatureToggleDefinition(flagNameForModel(model));
+    const routings = (feature?.enabled ? (feature.strategies ?? []) : [])
+      .flatMap((s) => s.variants ?? [])
+      .map((v) =>
+        String(v.payload?.type) === 'json' && v.payload ? decodePayloadValue(v.payload.value) : null,
+      )
+      .filter((r) => r !== null);
+    const known = routings.length > 0 ? routings : [this.baselines.get(model)].filter((r) => r !== undefined);
+    const matches = (t: { versionId: string; label: string }) =>
+      t.label === version || t.versionId === version;
+    for (const r of known) {
+      if (matches(r.target)) return Object.freeze({ ...r, fallback: null, shadow: null, cohort: undefined });
+      if (r.shadow && matches(r.shadow.target))
+        return Object.freeze({
+          ...r,
+          role: 'candidate',
+          target: r.shadow.target,
+          fallback: null,
+          shadow: null,
+        });
+    }
+    return null;
   }
 
   /** Models the router can route: those with a usable flag and those it serves from a last known baseline. */

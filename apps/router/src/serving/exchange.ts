@@ -11,6 +11,8 @@ export interface Exchange<R extends ProxiedRequest = ProxiedRequest> {
   readonly bucket: number | null;
   /** performance.now() when the request arrived. */
   readonly t0: number;
+  /** The version was forced by the debug header (no fallback, no shadow, not evidence). */
+  readonly forced?: boolean;
   /** Time spent evaluating the flag. */
   readonly flagsMs: number;
   /** The HTTP request's access-log facts and request id. */

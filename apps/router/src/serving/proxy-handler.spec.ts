@@ -234,3 +234,61 @@ describe(forEndpoint.name, () => {
     ).toBe('baseline');
   });
 });
+
+describe('forced versions and cohorts', () => {
+  let rig: ProxyRig | null = null;
+  afterEach(async () => {
+    await rig?.close();
+    rig = null;
+  });
+
+  it("answers 403 in OpenAI's shape when the caller may not force a version, and calls nobody", async () => {
+    rig = await startProxyRig(endpoints);
+    const res = await rig.post(CHAT, ask('hi'), { 'x-aviary-force-version': 'v1' });
+
+    expect(res.status).toBe(403);
+    expect(await res.json()).toEqual({
+      error: {
+        message: expect.stringContaining('AVIARY_FORCE_VERSION_KEYS') as string,
+        type: 'permission_error',
+        param: null,
+        code: 'force_version_not_allowed',
+      },
+    });
+    expect(rig.upstream.calls).toHaveLength(0);
+  });
+
+  it('serves an allowed forced version and marks its outcome forced', async () => {
+    rig = await startProxyRig(endpoints, { env: { AVIARY_FORCE_VERSION_KEYS: '*' } });
+    rig.upstream.on('v1', () => answer(200, chatAnswer('forced')));
+    const res = await rig.post(CHAT, ask('hi'), { 'x-aviary-force-version': 'v1' });
+
+    expect(res.status).toBe(200);
+    await rig.settle();
+    expect(rig.events.outcomes).toEqual([expect.objectContaining({ versionLabel: 'v1', forced: true })]);
+  });
+
+  it('answers 400 naming the header for a version the model does not have', async () => {
+    rig = await startProxyRig(endpoints, { env: { AVIARY_FORCE_VERSION_KEYS: '*' } });
+    const res = await rig.post(CHAT, ask('hi'), { 'x-aviary-force-version': 'nope' });
+
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({
+      error: { type: 'invalid_request_error', param: 'x-aviary-force-version', code: 'unknown_version' },
+    });
+  });
+
+  it('marks outcomes routed by a cohort rule, and only those', async () => {
+    rig = await startProxyRig(endpoints);
+    rig.upstream.on('v1', () => answer(200, chatAnswer('ok')));
+    await rig.post(CHAT, ask('plain'));
+    rig.routing = { ...rig.routing!, cohort: true };
+    await rig.post(CHAT, ask('cohort'));
+
+    await rig.settle();
+    expect(rig.events.outcomes.map((o) => [o.cohort, o.forced])).toEqual([
+      [undefined, undefined],
+      [true, undefined],
+    ]);
+  });
+});

@@ -13,6 +13,7 @@ import type { RequestScope } from '../http/request-scope';
 import { BodyTooLargeError, readBody } from '../http/read-body';
 import { afterPendingIo, pipeStream, serverTiming, writeBuffered } from '../http/response-writer';
 import type { FlagRouting } from '../routing/flag-routing';
+import { cohortProperties, mayForceVersion } from '../routing/request-context';
 import { stickinessBucket, stickinessKey } from '../routing/stickiness';
 import type { ShadowRunner } from '../shadow/shadow-runner';
 import { type LimiterRegistry, QueueFullError } from '../upstream/concurrency-limiter';
@@ -23,9 +24,15 @@ import { callLimits, type LimitDefaults } from '../upstream/upstream-limits';
 import type { Exchange } from './exchange';
 
 export interface ProxyDeps {
-  readonly config: Pick<RouterConfig, 'AVIARY_ROUTER_MAX_BODY_BYTES' | 'AVIARY_RATE_LIMIT_PER_MINUTE'> &
+  readonly config: Pick<
+    RouterConfig,
+    | 'AVIARY_ROUTER_MAX_BODY_BYTES'
+    | 'AVIARY_RATE_LIMIT_PER_MINUTE'
+    | 'AVIARY_FORCE_VERSION_HEADER'
+    | 'AVIARY_FORCE_VERSION_KEYS'
+  > &
     LimitDefaults;
-  readonly flags: Pick<FlagRouting, 'resolve' | 'status'>;
+  readonly flags: Pick<FlagRouting, 'resolve' | 'forced' | 'status'>;
   readonly upstream: Pick<UpstreamClient, 'call'>;
   readonly limiters: LimiterRegistry;
   readonly rateLimiter: RateLimiter;
@@ -107,9 +114,36 @@ export class ProxyHandler {
       if (denied) return sendAnswer(res, scope, denied);
     }
     const sticky = stickinessKey(req.headers, request.user);
+    const forceHeader = this.d.config.AVIARY_FORCE_VERSION_HEADER;
+    const forcedVersion = req.headers[forceHeader];
+    if (forcedVersion !== undefined && !mayForceVersion(this.d.config.AVIARY_FORCE_VERSION_KEYS, scope.key))
+      return sendError(
+        res,
+        scope,
+        403,
+        'permission_error',
+        `This caller may not force a version with ${forceHeader}: the router allows it only for the keys in AVIARY_FORCE_VERSION_KEYS.`,
+        { code: 'force_version_not_allowed' },
+      );
     const tFlags = performance.now();
-    const resolved = this.d.flags.resolve(request.model, sticky.key);
+    const resolved =
+      forcedVersion === undefined
+        ? this.d.flags.resolve(
+            request.model,
+            sticky.key,
+            cohortProperties(req.headers, request.user, forceHeader),
+          )
+        : this.d.flags.forced(request.model, String(forcedVersion));
     const flagsMs = performance.now() - tFlags;
+    if (!resolved && forcedVersion !== undefined)
+      return sendError(
+        res,
+        scope,
+        400,
+        'invalid_request_error',
+        `The model \`${request.model}\` has no version \`${String(forcedVersion)}\` to force (${forceHeader} takes the label or id of its stable, candidate or shadowed version).`,
+        { param: forceHeader, code: 'unknown_version' },
+      );
     if (!resolved) return this.unrouted(res, scope, request.model);
     const routing = forEndpoint(resolved, endpoint.name);
     if (!routing)
@@ -138,6 +172,7 @@ export class ProxyHandler {
       request,
       routing,
       bucket: stickinessBucket(sticky),
+      forced: forcedVersion !== undefined,
       flagsMs,
       t0,
       scope,
@@ -410,6 +445,7 @@ export class ProxyHandler {
       at: Math.floor(Date.now() / 1000),
       // Feedback on this answer counts in the same user cluster as the answer (the analyzer's variance).
       stickinessBucket: x.bucket,
+      ...(x.forced || x.routing.cohort ? { notEvidence: true as const } : {}),
     });
   }
 }

@@ -1,5 +1,6 @@
 import type { Endpoint } from '@aviary/contracts';
 import type { VersionPrompt } from '../prompts/version-prompt';
+import type { Cohort } from '../rollout/cohort';
 
 /**
  * What a router needs to route one model: which upstream serves which share of users, and which
@@ -64,6 +65,11 @@ export interface ModelRouting {
    * 20% and 50% (the bucket is hash(seed, key) < weight).
    */
   readonly stickinessGroup: string;
+  /**
+   * Users served by the candidate whatever their bucket (published as a strategy with constraints
+   * before the weighted one); null or absent: none. Only with a candidate.
+   */
+  readonly cohort?: Cohort | null;
   /** Monotonic per model; lets publishers skip stale updates. */
   readonly revision: number;
 }

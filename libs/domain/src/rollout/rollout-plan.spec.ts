@@ -6,6 +6,7 @@ import {
   compressedPlan,
   validatePlan,
 } from './rollout-plan';
+import type { Cohort } from './cohort';
 import type { PlanStep } from './rollout.types';
 
 const DAY = 24 * 60 * 60;
@@ -23,6 +24,12 @@ const bake = (minDurationSeconds = 0): PlanStep => ({ type: 'bake', minDurationS
 const gate = (extra: Partial<Extract<PlanStep, { type: 'pause' }>> = {}): PlanStep => ({
   type: 'pause',
   ...extra,
+});
+const cohortStep = (w: number, cohort: Cohort): PlanStep => ({
+  type: 'setWeight',
+  weight: w,
+  minDurationSeconds: 0,
+  cohort,
 });
 const withDeadline = (step: PlanStep, maxDurationSeconds: number, onDeadline?: string): PlanStep =>
   ({ ...step, maxDurationSeconds, ...(onDeadline ? { onDeadline } : {}) }) as PlanStep;
@@ -42,8 +49,7 @@ describe(validatePlan.name, () => {
   const invalid: readonly InvalidRow[] = [
     { rule: 'needs at least one step', steps: [], path: 'steps', message: /at least one step/ },
     { rule: 'weights are whole numbers', steps: [weight(12.5), weight(100)], path: 'steps[0].weight', message: /whole percentage/ },
-    { rule: 'weights are at least 1', steps: [weight(0), weight(100)], path: 'steps[0].weight', message: /from 1 to 100/ },
-    { rule: 'weights are at most 100', steps: [weight(101), weight(100)], path: 'steps[0].weight', message: /from 1 to 100/ },
+        { rule: 'weights are at most 100', steps: [weight(101), weight(100)], path: 'steps[0].weight', message: /from 1 to 100/ },
     { rule: 'weights are numbers', steps: [weight(Number.NaN), weight(100)], path: 'steps[0].weight', message: /from 1 to 100/ },
     { rule: 'weights never repeat', steps: [weight(20), weight(20), weight(100)], path: 'steps[1].weight', message: /greater than 20 \(steps\[0\]\.weight\)/ },
     { rule: 'weights never go down', steps: [weight(50), weight(20), weight(100)], path: 'steps[1].weight', message: /greater than 50/ },
@@ -65,6 +71,17 @@ describe(validatePlan.name, () => {
     { rule: 'a deadline policy is hold or rollback', steps: [withDeadline(weight(100), 60, 'abort')], path: 'steps[0].onDeadline', message: /hold, rollback/ },
     { rule: 'a deadline policy needs a deadline', steps: [{ ...weight(100), onDeadline: 'rollback' }], path: 'steps[0].onDeadline', message: /needs maxDurationSeconds/ },
     { rule: 'the plan reaches 100%', steps: [shadow(), weight(5), weight(50)], path: 'steps', message: /never reaches 100%/ },
+    { rule: 'a cohort says who is in it', steps: [cohortStep(0, {}), weight(100)], path: 'steps[0].cohort', message: /needs userIds, header or constraints/ },
+    { rule: 'cohort user ids are a non-empty list', steps: [cohortStep(0, { userIds: [] }), weight(100)], path: 'steps[0].cohort.userIds', message: /list of 1 to 1000/ },
+    { rule: 'cohort user ids are non-empty strings', steps: [cohortStep(0, { userIds: ['alice', ''] }), weight(100)], path: 'steps[0].cohort.userIds[1]', message: /string of 1 to 512/ },
+    { rule: 'a cohort header is an x- header', steps: [cohortStep(0, { header: { name: 'Authorization', value: 'x' } }), weight(100)], path: 'steps[0].cohort.header.name', message: /starting with x-/ },
+    { rule: 'a cohort header has a value', steps: [cohortStep(0, { header: { name: 'x-aviary-cohort', value: '' } }), weight(100)], path: 'steps[0].cohort.header.value', message: /string of 1 to 512/ },
+    { rule: 'constraint operators are Unleash operators', steps: [cohortStep(0, { constraints: [{ contextName: 'region', operator: 'LIKE' as 'IN', values: ['eu'] }] }), weight(100)], path: 'steps[0].cohort.constraints[0].operator', message: /one of IN, NOT_IN, STR_CONTAINS/ },
+    { rule: 'multi-value operators take values', steps: [cohortStep(0, { constraints: [{ contextName: 'region', operator: 'IN', value: 'eu' }] }), weight(100)], path: 'steps[0].cohort.constraints[0].values', message: /list of 1 to 1000/, issueCount: 2 },
+    { rule: 'single-value operators take value', steps: [cohortStep(0, { constraints: [{ contextName: 'appVersion', operator: 'SEMVER_GT' }] }), weight(100)], path: 'steps[0].cohort.constraints[0].value', message: /SEMVER_GT compares with one value/ },
+    { rule: 'constraints name a context field', steps: [cohortStep(0, { constraints: [{ contextName: '', operator: 'IN', values: ['a'] }] }), weight(100)], path: 'steps[0].cohort.constraints[0].contextName', message: /context field name/ },
+    { rule: 'weight 0 needs a cohort', steps: [weight(0), weight(100)], path: 'steps[0].weight', message: /0 only with a cohort/ },
+    { rule: 'weights go up after a cohort step too', steps: [cohortStep(5, { userIds: ['a'] }), weight(5), weight(100)], path: 'steps[1].weight', message: /greater than 5/ },
     {
       rule: 'step types are known',
       steps: [{ type: 'analysis', minDurationSeconds: 0 } as unknown as PlanStep, weight(100)],
@@ -89,6 +106,27 @@ describe(validatePlan.name, () => {
     {
       name: 'an approval gate after shadow and a timed pause before 100%',
       steps: [shadow(), gate(), weight(50), gate({ durationSeconds: 600 }), weight(100)],
+    },
+    {
+      name: 'internal users first, then 5% of everyone with the cohort kept',
+      steps: [
+        cohortStep(0, { header: { name: 'x-aviary-cohort', value: 'internal' } }),
+        cohortStep(5, { header: { name: 'x-aviary-cohort', value: 'internal' } }),
+        weight(100),
+      ],
+    },
+    {
+      name: 'a cohort of user ids and Unleash constraints',
+      steps: [
+        cohortStep(0, {
+          userIds: ['alice', 'bob'],
+          constraints: [
+            { contextName: 'x-region', operator: 'STR_STARTS_WITH', values: ['eu-'], caseInsensitive: true },
+            { contextName: 'x-app-version', operator: 'SEMVER_GT', value: '2.0.0' },
+          ],
+        }),
+        weight(100),
+      ],
     },
     { name: 'a plan that opens with a gate and ends with one', steps: [gate(), weight(100), gate()] },
     {

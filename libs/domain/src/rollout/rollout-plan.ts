@@ -1,4 +1,5 @@
 import { DomainError } from '../errors/domain-error';
+import { validateCohort } from './cohort';
 import { DEADLINE_POLICIES, type PlanStep, type RolloutPlan } from './rollout.types';
 import { DEFAULT_WATCH } from './watch';
 
@@ -112,9 +113,17 @@ export function validatePlan(plan: RolloutPlan): PlanIssue[] {
       }
       case 'setWeight': {
         firstSetWeightIndex ??= index;
+        if (step.cohort !== undefined) {
+          for (const c of validateCohort(step.cohort))
+            issue(`${at}.cohort${c.path ? `.${c.path}` : ''}`, c.message);
+        }
         const weight = step.weight;
-        if (!Number.isInteger(weight) || weight < 1 || weight > 100) {
-          issue(`${at}.weight`, 'must be a whole percentage from 1 to 100');
+        const lowest = step.cohort === undefined ? 1 : 0;
+        if (!Number.isInteger(weight) || weight < lowest || weight > 100) {
+          issue(
+            `${at}.weight`,
+            `must be a whole percentage from ${lowest} to 100${lowest === 1 ? ' (0 only with a cohort)' : ''}`,
+          );
           break;
         }
         if (previousWeight !== null && weight <= previousWeight.weight) {

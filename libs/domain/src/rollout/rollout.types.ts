@@ -1,3 +1,5 @@
+import type { Cohort } from './cohort';
+
 /**
  * Rollout vocabulary, borrowed from Argo Rollouts where it fits (steps, phases, analysis results),
  * so operators who know Argo feel at home.
@@ -26,8 +28,14 @@ export type PlanStep =
     } & StepDeadline)
   | ({
       readonly type: 'setWeight';
+      /** Percentage of all users (bucketed at random) served by the candidate; 0 only with a cohort. */
       readonly weight: number;
       readonly minDurationSeconds: number;
+      /**
+       * Users who get the candidate whatever their bucket (internal users first, a named cohort).
+       * Their requests are tagged and left out of the guardrails' comparison: not a random sample.
+       */
+      readonly cohort?: Cohort;
     } & StepDeadline)
   /** After 100%: the candidate serves everyone while the baseline is kept warm for instant rollback. */
   | ({ readonly type: 'bake'; readonly minDurationSeconds: number } & StepDeadline)
@@ -147,4 +155,6 @@ export interface TrafficSplit {
   readonly shadowSampleRate: number | null;
   /** Whether the baseline must be kept warm (anything short of a finished rollout). */
   readonly baselineWarm: boolean;
+  /** Users served by the candidate whatever the weight, or null. */
+  readonly cohort: Cohort | null;
 }

@@ -1,7 +1,9 @@
+import type { Cohort } from './cohort';
 import { DEFAULT_PLAN } from './rollout-plan';
 import { initialState } from './rollout-state-machine';
 import type { PlanStep, RolloutPhase, RolloutState, TrafficSplit } from './rollout.types';
 import {
+  cohortAnalysisNote,
   currentStep,
   currentWeight,
   deadlineAt,
@@ -55,10 +57,29 @@ const split = (
   candidateWeight: number,
   shadowSampleRate: number | null,
   baselineWarm: boolean,
+  cohort: Cohort | null = null,
 ): TrafficSplit => ({
   candidateWeight,
   shadowSampleRate,
   baselineWarm,
+  cohort,
+});
+
+const internal: Cohort = { header: { name: 'x-aviary-cohort', value: 'internal' } };
+/** internal users only, internal + 5%, a gate, 100% (the cohort no longer needed). */
+const cohortPlan = {
+  steps: [
+    { type: 'setWeight', weight: 0, minDurationSeconds: 3600, cohort: internal },
+    { type: 'setWeight', weight: 5, minDurationSeconds: 3600, cohort: internal },
+    { type: 'pause' },
+    { type: 'setWeight', weight: 100, minDurationSeconds: 3600 },
+  ],
+} as const;
+const inCohortPlan = (stepIndex: number, phase: RolloutPhase = 'Progressing'): RolloutState => ({
+  ...initialState(cohortPlan),
+  phase,
+  stepIndex,
+  stepStartedAt: T0,
 });
 
 describe(deriveSplit.name, () => {
@@ -81,6 +102,11 @@ describe(deriveSplit.name, () => {
     ['keeps shadowing at a gate after shadow', inPaused(2), split(0, 0.5, true)],
     ['keeps the weight in a timed pause', inPaused(4), split(20, null, true)],
     ['keeps the weight in a paused pause', inPaused(4, 'Paused'), split(20, null, true)],
+    ['serves a cohort step\'s cohort alone at weight 0', inCohortPlan(0), split(0, null, true, internal)],
+    ['serves the cohort beside the random weight', inCohortPlan(1), split(5, null, true, internal)],
+    ['keeps the cohort at a gate after a cohort step', inCohortPlan(2), split(5, null, true, internal)],
+    ['drops the cohort at a step without one', inCohortPlan(3), split(95, null, true)],
+    ['drops the cohort after a rollback', inCohortPlan(1, 'RolledBack'), split(0, null, true)],
   ])('%s', (_name, given, expected) => {
     expect(deriveSplit(given)).toEqual(expected);
   });
@@ -89,6 +115,20 @@ describe(deriveSplit.name, () => {
     expect(() => deriveSplit(state('Progressing', 9))).toThrow(
       /corrupt rollout state: Progressing at step 9/,
     );
+  });
+});
+
+describe(cohortAnalysisNote.name, () => {
+  it.each([
+    [0, /cohort \(x-aviary-cohort: internal\) only: .*not a random sample.*promote/],
+    [1, /left out of the comparison.*random 5% only/],
+    [2, /left out of the comparison/],
+  ])('says at step %d that cohort requests are not counted', (index, note) => {
+    expect(cohortAnalysisNote(cohortPlan, index)).toMatch(note);
+  });
+
+  it('says nothing at a step without a cohort', () => {
+    expect(cohortAnalysisNote(cohortPlan, 3)).toBeNull();
   });
 });
 
@@ -106,6 +146,14 @@ describe(describeStep.name, () => {
     [{ type: 'shadow', sampleRate: 0.07, minDurationSeconds: 0 }, 'shadow (7% sampled)'],
     [{ type: 'shadow', sampleRate: 0.125, minDurationSeconds: 0 }, 'shadow (12.5% sampled)'],
     [{ type: 'setWeight', weight: 5, minDurationSeconds: 0 }, '5%'],
+    [
+      { type: 'setWeight', weight: 0, minDurationSeconds: 0, cohort: internal },
+      'cohort (x-aviary-cohort: internal)',
+    ],
+    [
+      { type: 'setWeight', weight: 5, minDurationSeconds: 0, cohort: { userIds: ['a', 'b'] } },
+      'cohort (2 users) + 5%',
+    ],
     [{ type: 'bake', minDurationSeconds: 0 }, 'bake at 100%'],
     [{ type: 'pause' }, 'approval gate'],
     [{ type: 'pause', durationSeconds: 90 }, 'pause 2m'],

@@ -1,3 +1,4 @@
+import { describeCohort } from './cohort';
 import type { PlanStep, RolloutPlan, RolloutState, TrafficSplit } from './rollout.types';
 
 /** Users kept on the baseline at 100% and in the bake unless the plan says otherwise. */
@@ -12,11 +13,13 @@ const BASELINE_ONLY: TrafficSplit = Object.freeze({
   candidateWeight: 0,
   shadowSampleRate: null,
   baselineWarm: true,
+  cohort: null,
 });
 const CANDIDATE_ONLY: TrafficSplit = Object.freeze({
   candidateWeight: 100,
   shadowSampleRate: null,
   baselineWarm: false,
+  cohort: null,
 });
 
 /**
@@ -38,18 +41,25 @@ export function deriveSplit(state: RolloutState): TrafficSplit {
       if (step === null) return BASELINE_ONLY;
       switch (step.type) {
         case 'shadow':
-          return { candidateWeight: 0, shadowSampleRate: step.sampleRate, baselineWarm: true };
+          return {
+            candidateWeight: 0,
+            shadowSampleRate: step.sampleRate,
+            baselineWarm: true,
+            cohort: null,
+          };
         case 'setWeight':
           return {
             candidateWeight: step.weight >= 100 ? 100 - holdbackPercent(state.plan) : step.weight,
             shadowSampleRate: null,
             baselineWarm: true,
+            cohort: step.cohort ?? null,
           };
         case 'bake':
           return {
             candidateWeight: 100 - holdbackPercent(state.plan),
             shadowSampleRate: null,
             baselineWarm: true,
+            cohort: null,
           };
       }
     }
@@ -66,6 +76,19 @@ export function effectiveStep(plan: RolloutPlan, index: number): Exclude<PlanSte
     if (step && step.type !== 'pause') return step;
   }
   return null;
+}
+
+/**
+ * What the analysis says about a step that serves a cohort (its own or, in a pause, the step's before
+ * it): the cohort's requests are not a random sample, so they are not counted; null without one.
+ */
+export function cohortAnalysisNote(plan: RolloutPlan, index: number): string | null {
+  const step = effectiveStep(plan, index);
+  if (step?.type !== 'setWeight' || !step.cohort) return null;
+  const who = describeCohort(step.cohort);
+  return step.weight > 0
+    ? `cohort (${who}) served first and left out of the comparison: not a random sample; the guardrails judge the random ${step.weight}% only`
+    : `cohort (${who}) only: its requests are not a random sample and are not counted, so the guardrails have no evidence here; promote when the cohort is satisfied`;
 }
 
 /** An approval gate: a pause without a duration, which only a promote moves past. */
@@ -108,7 +131,9 @@ export function describeStep(step: PlanStep): string {
       // toFixed drops float noise such as 0.07 * 100 = 7.000000000000001.
       return `shadow (${Number((step.sampleRate * 100).toFixed(2))}% sampled)`;
     case 'setWeight':
-      return `${step.weight}%`;
+      return step.cohort
+        ? `cohort (${describeCohort(step.cohort)})${step.weight > 0 ? ` + ${step.weight}%` : ''}`
+        : `${step.weight}%`;
     case 'bake':
       return 'bake at 100%';
     case 'pause':

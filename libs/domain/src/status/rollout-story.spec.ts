@@ -135,10 +135,20 @@ describe(analysisHeadline.name, () => {
 });
 
 describe(splitLegend.name, () => {
+  it('says who the cohort is when a step serves one the candidate', () => {
+    const cohort = { header: { name: 'x-aviary-cohort', value: 'internal' } };
+    expect(
+      splitLegend(
+        { candidateWeight: 5, shadowSampleRate: null, baselineWarm: true, cohort },
+        { baseline: 'v1', candidate: 'v2' },
+      )[1]?.text,
+    ).toBe('v2 (candidate): 5% of users, plus the cohort (x-aviary-cohort: internal)');
+  });
+
   it('names each colour of the bar, and what the shadow copies are', () => {
     expect(
       splitLegend(
-        { candidateWeight: 0, shadowSampleRate: 0.5, baselineWarm: true },
+        { candidateWeight: 0, shadowSampleRate: 0.5, baselineWarm: true, cohort: null },
         { baseline: 'v1', candidate: 'v2' },
       ).map((i) => i.text),
     ).toEqual([
@@ -148,7 +158,7 @@ describe(splitLegend.name, () => {
     ]);
     expect(
       splitLegend(
-        { candidateWeight: 20, shadowSampleRate: null, baselineWarm: true },
+        { candidateWeight: 20, shadowSampleRate: null, baselineWarm: true, cohort: null },
         { baseline: 'v1', candidate: 'v2' },
       ).map((i) => i.role),
     ).toEqual(['baseline', 'candidate']);

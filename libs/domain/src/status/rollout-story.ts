@@ -1,3 +1,4 @@
+import { describeCohort } from '../rollout/cohort';
 import { formatNumber } from '../guardrails/guardrail-format';
 import type { RolloutPhase, RolloutPlan, TrafficSplit } from '../rollout/rollout.types';
 import type { GuardrailLine, PlainTone } from './guardrail-wording';
@@ -166,7 +167,10 @@ export function splitLegend(
 ): SplitLegendItem[] {
   const items: SplitLegendItem[] = [
     { role: 'baseline', text: `${versions.baseline} (baseline): ${100 - split.candidateWeight}% of users` },
-    { role: 'candidate', text: `${versions.candidate} (candidate): ${split.candidateWeight}% of users` },
+    {
+      role: 'candidate',
+      text: `${versions.candidate} (candidate): ${split.candidateWeight}% of users${split.cohort ? `, plus the cohort (${describeCohort(split.cohort)})` : ''}`,
+    },
   ];
   if (split.shadowSampleRate !== null)
     items.push({
