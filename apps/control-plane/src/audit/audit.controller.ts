@@ -19,7 +19,10 @@ export class AuditController {
   constructor(private readonly audit: AuditRepository) {}
 
   @Get()
-  @ApiOperation({ summary: 'Admin actions outside rollouts (notification destinations), newest first' })
+  @ApiOperation({
+    summary:
+      'Who changed what outside rollouts (models, versions, tokens, router keys, credentials, notification destinations), newest first',
+  })
   @ZodApiQuery(listAuditQuery)
   async list(@Query(new ZodValidationPipe(listAuditQuery, 'query')) q: z.output<typeof listAuditQuery>) {
     const items = await this.audit.list(q);

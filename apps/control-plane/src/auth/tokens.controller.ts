@@ -1,7 +1,9 @@
+import type { Actor } from '@aviary/domain';
 import { Body, Controller, Delete, Get, HttpCode, Param, Post } from '@nestjs/common';
 import { UuidPipe } from '../common/id.pipe';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
+import { CurrentActor } from '../common/principal.decorator';
 import { ZodApiBody } from '../common/openapi';
 import { ZodValidationPipe } from '../common/zod-validation.pipe';
 import { RequireRole, ROLES } from './roles';
@@ -40,8 +42,11 @@ export class TokensController {
   @Post()
   @ApiOperation({ summary: 'Create an API token (the value is shown once)' })
   @ZodApiBody(createTokenSchema)
-  async create(@Body(new ZodValidationPipe(createTokenSchema)) body: z.output<typeof createTokenSchema>) {
-    const { token, record } = await this.tokens.create(body.name, body.role);
+  async create(
+    @Body(new ZodValidationPipe(createTokenSchema)) body: z.output<typeof createTokenSchema>,
+    @CurrentActor() actor: Actor,
+  ) {
+    const { token, record } = await this.tokens.create(body.name, body.role, actor);
     return { ...present(record), token };
   }
 
@@ -54,7 +59,7 @@ export class TokensController {
   @Delete(':id')
   @HttpCode(200)
   @ApiOperation({ summary: 'Revoke a token' })
-  async revoke(@Param('id', new UuidPipe('token')) id: string) {
-    return present(await this.tokens.revoke(id));
+  async revoke(@Param('id', new UuidPipe('token')) id: string, @CurrentActor() actor: Actor) {
+    return present(await this.tokens.revoke(id, actor));
   }
 }

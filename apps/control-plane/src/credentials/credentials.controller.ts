@@ -1,9 +1,10 @@
+import type { Actor } from '@aviary/domain';
 import { Body, Controller, Delete, Get, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { credentialEnvName } from '@aviary/config';
 import { type Principal, RequireRole } from '../auth/roles';
 import { ZodApiBody } from '../common/openapi';
-import { CurrentPrincipal } from '../common/principal.decorator';
+import { CurrentActor, CurrentPrincipal } from '../common/principal.decorator';
 import { ZodValidationPipe } from '../common/zod-validation.pipe';
 import { type CredentialRecord } from './credential.repository';
 import { createCredentialSchema, type CreateCredentialInput } from './credential.schemas';
@@ -63,7 +64,7 @@ export class CredentialsController {
   @HttpCode(200)
   @RequireRole('admin')
   @ApiOperation({ summary: 'Delete an upstream credential no version references' })
-  async delete(@Param('name') name: string) {
-    return this.present(await this.credentials.delete(name));
+  async delete(@Param('name') name: string, @CurrentActor() actor: Actor) {
+    return this.present(await this.credentials.delete(name, actor));
   }
 }

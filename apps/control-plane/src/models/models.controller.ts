@@ -1,10 +1,11 @@
+import type { Actor } from '@aviary/domain';
 import { Body, Controller, Get, HttpCode, Param, Post, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { type z } from 'zod';
 import { type Principal, RequireRole } from '../auth/roles';
 import { ZodApiBody } from '../common/openapi';
-import { CurrentPrincipal } from '../common/principal.decorator';
+import { CurrentActor, CurrentPrincipal } from '../common/principal.decorator';
 import { ZodValidationPipe } from '../common/zod-validation.pipe';
 import { presentRollout } from '../rollouts/rollout.presenter';
 import { rollbackSchema } from '../rollouts/rollout.schemas';
@@ -56,8 +57,11 @@ export class ModelsController {
   @RequireRole('admin')
   @ApiOperation({ summary: 'Register a model (the name clients send as `model`)' })
   @ZodApiBody(createModelSchema)
-  async create(@Body(new ZodValidationPipe(createModelSchema)) body: z.output<typeof createModelSchema>) {
-    return presentModel(await this.models.create(body));
+  async create(
+    @Body(new ZodValidationPipe(createModelSchema)) body: z.output<typeof createModelSchema>,
+    @CurrentActor() actor: Actor,
+  ) {
+    return presentModel(await this.models.create(body, actor));
   }
 
   @Get()
@@ -77,8 +81,9 @@ export class ModelsController {
   async createVersion(
     @Param('model') model: string,
     @Body(new ZodValidationPipe(createVersionSchema)) body: z.output<typeof createVersionSchema>,
+    @CurrentActor() actor: Actor,
   ) {
-    return presentVersion(await this.models.createVersion(model, body));
+    return presentVersion(await this.models.createVersion(model, body, actor));
   }
 
   @Get(':model/versions')

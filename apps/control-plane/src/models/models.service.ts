@@ -1,8 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { hostAllowed } from '@aviary/config';
 import { randomUUID } from 'node:crypto';
-import { DomainError } from '@aviary/domain';
+import { type Actor, DomainError } from '@aviary/domain';
 import { isUniqueViolation, type Prisma } from '@aviary/persistence';
+import { AuditRepository } from '../audit/audit.repository';
 import { CONTROL_PLANE_CONFIG, type ControlPlaneConfig } from '../config/control-plane.config';
 import { CredentialsService } from '../credentials/credentials.service';
 import { FlagPublicationRepository } from '../flags/flag-publication.repository';
@@ -19,16 +20,24 @@ export class ModelsService {
     private readonly publications: FlagPublicationRepository,
     private readonly reconciler: FlagReconciler,
     private readonly credentials: CredentialsService,
+    private readonly audit: AuditRepository,
     @Inject(CONTROL_PLANE_CONFIG) private readonly config: ControlPlaneConfig,
   ) {}
 
-  async create(input: CreateModelInput): Promise<ModelRecord> {
+  async create(input: CreateModelInput, actor: Actor): Promise<ModelRecord> {
     try {
-      return await this.models.create({
+      const created = await this.models.create({
         id: randomUUID(),
         name: input.name,
         description: input.description ?? null,
       });
+      await this.audit.append({
+        action: 'model.created',
+        target: created.name,
+        actor: actor.name,
+        details: { id: created.id, description: created.description },
+      });
+      return created;
     } catch (err) {
       if (isUniqueViolation(err))
         throw new DomainError('CONFLICT', `a model named ${JSON.stringify(input.name)} already exists`, {
@@ -49,7 +58,7 @@ export class ModelsService {
   }
 
   /** Registers a version. A model's first version becomes its stable version and starts serving. */
-  async createVersion(modelRef: string, input: CreateVersionInput): Promise<VersionRecord> {
+  async createVersion(modelRef: string, input: CreateVersionInput, actor: Actor): Promise<VersionRecord> {
     const model = await this.get(modelRef);
     this.assertUpstreamHostAllowed(input.upstreamBaseUrl);
     if (input.apiKeyRef !== undefined)
@@ -96,6 +105,18 @@ export class ModelsService {
       return created;
       // Registrations of one model queue on its row lock: room for a burst of them.
     }, REGISTRATION_TRANSACTION);
+    await this.audit.append({
+      action: 'version.created',
+      target: `${model.name}/${version.label}`,
+      actor: actor.name,
+      details: {
+        id: version.id,
+        upstreamBaseUrl: version.upstreamBaseUrl,
+        upstreamModel: version.upstreamModel,
+        apiKeyRef: version.apiKeyRef,
+        becameStable,
+      },
+    });
     if (becameStable) await this.reconciler.publishNow(model.id).catch(() => null);
     return version;
   }

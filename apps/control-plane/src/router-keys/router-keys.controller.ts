@@ -1,7 +1,9 @@
+import type { Actor } from '@aviary/domain';
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiExcludeEndpoint, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { z } from 'zod';
+import { CurrentActor } from '../common/principal.decorator';
 import { computeEtag, etagMatches } from '@aviary/flags';
 import { RequireRole } from '../auth/roles';
 import { UuidPipe } from '../common/id.pipe';
@@ -37,8 +39,9 @@ export class RouterKeysController {
   @ZodApiBody(createRouterKeySchema)
   async create(
     @Body(new ZodValidationPipe(createRouterKeySchema)) body: z.output<typeof createRouterKeySchema>,
+    @CurrentActor() actor: Actor,
   ) {
-    const { key, record } = await this.keys.create(body);
+    const { key, record } = await this.keys.create(body, actor);
     return { ...present(record), key };
   }
 
@@ -51,8 +54,8 @@ export class RouterKeysController {
   @Delete(':id')
   @HttpCode(200)
   @ApiOperation({ summary: 'Revoke a router API key (routers stop accepting it at their next poll)' })
-  async revoke(@Param('id', new UuidPipe('router key')) id: string) {
-    return present(await this.keys.revoke(id));
+  async revoke(@Param('id', new UuidPipe('router key')) id: string, @CurrentActor() actor: Actor) {
+    return present(await this.keys.revoke(id, actor));
   }
 }
 
