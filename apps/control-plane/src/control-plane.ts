@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { ConsoleLogger, type INestApplication, Logger, type LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { documentProblemResponses } from './common/openapi';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -124,16 +125,24 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Run
     app.use(express.raw({ limit: config.maxBodyBytes, type: json }));
     // The status page's sign-in form is the only form the control plane accepts.
     app.use('/status/login', express.urlencoded({ extended: false, limit: '8kb' }));
-    const document = SwaggerModule.createDocument(
-      app,
-      new DocumentBuilder()
-        .setTitle('Aviary admin API')
-        .setDescription(
-          'Register model versions and drive rollouts: shadow, canary steps, promotion and instant rollback.',
-        )
-        .setVersion('1')
-        .addBearerAuth()
-        .build(),
+    const document = documentProblemResponses(
+      SwaggerModule.createDocument(
+        app,
+        new DocumentBuilder()
+          .setTitle('Aviary admin API')
+          .setDescription(
+            'Register model versions and drive rollouts: shadow, canary steps, promotion and instant rollback.',
+          )
+          .setVersion('1')
+          // Aviary tokens are opaque (avy_…), not JWTs.
+          .addBearerAuth({
+            type: 'http',
+            scheme: 'bearer',
+            bearerFormat: 'opaque',
+            description: 'An Aviary API token (avy_…): POST /api/v1/tokens, or the bootstrap admin token',
+          })
+          .build(),
+      ),
     );
     SwaggerModule.setup('api/docs', app, document, { jsonDocumentUrl: 'api/openapi.json', raw: ['json'] });
 

@@ -4,11 +4,12 @@ import { UuidPipe } from '../common/id.pipe';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
 import { CurrentActor } from '../common/principal.decorator';
-import { ZodApiBody } from '../common/openapi';
+import { ZodApiBody, ZodApiResponse } from '../common/openapi';
 import { ZodValidationPipe } from '../common/zod-validation.pipe';
 import { RequireRole, ROLES } from './roles';
 import { type TokenRecord } from './token.repository';
 import { TokensService } from './tokens.service';
+import { createdTokenResponse, tokenListResponse, tokenResponse } from './token.responses';
 
 export const createTokenSchema = z.strictObject({
   name: z
@@ -40,6 +41,7 @@ export class TokensController {
   constructor(private readonly tokens: TokensService) {}
 
   @Post()
+  @ZodApiResponse(createdTokenResponse, 'The token, with its value', 201)
   @ApiOperation({ summary: 'Create an API token (the value is shown once)' })
   @ZodApiBody(createTokenSchema)
   async create(
@@ -51,12 +53,14 @@ export class TokensController {
   }
 
   @Get()
+  @ZodApiResponse(tokenListResponse, 'The tokens')
   @ApiOperation({ summary: 'List API tokens (never their values)' })
   async list() {
     return { items: (await this.tokens.list()).map(present) };
   }
 
   @Delete(':id')
+  @ZodApiResponse(tokenResponse, 'The revoked token')
   @HttpCode(200)
   @ApiOperation({ summary: 'Revoke a token' })
   async revoke(@Param('id', new UuidPipe('token')) id: string, @CurrentActor() actor: Actor) {

@@ -3,12 +3,13 @@ import { Body, Controller, Delete, Get, HttpCode, Param, Post } from '@nestjs/co
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { credentialEnvName } from '@aviary/config';
 import { type Principal, RequireRole } from '../auth/roles';
-import { ZodApiBody } from '../common/openapi';
+import { ZodApiBody, ZodApiResponse } from '../common/openapi';
 import { CurrentActor, CurrentPrincipal } from '../common/principal.decorator';
 import { ZodValidationPipe } from '../common/zod-validation.pipe';
 import { type CredentialRecord } from './credential.repository';
 import { createCredentialSchema, type CreateCredentialInput } from './credential.schemas';
 import { CredentialsService } from './credentials.service';
+import { credentialListResponse, credentialResponse } from './credential.responses';
 
 @ApiTags('credentials')
 @ApiBearerAuth()
@@ -34,6 +35,7 @@ export class CredentialsController {
   }
 
   @Post()
+  @ZodApiResponse(credentialResponse, 'The credential', 201)
   @RequireRole('admin')
   @ApiOperation({
     summary: 'Declare an upstream credential: its auth scheme and the hosts it may be sent to',
@@ -47,6 +49,7 @@ export class CredentialsController {
   }
 
   @Get()
+  @ZodApiResponse(credentialListResponse, 'The credentials')
   @RequireRole('operator')
   @ApiOperation({ summary: 'List upstream credentials (never their secrets)' })
   async list() {
@@ -54,6 +57,7 @@ export class CredentialsController {
   }
 
   @Get(':name')
+  @ZodApiResponse(credentialResponse, 'The credential')
   @RequireRole('operator')
   @ApiOperation({ summary: 'Get an upstream credential (never its secret)' })
   async get(@Param('name') name: string) {
@@ -61,6 +65,7 @@ export class CredentialsController {
   }
 
   @Delete(':name')
+  @ZodApiResponse(credentialResponse, 'The deleted credential')
   @HttpCode(200)
   @RequireRole('admin')
   @ApiOperation({ summary: 'Delete an upstream credential no version references' })

@@ -4,7 +4,7 @@ import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { type z } from 'zod';
 import { type Principal, RequireRole } from '../auth/roles';
-import { ZodApiBody } from '../common/openapi';
+import { ZodApiBody, ZodApiResponse } from '../common/openapi';
 import { CurrentActor, CurrentPrincipal } from '../common/principal.decorator';
 import { ZodValidationPipe } from '../common/zod-validation.pipe';
 import { presentRollout } from '../rollouts/rollout.presenter';
@@ -13,6 +13,8 @@ import { RolloutsService } from '../rollouts/rollouts.service';
 import { type ModelRecord, type VersionRecord } from './model.repository';
 import { createModelSchema, createVersionSchema } from './model.schemas';
 import { ModelsService } from './models.service';
+import { modelListResponse, modelResponse, versionListResponse, versionResponse } from './model.responses';
+import { rolloutResponse } from '../rollouts/rollout.responses';
 
 function presentVersion(v: VersionRecord) {
   return {
@@ -54,6 +56,7 @@ export class ModelsController {
   ) {}
 
   @Post()
+  @ZodApiResponse(modelResponse, 'The model', 201)
   @RequireRole('admin')
   @ApiOperation({ summary: 'Register a model (the name clients send as `model`)' })
   @ZodApiBody(createModelSchema)
@@ -65,16 +68,21 @@ export class ModelsController {
   }
 
   @Get()
+  @ApiOperation({ summary: 'List models with their versions, stable version and active rollout' })
+  @ZodApiResponse(modelListResponse, 'The models')
   async list() {
     return { items: (await this.models.list()).map(presentModel) };
   }
 
   @Get(':model')
+  @ApiOperation({ summary: 'Get a model by name or id' })
+  @ZodApiResponse(modelResponse, 'The model')
   async get(@Param('model') model: string) {
     return presentModel(await this.models.get(model));
   }
 
   @Post(':model/versions')
+  @ZodApiResponse(versionResponse, 'The version', 201)
   @RequireRole('operator')
   @ApiOperation({ summary: 'Register a version; the first version of a model becomes its stable version' })
   @ZodApiBody(createVersionSchema)
@@ -87,17 +95,22 @@ export class ModelsController {
   }
 
   @Get(':model/versions')
+  @ApiOperation({ summary: 'List the versions of a model' })
+  @ZodApiResponse(versionListResponse, 'The versions')
   async versions(@Param('model') model: string) {
     const m = await this.models.get(model);
     return { items: m.versions.map(presentVersion) };
   }
 
   @Get(':model/versions/:version')
+  @ApiOperation({ summary: 'Get a version by label or id' })
+  @ZodApiResponse(versionResponse, 'The version')
   async version(@Param('model') model: string, @Param('version') version: string) {
     return presentVersion(await this.models.getVersion(model, version));
   }
 
   @Post(':model/revert')
+  @ZodApiResponse(rolloutResponse, 'The rollout that made the previous version stable again')
   @HttpCode(200)
   @RequireRole('operator')
   @ApiOperation({
@@ -116,6 +129,7 @@ export class ModelsController {
   }
 
   @Post(':model/rollback')
+  @ZodApiResponse(rolloutResponse, 'The rolled-back rollout')
   @HttpCode(200)
   @RequireRole('operator')
   @ApiOperation({ summary: 'Kill switch: roll back whatever rollout is active for this model' })

@@ -7,11 +7,12 @@ import { CurrentActor } from '../common/principal.decorator';
 import { computeEtag, etagMatches } from '@aviary/flags';
 import { RequireRole } from '../auth/roles';
 import { UuidPipe } from '../common/id.pipe';
-import { ZodApiBody } from '../common/openapi';
+import { ZodApiBody, ZodApiResponse } from '../common/openapi';
 import { ZodValidationPipe } from '../common/zod-validation.pipe';
 import { createRouterKeySchema } from './router-key.schemas';
 import { type RouterKeyRecord } from './router-key.repository';
 import { RouterKeysService } from './router-keys.service';
+import { createdRouterKeyResponse, routerKeyListResponse, routerKeyResponse } from './router-key.responses';
 
 function present(k: RouterKeyRecord) {
   return {
@@ -35,6 +36,7 @@ export class RouterKeysController {
   constructor(private readonly keys: RouterKeysService) {}
 
   @Post()
+  @ZodApiResponse(createdRouterKeyResponse, 'The key, with its value', 201)
   @ApiOperation({ summary: 'Create a router API key (the value is shown once)' })
   @ZodApiBody(createRouterKeySchema)
   async create(
@@ -46,12 +48,14 @@ export class RouterKeysController {
   }
 
   @Get()
+  @ZodApiResponse(routerKeyListResponse, 'The keys')
   @ApiOperation({ summary: 'List router API keys (never their values)' })
   async list() {
     return { items: (await this.keys.list()).map(present) };
   }
 
   @Delete(':id')
+  @ZodApiResponse(routerKeyResponse, 'The revoked key')
   @HttpCode(200)
   @ApiOperation({ summary: 'Revoke a router API key (routers stop accepting it at their next poll)' })
   async revoke(@Param('id', new UuidPipe('router key')) id: string, @CurrentActor() actor: Actor) {
