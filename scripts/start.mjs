@@ -19,7 +19,8 @@ const child = spawn(
   {
     cwd: root,
     stdio: 'inherit',
-    env: { AVIARY_DATA_DIR: join(root, '.aviary'), ...process.env },
+    // Readable log lines in a terminal; production (and AVIARY_LOG_FORMAT=json) gets pino's JSON.
+    env: { AVIARY_DATA_DIR: join(root, '.aviary'), AVIARY_LOG_FORMAT: 'pretty', ...process.env },
   },
 );
 // A terminal's Ctrl-C already reaches the child (same process group); passing signals on covers a

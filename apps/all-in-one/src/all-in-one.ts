@@ -14,6 +14,8 @@ import { type RouterConfig } from '../../router/src/config/router.config';
 import { type Log, type RunningRouter, startRouter } from '../../router/src/router';
 
 export const DEMO_MODEL = 'demo-chat';
+/** Who the audit log says registered the demo model and its versions. */
+const DEMO_ACTOR = { name: 'aviary-demo-setup', automatic: true } as const;
 
 export interface AllInOneOptions {
   readonly controlPlane: ControlPlaneConfig;
@@ -169,10 +171,13 @@ async function registerDemoModel(
   const models = cp.app.get(ModelsService);
   const existing = await models.list();
   if (!existing.some((m) => m.name === DEMO_MODEL)) {
-    await models.create({
-      name: DEMO_MODEL,
-      description: 'Demo model served by two local demo model servers',
-    });
+    await models.create(
+      {
+        name: DEMO_MODEL,
+        description: 'Demo model served by two local demo model servers',
+      },
+      DEMO_ACTOR,
+    );
   }
   const model = await models.get(DEMO_MODEL);
   const labels = new Set(model.versions.map((v) => v.label));
@@ -186,15 +191,19 @@ async function registerDemoModel(
     labels.has(label)
       ? Promise.resolve()
       : models
-          .createVersion(DEMO_MODEL, {
-            label,
-            upstreamBaseUrl: server.url,
-            upstreamModel,
-            timeoutMs: 30_000,
-            metadata: { demo: true, note },
-            // Example prices, so the status page shows what an answer costs (README "Cost").
-            prices: { currency: 'USD', ...prices },
-          })
+          .createVersion(
+            DEMO_MODEL,
+            {
+              label,
+              upstreamBaseUrl: server.url,
+              upstreamModel,
+              timeoutMs: 30_000,
+              metadata: { demo: true, note },
+              // Example prices, so the status page shows what an answer costs (README "Cost").
+              prices: { currency: 'USD', ...prices },
+            },
+            DEMO_ACTOR,
+          )
           .then(() => undefined);
   await version('v1-fp16', baseline, 'demo-8b-fp16', 'the version serving users today', {
     inputPerMillionTokens: 0.2,

@@ -1,19 +1,18 @@
 import { loadConfigOrExit } from '@aviary/config';
 import { ensureTopics, KafkaEventSubscriber, kafkaSecurity } from '@aviary/kafka';
+import { createLogger } from '@aviary/observability';
 import { createPrismaClient } from '@aviary/persistence';
 import { EVIDENCE_TOPICS, startAnalyzer, type Log } from './analyzer';
 import { judgeSettings, loadAnalyzerConfig } from './config/analyzer.config';
 
-const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
-
 async function main(): Promise<void> {
   const config = loadConfigOrExit(() => loadAnalyzerConfig());
-  const threshold = LEVELS.indexOf(config.AVIARY_LOG_LEVEL);
-  const log: Log = (level, message) => {
-    if (LEVELS.indexOf(level) < threshold) return;
-    const line = `${new Date().toISOString()} ${level.toUpperCase().padEnd(5)} [analyzer] ${message}\n`;
-    (level === 'error' || level === 'warn' ? process.stderr : process.stdout).write(line);
-  };
+  const logger = createLogger({
+    service: 'aviary-analyzer',
+    level: config.AVIARY_LOG_LEVEL,
+    format: config.AVIARY_LOG_FORMAT,
+  });
+  const log: Log = (level, message) => logger[level](message);
   const db = createPrismaClient({
     url: config.DATABASE_URL,
     poolMax: config.DATABASE_POOL_MAX,

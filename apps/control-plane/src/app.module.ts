@@ -26,6 +26,7 @@ import { BuiltinFlagsController } from './flags/builtin-flags.controller';
 import { FlagPublicationRepository } from './flags/flag-publication.repository';
 import { FlagDriftWatcher } from './flags/flag-drift.watcher';
 import { FlagReconciler } from './flags/flag-reconciler.service';
+import { ApiIndexController } from './health/api-index.controller';
 import { HealthController } from './health/health.controller';
 import { ControlPlaneMetrics } from './metrics/control-plane.metrics';
 import { ModelRepository } from './models/model.repository';
@@ -72,6 +73,7 @@ export class AppModule {
       module: AppModule,
       controllers: [
         HealthController,
+        ApiIndexController,
         TokensController,
         CredentialsController,
         ModelsController,

@@ -1,7 +1,11 @@
 import 'reflect-metadata';
-import { ConsoleLogger, type INestApplication, Logger, type LogLevel } from '@nestjs/common';
+import { type INestApplication, Logger } from '@nestjs/common';
+import type { DestinationStream } from 'pino';
+import { createLogger } from '@aviary/observability';
+import { LoggedAppModule, PinoNestLogger } from './common/logging';
 import { NestFactory } from '@nestjs/core';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { documentProblemResponses } from './common/openapi';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -30,39 +34,21 @@ export interface RunningControlPlane {
   close(): Promise<void>;
 }
 
-const LOG_LEVELS: Record<ControlPlaneConfig['logLevel'], LogLevel[]> = {
-  debug: ['error', 'warn', 'log', 'debug'],
-  info: ['error', 'warn', 'log'],
-  warn: ['error', 'warn'],
-  error: ['error'],
-};
-
-/** Nest's start-up chatter (every mapped route) only at debug level. */
-const FRAMEWORK_CONTEXTS = new Set([
-  'NestFactory',
-  'InstanceLoader',
-  'RoutesResolver',
-  'RouterExplorer',
-  'NestApplication',
-]);
-class AviaryLogger extends ConsoleLogger {
-  constructor(private readonly verbose_: boolean) {
-    super();
-  }
-
-  override log(message: unknown, context?: string): void {
-    if (!this.verbose_ && context && FRAMEWORK_CONTEXTS.has(context)) return;
-    super.log(message, context);
-  }
-}
-
 /**
  * Boots the control plane: database (external PostgreSQL, or embedded PGlite when DATABASE_URL is
  * unset), migrations, bootstrap admin token, then the HTTP API.
  */
-export async function startControlPlane(config: ControlPlaneConfig): Promise<RunningControlPlane> {
-  const appLogger = new AviaryLogger(config.logLevel === 'debug');
-  appLogger.setLogLevels(LOG_LEVELS[config.logLevel]);
+export async function startControlPlane(
+  config: ControlPlaneConfig,
+  opts: { logDestination?: DestinationStream } = {},
+): Promise<RunningControlPlane> {
+  const pinoLogger = createLogger({
+    service: 'aviary-control-plane',
+    level: config.logLevel,
+    format: config.logFormat,
+    ...(opts.logDestination ? { output: opts.logDestination } : {}),
+  });
+  const appLogger = new PinoNestLogger(pinoLogger, config.logLevel === 'debug');
   Logger.overrideLogger(appLogger);
   const logger = new Logger('Aviary');
   const cleanups: Array<() => Promise<void>> = [];
@@ -98,10 +84,13 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Run
     });
     if (applied.length > 0) logger.log(`applied migrations: ${applied.join(', ')}`);
 
-    const app = await NestFactory.create(AppModule.register(config, client.prisma), {
-      bodyParser: false,
-      logger: appLogger,
-    });
+    const app = await NestFactory.create(
+      LoggedAppModule.wrap(AppModule.register(config, client.prisma), pinoLogger),
+      {
+        bodyParser: false,
+        logger: appLogger,
+      },
+    );
     // A path or query with a NUL can name nothing; PostgreSQL would refuse it as a 500.
     app.use((req: Request, res: Response, next: NextFunction) => {
       if (!nulInUrl(req.originalUrl)) return next();
@@ -124,16 +113,24 @@ export async function startControlPlane(config: ControlPlaneConfig): Promise<Run
     app.use(express.raw({ limit: config.maxBodyBytes, type: json }));
     // The status page's sign-in form is the only form the control plane accepts.
     app.use('/status/login', express.urlencoded({ extended: false, limit: '8kb' }));
-    const document = SwaggerModule.createDocument(
-      app,
-      new DocumentBuilder()
-        .setTitle('Aviary admin API')
-        .setDescription(
-          'Register model versions and drive rollouts: shadow, canary steps, promotion and instant rollback.',
-        )
-        .setVersion('1')
-        .addBearerAuth()
-        .build(),
+    const document = documentProblemResponses(
+      SwaggerModule.createDocument(
+        app,
+        new DocumentBuilder()
+          .setTitle('Aviary admin API')
+          .setDescription(
+            'Register model versions and drive rollouts: shadow, canary steps, promotion and instant rollback.',
+          )
+          .setVersion('1')
+          // Aviary tokens are opaque (avy_…), not JWTs.
+          .addBearerAuth({
+            type: 'http',
+            scheme: 'bearer',
+            bearerFormat: 'opaque',
+            description: 'An Aviary API token (avy_…): POST /api/v1/tokens, or the bootstrap admin token',
+          })
+          .build(),
+      ),
     );
     SwaggerModule.setup('api/docs', app, document, { jsonDocumentUrl: 'api/openapi.json', raw: ['json'] });
 

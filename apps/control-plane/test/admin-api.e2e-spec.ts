@@ -1,3 +1,4 @@
+import { PROM_CLIENT_DEFAULTS, promtoolLintMetrics } from '@aviary/testing';
 import { fastPlan, seedModel, startTestControlPlane, type TestControlPlane, waitFor } from './harness';
 
 type Rollout = {
@@ -308,8 +309,17 @@ describe('admin API', () => {
       checks: { database: { status: 'ok' }, flags: { status: 'ok', publisher: 'built-in' } },
     });
     const metrics = await t.api<string>('GET', '/metrics', undefined, { token: null });
-    expect(metrics.body).toContain('aviary_rollout_phase{');
-    expect(metrics.body).toContain('aviary_rollout_candidate_weight_percent{');
+    expect(metrics.body).toContain('aviary_rollout_candidate_weight_ratio{');
+    // One phase series per rollout (the phase it is in), not one per phase.
+    const phases = [
+      ...metrics.body.matchAll(/^aviary_rollout_phase\{[^}]*rollout="([^"]+)"[^}]*\} (\S+)$/gm),
+    ];
+    expect(phases.length).toBeGreaterThan(0);
+    expect(new Set(phases.map((m) => m[1])).size).toBe(phases.length);
+    expect(phases.map((m) => m[2])).toEqual(phases.map(() => '1'));
+    for (const m of metrics.body.matchAll(/^aviary_rollout_candidate_weight_ratio\{[^}]*\} (\S+)$/gm))
+      expect(Number(m[1])).toBeLessThanOrEqual(1);
+    expect(promtoolLintMetrics(metrics.body).filter((p) => !PROM_CLIENT_DEFAULTS.test(p))).toEqual([]);
     expect(metrics.body).toMatch(/aviary_rollout_transitions_total\{model="[^"]+",cause="rollback"\} \d/);
   });
 });

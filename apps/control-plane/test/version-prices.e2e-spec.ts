@@ -101,8 +101,9 @@ describe('version prices', () => {
     }>('GET', '/api/v1/audit');
     const mine = audit.body.items.filter((e) => e.target === 'repriced/v1');
     expect(mine.map((e) => [e.action, e.actor])).toEqual([
-      ['model_version.prices_cleared', 'ops'],
-      ['model_version.prices_set', 'ops'],
+      ['version.prices_cleared', 'ops'],
+      ['version.prices_set', 'ops'],
+      ['version.created', 'ops'],
     ]);
     expect(mine[1]?.details).toMatchObject({
       before: { inputPerMillionTokens: 1, outputPerMillionTokens: 2 },

@@ -1,20 +1,11 @@
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { promtool as runPromtool } from '@aviary/testing';
 
 // The alert rules through Prometheus' own tool: they parse (`check rules`), and they fire on the
 // series they are meant for and stay quiet otherwise (`test rules` with charts/aviary/ci/alerts-test.yaml).
 
 const chart = join(__dirname, '..');
-
-function promtool(args: string[]) {
-  const bin = process.env['AVIARY_TEST_PROMTOOL'] ?? '/usr/bin/promtool';
-  if (!existsSync(bin))
-    throw new Error(
-      `promtool not found at ${bin}: run \`bash scripts/services/promtool.sh\` (npm test does)`,
-    );
-  return spawnSync(bin, args, { cwd: chart, encoding: 'utf8', timeout: 60_000 });
-}
+const promtool = (args: string[]) => runPromtool(args, { cwd: chart });
 
 describe('Prometheus alert rules', () => {
   it('pass promtool check rules', () => {

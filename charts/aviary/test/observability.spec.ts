@@ -93,7 +93,7 @@ describe('dashboard and alert rules', () => {
     const all = dashboardExpressions().join('\n');
     for (const metric of [
       'aviary_rollout_phase',
-      'aviary_rollout_candidate_weight_percent',
+      'aviary_rollout_candidate_weight_ratio',
       'aviary_router_refusals_total',
       'aviary_router_feedback_total',
       'aviary_router_errors_total',

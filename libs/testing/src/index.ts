@@ -18,3 +18,4 @@ export * from './tcp-proxy';
 export { testKafkaBrokers, testUnleashUrl } from './kafka';
 export { launchChromium } from './browser';
 export { pythonWithOpenAI, PYTHON_OPENAI_VERSION } from './python';
+export { PROM_CLIENT_DEFAULTS, promtool, promtoolLintMetrics } from './promtool';

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { envField, parseEnv } from '@aviary/config';
 import { KAFKA_SECURITY_ENV, kafkaSecurityProblems } from '@aviary/kafka';
 import type { JudgeSettings } from '../judge/judge-worker';
+import { LOG_FORMATS } from '@aviary/observability';
 
 const schema = z.object({
   /** PostgreSQL the control plane uses (the analyzer adds evidence to it). */
@@ -25,6 +26,8 @@ const schema = z.object({
   AVIARY_ANALYZER_PORT: envField.port(8082),
   AVIARY_BIND_HOST: z.string().default('127.0.0.1'),
   AVIARY_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  /** json: one pino JSON object per line; pretty: readable lines. */
+  AVIARY_LOG_FORMAT: z.enum(LOG_FORMATS).default('json'),
   /** OpenAI-compatible base URL of an LLM judge for shadow pairs (…/v1); unset = no judge. */
   AVIARY_JUDGE_URL: envField.url().optional(),
   AVIARY_JUDGE_MODEL: z.string().min(1).optional(),

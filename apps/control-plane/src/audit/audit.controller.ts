@@ -2,9 +2,10 @@ import { Controller, Get, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
 import { RequireRole } from '../auth/roles';
-import { ZodApiQuery } from '../common/openapi';
+import { ZodApiQuery, ZodApiResponse } from '../common/openapi';
 import { ZodValidationPipe } from '../common/zod-validation.pipe';
 import { AuditRepository } from './audit.repository';
+import { auditListResponse } from './audit.responses';
 
 export const listAuditQuery = z.strictObject({
   before: z.coerce.bigint().min(1n).max(9_223_372_036_854_775_807n, 'must be at most 2^63 - 1').optional(),
@@ -19,7 +20,11 @@ export class AuditController {
   constructor(private readonly audit: AuditRepository) {}
 
   @Get()
-  @ApiOperation({ summary: 'Admin actions outside rollouts (notification destinations), newest first' })
+  @ZodApiResponse(auditListResponse, 'The audit events')
+  @ApiOperation({
+    summary:
+      'Who changed what outside rollouts (models, versions, tokens, router keys, credentials, notification destinations), newest first',
+  })
   @ZodApiQuery(listAuditQuery)
   async list(@Query(new ZodValidationPipe(listAuditQuery, 'query')) q: z.output<typeof listAuditQuery>) {
     const items = await this.audit.list(q);

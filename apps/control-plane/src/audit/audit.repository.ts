@@ -12,7 +12,10 @@ export interface NewAuditEvent {
 
 export type AuditEventRecord = Prisma.AuditEventGetPayload<object>;
 
-/** Admin actions that belong to no rollout (the decision log has those), e.g. notification destinations. */
+/**
+ * Admin actions that belong to no rollout (the decision log has those): models, versions, API tokens,
+ * router keys, credentials, notification destinations. Written after the change commits; never a secret.
+ */
 @Injectable()
 export class AuditRepository {
   constructor(@Inject(PRISMA) private readonly prisma: PrismaClient) {}

@@ -1,7 +1,8 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { DomainError } from '@aviary/domain';
+import { type Actor, DomainError } from '@aviary/domain';
 import { isUniqueViolation } from '@aviary/persistence';
+import { AuditRepository } from '../audit/audit.repository';
 import { type Principal, type Role } from './roles';
 import { type TokenRecord, TokenRepository } from './token.repository';
 
@@ -23,7 +24,10 @@ export class TokensService {
   private readonly logger = new Logger(TokensService.name);
   private readonly touched = new Map<string, number>();
 
-  constructor(private readonly tokens: TokenRepository) {}
+  constructor(
+    private readonly tokens: TokenRepository,
+    private readonly audit: AuditRepository,
+  ) {}
 
   async authenticate(presented: string): Promise<Principal | null> {
     const record = await this.tokens.findActiveByHash(hashToken(presented));
@@ -39,7 +43,7 @@ export class TokensService {
   }
 
   /** Creates a token; the plain value is returned once and never stored. */
-  async create(name: string, role: Role): Promise<{ token: string; record: TokenRecord }> {
+  async create(name: string, role: Role, actor: Actor): Promise<{ token: string; record: TokenRecord }> {
     const token = generateToken();
     try {
       const record = await this.tokens.create({
@@ -48,6 +52,12 @@ export class TokensService {
         role,
         tokenHash: hashToken(token),
         prefix: token.slice(0, 8),
+      });
+      await this.audit.append({
+        action: 'token.created',
+        target: name,
+        actor: actor.name,
+        details: { id: record.id, role, prefix: record.prefix },
       });
       return { token, record };
     } catch (err) {
@@ -63,9 +73,15 @@ export class TokensService {
     return this.tokens.list();
   }
 
-  async revoke(id: string): Promise<TokenRecord> {
+  async revoke(id: string, actor: Actor): Promise<TokenRecord> {
     const revoked = await this.tokens.revoke(id, new Date());
     if (!revoked) throw new DomainError('NOT_FOUND', `token ${JSON.stringify(id)} does not exist`);
+    await this.audit.append({
+      action: 'token.revoked',
+      target: revoked.name,
+      actor: actor.name,
+      details: { id: revoked.id, role: revoked.role, prefix: revoked.prefix },
+    });
     return revoked;
   }
 

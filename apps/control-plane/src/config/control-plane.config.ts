@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { envField, parseEnv } from '@aviary/config';
+import { LOG_FORMATS, type LogFormat } from '@aviary/observability';
 
 const schema = z.object({
   AVIARY_CONTROL_PLANE_PORT: envField.port(8080),
@@ -54,6 +55,8 @@ const schema = z.object({
   /** POST /api/v1/rollouts may carry a golden set of up to 2,000,000 characters (JSON-escaped). */
   AVIARY_MAX_ROLLOUT_BODY_BYTES: envField.positiveInt(8_388_608, 67_108_864),
   AVIARY_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  /** json: one pino JSON object per line (production); pretty: readable lines (npm start). */
+  AVIARY_LOG_FORMAT: z.enum(LOG_FORMATS).default('json'),
   /** The status page without a token. Off by default: rollout details are internal. */
   AVIARY_STATUS_PUBLIC: envField.bool(false),
   /** How often an open status page asks for fresh data. */
@@ -113,6 +116,7 @@ export interface ControlPlaneConfig {
   readonly upstreamHosts: readonly string[] | null;
   readonly maxRolloutBodyBytes: number;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+  readonly logFormat: LogFormat;
   readonly status: { readonly public: boolean; readonly refreshMs: number; readonly sessionHours: number };
   /** AVIARY_PUBLIC_URL without a trailing slash, or null. */
   readonly publicUrl: string | null;
@@ -167,6 +171,7 @@ export function loadControlPlaneConfig(
       e.AVIARY_UPSTREAM_HOSTS && e.AVIARY_UPSTREAM_HOSTS.length > 0 ? e.AVIARY_UPSTREAM_HOSTS : null,
     maxRolloutBodyBytes: e.AVIARY_MAX_ROLLOUT_BODY_BYTES,
     logLevel: e.AVIARY_LOG_LEVEL,
+    logFormat: e.AVIARY_LOG_FORMAT,
     status: {
       public: e.AVIARY_STATUS_PUBLIC,
       refreshMs: e.AVIARY_STATUS_REFRESH_MS,

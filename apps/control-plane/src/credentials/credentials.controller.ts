@@ -1,13 +1,15 @@
+import type { Actor } from '@aviary/domain';
 import { Body, Controller, Delete, Get, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { credentialEnvName } from '@aviary/config';
 import { type Principal, RequireRole } from '../auth/roles';
-import { ZodApiBody } from '../common/openapi';
-import { CurrentPrincipal } from '../common/principal.decorator';
+import { ZodApiBody, ZodApiResponse } from '../common/openapi';
+import { CurrentActor, CurrentPrincipal } from '../common/principal.decorator';
 import { ZodValidationPipe } from '../common/zod-validation.pipe';
 import { type CredentialRecord } from './credential.repository';
 import { createCredentialSchema, type CreateCredentialInput } from './credential.schemas';
 import { CredentialsService } from './credentials.service';
+import { credentialListResponse, credentialResponse } from './credential.responses';
 
 @ApiTags('credentials')
 @ApiBearerAuth()
@@ -33,6 +35,7 @@ export class CredentialsController {
   }
 
   @Post()
+  @ZodApiResponse(credentialResponse, 'The credential', 201)
   @RequireRole('admin')
   @ApiOperation({
     summary: 'Declare an upstream credential: its auth scheme and the hosts it may be sent to',
@@ -46,6 +49,7 @@ export class CredentialsController {
   }
 
   @Get()
+  @ZodApiResponse(credentialListResponse, 'The credentials')
   @RequireRole('operator')
   @ApiOperation({ summary: 'List upstream credentials (never their secrets)' })
   async list() {
@@ -53,6 +57,7 @@ export class CredentialsController {
   }
 
   @Get(':name')
+  @ZodApiResponse(credentialResponse, 'The credential')
   @RequireRole('operator')
   @ApiOperation({ summary: 'Get an upstream credential (never its secret)' })
   async get(@Param('name') name: string) {
@@ -60,10 +65,11 @@ export class CredentialsController {
   }
 
   @Delete(':name')
+  @ZodApiResponse(credentialResponse, 'The deleted credential')
   @HttpCode(200)
   @RequireRole('admin')
   @ApiOperation({ summary: 'Delete an upstream credential no version references' })
-  async delete(@Param('name') name: string) {
-    return this.present(await this.credentials.delete(name));
+  async delete(@Param('name') name: string, @CurrentActor() actor: Actor) {
+    return this.present(await this.credentials.delete(name, actor));
   }
 }

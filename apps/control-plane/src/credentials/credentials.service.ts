@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { credentialEnvName, hostAllowed, UpstreamSecrets } from '@aviary/config';
 import { DomainError, type Actor } from '@aviary/domain';
 import { isUniqueViolation } from '@aviary/persistence';
+import { AuditRepository } from '../audit/audit.repository';
 import { type Db } from '../models/model.repository';
 import { type CredentialRecord, CredentialRepository } from './credential.repository';
 import { type CreateCredentialInput } from './credential.schemas';
@@ -16,7 +17,10 @@ export class CredentialsService {
   /** This process's view of the secrets (the golden set calls upstreams from here). */
   readonly secrets = new UpstreamSecrets();
 
-  constructor(private readonly credentials: CredentialRepository) {}
+  constructor(
+    private readonly credentials: CredentialRepository,
+    private readonly audit: AuditRepository,
+  ) {}
 
   async create(input: CreateCredentialInput, actor: Actor): Promise<CredentialRecord> {
     const clash = (await this.credentials.list()).find(
@@ -31,13 +35,20 @@ export class CredentialsService {
         { field: 'name' },
       );
     try {
-      return await this.credentials.create({
+      const created = await this.credentials.create({
         name: input.name,
         authScheme: input.authScheme,
         allowedHosts: [...new Set(input.allowedHosts)],
         description: input.description ?? null,
         createdBy: actor.name,
       });
+      await this.audit.append({
+        action: 'credential.created',
+        target: created.name,
+        actor: actor.name,
+        details: { authScheme: created.authScheme, allowedHosts: created.allowedHosts },
+      });
+      return created;
     } catch (err) {
       if (isUniqueViolation(err))
         throw new DomainError('CONFLICT', `a credential named ${JSON.stringify(input.name)} already exists`, {
@@ -57,13 +68,14 @@ export class CredentialsService {
     return found;
   }
 
-  async delete(name: string): Promise<CredentialRecord> {
+  async delete(name: string, actor: Actor): Promise<CredentialRecord> {
     const found = await this.get(name);
     if (!(await this.credentials.deleteUnused(name)))
       throw new DomainError(
         'CONFLICT',
         `credential ${JSON.stringify(name)} is referenced by a model version; it cannot be deleted`,
       );
+    await this.audit.append({ action: 'credential.deleted', target: name, actor: actor.name });
     return found;
   }
 

@@ -1,11 +1,14 @@
 import { Controller, Get, Inject, Res } from '@nestjs/common';
-import { ApiTags } from '@nestjs/swagger';
+
 import type { Response } from 'express';
 import { type PrismaClient } from '@aviary/persistence';
 import { Public } from '../auth/roles';
 import { PRISMA } from '../database/database.tokens';
 import { FlagReconciler } from '../flags/flag-reconciler.service';
 import { ControlPlaneMetrics } from '../metrics/control-plane.metrics';
+import { ApiOperation, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ZodApiResponse } from '../common/openapi';
+import { healthResponse, readinessResponse } from './health.responses';
 
 /** A readiness probe must answer even when the database host is frozen (Kubernetes' default probe timeout is 1 s). */
 const READINESS_DEADLINE_MS = 900;
@@ -30,6 +33,8 @@ export class HealthController {
 
   /** Liveness: the process answers. */
   @Get('healthz')
+  @ApiOperation({ summary: 'Liveness: the process answers' })
+  @ZodApiResponse(healthResponse, 'Alive')
   healthz() {
     return { status: 'ok' };
   }
@@ -39,6 +44,11 @@ export class HealthController {
    * take the API out of service (operators need it most then) but shows here as `degraded`.
    */
   @Get('readyz')
+  @ApiOperation({
+    summary: 'Readiness: 503 when the database is unreachable; a failing flag source shows as degraded',
+  })
+  @ZodApiResponse(readinessResponse, 'Ready (or degraded)')
+  @ZodApiResponse(readinessResponse, 'Not ready: the database is unreachable', 503)
   async readyz(@Res({ passthrough: true }) res: Response) {
     let database: { status: 'ok' } | { status: 'down'; error: string };
     try {
@@ -65,6 +75,13 @@ export class HealthController {
   }
 
   @Get('metrics')
+  @ApiOperation({ summary: 'Prometheus metrics (text exposition format)' })
+  @ApiProduces('text/plain')
+  @ApiResponse({
+    status: 200,
+    description: 'The metrics',
+    content: { 'text/plain': { schema: { type: 'string' } } },
+  })
   async scrape(@Res() res: Response): Promise<void> {
     res.setHeader('Content-Type', this.metrics.registry.contentType);
     res.send(await this.metrics.registry.metrics());

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { ANALYSIS_VERDICTS, ROLLOUT_PHASES, deriveSplit, nextStepAt } from '@aviary/domain';
+import { ANALYSIS_VERDICTS, deriveSplit, nextStepAt } from '@aviary/domain';
 import { type PrismaClient } from '@aviary/persistence';
 import { PRISMA } from '../database/database.tokens';
 import { rowToState } from '../rollouts/rollout.mapper';
@@ -130,26 +130,25 @@ export class ControlPlaneMetrics {
     };
     new Gauge({
       name: 'aviary_rollout_phase',
-      help: 'Rollout phase: 1 for the phase the rollout is in, 0 for the others',
+      help: 'Rollout phase: one series per rollout, labelled with the phase it is in (value 1); finished rollouts drop out a day after they finish',
       labelNames: ['model', 'rollout', 'phase'],
       registers: [this.registry],
       async collect() {
+        // One series per rollout, not one per phase: a 0 for every other phase multiplied the
+        // series by five and said nothing `phase` does not.
         this.reset();
-        for (const r of await recent()) {
-          for (const phase of ROLLOUT_PHASES)
-            this.set({ model: r.model.name, rollout: r.id, phase }, r.phase === phase ? 1 : 0);
-        }
+        for (const r of await recent()) this.set({ model: r.model.name, rollout: r.id, phase: r.phase }, 1);
       },
     });
     new Gauge({
-      name: 'aviary_rollout_candidate_weight_percent',
-      help: 'Percentage of users the candidate serves now',
+      name: 'aviary_rollout_candidate_weight_ratio',
+      help: 'Share of users the candidate serves now, 0 to 1 (was aviary_rollout_candidate_weight_percent, 0 to 100)',
       labelNames: ['model', 'rollout'],
       registers: [this.registry],
       async collect() {
         this.reset();
         for (const r of await recent())
-          this.set({ model: r.model.name, rollout: r.id }, deriveSplit(rowToState(r)).candidateWeight);
+          this.set({ model: r.model.name, rollout: r.id }, deriveSplit(rowToState(r)).candidateWeight / 100);
       },
     });
     new Gauge({

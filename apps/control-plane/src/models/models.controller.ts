@@ -1,10 +1,11 @@
+import type { Actor } from '@aviary/domain';
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { type z } from 'zod';
 import { type Principal, RequireRole } from '../auth/roles';
-import { ZodApiBody } from '../common/openapi';
-import { CurrentPrincipal } from '../common/principal.decorator';
+import { ZodApiBody, ZodApiResponse } from '../common/openapi';
+import { CurrentActor, CurrentPrincipal } from '../common/principal.decorator';
 import { ZodValidationPipe } from '../common/zod-validation.pipe';
 import { presentRollout } from '../rollouts/rollout.presenter';
 import { rollbackSchema } from '../rollouts/rollout.schemas';
@@ -13,6 +14,14 @@ import { type ModelRecord, type VersionRecord } from './model.repository';
 import { createModelSchema, createVersionSchema, pricesSchema } from './model.schemas';
 import { ModelsService, presentPrices } from './models.service';
 import { versionSettings } from './version.settings';
+import {
+  modelListResponse,
+  modelResponse,
+  versionDiffResponse,
+  versionListResponse,
+  versionResponse,
+} from './model.responses';
+import { rolloutResponse } from '../rollouts/rollout.responses';
 
 function presentVersion(v: VersionRecord) {
   return {
@@ -48,46 +57,61 @@ export class ModelsController {
   ) {}
 
   @Post()
+  @ZodApiResponse(modelResponse, 'The model', 201)
   @RequireRole('admin')
   @ApiOperation({ summary: 'Register a model (the name clients send as `model`)' })
   @ZodApiBody(createModelSchema)
-  async create(@Body(new ZodValidationPipe(createModelSchema)) body: z.output<typeof createModelSchema>) {
-    return presentModel(await this.models.create(body));
+  async create(
+    @Body(new ZodValidationPipe(createModelSchema)) body: z.output<typeof createModelSchema>,
+    @CurrentActor() actor: Actor,
+  ) {
+    return presentModel(await this.models.create(body, actor));
   }
 
   @Get()
+  @ApiOperation({ summary: 'List models with their versions, stable version and active rollout' })
+  @ZodApiResponse(modelListResponse, 'The models')
   async list() {
     return { items: (await this.models.list()).map(presentModel) };
   }
 
   @Get(':model')
+  @ApiOperation({ summary: 'Get a model by name or id' })
+  @ZodApiResponse(modelResponse, 'The model')
   async get(@Param('model') model: string) {
     return presentModel(await this.models.get(model));
   }
 
   @Post(':model/versions')
+  @ZodApiResponse(versionResponse, 'The version', 201)
   @RequireRole('operator')
   @ApiOperation({ summary: 'Register a version; the first version of a model becomes its stable version' })
   @ZodApiBody(createVersionSchema)
   async createVersion(
     @Param('model') model: string,
     @Body(new ZodValidationPipe(createVersionSchema)) body: z.output<typeof createVersionSchema>,
+    @CurrentActor() actor: Actor,
   ) {
-    return presentVersion(await this.models.createVersion(model, body));
+    return presentVersion(await this.models.createVersion(model, body, actor));
   }
 
   @Get(':model/versions')
+  @ApiOperation({ summary: 'List the versions of a model' })
+  @ZodApiResponse(versionListResponse, 'The versions')
   async versions(@Param('model') model: string) {
     const m = await this.models.get(model);
     return { items: m.versions.map(presentVersion) };
   }
 
   @Get(':model/versions/:version')
+  @ApiOperation({ summary: 'Get a version by label or id' })
+  @ZodApiResponse(versionResponse, 'The version')
   async version(@Param('model') model: string, @Param('version') version: string) {
     return presentVersion(await this.models.getVersion(model, version));
   }
 
   @Get(':model/versions/:version/diff/:other')
+  @ZodApiResponse(versionDiffResponse, 'What differs')
   @ApiOperation({
     summary:
       'What differs between two versions: upstream settings, parameters, variables, and the system prompt as a line diff',
@@ -98,6 +122,7 @@ export class ModelsController {
 
   @Put(':model/versions/:version/prices')
   @RequireRole('operator')
+  @ZodApiResponse(versionResponse, 'The version with its new prices')
   @ApiOperation({
     summary:
       'Set a version’s prices (USD per million input and output tokens); routers price answers with them from their next poll',
@@ -114,6 +139,7 @@ export class ModelsController {
 
   @Delete(':model/versions/:version/prices')
   @RequireRole('operator')
+  @ZodApiResponse(versionResponse, 'The version, without prices')
   @ApiOperation({ summary: 'Forget a version’s prices (its cost becomes unknown)' })
   async clearPrices(
     @Param('model') model: string,
@@ -124,6 +150,7 @@ export class ModelsController {
   }
 
   @Post(':model/revert')
+  @ZodApiResponse(rolloutResponse, 'The rollout that made the previous version stable again')
   @HttpCode(200)
   @RequireRole('operator')
   @ApiOperation({
@@ -142,6 +169,7 @@ export class ModelsController {
   }
 
   @Post(':model/rollback')
+  @ZodApiResponse(rolloutResponse, 'The rolled-back rollout')
   @HttpCode(200)
   @RequireRole('operator')
   @ApiOperation({ summary: 'Kill switch: roll back whatever rollout is active for this model' })

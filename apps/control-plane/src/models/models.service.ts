@@ -1,10 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { hostAllowed } from '@aviary/config';
 import { randomUUID } from 'node:crypto';
-import { diffVersions, DomainError, type VersionDiff } from '@aviary/domain';
+import { type Actor, diffVersions, DomainError, type VersionDiff } from '@aviary/domain';
 import { isUniqueViolation, type Prisma } from '@aviary/persistence';
-import { CONTROL_PLANE_CONFIG, type ControlPlaneConfig } from '../config/control-plane.config';
 import { AuditRepository } from '../audit/audit.repository';
+import { CONTROL_PLANE_CONFIG, type ControlPlaneConfig } from '../config/control-plane.config';
 import { CredentialsService } from '../credentials/credentials.service';
 import { FlagPublicationRepository } from '../flags/flag-publication.repository';
 import { FlagReconciler } from '../flags/flag-reconciler.service';
@@ -25,13 +25,20 @@ export class ModelsService {
     @Inject(CONTROL_PLANE_CONFIG) private readonly config: ControlPlaneConfig,
   ) {}
 
-  async create(input: CreateModelInput): Promise<ModelRecord> {
+  async create(input: CreateModelInput, actor: Actor): Promise<ModelRecord> {
     try {
-      return await this.models.create({
+      const created = await this.models.create({
         id: randomUUID(),
         name: input.name,
         description: input.description ?? null,
       });
+      await this.audit.append({
+        action: 'model.created',
+        target: created.name,
+        actor: actor.name,
+        details: { id: created.id, description: created.description },
+      });
+      return created;
     } catch (err) {
       if (isUniqueViolation(err))
         throw new DomainError('CONFLICT', `a model named ${JSON.stringify(input.name)} already exists`, {
@@ -52,7 +59,7 @@ export class ModelsService {
   }
 
   /** Registers a version. A model's first version becomes its stable version and starts serving. */
-  async createVersion(modelRef: string, input: CreateVersionInput): Promise<VersionRecord> {
+  async createVersion(modelRef: string, input: CreateVersionInput, actor: Actor): Promise<VersionRecord> {
     const model = await this.get(modelRef);
     this.assertUpstreamHostAllowed(input.upstreamBaseUrl);
     if (input.apiKeyRef !== undefined)
@@ -104,6 +111,18 @@ export class ModelsService {
       return created;
       // Registrations of one model queue on its row lock: room for a burst of them.
     }, REGISTRATION_TRANSACTION);
+    await this.audit.append({
+      action: 'version.created',
+      target: `${model.name}/${version.label}`,
+      actor: actor.name,
+      details: {
+        id: version.id,
+        upstreamBaseUrl: version.upstreamBaseUrl,
+        upstreamModel: version.upstreamModel,
+        apiKeyRef: version.apiKeyRef,
+        becameStable,
+      },
+    });
     if (becameStable) await this.reconciler.publishNow(model.id).catch(() => null);
     return version;
   }
@@ -129,7 +148,7 @@ export class ModelsService {
       if (routed) await this.publications.stage(tx, model.id);
       await this.audit.append(
         {
-          action: prices ? 'model_version.prices_set' : 'model_version.prices_cleared',
+          action: prices ? 'version.prices_set' : 'version.prices_cleared',
           target: `${model.name}/${version.label}`,
           actor,
           details: {

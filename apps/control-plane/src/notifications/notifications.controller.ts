@@ -3,13 +3,20 @@ import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { type z } from 'zod';
 import { type Actor } from '@aviary/domain';
 import { type Principal, RequireRole } from '../auth/roles';
-import { ZodApiBody, ZodApiQuery } from '../common/openapi';
+import { ZodApiBody, ZodApiQuery, ZodApiResponse } from '../common/openapi';
 import { CurrentPrincipal } from '../common/principal.decorator';
 import { ZodValidationPipe } from '../common/zod-validation.pipe';
 import { type DeliveryRecord } from './notification-delivery.repository';
 import { type DestinationRecord } from './notification-destination.repository';
 import { createDestinationSchema, listDeliveriesQuery } from './notification.schemas';
 import { NotificationsService } from './notifications.service';
+import {
+  createdDestinationResponse,
+  deliveryListResponse,
+  deliveryResponse,
+  destinationListResponse,
+  destinationResponse,
+} from './notification.responses';
 
 const actorOf = (p: Principal): Actor => ({ name: p.name, automatic: false });
 
@@ -65,6 +72,7 @@ export class NotificationsController {
   constructor(private readonly notifications: NotificationsService) {}
 
   @Post('destinations')
+  @ZodApiResponse(createdDestinationResponse, 'The destination', 201)
   @ApiOperation({
     summary:
       'Add a notification destination (webhook: the signing secret is shown once; slack: incoming webhook)',
@@ -79,6 +87,7 @@ export class NotificationsController {
   }
 
   @Get('destinations')
+  @ZodApiResponse(destinationListResponse, 'The destinations')
   @ApiOperation({ summary: 'List notification destinations with their delivery counts' })
   async list() {
     const [items, counts] = await Promise.all([
@@ -89,12 +98,15 @@ export class NotificationsController {
   }
 
   @Get('destinations/:ref')
+  @ApiOperation({ summary: 'Get a destination by name or id, with its delivery counts' })
+  @ZodApiResponse(destinationResponse, 'The destination')
   async get(@Param('ref') ref: string) {
     const [d, counts] = await Promise.all([this.notifications.get(ref), this.notifications.deliveryCounts()]);
     return presentDestination(d, counts.get(d.id));
   }
 
   @Delete('destinations/:ref')
+  @ZodApiResponse(destinationResponse, 'The deleted destination')
   @HttpCode(200)
   @ApiOperation({ summary: 'Delete a destination and its deliveries (recorded in the audit log)' })
   async delete(@Param('ref') ref: string, @CurrentPrincipal() p: Principal) {
@@ -102,6 +114,7 @@ export class NotificationsController {
   }
 
   @Post('destinations/:ref/test')
+  @ZodApiResponse(deliveryResponse, 'The queued delivery', 202)
   @HttpCode(202)
   @ApiOperation({ summary: 'Queue a test notification (sent, retried and recorded like any other)' })
   async test(@Param('ref') ref: string, @CurrentPrincipal() p: Principal) {
@@ -109,6 +122,7 @@ export class NotificationsController {
   }
 
   @Get('destinations/:ref/deliveries')
+  @ZodApiResponse(deliveryListResponse, 'The deliveries')
   @ApiOperation({
     summary: "A destination's deliveries, newest first: status, attempts, last answer, next try",
   })
@@ -121,6 +135,7 @@ export class NotificationsController {
   }
 
   @Get('deliveries')
+  @ZodApiResponse(deliveryListResponse, 'The deliveries')
   @ApiOperation({ summary: 'Every destination’s deliveries, newest first' })
   @ZodApiQuery(listDeliveriesQuery)
   async deliveries(

@@ -5,7 +5,7 @@ import { type z } from 'zod';
 import { type Actor } from '@aviary/domain';
 import { type Principal, RequireRole } from '../auth/roles';
 import { UuidPipe } from '../common/id.pipe';
-import { ZodApiBody, ZodApiQuery } from '../common/openapi';
+import { ZodApiBody, ZodApiQuery, ZodApiResponse } from '../common/openapi';
 import { CurrentPrincipal } from '../common/principal.decorator';
 import { ProblemException } from '../common/problem';
 import { ZodValidationPipe } from '../common/zod-validation.pipe';
@@ -23,6 +23,7 @@ import {
   startSchema,
 } from './rollout.schemas';
 import { RolloutsService } from './rollouts.service';
+import { rolloutEventListResponse, rolloutListResponse, rolloutResponse } from './rollout.responses';
 
 const actorOf = (p: Principal): Actor => ({ name: p.name, automatic: false });
 /** Actions may be posted without a body. */
@@ -58,6 +59,7 @@ export class RolloutsController {
   constructor(private readonly rollouts: RolloutsService) {}
 
   @Post()
+  @ZodApiResponse(rolloutResponse, 'The rollout (Pending)', 201)
   @RequireRole('operator')
   @ApiOperation({ summary: 'Create a rollout of a candidate version against the model’s stable version' })
   @ZodApiBody(createRolloutSchema)
@@ -71,6 +73,7 @@ export class RolloutsController {
   }
 
   @Get()
+  @ZodApiResponse(rolloutListResponse, 'The rollouts')
   @ApiOperation({ summary: 'List rollouts, newest first' })
   @ZodApiQuery(listRolloutsQuery)
   async list(
@@ -84,11 +87,14 @@ export class RolloutsController {
   }
 
   @Get(':id')
+  @ApiOperation({ summary: 'Get a rollout (its ETag is its version)' })
+  @ZodApiResponse(rolloutResponse, 'The rollout')
   async get(@Param('id', new UuidPipe('rollout')) id: string, @Res({ passthrough: true }) res: Response) {
     return send(res, await this.rollouts.get(id));
   }
 
   @Get(':id/events')
+  @ZodApiResponse(rolloutEventListResponse, 'The events')
   @ApiOperation({ summary: 'The decision and audit log of a rollout, oldest first' })
   @ZodApiQuery(listEventsQuery)
   async events(
@@ -100,6 +106,8 @@ export class RolloutsController {
   }
 
   @Post(':id/start')
+  @ApiOperation({ summary: 'Start a pending rollout at its first step' })
+  @ZodApiResponse(rolloutResponse, 'The rollout')
   @HttpCode(200)
   @RequireRole('operator')
   @IF_MATCH
@@ -122,6 +130,7 @@ export class RolloutsController {
   }
 
   @Post(':id/promote')
+  @ZodApiResponse(rolloutResponse, 'The rollout')
   @HttpCode(200)
   @RequireRole('operator')
   @ApiOperation({ summary: 'Advance one step now (or to the end with full: true), overriding analysis' })
@@ -145,6 +154,8 @@ export class RolloutsController {
   }
 
   @Post(':id/pause')
+  @ApiOperation({ summary: 'Pause: hold the current split until resumed' })
+  @ZodApiResponse(rolloutResponse, 'The rollout')
   @HttpCode(200)
   @RequireRole('operator')
   @IF_MATCH
@@ -167,6 +178,8 @@ export class RolloutsController {
   }
 
   @Post(':id/resume')
+  @ApiOperation({ summary: 'Resume a paused rollout where it stopped' })
+  @ZodApiResponse(rolloutResponse, 'The rollout')
   @HttpCode(200)
   @RequireRole('operator')
   @IF_MATCH
@@ -189,6 +202,7 @@ export class RolloutsController {
   }
 
   @Post(':id/rollback')
+  @ZodApiResponse(rolloutResponse, 'The rollout')
   @HttpCode(200)
   @RequireRole('operator')
   @ApiOperation({ summary: 'Roll back now: every user goes back to the baseline (also: abort)' })
@@ -212,6 +226,7 @@ export class RolloutsController {
   }
 
   @Post(':id/abort')
+  @ZodApiResponse(rolloutResponse, 'The rollout')
   @HttpCode(200)
   @RequireRole('operator')
   @ApiOperation({ summary: 'Alias of rollback (Argo Rollouts’ word)' })
@@ -227,6 +242,7 @@ export class RolloutsController {
   }
 
   @Post(':id/retry')
+  @ZodApiResponse(rolloutResponse, 'The rollout')
   @HttpCode(200)
   @RequireRole('operator')
   @ApiOperation({

@@ -1,15 +1,18 @@
+import type { Actor } from '@aviary/domain';
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiExcludeEndpoint, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { z } from 'zod';
+import { CurrentActor } from '../common/principal.decorator';
 import { computeEtag, etagMatches } from '@aviary/flags';
 import { RequireRole } from '../auth/roles';
 import { UuidPipe } from '../common/id.pipe';
-import { ZodApiBody } from '../common/openapi';
+import { ZodApiBody, ZodApiResponse } from '../common/openapi';
 import { ZodValidationPipe } from '../common/zod-validation.pipe';
 import { createRouterKeySchema } from './router-key.schemas';
 import { type RouterKeyRecord } from './router-key.repository';
 import { RouterKeysService } from './router-keys.service';
+import { createdRouterKeyResponse, routerKeyListResponse, routerKeyResponse } from './router-key.responses';
 
 function present(k: RouterKeyRecord) {
   return {
@@ -33,26 +36,30 @@ export class RouterKeysController {
   constructor(private readonly keys: RouterKeysService) {}
 
   @Post()
+  @ZodApiResponse(createdRouterKeyResponse, 'The key, with its value', 201)
   @ApiOperation({ summary: 'Create a router API key (the value is shown once)' })
   @ZodApiBody(createRouterKeySchema)
   async create(
     @Body(new ZodValidationPipe(createRouterKeySchema)) body: z.output<typeof createRouterKeySchema>,
+    @CurrentActor() actor: Actor,
   ) {
-    const { key, record } = await this.keys.create(body);
+    const { key, record } = await this.keys.create(body, actor);
     return { ...present(record), key };
   }
 
   @Get()
+  @ZodApiResponse(routerKeyListResponse, 'The keys')
   @ApiOperation({ summary: 'List router API keys (never their values)' })
   async list() {
     return { items: (await this.keys.list()).map(present) };
   }
 
   @Delete(':id')
+  @ZodApiResponse(routerKeyResponse, 'The revoked key')
   @HttpCode(200)
   @ApiOperation({ summary: 'Revoke a router API key (routers stop accepting it at their next poll)' })
-  async revoke(@Param('id', new UuidPipe('router key')) id: string) {
-    return present(await this.keys.revoke(id));
+  async revoke(@Param('id', new UuidPipe('router key')) id: string, @CurrentActor() actor: Actor) {
+    return present(await this.keys.revoke(id, actor));
   }
 }
 

@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { DomainError } from '@aviary/domain';
+import { type Actor, DomainError } from '@aviary/domain';
 import { isUniqueViolation } from '@aviary/persistence';
+import { AuditRepository } from '../audit/audit.repository';
 import { ModelRepository } from '../models/model.repository';
 import { type CreateRouterKeyInput, type PublishedRouterKey } from './router-key.schemas';
 import { type NewRouterKey, type RouterKeyRecord, RouterKeyRepository } from './router-key.repository';
@@ -22,13 +23,21 @@ export class RouterKeysService {
   constructor(
     private readonly keys: RouterKeyRepository,
     private readonly models: ModelRepository,
+    private readonly audit: AuditRepository,
   ) {}
 
-  async create(input: CreateRouterKeyInput): Promise<{ key: string; record: RouterKeyRecord }> {
+  async create(input: CreateRouterKeyInput, actor: Actor): Promise<{ key: string; record: RouterKeyRecord }> {
     await this.checkModels(input.models ?? []);
     const key = generate();
     try {
-      return { key, record: await this.keys.create(this.row(input, key)) };
+      const record = await this.keys.create(this.row(input, key));
+      await this.audit.append({
+        action: 'router_key.created',
+        target: record.name,
+        actor: actor.name,
+        details: { id: record.id, models: input.models ?? null },
+      });
+      return { key, record };
     } catch (err) {
       if (isUniqueViolation(err))
         throw new DomainError('CONFLICT', `a router key named ${JSON.stringify(input.name)} already exists`, {
@@ -42,9 +51,15 @@ export class RouterKeysService {
     return this.keys.list();
   }
 
-  async revoke(id: string): Promise<RouterKeyRecord> {
+  async revoke(id: string, actor: Actor): Promise<RouterKeyRecord> {
     const revoked = await this.keys.revoke(id, new Date());
     if (!revoked) throw new DomainError('NOT_FOUND', `router key ${JSON.stringify(id)} does not exist`);
+    await this.audit.append({
+      action: 'router_key.revoked',
+      target: revoked.name,
+      actor: actor.name,
+      details: { id: revoked.id },
+    });
     return revoked;
   }
 

@@ -1,5 +1,5 @@
 import { Body, Controller, Get, Header, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
-import { ApiExcludeEndpoint, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiExcludeEndpoint, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -21,6 +21,12 @@ import {
   type StatusAsset,
 } from './status.html';
 import { StatusService } from './status.service';
+import { ZodApiResponse } from '../common/openapi';
+import {
+  statusModelHistoryResponse,
+  statusOverviewResponse,
+  statusRolloutResponse,
+} from './status.responses';
 
 /** The browser files, read once: the page's own script and style, and Chart.js from node_modules. */
 function assetPath(name: StatusAsset): string {
@@ -109,6 +115,8 @@ export class StatusController {
   }
 
   @Get('api/overview')
+  @ApiBearerAuth()
+  @ZodApiResponse(statusOverviewResponse, 'The overview')
   @Header('cache-control', 'no-store')
   @ApiOperation({ summary: 'Status page data: every model with its active and recent rollouts' })
   async overview(@Req() req: Request) {
@@ -118,6 +126,7 @@ export class StatusController {
 
   @Get('api/models/:name')
   @Header('cache-control', 'no-store')
+  @ZodApiResponse(statusModelHistoryResponse, 'The model and its rollouts')
   @ApiOperation({
     summary: 'Status page data for one model: every rollout, newest first, how each ended, when and by whom',
   })
@@ -129,6 +138,8 @@ export class StatusController {
   }
 
   @Get('api/rollouts/:id')
+  @ApiBearerAuth()
+  @ZodApiResponse(statusRolloutResponse, 'The rollout page data')
   @Header('cache-control', 'no-store')
   @ApiOperation({
     summary:

@@ -1,0 +1,20 @@
+import { z } from 'zod';
+
+/** What the operations endpoints answer (health.controller.ts, api-index.controller.ts). */
+export const healthResponse = z.object({ status: z.literal('ok') });
+
+export const readinessResponse = z.looseObject({
+  status: z.enum(['ok', 'degraded', 'unavailable']),
+  checks: z.looseObject({
+    database: z.looseObject({ status: z.enum(['ok', 'down']), error: z.string().optional() }),
+    flags: z.looseObject({ status: z.string() }),
+  }),
+});
+
+export const apiIndexResponse = z.object({
+  name: z.string(),
+  version: z.string(),
+  docs: z.string().describe('The interactive API documentation'),
+  openapi: z.string().describe('This API as an OpenAPI 3 document'),
+  resources: z.record(z.string(), z.string()).describe('The collections under /api/v1'),
+});

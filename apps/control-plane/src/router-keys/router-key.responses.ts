@@ -1,0 +1,18 @@
+import { z } from 'zod';
+import { isoDate, itemsOf } from '../common/openapi';
+
+/** What the router keys API answers (router-keys.controller.ts); documents the OpenAPI. */
+export const routerKeyResponse = z.looseObject({
+  id: z.uuid(),
+  name: z.string(),
+  prefix: z.string(),
+  models: z.array(z.string()).nullable().describe('null: every model'),
+  requestsPerMinute: z.number().int().nullable(),
+  tokensPerDay: z.number().int().nullable(),
+  createdAt: isoDate,
+  revokedAt: isoDate.nullable(),
+});
+export const createdRouterKeyResponse = routerKeyResponse.extend({
+  key: z.string().describe('The value (avr_…): shown this once, never stored'),
+});
+export const routerKeyListResponse = itemsOf(routerKeyResponse);

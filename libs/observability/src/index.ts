@@ -1,0 +1,1 @@
+export { createLogger, LOG_FORMATS, type LogFormat, type LogLevel } from './logger';

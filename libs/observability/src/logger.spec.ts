@@ -1,0 +1,36 @@
+import { Writable } from 'node:stream';
+import { createLogger } from './logger';
+
+function capture() {
+  const lines: string[] = [];
+  const output = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+      done();
+    },
+  });
+  return { lines, output };
+}
+
+describe(createLogger.name, () => {
+  it('writes one JSON object per line with service, level, time and message by default', () => {
+    const { lines, output } = capture();
+    const log = createLogger({ service: 'aviary-test', level: 'info', format: 'json', output });
+    log.info({ context: 'Boot' }, 'hello');
+    log.debug('not at info');
+    expect(lines).toHaveLength(1);
+    const line = JSON.parse(lines[0]!) as Record<string, unknown>;
+    expect(line).toMatchObject({ service: 'aviary-test', level: 30, msg: 'hello', context: 'Boot' });
+    expect(line['time']).toMatch(/^\d{4}-\d\d-\d\dT/);
+  });
+
+  it('writes readable lines, not JSON, when pretty', () => {
+    const { lines, output } = capture();
+    createLogger({ service: 'aviary-test', level: 'info', format: 'pretty', output }).warn(
+      { context: 'Boot' },
+      'embedded PostgreSQL ready',
+    );
+    expect(lines.join('\n')).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] WARN.*embedded PostgreSQL ready/);
+    expect(() => JSON.parse(lines[0]!) as unknown).toThrow();
+  });
+});

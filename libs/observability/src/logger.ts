@@ -1,0 +1,38 @@
+import pino, { type DestinationStream, type Logger } from 'pino';
+import pretty from 'pino-pretty';
+
+export const LOG_FORMATS = ['json', 'pretty'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+/**
+ * The one logger of every Aviary process: pino, one JSON object per line by default (what log
+ * pipelines read); `pretty` (pino-pretty, in-process, no worker thread) for a terminal, as `npm start` sets.
+ */
+export function createLogger(opts: {
+  service: string;
+  level: LogLevel;
+  format: LogFormat;
+  /** Where lines go (tests capture them); stdout by default. */
+  output?: DestinationStream;
+}): Logger {
+  const destination =
+    opts.format === 'pretty'
+      ? pretty({
+          colorize: !opts.output && Boolean(process.stdout.isTTY),
+          translateTime: 'SYS:HH:MM:ss.l',
+          ignore: 'pid,hostname,service',
+          sync: true,
+          ...(opts.output ? { destination: opts.output } : {}),
+        })
+      : (opts.output ?? pino.destination({ dest: 1, sync: false }));
+  return pino(
+    {
+      level: opts.level,
+      base: { service: opts.service },
+      messageKey: 'msg',
+      timestamp: pino.stdTimeFunctions.isoTime,
+    },
+    destination,
+  );
+}
