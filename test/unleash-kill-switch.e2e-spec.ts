@@ -87,6 +87,9 @@ describe('an Unleash user stops a rollout in Unleash', () => {
         AVIARY_FLAGS_REFRESH_MS: '100',
         AVIARY_FLAGS_BACKUP_DIR: backupDir,
         AVIARY_LOG_LEVEL: 'error',
+        // This suite is about flags; client keys are router-keys.e2e-spec's.
+        AVIARY_ROUTER_AUTH: 'off',
+        AVIARY_ACCESS_LOG: 'off',
       }),
       { log: () => undefined, readyTimeoutMs: 3000 },
     );
