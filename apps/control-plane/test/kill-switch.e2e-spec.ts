@@ -154,7 +154,7 @@ describe('the kill switch while Unleash hangs', () => {
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/rolled back in Aviary/);
-    expect(run.stdout).toMatch(/flags +NOT YET in unleash/);
+    expect(run.stdout).toMatch(/Flags: +NOT YET in unleash/);
   }, 90_000);
 });
 

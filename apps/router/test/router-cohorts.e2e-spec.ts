@@ -36,6 +36,28 @@ describe('cohorts and forced versions through a real unleash-server', () => {
     }
     return served;
   };
+  /**
+   * The publisher writes a flag's strategies one admin call at a time, so a poll between two calls
+   * can see the new revision before the cohort's strategy: wait until the router serves it.
+   */
+  const cohortSeen = async () => {
+    await waitFor(
+      'the router to serve the cohort the candidate',
+      async () => {
+        const { response } = await s.openai.chat.completions
+          .create(
+            { model: s.model, messages: [{ role: 'user', content: 'probe' }], user: 'cohort-probe' },
+            { headers: { 'x-aviary-cohort': 'internal' } },
+          )
+          .withResponse();
+        return response.headers.get('x-aviary-model-version') === 'v2';
+      },
+      15_000,
+      100,
+    );
+    // The probes' outcomes are recorded after their answers: let them land before counting afresh.
+    await new Promise((r) => setTimeout(r, 500));
+  };
   const share = (served: readonly (string | null)[]) =>
     served.filter((v) => v === 'v2').length / served.length;
 
@@ -46,6 +68,7 @@ describe('cohorts and forced versions through a real unleash-server', () => {
     ).then((r) => r.json() as Promise<{ strategies: { title: string; constraints: unknown[] }[] }>);
     expect(strategies.strategies.map((x) => x.title)).toEqual(['aviary cohort', 'aviary baseline']);
 
+    await cohortSeen();
     s.outcomes.length = 0;
     expect(share(await versions({ 'x-aviary-cohort': 'internal' }))).toBe(1);
     expect(share(await versions({ 'x-aviary-cohort': 'everyone' }))).toBe(0);
@@ -56,6 +79,7 @@ describe('cohorts and forced versions through a real unleash-server', () => {
     expect(cohortOutcomes.every((o) => o.versionLabel === 'v2' && o.role === 'candidate')).toBe(true);
 
     await s.promote(id);
+    await cohortSeen();
     expect(share(await versions({ 'x-aviary-cohort': 'internal' }))).toBe(1);
     const others = share(await versions());
     // 20% of 100 users by Unleash's hash: the cohort rule does not take anyone else.
