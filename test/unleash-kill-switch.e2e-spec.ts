@@ -9,6 +9,7 @@ import { startEmbedded, stop } from '../apps/all-in-one/test/npm-start';
 import { startTestControlPlane, type TestControlPlane, waitFor } from '../apps/control-plane/test/harness';
 import { loadRouterConfig } from '../apps/router/src/config/router.config';
 import { startRouter, type RunningRouter } from '../apps/router/src/router';
+import { FlagDriftWatcher } from '../apps/control-plane/src/flags/flag-drift.watcher';
 
 // Issues 11.4 and 11.5 against a real unleash-server: what an Unleash user does to stop a rollout —
 // switch the flag's environment off, archive the flag, disable the candidate's strategy — must never
@@ -75,8 +76,10 @@ describe('an Unleash user stops a rollout in Unleash', () => {
     t = await startTestControlPlane({
       AVIARY_ANALYSIS: 'manual',
       UNLEASH_URL: unleash(),
-      // Slow enough that the routers' fail-safe can be seen before the control plane repairs the flag.
-      AVIARY_FLAG_DRIFT_CHECK_MS: '2500',
+      // No timer: each test runs the drift check itself once the routers' fail-safe has been seen, so
+      // the repair can never race ahead of the router's poll (a 2.5 s timer lost that race under load).
+      // The timer itself is the same Periodic every other watcher runs on.
+      AVIARY_FLAG_DRIFT_CHECK_MS: '0',
       AVIARY_PUBLIC_URL: 'https://aviary.example.com',
     });
     backupDir = mkdtempSync(join(tmpdir(), 'aviary-killswitch-'));
@@ -148,6 +151,18 @@ describe('an Unleash user stops a rollout in Unleash', () => {
     }
     return labels;
   }
+  /** One pass of the control plane's drift watcher, as its timer would run it. */
+  const driftCheck = () => t.cp.app.get(FlagDriftWatcher).check();
+  /** Runs the drift check until `fn` holds (a check finds one change; the repair is found by the next). */
+  const checkUntil = <T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 10_000) =>
+    waitFor(
+      what,
+      async () => {
+        await driftCheck();
+        return fn();
+      },
+      timeoutMs,
+    );
   const readyz = async () => (await (await fetch(`${router.url}/readyz`)).json()) as RouterReadyz;
   const events = async (id: string) =>
     (await t.api<{ items: Event[] }>('GET', `/api/v1/rollouts/${id}/events`)).body.items;
@@ -173,10 +188,8 @@ describe('an Unleash user stops a rollout in Unleash', () => {
 
   /** The control plane recorded a rollback by the Unleash user and the flag is routed by again. */
   async function expectKillSwitchRecorded(model: string, id: string, kind: string): Promise<void> {
-    const rolledBack = await waitFor(
-      'the rollback by the Unleash user',
-      async () => (await events(id)).find((e) => e.type === 'RolledBack'),
-      10_000,
+    const rolledBack = await checkUntil('the rollback by the Unleash user', async () =>
+      (await events(id)).find((e) => e.type === 'RolledBack'),
     );
     expect(rolledBack).toMatchObject({
       actor: expect.stringMatching(/^unleash:/) as string,
@@ -193,10 +206,16 @@ describe('an Unleash user stops a rollout in Unleash', () => {
       async () => !(await readyz()).checks.flags.degraded.some((d) => d.model === model),
       15_000,
     );
-    await waitFor(
+    await checkUntil(
       'the repair to be found',
       async () => (await events(id)).some((e) => e.type === 'FlagDriftRepaired'),
       15_000,
+    );
+    // The repair is found from the admin API; the router sees it at its next poll of the client API.
+    await waitFor(
+      'the router to serve only the baseline',
+      async () => [...(await served(model, 30))].join() === 'v1',
+      10_000,
     );
     expect([...(await served(model, 30))]).toEqual(['v1']);
     const ready = await t.api<{ checks: { flags: { drift: { model: string }[] } } }>(
@@ -243,10 +262,8 @@ describe('an Unleash user stops a rollout in Unleash', () => {
       ...strategy,
       parameters: { ...strategy.parameters, rollout: '90' },
     });
-    const drift = await waitFor(
-      'the edit to be found',
-      async () => (await events(id)).find((e) => e.type === 'FlagDriftDetected'),
-      10_000,
+    const drift = await checkUntil('the edit to be found', async () =>
+      (await events(id)).find((e) => e.type === 'FlagDriftDetected'),
     );
     expect(drift.evidence).toMatchObject({ kind: 'edited', action: 'publish' });
     await waitFor(
