@@ -15,6 +15,8 @@
 //   --no-write              print only
 //   --json <file>           raw results; --from-json <file> re-renders them without measuring
 //   --peers <ids>           a subset, for development: undici,nginx,router-kafka,router-inproc,isolation
+//   --profile-model <shadow|plain>  what the profile section measures (default shadow: shadow 1.0)
+//   --profile-sink <kafka|inproc>   the profiled router's evidence sink (default kafka when a broker runs)
 //   --router-node-options=<flags>  extra node flags for the routers (e.g. --trace-gc); each router's
 //                           output goes to a log file named in the progress lines
 import { spawnSync } from 'node:child_process';
@@ -75,6 +77,8 @@ const { values: args } = parseArgs({
     'router-node-options': { type: 'string' },
     'from-json': { type: 'string' },
     peers: { type: 'string' },
+    'profile-model': { type: 'string', default: 'shadow' },
+    'profile-sink': { type: 'string' },
     warmup: { type: 'string' },
   },
 });
@@ -789,15 +793,17 @@ async function isolation(ac, router, candidate) {
 async function profileRouter(ac, ctx) {
   const dir = mkdtempSync(join(tmpdir(), 'aviary-bench-prof-'));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  const router = await startRouter('router (profiled)', { ...ctx, cpuProfDir: dir });
+  const model = args['profile-model'] === 'plain' ? MODEL_PLAIN : MODEL_SHADOW;
+  const kafka = args['profile-sink'] === 'inproc' ? null : ctx.kafka;
+  const router = await startRouter('router (profiled)', { ...ctx, kafka, cpuProfDir: dir });
   await checkRouting(router, MODEL_SHADOW, ctx.candidate, true);
-  await settleProcess(ac, 'router (profiled)', router.url, [MODEL_SHADOW], P.processWarmup.router);
+  await settleProcess(ac, 'router (profiled)', router.url, [model], P.processWarmup.router);
   log(
-    `profiling the router (node --cpu-prof): ${MODEL_SHADOW}, ${P.profileConnections} connections, ${P.profileSeconds}s`,
+    `profiling the router (node --cpu-prof): ${model}, evidence to ${kafka ? 'Kafka' : 'the in-process sink'}, ${P.profileConnections} connections, ${P.profileSeconds}s`,
   );
   const load = {
     url: `${router.url}/v1/chat/completions`,
-    body: bodyFor(MODEL_SHADOW),
+    body: bodyFor(model),
     connections: P.profileConnections,
   };
   await run(ac, { ...load, seconds: P.c1Warmup });
@@ -807,7 +813,7 @@ async function profileRouter(ac, ctx) {
   log(`  under the profiler: ${fmt(r)}`);
   // Then streams with the shadow, as in the streaming rows, in a window of their own.
   for (const u of ctx.upstreams) await u.setBehaviour(STREAM_BEHAVIOUR);
-  const stream = { url: load.url, body: streamBodyFor(MODEL_SHADOW), streams: STREAMS };
+  const stream = { url: load.url, body: streamBodyFor(model), streams: STREAMS };
   await measureStreams({ ...stream, seconds: P.streamWarmup, warmupSeconds: 0, pid: router.pid });
   const sFromUs = Number(process.hrtime.bigint() / 1000n);
   const sr = await measureStreams({ ...stream, seconds: P.streamSeconds, warmupSeconds: 0, pid: router.pid });

@@ -1,7 +1,7 @@
-import { Partitioners } from 'kafkajs';
 import type { EventPublisher, EventPublisherStats } from '@aviary/domain';
 import { BoundedQueue } from './bounded-queue';
 import { createKafka, type KafkaConnectionOptions, type KafkaLog } from './kafka-client';
+import { rememberingPartitioner } from './keyed-partitioner';
 
 /** The slice of a kafkajs producer the publisher uses; a seam for unit tests. */
 export interface BatchProducer {
@@ -393,7 +393,7 @@ function createKafkajsProducer(options: KafkaConnectionOptions): BatchProducer {
     idempotent: true,
     maxInFlightRequests: 1,
     allowAutoTopicCreation: true,
-    createPartitioner: Partitioners.DefaultPartitioner,
+    createPartitioner: rememberingPartitioner,
   });
   return {
     connect: () => producer.connect(),
