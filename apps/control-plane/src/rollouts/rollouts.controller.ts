@@ -1,8 +1,19 @@
-import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
+import {
+  applyDecorators,
+  Body,
+  Controller,
+  Get,
+  Headers,
+  HttpCode,
+  Param,
+  Post,
+  Query,
+  Res,
+} from '@nestjs/common';
 import { ApiBearerAuth, ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { type z } from 'zod';
-import { type Actor } from '@aviary/domain';
+import { type Actor, type RolloutEvent } from '@aviary/domain';
 import { type Principal, RequireRole } from '../auth/roles';
 import { UuidPipe } from '../common/id.pipe';
 import { ZodApiBody, ZodApiQuery, ZodApiResponse } from '../common/openapi';
@@ -51,6 +62,18 @@ const IF_MATCH = ApiHeader({
   required: false,
   description: 'Rollout ETag; 409 if the rollout changed since',
 });
+
+/** What every action on a rollout shares: `POST :id/<name>`, an operator's, 200 with the rollout and its ETag. */
+const RolloutAction = (name: string, summary: string, body: z.ZodType) =>
+  applyDecorators(
+    Post(`:id/${name}`),
+    ApiOperation({ summary }),
+    ZodApiResponse(rolloutResponse, 'The rollout'),
+    HttpCode(200),
+    RequireRole('operator'),
+    IF_MATCH,
+    ZodApiBody(body),
+  );
 
 @ApiTags('rollouts')
 @ApiBearerAuth()
@@ -105,133 +128,80 @@ export class RolloutsController {
     return { items: items.map(presentEvent) };
   }
 
-  @Post(':id/start')
-  @ApiOperation({ summary: 'Start a pending rollout at its first step' })
-  @ZodApiResponse(rolloutResponse, 'The rollout')
-  @HttpCode(200)
-  @RequireRole('operator')
-  @IF_MATCH
-  @ZodApiBody(startSchema)
-  async start(
+  @RolloutAction('start', 'Start a pending rollout at its first step', startSchema)
+  start(
     @Param('id', new UuidPipe('rollout')) id: string,
     @Body(optionalBody(startSchema)) _b: z.output<typeof startSchema>,
     @Headers('if-match') ifMatch: string | undefined,
     @CurrentPrincipal() p: Principal,
     @Res({ passthrough: true }) res: Response,
   ) {
-    return send(
-      res,
-      await this.rollouts.act(
-        id,
-        { type: 'start', actor: actorOf(p) },
-        { expectedVersion: parseIfMatch(ifMatch) },
-      ),
-    );
+    return this.act(res, id, ifMatch, { type: 'start', actor: actorOf(p) });
   }
 
-  @Post(':id/promote')
-  @ZodApiResponse(rolloutResponse, 'The rollout')
-  @HttpCode(200)
-  @RequireRole('operator')
-  @ApiOperation({ summary: 'Advance one step now (or to the end with full: true), overriding analysis' })
-  @IF_MATCH
-  @ZodApiBody(promoteSchema)
-  async promote(
+  @RolloutAction(
+    'promote',
+    'Advance one step now (or to the end with full: true), overriding analysis',
+    promoteSchema,
+  )
+  promote(
     @Param('id', new UuidPipe('rollout')) id: string,
     @Body(optionalBody(promoteSchema)) b: z.output<typeof promoteSchema>,
     @Headers('if-match') ifMatch: string | undefined,
     @CurrentPrincipal() p: Principal,
     @Res({ passthrough: true }) res: Response,
   ) {
-    return send(
-      res,
-      await this.rollouts.act(
-        id,
-        { type: 'promote', actor: actorOf(p), full: b.full, ...(b.reason ? { reason: b.reason } : {}) },
-        { expectedVersion: parseIfMatch(ifMatch) },
-      ),
-    );
+    return this.act(res, id, ifMatch, {
+      type: 'promote',
+      actor: actorOf(p),
+      full: b.full,
+      ...(b.reason ? { reason: b.reason } : {}),
+    });
   }
 
-  @Post(':id/pause')
-  @ApiOperation({ summary: 'Pause: hold the current split until resumed' })
-  @ZodApiResponse(rolloutResponse, 'The rollout')
-  @HttpCode(200)
-  @RequireRole('operator')
-  @IF_MATCH
-  @ZodApiBody(pauseSchema)
-  async pause(
+  @RolloutAction('pause', 'Pause: hold the current split until resumed', pauseSchema)
+  pause(
     @Param('id', new UuidPipe('rollout')) id: string,
     @Body(optionalBody(pauseSchema)) b: z.output<typeof pauseSchema>,
     @Headers('if-match') ifMatch: string | undefined,
     @CurrentPrincipal() p: Principal,
     @Res({ passthrough: true }) res: Response,
   ) {
-    return send(
-      res,
-      await this.rollouts.act(
-        id,
-        { type: 'pause', actor: actorOf(p), ...(b.reason ? { reason: b.reason } : {}) },
-        { expectedVersion: parseIfMatch(ifMatch) },
-      ),
-    );
+    return this.act(res, id, ifMatch, {
+      type: 'pause',
+      actor: actorOf(p),
+      ...(b.reason ? { reason: b.reason } : {}),
+    });
   }
 
-  @Post(':id/resume')
-  @ApiOperation({ summary: 'Resume a paused rollout where it stopped' })
-  @ZodApiResponse(rolloutResponse, 'The rollout')
-  @HttpCode(200)
-  @RequireRole('operator')
-  @IF_MATCH
-  @ZodApiBody(resumeSchema)
-  async resume(
+  @RolloutAction('resume', 'Resume a paused rollout where it stopped', resumeSchema)
+  resume(
     @Param('id', new UuidPipe('rollout')) id: string,
     @Body(optionalBody(resumeSchema)) _b: z.output<typeof resumeSchema>,
     @Headers('if-match') ifMatch: string | undefined,
     @CurrentPrincipal() p: Principal,
     @Res({ passthrough: true }) res: Response,
   ) {
-    return send(
-      res,
-      await this.rollouts.act(
-        id,
-        { type: 'resume', actor: actorOf(p) },
-        { expectedVersion: parseIfMatch(ifMatch) },
-      ),
-    );
+    return this.act(res, id, ifMatch, { type: 'resume', actor: actorOf(p) });
   }
 
-  @Post(':id/rollback')
-  @ZodApiResponse(rolloutResponse, 'The rollout')
-  @HttpCode(200)
-  @RequireRole('operator')
-  @ApiOperation({ summary: 'Roll back now: every user goes back to the baseline (also: abort)' })
-  @IF_MATCH
-  @ZodApiBody(rollbackSchema)
-  async rollback(
+  @RolloutAction(
+    'rollback',
+    'Roll back now: every user goes back to the baseline (also: abort)',
+    rollbackSchema,
+  )
+  rollback(
     @Param('id', new UuidPipe('rollout')) id: string,
     @Body(new ZodValidationPipe(rollbackSchema)) b: z.output<typeof rollbackSchema>,
     @Headers('if-match') ifMatch: string | undefined,
     @CurrentPrincipal() p: Principal,
     @Res({ passthrough: true }) res: Response,
   ) {
-    return send(
-      res,
-      await this.rollouts.act(
-        id,
-        { type: 'rollback', actor: actorOf(p), reason: b.reason },
-        { expectedVersion: parseIfMatch(ifMatch) },
-      ),
-    );
+    return this.act(res, id, ifMatch, { type: 'rollback', actor: actorOf(p), reason: b.reason });
   }
 
-  @Post(':id/abort')
-  @ZodApiResponse(rolloutResponse, 'The rollout')
-  @HttpCode(200)
-  @RequireRole('operator')
-  @ApiOperation({ summary: 'Alias of rollback (Argo Rollouts’ word)' })
-  @ZodApiBody(rollbackSchema)
-  async abort(
+  @RolloutAction('abort', 'Alias of rollback (Argo Rollouts’ word)', rollbackSchema)
+  abort(
     @Param('id', new UuidPipe('rollout')) id: string,
     @Body(new ZodValidationPipe(rollbackSchema)) b: z.output<typeof rollbackSchema>,
     @Headers('if-match') ifMatch: string | undefined,
@@ -241,29 +211,23 @@ export class RolloutsController {
     return this.rollback(id, b, ifMatch, p, res);
   }
 
-  @Post(':id/retry')
-  @ZodApiResponse(rolloutResponse, 'The rollout')
-  @HttpCode(200)
-  @RequireRole('operator')
-  @ApiOperation({
-    summary: 'Start a rolled-back rollout again from its first step (explicit, with a reason)',
-  })
-  @IF_MATCH
-  @ZodApiBody(retrySchema)
-  async retry(
+  @RolloutAction(
+    'retry',
+    'Start a rolled-back rollout again from its first step (explicit, with a reason)',
+    retrySchema,
+  )
+  retry(
     @Param('id', new UuidPipe('rollout')) id: string,
     @Body(new ZodValidationPipe(retrySchema)) b: z.output<typeof retrySchema>,
     @Headers('if-match') ifMatch: string | undefined,
     @CurrentPrincipal() p: Principal,
     @Res({ passthrough: true }) res: Response,
   ) {
-    return send(
-      res,
-      await this.rollouts.act(
-        id,
-        { type: 'retry', actor: actorOf(p), reason: b.reason },
-        { expectedVersion: parseIfMatch(ifMatch) },
-      ),
-    );
+    return this.act(res, id, ifMatch, { type: 'retry', actor: actorOf(p), reason: b.reason });
+  }
+
+  /** One action on the rollout, guarded by its ETag when the caller sent If-Match. */
+  private async act(res: Response, id: string, ifMatch: string | undefined, event: RolloutEvent) {
+    return send(res, await this.rollouts.act(id, event, { expectedVersion: parseIfMatch(ifMatch) }));
   }
 }
