@@ -2,40 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { TOPICS, type OutcomeEvent, type PairEvent } from '@aviary/contracts';
 import { InProcessEventBus, KafkaEventPublisher, KafkaEventSubscriber } from '@aviary/kafka';
 import { createPrismaClient, EvidenceStore, type PrismaHandle } from '@aviary/persistence';
-import { createTestDatabase, testKafkaBrokers, type TestDatabase } from '@aviary/testing';
+import { createTestDatabase, testKafkaBrokers, type TestDatabase, outcomeEvent } from '@aviary/testing';
 import { startAnalyzer, type RunningAnalyzer } from './analyzer';
 
 const baselineId = randomUUID();
 const candidateId = randomUUID();
 
-function outcome(rolloutId: string, over: Partial<OutcomeEvent> = {}): OutcomeEvent {
-  return {
-    schema: 'aviary.outcome.v1',
-    requestId: `avy-${randomUUID()}`,
-    at: new Date().toISOString(),
-    model: 'm',
-    versionId: candidateId,
-    versionLabel: 'v2',
-    role: 'candidate',
-    rolloutId,
-    revision: 7,
-    stickinessBucket: 3,
-    stream: false,
-    status: 200,
-    errorClass: null,
-    fellBack: false,
-    refusal: false,
-    empty: false,
-    invalidJson: false,
-    jsonRequested: false,
-    latencyMs: 120,
-    ttftMs: 40,
-    promptTokens: 10,
-    completionTokens: 20,
-    outputChars: 80,
-    ...over,
-  };
-}
+const outcome = (rolloutId: string, over: Partial<OutcomeEvent> = {}): OutcomeEvent =>
+  outcomeEvent({ versionId: candidateId, rolloutId, ...over });
 
 function pairWithNul(rolloutId: string): PairEvent {
   const side = (versionId: string, output: string) => ({

@@ -3,7 +3,7 @@ import { TOPICS, type FeedbackEvent, type OutcomeEvent, type PairEvent } from '@
 import { latencyBucketIndex, type ReceivedEvent } from '@aviary/domain';
 import { InProcessEventBus } from '@aviary/kafka';
 import { createPrismaClient, EvidenceStore, type PrismaHandle } from '@aviary/persistence';
-import { createTestDatabase, startTcpProxy, type TestDatabase } from '@aviary/testing';
+import { createTestDatabase, startTcpProxy, type TestDatabase, outcomeEvent } from '@aviary/testing';
 import { startAnalyzer } from '../analyzer';
 import { EvidenceIngestor } from './evidence-ingestor';
 
@@ -11,34 +11,8 @@ const rolloutId = randomUUID();
 const baselineId = randomUUID();
 const candidateId = randomUUID();
 
-function outcome(over: Partial<OutcomeEvent> = {}): OutcomeEvent {
-  return {
-    schema: 'aviary.outcome.v1',
-    requestId: `avy-${randomUUID()}`,
-    at: '2026-11-30T10:00:03.000Z',
-    model: 'm',
-    versionId: candidateId,
-    versionLabel: 'v2',
-    role: 'candidate',
-    rolloutId,
-    revision: 7,
-    stickinessBucket: 3,
-    stream: false,
-    status: 200,
-    errorClass: null,
-    fellBack: false,
-    refusal: false,
-    empty: false,
-    invalidJson: false,
-    jsonRequested: false,
-    latencyMs: 120,
-    ttftMs: 40,
-    promptTokens: 10,
-    completionTokens: 20,
-    outputChars: 80,
-    ...over,
-  };
-}
+const outcome = (over: Partial<OutcomeEvent> = {}): OutcomeEvent =>
+  outcomeEvent({ at: '2026-11-30T10:00:03.000Z', versionId: candidateId, rolloutId, ...over });
 
 const ev = (topic: string, value: unknown): ReceivedEvent => ({ topic, key: rolloutId, value });
 
