@@ -110,6 +110,7 @@ const P = QUICK
       anatomySeconds: 1,
       streamSeconds: 2,
       streamWarmup: 0.5,
+      equalRateSeconds: 1,
     }
   : {
       c1Seconds: 5,
@@ -131,7 +132,15 @@ const P = QUICK
       anatomySeconds: 2,
       streamSeconds: 5,
       streamWarmup: 1,
+      equalRateSeconds: 3,
     };
+/**
+ * The equal-rate row: every peer paced at this many requests a second, so CPU per request compares the
+ * same work at the same rate. (At concurrency 1 each peer runs at its own rate, and a process answering
+ * 8x fewer requests a second pays its per-wakeup costs — epoll, timers, syscalls — over 8x fewer
+ * requests.) Well under what the router manages with the shadow and Kafka.
+ */
+const EQUAL_RATE_RPS = 150;
 /** A measurement during which processes outside this benchmark used more than this (% of one core) is repeated once. */
 const FOREIGN_LIMIT_PCT = 20;
 let retryBudget = 0;
@@ -695,11 +704,27 @@ async function benchPeer(ac, peer, direct) {
   }
   const ok = levels.filter((l) => l.p99 < P99_LIMIT_MS && l.non2xx === 0 && l.errors === 0);
   const best = ok.sort((a, b) => b.rps - a.rps)[0] ?? null;
+  log(
+    `${peer.label}: paced at ${EQUAL_RATE_RPS} req/s for ${P.equalRateSeconds}s (CPU per request at an equal rate)`,
+  );
+  const equalRate = await quiet(`${peer.label} at ${EQUAL_RATE_RPS} req/s`, () =>
+    measurePaced({
+      url,
+      body,
+      connections: 4,
+      rate: EQUAL_RATE_RPS,
+      seconds: P.equalRateSeconds,
+      warmupSeconds: QUICK ? 0.3 : 0.5,
+      pid: peer.pid,
+    }),
+  );
+  log(`  ${peer.label} at ${EQUAL_RATE_RPS} req/s: ${fmt(equalRate)}`);
   return {
     id: peer.id,
     label: peer.label,
     describe: peer.describe,
     c1,
+    equalRate: { ...equalRate, rate: EQUAL_RATE_RPS },
     pairedDirect: pairedDirect ?? c1,
     levels,
     best,

@@ -210,6 +210,37 @@ function latencyTable(a) {
   return { head, rows };
 }
 
+/** CPU per request with every peer paced at the same rate (older results have no such row). */
+function equalRateTable(a) {
+  const rows = a.rows.filter((p) => p.equalRate);
+  if (rows.length === 0) return null;
+  const floor = rows.find((p) => p.id === 'undici')?.equalRate.cpuUsPerReq;
+  const head = [
+    'Peer',
+    'req/s',
+    'p50 ms',
+    'p99 ms',
+    'CPU µs/req',
+    'CPU vs undici',
+    'main thread waited for CPU %',
+    'broker / other CPU %',
+  ];
+  return {
+    rate: rows[0].equalRate.rate,
+    head,
+    rows: rows.map((p) => [
+      p.label,
+      int(p.equalRate.rps),
+      ms(p.equalRate.p50),
+      ms(p.equalRate.p99),
+      int(p.equalRate.cpuUsPerReq),
+      p.id === 'undici' || !floor ? '—' : x(p.equalRate.cpuUsPerReq / floor),
+      wait(p.equalRate),
+      bg(p.equalRate),
+    ]),
+  };
+}
+
 function throughputTable(a) {
   const head = [
     'Peer',
@@ -426,6 +457,8 @@ export function renderConsole(r) {
   const out = [];
   const lt = latencyTable(a);
   out.push('Added latency at concurrency 1 (vs direct)', textTable(lt.head, lt.rows), '');
+  const er = equalRateTable(a);
+  if (er) out.push(`CPU per request, every peer paced at ${er.rate} req/s`, textTable(er.head, er.rows), '');
   const tt = throughputTable(a);
   out.push(`Max throughput with p99 < 10 ms`, textTable(tt.head, tt.rows), '');
   const lv = levelsTable(a, r.params.levels);
@@ -681,6 +714,20 @@ export async function renderMarkdown(r, root) {
         'noise of two measurements):',
       '',
       table(DECOMP_HEAD, a.decomposition),
+      '',
+    );
+  const er = equalRateTable(a);
+  if (er)
+    md.push(
+      '## CPU per request at an equal rate',
+      '',
+      `Every peer paced at ${er.rate} requests a second (evenly spaced, open loop, at most 4 connections, ` +
+        `${P.equalRateSeconds ?? 3} s after a short warm-up), so CPU per request compares the same work at the ` +
+        'same rate. At concurrency 1 above each peer runs as fast as it answers, and a process that answers 8x ' +
+        'fewer requests a second spreads its per-wakeup costs (epoll, timers, syscalls) over 8x fewer requests: ' +
+        'the c=1 CPU column mixes the cost of a request with the rate it ran at.',
+      '',
+      table(er.head, er.rows),
       '',
     );
   md.push(
