@@ -59,6 +59,27 @@ export default tseslint.config(
     },
   },
   {
+    // Apps meet only through libs and each other's public entry point (@aviary/control-plane,
+    // @aviary/router, @aviary/analyzer: apps/<app>/src/index.ts), never through another app's files.
+    files: ['apps/*/src/**/*.ts'],
+    ignores: ['**/*.spec.ts', '**/*.int-spec.ts', '**/*.e2e-spec.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [{ name: 'kafkajs', message: 'use @aviary/kafka' }],
+          patterns: [
+            {
+              regex: '^(\\.\\./)+(control-plane|router|analyzer|all-in-one|cli)/',
+              message:
+                "import another app through its public entry point (e.g. '@aviary/router'), not its files",
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // The domain stays pure: no framework, database, broker, flag SDK or network imports.
     files: ['libs/domain/**/*.ts'],
     rules: {

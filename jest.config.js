@@ -14,6 +14,7 @@ const shared = {
   moduleNameMapper: {
     '^@aviary/(domain|contracts|flags|persistence|observability|testing|config|kafka|demo-llm)$':
       '<rootDir>/libs/$1/src/index.ts',
+    '^@aviary/(control-plane|router|analyzer)$': '<rootDir>/apps/$1/src/index.ts',
   },
   modulePathIgnorePatterns: ['<rootDir>/dist/'],
 };

@@ -2,16 +2,18 @@ import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { InProcessEventBus } from '@aviary/kafka';
 import { type PrismaClient } from '@aviary/persistence';
-import { type RunningAnalyzer, startAnalyzer } from '../../analyzer/src/analyzer';
-import { PRISMA } from '../../control-plane/src/database/database.tokens';
+import { type RunningAnalyzer, startAnalyzer } from '@aviary/analyzer';
+import {
+  type ControlPlaneConfig,
+  ModelsService,
+  PRISMA,
+  RouterKeysService,
+  type RunningControlPlane,
+  startControlPlane,
+  TokensService,
+} from '@aviary/control-plane';
+import { type Log, type RouterConfig, type RunningRouter, startRouter } from '@aviary/router';
 import { BEHAVIOURS, startDemoLlm, type DemoLlm } from '@aviary/demo-llm';
-import { TokensService } from '../../control-plane/src/auth/tokens.service';
-import { type ControlPlaneConfig } from '../../control-plane/src/config/control-plane.config';
-import { type RunningControlPlane, startControlPlane } from '../../control-plane/src/control-plane';
-import { ModelsService } from '../../control-plane/src/models/models.service';
-import { RouterKeysService } from '../../control-plane/src/router-keys/router-keys.service';
-import { type RouterConfig } from '../../router/src/config/router.config';
-import { type Log, type RunningRouter, startRouter } from '../../router/src/router';
 
 export const DEMO_MODEL = 'demo-chat';
 /** Who the audit log says registered the demo model and its versions. */

@@ -3,10 +3,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { envField, loadConfigOrExit, parseEnv, stopOnSignals } from '@aviary/config';
-import { loadControlPlaneConfig } from '../../control-plane/src/config/control-plane.config';
-import { readStoredAdminToken } from '../../control-plane/src/control-plane';
-import { loadRouterConfig } from '../../router/src/config/router.config';
-import { consoleLog } from '../../router/src/router';
+import { loadControlPlaneConfig, readStoredAdminToken } from '@aviary/control-plane';
+import { consoleLog, loadRouterConfig } from '@aviary/router';
 import { DEMO_MODEL, STATUS_LINK_TOKEN_NAME, startAllInOne } from './all-in-one';
 import { type DemoTraffic, startDemoTraffic } from './demo-traffic';
 
