@@ -291,6 +291,62 @@ describe('an Unleash user stops a rollout in Unleash', () => {
   });
 });
 
+describe('the drift watcher on its own timer (the default AVIARY_FLAG_DRIFT_CHECK_MS, 5 s)', () => {
+  // The suite above runs the watcher's check by hand; this one leaves it to the timer, as in production.
+  it('finds a split edited in Unleash within two polls and publishes Aviary’s again', async () => {
+    const upstream = await startDemoLlm({ name: 'timer', seed: 3 });
+    const t = await startTestControlPlane({ AVIARY_ANALYSIS: 'manual', UNLEASH_URL: unleash() });
+    try {
+      const model = `ks-timer-${Date.now().toString(36)}`;
+      await t.api('POST', '/api/v1/models', { name: model });
+      for (const label of ['v1', 'v2'])
+        await t.api('POST', `/api/v1/models/${model}/versions`, {
+          label,
+          upstreamBaseUrl: upstream.url,
+          upstreamModel: label,
+        });
+      const { body: r } = await t.api<{ id: string }>('POST', '/api/v1/rollouts', {
+        model,
+        candidateVersion: 'v2',
+        plan: {
+          steps: [
+            { type: 'setWeight', weight: 20, minDurationSeconds: 3600 },
+            { type: 'setWeight', weight: 100, minDurationSeconds: 3600 },
+          ],
+        },
+      });
+      expect((await t.api('POST', `/api/v1/rollouts/${r.id}/start`)).status).toBe(200);
+      const strategy = await waitFor('the split in Unleash', () =>
+        candidateStrategy(model).catch(() => null),
+      );
+      await admin('PUT', `${featurePath(model)}/environments/${ENV}/strategies/${strategy.id}`, {
+        ...strategy,
+        parameters: { ...strategy.parameters, rollout: '90' },
+      });
+      const edited = Date.now();
+      const events = async () =>
+        (await t.api<{ items: Event[] }>('GET', `/api/v1/rollouts/${r.id}/events`)).body.items;
+      const drift = await waitFor(
+        'the timer to find the edit',
+        async () => (await events()).find((e) => e.type === 'FlagDriftDetected'),
+        15_000,
+        100,
+      );
+      // Two polls of 5 s, and a little for the request to Unleash and the event to be written.
+      expect(Date.now() - edited).toBeLessThan(11_000);
+      expect(drift.evidence).toMatchObject({ kind: 'edited', action: 'publish' });
+      await waitFor(
+        'the split to be published again',
+        async () => (await candidateStrategy(model)).parameters.rollout === '20',
+        10_000,
+      );
+    } finally {
+      await t.close();
+      await upstream.close();
+    }
+  }, 60_000);
+});
+
 describe('npm start with UNLEASH_URL', () => {
   it('routes from Unleash and says so', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'aviary-npm-start-unleash-'));
