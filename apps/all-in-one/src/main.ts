@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { envField, loadConfigOrExit, parseEnv, stopOnSignals } from '@aviary/config';
+import { loadTracingConfig, startTracing } from '@aviary/observability';
 import { loadControlPlaneConfig } from '../../control-plane/src/config/control-plane.config';
 import { readStoredAdminToken } from '../../control-plane/src/control-plane';
 import { loadRouterConfig } from '../../router/src/config/router.config';
@@ -47,7 +48,7 @@ function cliEnvFor(url: string, dataDir: string): string {
 }
 
 async function main(): Promise<void> {
-  const { controlPlane, router, demo } = loadConfigOrExit(() => {
+  const { controlPlane, router, demo, tracingConfig } = loadConfigOrExit(() => {
     const cp = loadControlPlaneConfig();
     return {
       controlPlane: { ...cp, publicUrl: cp.publicUrl ?? ownUrl(cp.host, cp.port) },
@@ -63,8 +64,11 @@ async function main(): Promise<void> {
         ...process.env,
       }),
       demo: parseEnv('demo', demoSchema, process.env),
+      tracingConfig: loadTracingConfig(),
     };
   });
+  // One process, one service: the router's and the control plane's spans share its name.
+  const tracing = startTracing(tracingConfig, { service: 'aviary' });
   const log = consoleLog(router.AVIARY_LOG_LEVEL);
   const starting = startAllInOne({
     controlPlane,
@@ -86,6 +90,7 @@ async function main(): Promise<void> {
       const running = await starting.catch(() => null);
       await traffic?.stop();
       await running?.close();
+      await tracing.shutdown();
     },
     log: (m) => process.stdout.write(`aviary: ${m}\n`),
   });
@@ -114,6 +119,7 @@ async function main(): Promise<void> {
       ? `  flags          Unleash at ${controlPlane.unleash.url} (project ${controlPlane.unleash.project}, environment ${controlPlane.unleash.environment}), polled every ${router.AVIARY_FLAGS_REFRESH_MS} ms`
       : `  flags          built-in, polled every ${router.AVIARY_FLAGS_REFRESH_MS} ms`,
     `  events         in-process`,
+    `  traces         ${tracing.enabled ? `OTLP to ${tracingConfig.tracesUrl}` : 'off (set OTEL_EXPORTER_OTLP_ENDPOINT to send them)'}`,
   ];
   if (aio.demo) {
     lines.push(

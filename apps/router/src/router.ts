@@ -23,6 +23,7 @@ import { AccessLog } from './http/access-log';
 import { sendAnswer, sendError } from './http/openai-errors';
 import { ClientAbortedError } from './http/read-body';
 import { RequestScope } from './http/request-scope';
+import { RouterTracing } from './http/request-trace';
 import { FlagRouting } from './routing/flag-routing';
 import { ProxyHandler } from './serving/proxy-handler';
 import { ShadowRunner } from './shadow/shadow-runner';
@@ -74,8 +75,15 @@ function safeDecode(s: string): string {
   }
 }
 
-/** Probes and scrapes are not requests anyone asks about: no access-log line. */
+/** Probes and scrapes are not requests anyone asks about: no access-log line, no span. */
 const UNLOGGED = new Set(['GET /metrics', 'GET /healthz', 'GET /readyz']);
+const ROUTES = new Set([...ENDPOINTS_BY_PATH.keys(), '/v1/feedback', '/v1/models']);
+
+/** The low-cardinality route of a path for span names (`/v1/models/{model}`); null: none matched. */
+function routeOf(path: string): string | null {
+  if (ROUTES.has(path)) return path;
+  return path.startsWith(MODELS_PREFIX) ? `${MODELS_PREFIX}{model}` : null;
+}
 
 const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 
@@ -204,11 +212,16 @@ export async function startRouter(config: RouterConfig, opts: RouterOptions = {}
           ? new AccessLog()
           : null;
 
+  // Null unless tracing was started in this process (OTEL_EXPORTER_OTLP_ENDPOINT): no span work then.
+  const tracing = RouterTracing.start();
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?', 1)[0] ?? '/';
     const method = req.method ?? 'GET';
     const scope = new RequestScope(method, path);
-    if (accessLog && !UNLOGGED.has(`${method} ${path}`)) accessLog.watch(scope, res);
+    if ((accessLog || tracing) && !UNLOGGED.has(`${method} ${path}`)) {
+      accessLog?.watch(scope, res);
+      if (tracing) scope.trace = tracing.request(req, res, scope, routeOf(path));
+    }
     handle(req, res, scope).catch((err: unknown) => {
       if (err instanceof ClientAbortedError) {
         metrics.clientAborts.inc({ stage: 'upload' });

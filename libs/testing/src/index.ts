@@ -19,3 +19,4 @@ export { testKafkaBrokers, testUnleashUrl } from './kafka';
 export { launchChromium } from './browser';
 export { pythonWithOpenAI, PYTHON_OPENAI_VERSION } from './python';
 export { PROM_CLIENT_DEFAULTS, promtool, promtoolLintMetrics } from './promtool';
+export { startOtlpCollector, type OtlpCollector, type ReceivedSpan } from './otlp-collector';

@@ -1,4 +1,5 @@
 import type { RouterKey } from '../auth/router-keys';
+import type { RequestTrace } from './request-trace';
 import { randomToken } from './random-token';
 
 /**
@@ -19,6 +20,8 @@ export class RequestScope {
   errorClass: string | null = null;
   /** undici's or the system's code behind an upstream failure. */
   cause: string | null = null;
+  /** The request's spans; null when tracing is off. */
+  trace: RequestTrace | null = null;
 
   constructor(
     readonly method: string,

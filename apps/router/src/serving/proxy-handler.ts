@@ -177,6 +177,7 @@ export class ProxyHandler {
       t0,
       scope,
     };
+    scope.trace?.routed(x, tFlags);
     const aborted = new AbortController();
     res.on('close', () => {
       if (!res.writableFinished) aborted.abort();
@@ -195,6 +196,7 @@ export class ProxyHandler {
     try {
       const served = await this.serve(x, aborted.signal);
       primary = await this.answer(res, x, served);
+      scope.trace?.endUpstream(primary);
       if (scope.key && this.d.auth)
         this.d.auth.charge(
           scope.key,
@@ -271,7 +273,7 @@ export class ProxyHandler {
     const role: ServingRole = routing.role;
     try {
       return {
-        up: await this.attempt(x, routing.target, signal),
+        up: await this.attempt(x, routing.target, role, signal),
         target: routing.target,
         role,
         candidateFailure: null,
@@ -290,7 +292,7 @@ export class ProxyHandler {
       this.d.metrics.fallbacks.inc({ model: x.request.model });
       try {
         return {
-          up: await this.attempt(x, fallback, signal),
+          up: await this.attempt(x, fallback, 'baseline', signal),
           target: fallback,
           role: 'baseline',
           candidateFailure: err,
@@ -302,7 +304,12 @@ export class ProxyHandler {
   }
 
   /** Waits for a slot at the upstream (or is turned away), then calls it; the slot is held until the call is over. */
-  private async attempt(x: Exchange, target: UpstreamTarget, signal: AbortSignal): Promise<UpstreamResponse> {
+  private async attempt(
+    x: Exchange,
+    target: UpstreamTarget,
+    role: ServingRole,
+    signal: AbortSignal,
+  ): Promise<UpstreamResponse> {
     const release = await this.d.limiters.for(target.baseUrl).acquire();
     let payload: string;
     try {
@@ -311,11 +318,14 @@ export class ProxyHandler {
       release();
       throw err;
     }
-    return this.d.upstream.call(target, x.endpoint.upstreamPath, payload, {
+    const trace = x.scope.trace;
+    const call = this.d.upstream.call(target, x.endpoint.upstreamPath, payload, {
       ...callLimits(target, this.d.config, x.request.stream ? 'serve-stream' : 'serve'),
       signal,
       onDone: release,
+      traceparent: trace?.startUpstream(x, target, role),
     });
+    return trace ? trace.watchUpstream(call) : call;
   }
 
   /** Passes the upstream's answer on (buffered or streamed), then records its outcome. */
@@ -386,6 +396,7 @@ export class ProxyHandler {
   private failed(res: ServerResponse, x: Exchange, f: AttemptFailed): void {
     const model = x.request.model;
     const err = f.cause;
+    x.scope.trace?.failUpstream(err);
     // Not an upstream's doing: the router's own failure (answered 500 with the request id).
     if (!(err instanceof UpstreamError) && !(err instanceof QueueFullError)) throw err;
     if (err instanceof QueueFullError) this.d.metrics.shed.inc({ model, reason: err.reason });

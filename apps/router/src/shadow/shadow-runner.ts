@@ -33,15 +33,26 @@ export class ShadowRunner {
       this.d.metrics.shadowShed.inc({ model: x.request.model });
       return;
     }
-    this.call(x, target, primary.requestId)
+    // A child of the request's span that ends when the copy does, long after the user's answer.
+    const span = x.scope.trace?.shadow(x, target) ?? null;
+    this.call(x, target, primary.requestId, span?.traceparent)
       .then((side) => {
         release();
+        span?.end(side);
         this.d.evidence.pair(x, primary, this.d.evidence.outcome(x, side));
       })
-      .catch(() => release());
+      .catch((err: unknown) => {
+        release();
+        span?.fail(err);
+      });
   }
 
-  private async call(x: Exchange, target: UpstreamTarget, requestId: string): Promise<Side> {
+  private async call(
+    x: Exchange,
+    target: UpstreamTarget,
+    requestId: string,
+    traceparent: string | undefined,
+  ): Promise<Side> {
     const t0 = performance.now();
     const base = { target, role: 'shadow' as const, requestId, fellBack: false };
     try {
@@ -49,7 +60,10 @@ export class ShadowRunner {
         target,
         x.endpoint.upstreamPath,
         x.endpoint.upstreamPayload(x.request, target, 'shadow'),
-        callLimits(target, this.d.limits, 'shadow', this.d.limits.AVIARY_SHADOW_TIMEOUT_MS),
+        {
+          ...callLimits(target, this.d.limits, 'shadow', this.d.limits.AVIARY_SHADOW_TIMEOUT_MS),
+          traceparent,
+        },
       );
       const contentType = String(res.headers['content-type'] ?? '');
       if (x.request.stream && contentType.includes('text/event-stream') && res.status < 400)
