@@ -3,11 +3,11 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { envField, loadConfigOrExit, parseEnv, stopOnSignals } from '@aviary/config';
-import { loadTracingConfig, startTracing } from '@aviary/observability';
+import { createLogger, loadTracingConfig, startTracing } from '@aviary/observability';
 import { loadControlPlaneConfig } from '../../control-plane/src/config/control-plane.config';
 import { readStoredAdminToken } from '../../control-plane/src/control-plane';
 import { loadRouterConfig } from '../../router/src/config/router.config';
-import { consoleLog } from '../../router/src/router';
+import { pinoLog } from '../../router/src/http/router-log';
 import { DEMO_MODEL, STATUS_LINK_TOKEN_NAME, startAllInOne } from './all-in-one';
 import { type DemoTraffic, startDemoTraffic } from './demo-traffic';
 
@@ -69,7 +69,11 @@ async function main(): Promise<void> {
   });
   // One process, one service: the router's and the control plane's spans share its name.
   const tracing = startTracing(tracingConfig, { service: 'aviary' });
-  const log = consoleLog(router.AVIARY_LOG_LEVEL);
+  // The router's and the analyzer's lines (the control plane has its own logger): pino, pretty in
+  // `npm start`, JSON with AVIARY_LOG_FORMAT=json. The banner below stays plain text.
+  const log = pinoLog(
+    createLogger({ service: 'aviary', level: router.AVIARY_LOG_LEVEL, format: router.AVIARY_LOG_FORMAT }),
+  );
   const starting = startAllInOne({
     controlPlane,
     router,

@@ -1,14 +1,14 @@
 import { loadConfigOrExit, stopOnSignals } from '@aviary/config';
 import { loadTracingConfig, startTracing } from '@aviary/observability';
 import { loadRouterConfig } from './config/router.config';
-import { consoleLog, startRouter } from './router';
+import { configuredLog, startRouter } from './router';
 
 async function main(): Promise<void> {
   const { config, tracingConfig } = loadConfigOrExit(() => ({
     config: loadRouterConfig(),
     tracingConfig: loadTracingConfig(),
   }));
-  const log = consoleLog(config.AVIARY_LOG_LEVEL);
+  const log = configuredLog(config);
   // Before the router starts: it asks once, at start, whether tracing is on.
   const tracing = startTracing(tracingConfig, { service: 'aviary-router' });
   const starting = startRouter(config, { log });

@@ -24,6 +24,7 @@ import { sendAnswer, sendError } from './http/openai-errors';
 import { ClientAbortedError } from './http/read-body';
 import { RequestScope } from './http/request-scope';
 import { RouterTracing } from './http/request-trace';
+import { type Log, routerLog } from './http/router-log';
 import { FlagRouting } from './routing/flag-routing';
 import { ProxyHandler } from './serving/proxy-handler';
 import { ShadowRunner } from './shadow/shadow-runner';
@@ -31,7 +32,7 @@ import { ConcurrencyLimiter, LimiterRegistry } from './upstream/concurrency-limi
 import { RateLimiter } from './upstream/rate-limiter';
 import { UpstreamClient } from './upstream/upstream-client';
 
-export type Log = (level: 'debug' | 'info' | 'warn' | 'error', message: string) => void;
+export type { Log } from './http/router-log';
 
 export interface RunningRouter {
   readonly url: string;
@@ -85,20 +86,14 @@ function routeOf(path: string): string | null {
   return path.startsWith(MODELS_PREFIX) ? `${MODELS_PREFIX}{model}` : null;
 }
 
-const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
-
-export function consoleLog(min: RouterConfig['AVIARY_LOG_LEVEL']): Log {
-  const threshold = LEVELS.indexOf(min);
-  return (level, message) => {
-    if (LEVELS.indexOf(level) < threshold) return;
-    const line = `${new Date().toISOString()} ${level.toUpperCase().padEnd(5)} [router] ${message}\n`;
-    (level === 'error' || level === 'warn' ? process.stderr : process.stdout).write(line);
-  };
+/** The router's log as its config asks (AVIARY_LOG_LEVEL, AVIARY_LOG_FORMAT). */
+export function configuredLog(config: Pick<RouterConfig, 'AVIARY_LOG_LEVEL' | 'AVIARY_LOG_FORMAT'>): Log {
+  return routerLog({ level: config.AVIARY_LOG_LEVEL, format: config.AVIARY_LOG_FORMAT });
 }
 
 /** The router: a plain node:http server (no framework on the request path). */
 export async function startRouter(config: RouterConfig, opts: RouterOptions = {}): Promise<RunningRouter> {
-  const log = opts.log ?? consoleLog(config.AVIARY_LOG_LEVEL);
+  const log = opts.log ?? configuredLog(config);
   const flags = new FlagRouting({
     url: config.AVIARY_FLAGS_URL,
     token: config.AVIARY_FLAGS_TOKEN,
@@ -173,6 +168,7 @@ export async function startRouter(config: RouterConfig, opts: RouterOptions = {}
     evidence,
     metrics,
     limits: config,
+    log,
   });
   const keys =
     config.AVIARY_ROUTER_AUTH === 'keys'
@@ -201,6 +197,7 @@ export async function startRouter(config: RouterConfig, opts: RouterOptions = {}
     ids,
     shadow,
     auth,
+    log,
   });
   const feedback = new FeedbackHandler({ ids, events, metrics });
   const accessLog =
@@ -225,12 +222,13 @@ export async function startRouter(config: RouterConfig, opts: RouterOptions = {}
     handle(req, res, scope).catch((err: unknown) => {
       if (err instanceof ClientAbortedError) {
         metrics.clientAborts.inc({ stage: 'upload' });
-        log('debug', `${method} ${path} (${scope.requestId}): ${err.message}`);
+        log('debug', `${method} ${path}: ${err.message}`, scope.logFields());
         return;
       }
       log(
         'error',
-        `unhandled error on ${method} ${path} (${scope.requestId}): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+        `unhandled error on ${method} ${path}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+        scope.logFields(),
       );
       if (!res.headersSent)
         sendError(

@@ -1,8 +1,16 @@
 import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
 import type { DemoLlm } from '@aviary/demo-llm';
 import { loadTracingConfig, startTracing, type Tracing } from '@aviary/observability';
-import { type OtlpCollector, type ReceivedSpan, startOtlpCollector } from '@aviary/testing';
-import { waitFor } from '../../control-plane/test/harness';
+import {
+  createTestDatabase,
+  type OtlpCollector,
+  type ReceivedSpan,
+  startOtlpCollector,
+} from '@aviary/testing';
+import { loadControlPlaneConfig } from '../../control-plane/src/config/control-plane.config';
+import { startControlPlane } from '../../control-plane/src/control-plane';
+import { ADMIN_TOKEN, waitFor } from '../../control-plane/test/harness';
 import { rest, startStack, step, type Stack } from './stack';
 
 // Each suite starts a control plane, a router and model servers: slow on a busy machine.
@@ -22,6 +30,63 @@ function traceparentAt(server: DemoLlm, question: string): string | undefined {
     .find((x) => (x.body['messages'] as Array<{ content: string }>).at(-1)?.content === question);
   return r?.traceparent;
 }
+
+// First in the file: nestjs-pino keeps one root logger per process, the first control plane's.
+describe('control-plane logs while tracing', () => {
+  it("puts the request's trace id on the control plane's log lines", async () => {
+    const lines: string[] = [];
+    const output = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+        done();
+      },
+    });
+    const collector = await startOtlpCollector();
+    const tracing = startTracing(loadTracingConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: collector.url }), {
+      service: 'aviary-e2e',
+    });
+    const db = await createTestDatabase();
+    const cp = await startControlPlane(
+      loadControlPlaneConfig({
+        DATABASE_URL: db.url,
+        AVIARY_CONTROL_PLANE_PORT: '0',
+        AVIARY_ADMIN_TOKEN: ADMIN_TOKEN,
+        AVIARY_LOG_LEVEL: 'info',
+        AVIARY_LOG_FORMAT: 'json',
+      }),
+      { logDestination: output },
+    );
+    try {
+      const traceId = hex(16);
+      const res = await fetch(`${cp.url}/api/v1/models/nope`, {
+        headers: {
+          authorization: `Bearer ${ADMIN_TOKEN}`,
+          'x-request-id': 'req-traced-1',
+          traceparent: `00-${traceId}-${hex(8)}-01`,
+        },
+      });
+      expect(res.status).toBe(404);
+      const line = await waitFor('the request line', () =>
+        lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((r) => r['reqId'] === 'req-traced-1'),
+      );
+      expect(line['traceId']).toBe(traceId);
+      const span = await waitFor('its span', async () => {
+        await tracing.flush();
+        return collector.spans().find((x) => x.traceId === traceId && x.kind === SERVER);
+      });
+      expect(span).toMatchObject({
+        name: 'GET /api/v1/models/:model',
+        attributes: { 'aviary.request_id': 'req-traced-1', 'http.response.status_code': 404 },
+      });
+      expect(span.statusCode).not.toBe(ERROR);
+    } finally {
+      await cp.close();
+      await db.drop();
+      await tracing.shutdown();
+      await collector.close();
+    }
+  });
+});
 
 describe('router tracing when OTEL_EXPORTER_OTLP_ENDPOINT is unset', () => {
   let collector: OtlpCollector;
@@ -240,5 +305,12 @@ describe('router and control plane tracing over OTLP/HTTP', () => {
     expect(served!.statusCode).not.toBe(ERROR);
     const route = childrenOf(served!).find((c) => c.name === 'aviary.route');
     expect(route?.attributes).toMatchObject({ 'aviary.role': 'candidate', 'aviary.candidate_weight': 50 });
+    // The router's log line about the failure names the request and its trace.
+    expect(
+      s.logs.find((l) => l.fields?.['requestId'] === served!.attributes['aviary.request_id']),
+    ).toMatchObject({
+      level: 'warn',
+      fields: { traceId: served!.traceId, role: 'candidate', errorClass: 'upstream_5xx', model: s.model },
+    });
   });
 });

@@ -40,4 +40,12 @@ export class RequestScope {
   get keyId(): string | null {
     return this.key?.id ?? null;
   }
+
+  /** What a log line about this request carries to find it beside its access-log line and trace. */
+  logFields(): Record<string, string> {
+    const fields: Record<string, string> = { requestId: this.requestId };
+    if (this.model !== null) fields['model'] = this.model;
+    if (this.trace) fields['traceId'] = this.trace.traceId;
+    return fields;
+  }
 }

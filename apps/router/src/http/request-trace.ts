@@ -82,6 +82,11 @@ export class RequestTrace {
     private readonly span: Span,
   ) {}
 
+  /** The trace this request belongs to (the caller's, when it sent a traceparent), for log lines. */
+  get traceId(): string {
+    return this.span.spanContext().traceId;
+  }
+
   /** The flag evaluation that routed the exchange, as a span over the time it took. */
   routed(x: Exchange, startedAt: number): void {
     const { routing } = x;

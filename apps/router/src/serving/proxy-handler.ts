@@ -10,6 +10,7 @@ import type { RequestIds } from '../feedback/request-id';
 import { type EndpointAdapter, type ProxiedRequest, RequestError } from '../endpoints/endpoint';
 import { sendAnswer, sendError } from '../http/openai-errors';
 import type { RequestScope } from '../http/request-scope';
+import type { Log } from '../http/router-log';
 import { BodyTooLargeError, readBody } from '../http/read-body';
 import { afterPendingIo, pipeStream, serverTiming, writeBuffered } from '../http/response-writer';
 import type { FlagRouting } from '../routing/flag-routing';
@@ -42,6 +43,8 @@ export interface ProxyDeps {
   readonly shadow: Pick<ShadowRunner, 'run'>;
   /** Router keys' scopes and limits; null when client authentication is off. */
   readonly auth: Pick<ClientAuth, 'admit' | 'charge'> | null;
+  /** Upstream failures, one line per request with its request id. */
+  readonly log?: Log;
 }
 
 /** An upstream call that answered (its first byte is in), and who it was. */
@@ -202,8 +205,10 @@ export class ProxyHandler {
           scope.key,
           (primary.outcome.promptTokens ?? 0) + (primary.outcome.completionTokens ?? 0),
         );
-      if (served.candidateFailure)
+      if (served.candidateFailure) {
         this.recordFailure(x, routing.target, 'candidate', served.candidateFailure, primary.requestId, true);
+        this.logFailure(x, routing.target, 'candidate', served.candidateFailure, 'the baseline answered');
+      }
     } catch (err) {
       if (err instanceof RequestError)
         return sendError(res, scope, 400, 'invalid_request_error', err.message, {
@@ -413,6 +418,7 @@ export class ProxyHandler {
       cause: failure.causeCode,
     });
     if (failure.errorClass === 'client_aborted') return;
+    this.logFailure(x, f.target, f.role, failure, 'the request failed');
     const a = failureAnswer(err, model, f.target);
     sendError(res, x.scope, a.status, a.type, a.message, {
       code: a.code,
@@ -443,6 +449,22 @@ export class ProxyHandler {
     };
     this.d.evidence.outcome(x, side);
     return side.requestId;
+  }
+
+  private logFailure(
+    x: Exchange,
+    target: UpstreamTarget,
+    role: ServingRole,
+    err: UpstreamError,
+    outcome: string,
+  ): void {
+    this.d.log?.('warn', `upstream ${target.label} (${role}) failed: ${err.message}; ${outcome}`, {
+      ...x.scope.logFields(),
+      version: target.label,
+      role,
+      errorClass: err.errorClass,
+      cause: err.causeCode,
+    });
   }
 
   private issueId(x: Exchange, target: UpstreamTarget, role: ServingRole): string {

@@ -2,6 +2,7 @@ import type { UpstreamTarget } from '@aviary/domain';
 import type { RouterConfig } from '../config/router.config';
 import type { EvidenceRecorder, RecordedSide, Side } from '../evidence/evidence-recorder';
 import type { RouterMetrics } from '../evidence/router-metrics';
+import type { Log } from '../http/router-log';
 import type { Exchange } from '../serving/exchange';
 import type { ConcurrencyLimiter } from '../upstream/concurrency-limiter';
 import { type UpstreamClient, UpstreamError, type UpstreamResponse } from '../upstream/upstream-client';
@@ -23,6 +24,8 @@ export class ShadowRunner {
       readonly evidence: EvidenceRecorder;
       readonly metrics: RouterMetrics;
       readonly limits: LimitDefaults & Pick<RouterConfig, 'AVIARY_SHADOW_TIMEOUT_MS'>;
+      /** Failed copies at debug level (they are evidence, counted by the analyzer, not incidents). */
+      readonly log?: Log;
     },
   ) {}
 
@@ -39,6 +42,14 @@ export class ShadowRunner {
       .then((side) => {
         release();
         span?.end(side);
+        if (side.errorClass !== null)
+          this.d.log?.('debug', `shadow copy to ${target.label} failed: ${side.errorClass}`, {
+            ...x.scope.logFields(),
+            requestId: primary.requestId,
+            version: target.label,
+            role: 'shadow',
+            errorClass: side.errorClass,
+          });
         this.d.evidence.pair(x, primary, this.d.evidence.outcome(x, side));
       })
       .catch((err: unknown) => {
