@@ -1,16 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { Writable } from 'node:stream';
 import type { DemoLlm } from '@aviary/demo-llm';
 import { loadTracingConfig, startTracing, type Tracing } from '@aviary/observability';
-import {
-  createTestDatabase,
-  type OtlpCollector,
-  type ReceivedSpan,
-  startOtlpCollector,
-} from '@aviary/testing';
-import { loadControlPlaneConfig } from '../../control-plane/src/config/control-plane.config';
-import { startControlPlane } from '../../control-plane/src/control-plane';
-import { ADMIN_TOKEN, waitFor } from '../../control-plane/test/harness';
+import { lineCapture, type OtlpCollector, type ReceivedSpan, startOtlpCollector } from '@aviary/testing';
+import { ADMIN_TOKEN, startTestControlPlane, waitFor } from '../../control-plane/test/harness';
 import { rest, startStack, step, type Stack } from './stack';
 
 // Each suite starts a control plane, a router and model servers: slow on a busy machine.
@@ -34,26 +26,13 @@ function traceparentAt(server: DemoLlm, question: string): string | undefined {
 // First in the file: nestjs-pino keeps one root logger per process, the first control plane's.
 describe('control-plane logs while tracing', () => {
   it("puts the request's trace id on the control plane's log lines", async () => {
-    const lines: string[] = [];
-    const output = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-        done();
-      },
-    });
+    const { lines, output } = lineCapture();
     const collector = await startOtlpCollector();
     const tracing = startTracing(loadTracingConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: collector.url }), {
       service: 'aviary-e2e',
     });
-    const db = await createTestDatabase();
-    const cp = await startControlPlane(
-      loadControlPlaneConfig({
-        DATABASE_URL: db.url,
-        AVIARY_CONTROL_PLANE_PORT: '0',
-        AVIARY_ADMIN_TOKEN: ADMIN_TOKEN,
-        AVIARY_LOG_LEVEL: 'info',
-        AVIARY_LOG_FORMAT: 'json',
-      }),
+    const cp = await startTestControlPlane(
+      { AVIARY_LOG_LEVEL: 'info', AVIARY_LOG_FORMAT: 'json' },
       { logDestination: output },
     );
     try {
@@ -81,7 +60,6 @@ describe('control-plane logs while tracing', () => {
       expect(span.statusCode).not.toBe(ERROR);
     } finally {
       await cp.close();
-      await db.drop();
       await tracing.shutdown();
       await collector.close();
     }

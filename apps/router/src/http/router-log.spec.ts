@@ -1,16 +1,10 @@
-import { Writable } from 'node:stream';
 import { createLogger } from '@aviary/observability';
+import { lineCapture } from '@aviary/testing';
 import { pinoLog } from './router-log';
 
 describe(pinoLog.name, () => {
   it("writes a request's fields into its line, beside service, level and message", () => {
-    const lines: string[] = [];
-    const output = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-        done();
-      },
-    });
+    const { lines, output } = lineCapture();
     const log = pinoLog(createLogger({ service: 'aviary-router', level: 'info', format: 'json', output }));
     log('warn', 'upstream v2 (candidate) failed', { requestId: 'avy-1', errorClass: 'timeout' });
     log('info', 'flag source reachable again');
