@@ -1,5 +1,4 @@
-import { Writable } from 'node:stream';
-import { createTestDatabase, type TestDatabase } from '@aviary/testing';
+import { createTestDatabase, lineCapture, type TestDatabase } from '@aviary/testing';
 import { loadControlPlaneConfig } from '../src/config/control-plane.config';
 import { type RunningControlPlane, startControlPlane } from '../src/control-plane';
 import { ADMIN_TOKEN } from './harness';
@@ -10,13 +9,7 @@ import { ADMIN_TOKEN } from './harness';
 describe('control-plane logs', () => {
   let db: TestDatabase;
   let cp: RunningControlPlane;
-  const lines: string[] = [];
-  const output = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-      done();
-    },
-  });
+  const { lines, output } = lineCapture();
   const records = () => lines.map((l) => JSON.parse(l) as Record<string, unknown>);
 
   beforeAll(async () => {

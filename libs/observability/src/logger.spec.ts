@@ -1,16 +1,5 @@
-import { Writable } from 'node:stream';
+import { lineCapture as capture } from '@aviary/testing';
 import { createLogger } from './logger';
-
-function capture() {
-  const lines: string[] = [];
-  const output = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-      done();
-    },
-  });
-  return { lines, output };
-}
 
 describe(createLogger.name, () => {
   it('writes one JSON object per line with service, level, time and message by default', () => {
