@@ -67,4 +67,18 @@ describe('control-plane logs', () => {
     expect(lines.join('\n')).not.toContain(ADMIN_TOKEN);
     expect(lines.join('\n').toLowerCase()).not.toContain('authorization');
   });
+
+  it("keeps routers' answered polls of the flag and key feeds out of the info log", async () => {
+    const poll = await fetch(`${cp.url}/api/client/features`, {
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'x-request-id': 'poll-1' },
+    });
+    expect(poll.status).toBe(200);
+    const other = await fetch(`${cp.url}/api/v1/models`, {
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'x-request-id': 'after-poll-1' },
+    });
+    expect(other.status).toBe(200);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(records().find((r) => r['reqId'] === 'after-poll-1')).toBeDefined();
+    expect(records().find((r) => r['reqId'] === 'poll-1')).toBeUndefined();
+  });
 });

@@ -34,7 +34,10 @@ export function createLogger(opts: {
       ? pretty({
           colorize: !opts.output && Boolean(process.stdout.isTTY),
           translateTime: 'SYS:HH:MM:ss.l',
-          ignore: 'pid,hostname,service',
+          // One line per entry in a terminal: the context as a prefix, and a request line's
+          // method, URL and status are its message already (the JSON format keeps every field).
+          messageFormat: '{if context}[{context}] {end}{msg}',
+          ignore: 'pid,hostname,service,context,req,res,responseTime,reqId',
           sync: true,
           ...(opts.output ? { destination: opts.output } : {}),
         })

@@ -43,7 +43,10 @@ export interface ProxyDeps {
   readonly shadow: Pick<ShadowRunner, 'run'>;
   /** Router keys' scopes and limits; null when client authentication is off. */
   readonly auth: Pick<ClientAuth, 'admit' | 'charge'> | null;
-  /** Upstream failures, one line per request with its request id. */
+  /**
+   * Upstream failures at debug level, one line per attempt with the request id (at info the
+   * request's access-log line already has the error class and cause; metrics count them).
+   */
   readonly log?: Log;
 }
 
@@ -458,12 +461,13 @@ export class ProxyHandler {
     err: UpstreamError,
     outcome: string,
   ): void {
-    this.d.log?.('warn', `upstream ${target.label} (${role}) failed: ${err.message}; ${outcome}`, {
+    const cause = err.causeCode;
+    this.d.log?.('debug', `upstream ${target.label} (${role}) failed: ${err.message}; ${outcome}`, {
       ...x.scope.logFields(),
       version: target.label,
       role,
       errorClass: err.errorClass,
-      cause: err.causeCode,
+      ...(cause ? { cause } : {}),
     });
   }
 
