@@ -68,7 +68,7 @@ async function main(): Promise<void> {
     };
   });
   // One process, one service: the router's and the control plane's spans share its name.
-  const tracing = startTracing(tracingConfig, { service: 'aviary' });
+  const tracing = await startTracing(tracingConfig, { service: 'aviary' });
   // The router's and the analyzer's lines (the control plane has its own logger): pino, pretty in
   // `npm start`, JSON with AVIARY_LOG_FORMAT=json. The banner below stays plain text.
   const log = pinoLog(

@@ -8,7 +8,7 @@ async function main(): Promise<void> {
     config: loadControlPlaneConfig(),
     tracingConfig: loadTracingConfig(),
   }));
-  const tracing = startTracing(tracingConfig, { service: 'aviary-control-plane' });
+  const tracing = await startTracing(tracingConfig, { service: 'aviary-control-plane' });
   const starting = startControlPlane(config);
   // Listening before anything is printed: a signal during start-up stops once start-up is done.
   stopOnSignals({

@@ -10,7 +10,7 @@ async function main(): Promise<void> {
   }));
   const log = configuredLog(config);
   // Before the router starts: it asks once, at start, whether tracing is on.
-  const tracing = startTracing(tracingConfig, { service: 'aviary-router' });
+  const tracing = await startTracing(tracingConfig, { service: 'aviary-router' });
   const starting = startRouter(config, { log });
   stopOnSignals({
     stop: async () => {

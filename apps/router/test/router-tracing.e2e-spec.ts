@@ -28,7 +28,7 @@ describe('control-plane logs while tracing', () => {
   it("puts the request's trace id on the control plane's log lines", async () => {
     const { lines, output } = lineCapture();
     const collector = await startOtlpCollector();
-    const tracing = startTracing(loadTracingConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: collector.url }), {
+    const tracing = await startTracing(loadTracingConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: collector.url }), {
       service: 'aviary-e2e',
     });
     const cp = await startTestControlPlane(
@@ -76,7 +76,9 @@ describe('router tracing when OTEL_EXPORTER_OTLP_ENDPOINT is unset', () => {
     expect(
       loadTracingConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, OTEL_SDK_DISABLED: 'true' }).tracesUrl,
     ).toBeNull();
-    tracing = startTracing(loadTracingConfig({ OTEL_SERVICE_NAME: 'aviary-e2e' }), { service: 'aviary-e2e' });
+    tracing = await startTracing(loadTracingConfig({ OTEL_SERVICE_NAME: 'aviary-e2e' }), {
+      service: 'aviary-e2e',
+    });
     s = await startStack();
   });
   afterAll(async () => {
@@ -111,7 +113,7 @@ describe('router and control plane tracing over OTLP/HTTP', () => {
   let s: Stack;
   beforeAll(async () => {
     collector = await startOtlpCollector();
-    tracing = startTracing(loadTracingConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: collector.url }), {
+    tracing = await startTracing(loadTracingConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: collector.url }), {
       service: 'aviary-e2e',
     });
     s = await startStack();

@@ -56,7 +56,7 @@ describe(loadTracingConfig.name, () => {
 
 describe(startTracing.name, () => {
   it('starts nothing when off: no tracer to allocate spans with', async () => {
-    const tracing = startTracing(loadTracingConfig({}), { service: 'aviary-test' });
+    const tracing = await startTracing(loadTracingConfig({}), { service: 'aviary-test' });
     expect(tracing.enabled).toBe(false);
     expect(activeTracer('aviary-test')).toBeNull();
     await tracing.shutdown();
@@ -64,9 +64,12 @@ describe(startTracing.name, () => {
 
   it('hands out tracers while on and none after shutdown', async () => {
     // Port 9 (discard): nothing is ended here, so nothing is sent.
-    const tracing = startTracing(loadTracingConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9' }), {
-      service: 'aviary-test',
-    });
+    const tracing = await startTracing(
+      loadTracingConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9' }),
+      {
+        service: 'aviary-test',
+      },
+    );
     expect(tracing.enabled).toBe(true);
     expect(activeTracer('aviary-test')).not.toBeNull();
     await tracing.shutdown();

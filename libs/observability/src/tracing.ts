@@ -1,16 +1,4 @@
-import { context, propagation, trace, type Tracer } from '@opentelemetry/api';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
-import {
-  AlwaysOffSampler,
-  AlwaysOnSampler,
-  BatchSpanProcessor,
-  NodeTracerProvider,
-  ParentBasedSampler,
-  type Sampler,
-  TraceIdRatioBasedSampler,
-} from '@opentelemetry/sdk-trace-node';
-import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
+import { context, propagation, trace, type Tracer, type TracerProvider } from '@opentelemetry/api';
 import { z } from 'zod';
 import { envField, parseEnv } from '@aviary/config';
 
@@ -62,24 +50,6 @@ export function loadTracingConfig(env: Record<string, string | undefined> = proc
   };
 }
 
-function samplerOf(c: TracingConfig): Sampler {
-  const ratio = new TraceIdRatioBasedSampler(c.samplerRatio);
-  switch (c.sampler) {
-    case 'always_on':
-      return new AlwaysOnSampler();
-    case 'always_off':
-      return new AlwaysOffSampler();
-    case 'traceidratio':
-      return ratio;
-    case 'parentbased_always_on':
-      return new ParentBasedSampler({ root: new AlwaysOnSampler() });
-    case 'parentbased_always_off':
-      return new ParentBasedSampler({ root: new AlwaysOffSampler() });
-    case 'parentbased_traceidratio':
-      return new ParentBasedSampler({ root: ratio });
-  }
-}
-
 export interface Tracing {
   readonly enabled: boolean;
   /** Sends the spans ended so far now, not at the exporter's next batch. */
@@ -89,7 +59,7 @@ export interface Tracing {
 }
 
 const OFF: Tracing = { enabled: false, flush: () => Promise.resolve(), shutdown: () => Promise.resolve() };
-let active: NodeTracerProvider | null = null;
+let active: TracerProvider | null = null;
 
 /**
  * Starts the process's tracing: an OTel SDK tracer provider with a batching OTLP/HTTP exporter,
@@ -97,22 +67,15 @@ let active: NodeTracerProvider | null = null;
  * request → flag publish spans). When off nothing is registered: the API's tracers are no-ops and
  * `activeTracer` answers null, so a hot path can skip span work with one null check.
  */
-export function startTracing(
+export async function startTracing(
   config: TracingConfig,
   defaults: { service: string; version?: string },
-): Tracing {
+): Promise<Tracing> {
   if (!config.tracesUrl) return OFF;
   if (active) throw new Error('tracing is already started in this process');
-  const resource = resourceFromAttributes({
-    [ATTR_SERVICE_NAME]: defaults.service,
-    ...(defaults.version ? { [ATTR_SERVICE_VERSION]: defaults.version } : {}),
-  }).merge(detectResources({ detectors: [envDetector] })); // OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES
-  const provider = new NodeTracerProvider({
-    resource,
-    sampler: samplerOf(config),
-    spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: config.tracesUrl }))],
-  });
-  provider.register();
+  // The SDK is loaded only when tracing is on: it is most of a second of start-up otherwise.
+  const { startProvider } = await import('./otel-sdk');
+  const provider = startProvider({ ...config, tracesUrl: config.tracesUrl }, defaults);
   active = provider;
   let stopped: Promise<void> | null = null;
   return {
