@@ -222,6 +222,47 @@ describe('router and control plane tracing over OTLP/HTTP', () => {
     expect(traceparentAt(s.candidate, question)).toBe(`00-${traceId}-${shadow.spanId}-01`);
   });
 
+  it('ends a streamed answer’s upstream span at the end of the stream, with its model and usage', async () => {
+    s.candidate.setBehaviour({ latencyMs: 0 });
+    const { data: stream, response } = await s.openai.chat.completions
+      .create({
+        model: s.model,
+        messages: ask('a streamed question'),
+        user: 'u-stream',
+        stream: true,
+        stream_options: { include_usage: true },
+      })
+      .withResponse();
+    let model = '';
+    let finish: string | null = null;
+    let usage: { prompt_tokens: number; completion_tokens: number } | undefined;
+    for await (const chunk of stream) {
+      model ||= chunk.model;
+      finish = chunk.choices[0]?.finish_reason ?? finish;
+      if (chunk.usage) usage = chunk.usage;
+    }
+    expect([model, finish, usage?.completion_tokens]).toEqual([
+      expect.stringMatching(/./),
+      'stop',
+      expect.any(Number),
+    ]);
+    const requestId = response.headers.get('x-aviary-request-id');
+    const server = await spanWhere(
+      'the streamed request span',
+      (x) => x.kind === SERVER && x.attributes['aviary.request_id'] === requestId,
+    );
+    const upstream = childrenOf(server).find(
+      (c) => c.kind === CLIENT && c.attributes['aviary.role'] === 'baseline',
+    );
+    expect(upstream?.attributes).toMatchObject({
+      'gen_ai.response.model': model,
+      'gen_ai.response.finish_reasons': [finish],
+      'gen_ai.usage.input_tokens': usage?.prompt_tokens,
+      'gen_ai.usage.output_tokens': usage?.completion_tokens,
+    });
+    expect(upstream!.endMs).toBeLessThanOrEqual(server.endMs + 50);
+  });
+
   it('makes an admin API action and its flag publish one trace', async () => {
     await s.promote(rolloutId);
     const request = await spanWhere(
