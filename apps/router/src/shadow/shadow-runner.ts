@@ -66,15 +66,13 @@ export class ShadowRunner {
   ): Promise<Side> {
     const t0 = performance.now();
     const base = { target, role: 'shadow' as const, requestId, fellBack: false };
+    const limits = callLimits(target, this.d.limits, 'shadow', this.d.limits.AVIARY_SHADOW_TIMEOUT_MS);
     try {
       const res = await this.d.upstream.call(
         target,
         x.endpoint.upstreamPath,
         x.endpoint.upstreamPayload(x.request, target, 'shadow'),
-        {
-          ...callLimits(target, this.d.limits, 'shadow', this.d.limits.AVIARY_SHADOW_TIMEOUT_MS),
-          traceparent,
-        },
+        traceparent ? { ...limits, traceparent } : limits,
       );
       const contentType = String(res.headers['content-type'] ?? '');
       if (x.request.stream && contentType.includes('text/event-stream') && res.status < 400)
