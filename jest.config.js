@@ -7,10 +7,15 @@ const shared = {
   testEnvironment: 'node',
   transform: {
     '^.+\\.ts$': ['@swc/jest', { ...swc, swcrc: false }],
-    // ESM-only dependencies (Node's require(esm) loads them in dist/; jest needs them as CommonJS).
-    '/node_modules/eventsource-parser/.+\\.js$': ['@swc/jest', { ...swc, swcrc: false }],
+    // ESM-only dependencies (Node's require(esm) loads them in dist/; jest needs them as CommonJS),
+    // and the OTLP exporter's `import('http')`, which jest's CommonJS sandbox refuses without
+    // --experimental-vm-modules (swc turns it into a require).
+    '/node_modules/(eventsource-parser|@opentelemetry/otlp-exporter-base)/.+\\.js$': [
+      '@swc/jest',
+      { ...swc, swcrc: false },
+    ],
   },
-  transformIgnorePatterns: ['/node_modules/(?!eventsource-parser/)'],
+  transformIgnorePatterns: ['/node_modules/(?!eventsource-parser/|@opentelemetry/otlp-exporter-base/)'],
   moduleNameMapper: {
     '^@aviary/(domain|contracts|flags|persistence|observability|testing|config|kafka|demo-llm)$':
       '<rootDir>/libs/$1/src/index.ts',

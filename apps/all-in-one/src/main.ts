@@ -3,8 +3,9 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { envField, loadConfigOrExit, parseEnv, stopOnSignals } from '@aviary/config';
+import { createLogger, loadTracingConfig, startTracing } from '@aviary/observability';
 import { loadControlPlaneConfig, readStoredAdminToken } from '@aviary/control-plane';
-import { consoleLog, loadRouterConfig } from '@aviary/router';
+import { loadRouterConfig, pinoLog } from '@aviary/router';
 import { DEMO_MODEL, STATUS_LINK_TOKEN_NAME, startAllInOne } from './all-in-one';
 import { type DemoTraffic, startDemoTraffic } from './demo-traffic';
 
@@ -45,7 +46,7 @@ function cliEnvFor(url: string, dataDir: string): string {
 }
 
 async function main(): Promise<void> {
-  const { controlPlane, router, demo } = loadConfigOrExit(() => {
+  const { controlPlane, router, demo, tracingConfig } = loadConfigOrExit(() => {
     const cp = loadControlPlaneConfig();
     return {
       controlPlane: { ...cp, publicUrl: cp.publicUrl ?? ownUrl(cp.host, cp.port) },
@@ -61,9 +62,16 @@ async function main(): Promise<void> {
         ...process.env,
       }),
       demo: parseEnv('demo', demoSchema, process.env),
+      tracingConfig: loadTracingConfig(),
     };
   });
-  const log = consoleLog(router.AVIARY_LOG_LEVEL);
+  // One process, one service: the router's and the control plane's spans share its name.
+  const tracing = await startTracing(tracingConfig, { service: 'aviary' });
+  // The router's and the analyzer's lines (the control plane has its own logger): pino, pretty in
+  // `npm start`, JSON with AVIARY_LOG_FORMAT=json. The banner below stays plain text.
+  const log = pinoLog(
+    createLogger({ service: 'aviary', level: router.AVIARY_LOG_LEVEL, format: router.AVIARY_LOG_FORMAT }),
+  );
   const starting = startAllInOne({
     controlPlane,
     router,
@@ -84,6 +92,7 @@ async function main(): Promise<void> {
       const running = await starting.catch(() => null);
       await traffic?.stop();
       await running?.close();
+      await tracing.shutdown();
     },
     log: (m) => process.stdout.write(`aviary: ${m}\n`),
   });
@@ -112,6 +121,7 @@ async function main(): Promise<void> {
       ? `  flags          Unleash at ${controlPlane.unleash.url} (project ${controlPlane.unleash.project}, environment ${controlPlane.unleash.environment}), polled every ${router.AVIARY_FLAGS_REFRESH_MS} ms`
       : `  flags          built-in, polled every ${router.AVIARY_FLAGS_REFRESH_MS} ms`,
     `  events         in-process`,
+    `  traces         ${tracing.enabled ? `OTLP to ${tracingConfig.tracesUrl}` : 'off (set OTEL_EXPORTER_OTLP_ENDPOINT to send them)'}`,
   ];
   if (aio.demo) {
     lines.push(

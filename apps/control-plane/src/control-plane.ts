@@ -21,6 +21,7 @@ import {
 import { AppModule } from './app.module';
 import { TokensService } from './auth/tokens.service';
 import { nulInUrl } from './common/json-body';
+import { traceRequests } from './common/request-tracing';
 import { PROBLEM_CONTENT_TYPE, ProblemException, problemBody } from './common/problem';
 import { type ControlPlaneConfig } from './config/control-plane.config';
 
@@ -91,6 +92,8 @@ export async function startControlPlane(
         logger: appLogger,
       },
     );
+    const tracing = traceRequests();
+    if (tracing) app.use(tracing);
     // A path or query with a NUL can name nothing; PostgreSQL would refuse it as a 500.
     app.use((req: Request, res: Response, next: NextFunction) => {
       if (!nulInUrl(req.originalUrl)) return next();

@@ -1,12 +1,22 @@
 import { loadConfigOrExit, stopOnSignals } from '@aviary/config';
+import { loadTracingConfig, startTracing } from '@aviary/observability';
 import { loadControlPlaneConfig } from './config/control-plane.config';
 import { readStoredAdminToken, startControlPlane } from './control-plane';
 
 async function main(): Promise<void> {
-  const config = loadConfigOrExit(() => loadControlPlaneConfig());
+  const { config, tracingConfig } = loadConfigOrExit(() => ({
+    config: loadControlPlaneConfig(),
+    tracingConfig: loadTracingConfig(),
+  }));
+  const tracing = await startTracing(tracingConfig, { service: 'aviary-control-plane' });
   const starting = startControlPlane(config);
   // Listening before anything is printed: a signal during start-up stops once start-up is done.
-  stopOnSignals({ stop: async () => (await starting.catch(() => null))?.close() });
+  stopOnSignals({
+    stop: async () => {
+      await (await starting.catch(() => null))?.close();
+      await tracing.shutdown(); // the spans of the shutdown's last publishes included
+    },
+  });
   const cp = await starting;
   const lines = [
     `Aviary control plane listening on ${cp.url}`,
@@ -15,6 +25,7 @@ async function main(): Promise<void> {
     `  health         ${cp.url}/healthz  ${cp.url}/readyz  ${cp.url}/metrics`,
     `  flags          ${config.unleash ? `Unleash at ${config.unleash.url}` : `built-in (${cp.url}/api/client/features)`}`,
     `  database       ${cp.embedded ? `embedded (PGlite) in ${config.database.dataDir}` : 'PostgreSQL (DATABASE_URL)'}`,
+    `  traces         ${tracing.enabled ? `OTLP to ${tracingConfig.tracesUrl}` : 'off (OTEL_EXPORTER_OTLP_ENDPOINT)'}`,
   ];
   if (cp.generatedAdminToken) {
     lines.push(

@@ -1,4 +1,5 @@
 import { Client } from 'pg';
+import type { DestinationStream } from 'pino';
 import { createTestDatabase } from '@aviary/testing';
 import { loadControlPlaneConfig } from '../src/config/control-plane.config';
 import { type RunningControlPlane, startControlPlane } from '../src/control-plane';
@@ -30,7 +31,7 @@ export interface TestControlPlane {
 /** A control plane on its own fresh PostgreSQL database, listening on a free port. */
 export async function startTestControlPlane(
   env: Record<string, string> = {},
-  opts: { keepDatabase?: TestControlPlane } = {},
+  opts: { keepDatabase?: TestControlPlane; logDestination?: DestinationStream } = {},
 ): Promise<TestControlPlane> {
   const db = opts.keepDatabase
     ? { url: opts.keepDatabase.databaseUrl, drop: () => opts.keepDatabase!.dropDatabase() }
@@ -47,6 +48,7 @@ export async function startTestControlPlane(
         AVIARY_FLAG_RETRY_INTERVAL_MS: '300',
         ...env,
       }),
+      opts.logDestination ? { logDestination: opts.logDestination } : {},
     );
   } catch (err) {
     await db.drop();

@@ -1,5 +1,4 @@
-import { Writable } from 'node:stream';
-import { createTestDatabase, type TestDatabase } from '@aviary/testing';
+import { createTestDatabase, lineCapture, type TestDatabase } from '@aviary/testing';
 import { loadControlPlaneConfig } from '../src/config/control-plane.config';
 import { type RunningControlPlane, startControlPlane } from '../src/control-plane';
 import { ADMIN_TOKEN } from './harness';
@@ -10,13 +9,7 @@ import { ADMIN_TOKEN } from './harness';
 describe('control-plane logs', () => {
   let db: TestDatabase;
   let cp: RunningControlPlane;
-  const lines: string[] = [];
-  const output = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-      done();
-    },
-  });
+  const { lines, output } = lineCapture();
   const records = () => lines.map((l) => JSON.parse(l) as Record<string, unknown>);
 
   beforeAll(async () => {
@@ -73,5 +66,19 @@ describe('control-plane logs', () => {
     expect(records().find((r) => r['reqId'] === id)).toMatchObject({ level: 40, res: { statusCode: 404 } });
     expect(lines.join('\n')).not.toContain(ADMIN_TOKEN);
     expect(lines.join('\n').toLowerCase()).not.toContain('authorization');
+  });
+
+  it("keeps routers' answered polls of the flag and key feeds out of the info log", async () => {
+    const poll = await fetch(`${cp.url}/api/client/features`, {
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'x-request-id': 'poll-1' },
+    });
+    expect(poll.status).toBe(200);
+    const other = await fetch(`${cp.url}/api/v1/models`, {
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'x-request-id': 'after-poll-1' },
+    });
+    expect(other.status).toBe(200);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(records().find((r) => r['reqId'] === 'after-poll-1')).toBeDefined();
+    expect(records().find((r) => r['reqId'] === 'poll-1')).toBeUndefined();
   });
 });

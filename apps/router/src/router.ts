@@ -23,6 +23,8 @@ import { AccessLog } from './http/access-log';
 import { sendAnswer, sendError } from './http/openai-errors';
 import { ClientAbortedError } from './http/read-body';
 import { RequestScope } from './http/request-scope';
+import { RouterTracing } from './http/request-trace';
+import { type Log, routerLog } from './http/router-log';
 import { FlagRouting } from './routing/flag-routing';
 import { ProxyHandler } from './serving/proxy-handler';
 import { ShadowRunner } from './shadow/shadow-runner';
@@ -30,7 +32,7 @@ import { ConcurrencyLimiter, LimiterRegistry } from './upstream/concurrency-limi
 import { RateLimiter } from './upstream/rate-limiter';
 import { UpstreamClient } from './upstream/upstream-client';
 
-export type Log = (level: 'debug' | 'info' | 'warn' | 'error', message: string) => void;
+export type { Log } from './http/router-log';
 
 export interface RunningRouter {
   readonly url: string;
@@ -74,23 +76,24 @@ function safeDecode(s: string): string {
   }
 }
 
-/** Probes and scrapes are not requests anyone asks about: no access-log line. */
+/** Probes and scrapes are not requests anyone asks about: no access-log line, no span. */
 const UNLOGGED = new Set(['GET /metrics', 'GET /healthz', 'GET /readyz']);
+const ROUTES = new Set([...ENDPOINTS_BY_PATH.keys(), '/v1/feedback', '/v1/models']);
 
-const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+/** The low-cardinality route of a path for span names (`/v1/models/{model}`); null: none matched. */
+function routeOf(path: string): string | null {
+  if (ROUTES.has(path)) return path;
+  return path.startsWith(MODELS_PREFIX) ? `${MODELS_PREFIX}{model}` : null;
+}
 
-export function consoleLog(min: RouterConfig['AVIARY_LOG_LEVEL']): Log {
-  const threshold = LEVELS.indexOf(min);
-  return (level, message) => {
-    if (LEVELS.indexOf(level) < threshold) return;
-    const line = `${new Date().toISOString()} ${level.toUpperCase().padEnd(5)} [router] ${message}\n`;
-    (level === 'error' || level === 'warn' ? process.stderr : process.stdout).write(line);
-  };
+/** The router's log as its config asks (AVIARY_LOG_LEVEL, AVIARY_LOG_FORMAT). */
+export function configuredLog(config: Pick<RouterConfig, 'AVIARY_LOG_LEVEL' | 'AVIARY_LOG_FORMAT'>): Log {
+  return routerLog({ level: config.AVIARY_LOG_LEVEL, format: config.AVIARY_LOG_FORMAT });
 }
 
 /** The router: a plain node:http server (no framework on the request path). */
 export async function startRouter(config: RouterConfig, opts: RouterOptions = {}): Promise<RunningRouter> {
-  const log = opts.log ?? consoleLog(config.AVIARY_LOG_LEVEL);
+  const log = opts.log ?? configuredLog(config);
   const flags = new FlagRouting({
     url: config.AVIARY_FLAGS_URL,
     token: config.AVIARY_FLAGS_TOKEN,
@@ -165,6 +168,7 @@ export async function startRouter(config: RouterConfig, opts: RouterOptions = {}
     evidence,
     metrics,
     limits: config,
+    log,
   });
   const keys =
     config.AVIARY_ROUTER_AUTH === 'keys'
@@ -193,6 +197,7 @@ export async function startRouter(config: RouterConfig, opts: RouterOptions = {}
     ids,
     shadow,
     auth,
+    log,
   });
   const feedback = new FeedbackHandler({ ids, events, metrics });
   const accessLog =
@@ -204,20 +209,26 @@ export async function startRouter(config: RouterConfig, opts: RouterOptions = {}
           ? new AccessLog()
           : null;
 
+  // Null unless tracing was started in this process (OTEL_EXPORTER_OTLP_ENDPOINT): no span work then.
+  const tracing = RouterTracing.start();
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?', 1)[0] ?? '/';
     const method = req.method ?? 'GET';
     const scope = new RequestScope(method, path);
-    if (accessLog && !UNLOGGED.has(`${method} ${path}`)) accessLog.watch(scope, res);
+    if ((accessLog || tracing) && !UNLOGGED.has(`${method} ${path}`)) {
+      accessLog?.watch(scope, res);
+      if (tracing) scope.trace = tracing.request(req, res, scope, routeOf(path));
+    }
     handle(req, res, scope).catch((err: unknown) => {
       if (err instanceof ClientAbortedError) {
         metrics.clientAborts.inc({ stage: 'upload' });
-        log('debug', `${method} ${path} (${scope.requestId}): ${err.message}`);
+        log('debug', `${method} ${path}: ${err.message}`, scope.logFields());
         return;
       }
       log(
         'error',
-        `unhandled error on ${method} ${path} (${scope.requestId}): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+        `unhandled error on ${method} ${path}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+        scope.logFields(),
       );
       if (!res.headersSent)
         sendError(

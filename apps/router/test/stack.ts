@@ -25,7 +25,7 @@ export interface Stack {
   readonly pairs: PairEvent[];
   readonly feedback: FeedbackEvent[];
   /** What the router logged (any level). */
-  readonly logs: Array<{ level: string; message: string }>;
+  readonly logs: Array<{ level: string; message: string; fields?: Readonly<Record<string, unknown>> }>;
   /** POSTs JSON to the router with the stack's key. */
   post(path: string, body: unknown, headers?: Record<string, string>): Promise<Response>;
   /** Creates a router key (with a scope or limits); resolves once the router accepts it. */
@@ -110,7 +110,7 @@ export async function startStack(
     return Promise.resolve();
   });
   const backupDir = mkdtempSync(join(tmpdir(), 'aviary-router-test-'));
-  const logs: Array<{ level: string; message: string }> = [];
+  const logs: Stack['logs'] = [];
   const router = await startRouter(
     loadRouterConfig({
       AVIARY_ROUTER_PORT: '0',
@@ -133,8 +133,8 @@ export async function startStack(
     }),
     {
       events,
-      log: (level, message) => {
-        logs.push({ level, message });
+      log: (level, message, fields) => {
+        logs.push({ level, message, ...(fields ? { fields } : {}) });
         if (level === 'error') process.stderr.write(`router: ${message}\n`);
       },
     },

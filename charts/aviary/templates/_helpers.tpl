@@ -141,3 +141,24 @@ readinessProbe:
 {{ include "aviary.secretEnv" (dict "name" (printf "AVIARY_UPSTREAM_KEY_%s" (upper (replace "-" "_" .name))) "secret" .secret "key" .key) }}
 {{- end }}
 {{- end }}
+
+{{/* OpenTelemetry traces: (dict "root" $ "service" "aviary-router"); nothing when tracing.endpoint is empty. */}}
+{{- define "aviary.tracingEnv" -}}
+{{- $t := .root.Values.tracing -}}
+{{- if $t.endpoint -}}
+- name: OTEL_EXPORTER_OTLP_ENDPOINT
+  value: {{ $t.endpoint | quote }}
+- name: OTEL_SERVICE_NAME
+  value: {{ .service | quote }}
+- name: OTEL_TRACES_SAMPLER
+  value: {{ $t.sampler | quote }}
+- name: OTEL_TRACES_SAMPLER_ARG
+  value: {{ $t.samplerArg | toString | quote }}
+{{- $attrs := list (printf "k8s.namespace.name=%s" .root.Release.Namespace) -}}
+{{- range $k, $v := $t.resourceAttributes }}
+{{- $attrs = append $attrs (printf "%s=%s" $k (toString $v)) -}}
+{{- end }}
+- name: OTEL_RESOURCE_ATTRIBUTES
+  value: {{ join "," $attrs | quote }}
+{{- end }}
+{{- end -}}

@@ -324,6 +324,56 @@ describe('the chart and router API keys', () => {
   });
 });
 
+describe('the chart and traces, notifications and forced versions', () => {
+  const envs = (...args: string[]) => {
+    const manifests = render(...args);
+    const env = (name: string) => envOf(podOf(named(manifests, 'Deployment', name)).containers[0]!);
+    return {
+      router: env('aviary-router'),
+      cp: env('aviary-control-plane'),
+      analyzer: env('aviary-analyzer'),
+    };
+  };
+
+  it('sets no OTEL_* variable while tracing.endpoint is empty: traces stay off', () => {
+    const { router, cp } = envs();
+    for (const env of [router, cp]) expect([...env.keys()].filter((k) => k.startsWith('OTEL_'))).toEqual([]);
+  });
+
+  it('points the routers and the control plane at the OTLP endpoint, each with its service name', () => {
+    const { router, cp, analyzer } = envs('-f', fullValues);
+    for (const [env, service] of [
+      [router, 'aviary-router'],
+      [cp, 'aviary-control-plane'],
+    ] as const) {
+      expect(env.get('OTEL_EXPORTER_OTLP_ENDPOINT')?.value).toBe('http://otel-collector.observability:4318');
+      expect(env.get('OTEL_SERVICE_NAME')?.value).toBe(service);
+      expect(env.get('OTEL_TRACES_SAMPLER')?.value).toBe('parentbased_traceidratio');
+      expect(env.get('OTEL_TRACES_SAMPLER_ARG')?.value).toBe('0.25');
+      expect(env.get('OTEL_RESOURCE_ATTRIBUTES')?.value).toBe(
+        'k8s.namespace.name=ai,deployment.environment.name=production',
+      );
+    }
+    // The analyzer makes no spans.
+    expect(analyzer.has('OTEL_EXPORTER_OTLP_ENDPOINT')).toBe(false);
+  });
+
+  it('gives the control plane its public URL and notification settings, and routers the force-version keys', () => {
+    const { router, cp } = envs('-f', fullValues);
+    expect(cp.get('AVIARY_PUBLIC_URL')?.value).toBe('https://aviary.example.com');
+    expect(cp.get('AVIARY_NOTIFY_TIMEOUT_MS')?.value).toBe('3000');
+    expect(cp.get('AVIARY_NOTIFY_MAX_ATTEMPTS')?.value).toBe('5');
+    expect(cp.get('AVIARY_NOTIFY_HOSTS')?.value).toBe('hooks.slack.com,*.example.com');
+    expect(router.get('AVIARY_FORCE_VERSION_HEADER')?.value).toBe('x-debug-version');
+    expect(router.get('AVIARY_FORCE_VERSION_KEYS')?.value).toBe('oncall-debug,ml-eval');
+    const defaults = envs();
+    expect(defaults.cp.has('AVIARY_PUBLIC_URL')).toBe(false);
+    expect(defaults.cp.has('AVIARY_NOTIFY_HOSTS')).toBe(false);
+    // Nobody may force a version unless keys are listed.
+    expect(defaults.router.has('AVIARY_FORCE_VERSION_KEYS')).toBe(false);
+  });
+});
+
 describe('values.schema.json', () => {
   it.each<[string, string[], RegExp]>([
     [
@@ -353,6 +403,19 @@ describe('values.schema.json', () => {
       /'\/analyzer\/judge\/model'/,
     ],
     ['an unknown router auth mode', ['--set', 'router.auth.mode=maybe'], /'\/router\/auth\/mode'/],
+    ['a sampler ratio above 1', ['--set', 'tracing.samplerArg=2'], /'\/tracing\/samplerArg'/],
+    ['an OTLP endpoint without a scheme', ['--set', 'tracing.endpoint=otel:4318'], /'\/tracing\/endpoint'/],
+    ['an unknown sampler', ['--set', 'tracing.sampler=jaeger_remote'], /'\/tracing\/sampler'/],
+    [
+      'a notification timeout the control plane refuses',
+      ['--set', 'controlPlane.notifications.timeoutMs=0'],
+      /'\/controlPlane\/notifications\/timeoutMs'/,
+    ],
+    [
+      'a force-version header not starting with x-',
+      ['--set', 'router.forceVersion.header=Debug'],
+      /'\/router\/forceVersion\/header'/,
+    ],
     [
       'a shadow timeout the router refuses',
       ['--set', 'router.shadow.timeoutMs=900000'],

@@ -70,6 +70,8 @@ export interface DemoLlmStats {
 export interface DemoLlmReceived {
   readonly kind: ApiKind;
   readonly body: Readonly<Record<string, unknown>>;
+  /** The W3C `traceparent` header the request came with (a tracing caller's span), if any. */
+  readonly traceparent?: string;
 }
 
 export interface DemoLlm {
@@ -349,17 +351,26 @@ class DemoLlmServer implements DemoLlm {
     readBody(
       req,
       this.maxBodyBytes,
-      (body) => this.completion(ex, kind, body),
+      (body) => this.completion(ex, kind, body, req.headers['traceparent']),
       () => this.finish(ex, 413, TOO_LARGE, 'tooLarge', { connection: 'close' }),
     );
   }
 
-  private completion(ex: Exchange, kind: ApiKind, body: Buffer): void {
+  private completion(
+    ex: Exchange,
+    kind: ApiKind,
+    body: Buffer,
+    traceparent: string | string[] | undefined,
+  ): void {
     if (ex.closed) return;
     const parsed = parseJson(body);
     if (!parsed.ok) return this.finish(ex, 400, BAD_JSON, 'badRequest');
     if (typeof parsed.value === 'object' && parsed.value !== null && !Array.isArray(parsed.value)) {
-      this.receivedLog.push({ kind, body: parsed.value as Record<string, unknown> });
+      this.receivedLog.push({
+        kind,
+        body: parsed.value as Record<string, unknown>,
+        ...(typeof traceparent === 'string' ? { traceparent } : {}),
+      });
       if (this.receivedLog.length > RECEIVED_KEPT) this.receivedLog.shift();
     }
     const request = parseApiRequest(kind, parsed.value);

@@ -1,7 +1,10 @@
 // Runs one demo model server by hand:
 //   DEMO_LLM_PORT=8090 DEMO_LLM_NAME=candidate DEMO_LLM_PRESET=refusesMore node dist/libs/demo-llm/src/main.js
-// Optional: DEMO_LLM_HOST (127.0.0.1), DEMO_LLM_SEED (0), DEMO_LLM_API_KEY (unset = no auth).
+// Optional: DEMO_LLM_HOST (127.0.0.1), DEMO_LLM_SEED (0), DEMO_LLM_API_KEY (unset = no auth),
+// AVIARY_LOG_FORMAT (pretty; json for one JSON object per line, like the other Aviary processes).
 // Switch behaviour while it runs: curl -X PUT localhost:8090/admin/behaviour -d '{"preset":"slower"}'
+import { stopOnSignals } from '@aviary/config';
+import { createLogger } from '@aviary/observability';
 import { BEHAVIOURS, isBehaviourPreset } from './behaviour';
 import { startDemoLlm } from './demo-llm';
 
@@ -19,6 +22,13 @@ function intEnv(name: string, fallback: number, min: number, max: number): numbe
   }
   return value;
 }
+
+// A tool for a terminal: readable lines unless asked for JSON.
+const logger = createLogger({
+  service: 'demo-llm',
+  level: 'info',
+  format: env('AVIARY_LOG_FORMAT') === 'json' ? 'json' : 'pretty',
+});
 
 async function main(): Promise<void> {
   const port = intEnv('DEMO_LLM_PORT', 8090, 0, 65535);
@@ -39,15 +49,18 @@ async function main(): Promise<void> {
     behaviour: BEHAVIOURS[preset],
     ...(apiKey === undefined ? {} : { apiKey }),
   });
-  console.log(`demo-llm ${name}: ${llm.url} (preset ${preset}; admin at ${llm.origin}/admin/behaviour)`);
-  const stop = (): void => {
-    void llm.close().then(() => process.exit(0));
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  logger.info(
+    { name, url: llm.url, preset },
+    `demo-llm ${name}: ${llm.url} (preset ${preset}; admin at ${llm.origin}/admin/behaviour)`,
+  );
+  stopOnSignals({
+    stop: () => llm.close(),
+    log: (m) => logger.info(m),
+  });
 }
 
 main().catch((err: unknown) => {
-  console.error(err instanceof Error ? err.message : err);
+  logger.fatal(err instanceof Error ? err.message : String(err));
+  logger.flush();
   process.exit(1);
 });

@@ -1,16 +1,5 @@
-import { Writable } from 'node:stream';
+import { lineCapture as capture } from '@aviary/testing';
 import { createLogger } from './logger';
-
-function capture() {
-  const lines: string[] = [];
-  const output = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-      done();
-    },
-  });
-  return { lines, output };
-}
 
 describe(createLogger.name, () => {
   it('writes one JSON object per line with service, level, time and message by default', () => {
@@ -32,5 +21,21 @@ describe(createLogger.name, () => {
     );
     expect(lines.join('\n')).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] WARN.*embedded PostgreSQL ready/);
     expect(() => JSON.parse(lines[0]!) as unknown).toThrow();
+  });
+
+  it('keeps a pretty request line to one line: the context as a prefix, no req/res dump', () => {
+    const { lines, output } = capture();
+    createLogger({ service: 'aviary-test', level: 'info', format: 'pretty', output }).info(
+      {
+        context: 'Flags',
+        reqId: 'r-1',
+        req: { method: 'GET', url: '/x' },
+        res: { statusCode: 200 },
+        responseTime: 3,
+      },
+      'GET /x 200',
+    );
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/INFO: \[Flags\] GET \/x 200$/);
   });
 });

@@ -1,9 +1,22 @@
+import { trace } from '@opentelemetry/api';
 import pino, { type DestinationStream, type Logger } from 'pino';
 import pretty from 'pino-pretty';
 
 export const LOG_FORMATS = ['json', 'pretty'] as const;
 export type LogFormat = (typeof LOG_FORMATS)[number];
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+/**
+ * The active span's ids on every line written inside it (a control-plane request, its flag
+ * publish): logs and traces correlate. Nothing is active while tracing is off.
+ */
+function traceIds(): object {
+  const span = trace.getActiveSpan();
+  // A fresh object: pino merges the line's own fields into what the mixin returns.
+  if (!span) return {};
+  const { traceId, spanId } = span.spanContext();
+  return { traceId, spanId };
+}
 
 /**
  * The one logger of every Aviary process: pino, one JSON object per line by default (what log
@@ -21,7 +34,10 @@ export function createLogger(opts: {
       ? pretty({
           colorize: !opts.output && Boolean(process.stdout.isTTY),
           translateTime: 'SYS:HH:MM:ss.l',
-          ignore: 'pid,hostname,service',
+          // One line per entry in a terminal: the context as a prefix, and a request line's
+          // method, URL and status are its message already (the JSON format keeps every field).
+          messageFormat: '{if context}[{context}] {end}{msg}',
+          ignore: 'pid,hostname,service,context,req,res,responseTime,reqId',
           sync: true,
           ...(opts.output ? { destination: opts.output } : {}),
         })
@@ -32,6 +48,7 @@ export function createLogger(opts: {
       base: { service: opts.service },
       messageKey: 'msg',
       timestamp: pino.stdTimeFunctions.isoTime,
+      mixin: traceIds,
     },
     destination,
   );

@@ -20,3 +20,5 @@ export { launchChromium } from './browser';
 export { pythonWithOpenAI, PYTHON_OPENAI_VERSION } from './python';
 export { PROM_CLIENT_DEFAULTS, promtool, promtoolLintMetrics } from './promtool';
 export { outcomeEvent } from './evidence';
+export { startOtlpCollector, type OtlpCollector, type ReceivedSpan } from './otlp-collector';
+export { lineCapture } from './line-capture';

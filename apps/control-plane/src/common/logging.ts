@@ -13,6 +13,12 @@ const FRAMEWORK_CONTEXTS = new Set([
   'NestApplication',
 ]);
 
+/**
+ * What routers poll (the built-in flag feed every AVIARY_FLAGS_REFRESH_MS, the key feed): their
+ * answered polls are debug lines, or a router's two lines a second would bury everything else.
+ */
+const POLLS = /^\/api\/(client\/features|router\/keys)\b/;
+
 /** A caller's own request id is kept when it looks like one (no spaces, control characters or floods). */
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
@@ -76,8 +82,14 @@ export function requestLogging(logger: Logger): DynamicModule {
         }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },
-      customLogLevel: (_req, res, err) =>
-        err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
+      customLogLevel: (req, res, err) =>
+        err || res.statusCode >= 500
+          ? 'error'
+          : res.statusCode >= 400
+            ? 'warn'
+            : POLLS.test(req.url ?? '')
+              ? 'debug'
+              : 'info',
       customSuccessMessage: (req, res) => `${req.method} ${req.url} ${res.statusCode}`,
       customErrorMessage: (req, res) => `${req.method} ${req.url} ${res.statusCode}`,
       // Probes and scrapes every few seconds would drown the log.

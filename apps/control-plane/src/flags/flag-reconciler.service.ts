@@ -6,6 +6,7 @@ import {
   type OnApplicationShutdown,
 } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
+import { type Span, SpanStatusCode, trace } from '@opentelemetry/api';
 import { FLAG_PUBLISHER, type FlagPublisher } from '@aviary/domain';
 import { type Prisma } from '@aviary/persistence';
 import { CONTROL_PLANE_CONFIG, type ControlPlaneConfig } from '../config/control-plane.config';
@@ -195,15 +196,49 @@ export class FlagReconciler implements OnApplicationBootstrap, OnApplicationShut
     return done;
   }
 
-  private async publishOne(modelId: string, worker: Worker): Promise<void> {
+  /**
+   * One publish attempt as a span: a child of the admin API request that staged it when the publish
+   * runs in-request (publishNow), a trace of its own when a retry or a tick runs it.
+   */
+  private publishOne(modelId: string, worker: Worker): Promise<void> {
+    return trace
+      .getTracer('aviary-control-plane')
+      .startActiveSpan(
+        'aviary.flag_publish',
+        { attributes: { 'aviary.flag.publisher': this.publisher.name } },
+        (span) =>
+          this.attemptPublish(modelId, worker, span).then(
+            () => span.end(),
+            (err: unknown) => {
+              span.setStatus({
+                code: SpanStatusCode.ERROR,
+                message: err instanceof Error ? err.message : String(err),
+              });
+              span.end();
+              throw err;
+            },
+          ),
+      );
+  }
+
+  private async attemptPublish(modelId: string, worker: Worker, span: Span): Promise<void> {
     const { signal } = worker.abort;
     const timeoutMs = this.config.unleash?.timeoutMs ?? 5000;
     // A publish is a handful of calls; past this it is abandoned and retried, and the lease outlives it.
     const deadlineMs = 4 * timeoutMs;
     const row = await this.publications.claim(modelId, this.owner, deadlineMs + 5000);
     // Another replica holds the lease, or it is already published.
-    if (!row || signal.aborted) return;
+    if (!row || signal.aborted) {
+      span.setAttribute('aviary.flag.outcome', 'skipped');
+      return;
+    }
     worker.revision = Math.max(worker.revision, row.revision);
+    span.setAttributes({
+      'aviary.model': row.routing.model,
+      'aviary.rollout.revision': row.revision,
+      'aviary.candidate_weight': row.routing.candidateWeight,
+      ...(row.routing.rolloutId ? { 'aviary.rollout.id': row.routing.rolloutId } : {}),
+    });
     const stopTimer = this.metrics.flagPublishSeconds.startTimer({ publisher: this.publisher.name });
     try {
       await this.publisher.publish(row.routing, {
@@ -211,12 +246,19 @@ export class FlagReconciler implements OnApplicationBootstrap, OnApplicationShut
       });
     } catch (err) {
       // Superseded by a newer revision, which now holds the lease under the same owner.
-      if (signal.aborted) return;
-      await this.recordFailure(row, err instanceof Error ? err.message : String(err));
+      if (signal.aborted) {
+        span.setAttribute('aviary.flag.outcome', 'superseded');
+        return;
+      }
+      const message = err instanceof Error ? err.message : String(err);
+      span.setAttribute('aviary.flag.outcome', 'failure');
+      span.setStatus({ code: SpanStatusCode.ERROR, message });
+      await this.recordFailure(row, message);
       return;
     }
     stopTimer();
     if (signal.aborted) return;
+    span.setAttribute('aviary.flag.outcome', 'success');
     this.metrics.flagPublishes.inc({ publisher: this.publisher.name, outcome: 'success' });
     await this.publications.transaction(async (tx) => {
       await this.publications.markPublished(tx, row.modelId, row.revision, new Date(), this.owner);

@@ -19,6 +19,10 @@ export interface Answer {
   readonly completionTokens: number | null;
   /** The body was not an answer of this endpoint at all. */
   readonly malformed: boolean;
+  /** The model the upstream says answered (`model` of the body), when it said (for traces). */
+  readonly responseModel?: string | null;
+  /** Why each choice stopped (`finish_reason`), when the upstream said (for traces). */
+  readonly finishReasons?: readonly string[];
   /** Embedding vectors, for an embeddings answer (then there is no text to classify). */
   readonly vectors?: readonly Float32Array[];
 }

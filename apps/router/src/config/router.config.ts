@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { envField, parseEnv } from '@aviary/config';
 import { KAFKA_SECURITY_ENV, kafkaSecurityProblems } from '@aviary/kafka';
+import { LOG_FORMATS } from '@aviary/observability';
 
 const rate = z.coerce.number().min(0).max(1);
 
@@ -73,6 +74,8 @@ const schema = z.object({
    */
   AVIARY_FORCE_VERSION_KEYS: envField.csv().default([]),
   AVIARY_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  /** The router's own lines: one JSON object per line (pino), or readable lines for a terminal. */
+  AVIARY_LOG_FORMAT: z.enum(LOG_FORMATS).default('json'),
   /** One JSON line per request on stdout (request id, model, version, role, status, latency), or none. */
   AVIARY_ACCESS_LOG: z.enum(['stdout', 'off']).default('stdout'),
   ...KAFKA_SECURITY_ENV,

@@ -21,8 +21,21 @@ describe(ChatStreamReader.name, () => {
         promptTokens: 5,
         completionTokens: 3,
         malformed: false,
+        responseModel: null,
+        finishReasons: [],
       });
     }
+  });
+
+  it("keeps the answering model and the choice's finish reason, for the upstream span", () => {
+    const reader = new ChatStreamReader();
+    reader.push(Buffer.from(chunk('Hi', { model: 'base-8b-0613' })));
+    reader.push(
+      Buffer.from(
+        `data: ${JSON.stringify({ model: 'base-8b-0613', choices: [{ index: 0, delta: {}, finish_reason: 'length' }] })}\n\n`,
+      ),
+    );
+    expect(reader.finish()).toMatchObject({ responseModel: 'base-8b-0613', finishReasons: ['length'] });
   });
 
   it('reads CRLF-framed events as they arrive, not at the end of the stream', () => {
@@ -124,6 +137,22 @@ describe(readChatCompletion.name, () => {
       promptTokens: 2,
       completionTokens: 1,
       malformed: false,
+      responseModel: null,
+      finishReasons: [],
+    });
+  });
+
+  it("reads the answering model and every choice's finish reason", () => {
+    const body = {
+      model: 'base-8b-0613',
+      choices: [
+        { message: { content: 'a' }, finish_reason: 'stop' },
+        { message: { content: 'b' }, finish_reason: 'length' },
+      ],
+    };
+    expect(readChatCompletion(Buffer.from(JSON.stringify(body)))).toMatchObject({
+      responseModel: 'base-8b-0613',
+      finishReasons: ['stop', 'length'],
     });
   });
 

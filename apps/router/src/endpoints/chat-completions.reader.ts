@@ -20,13 +20,21 @@ type Message = {
   tool_calls?: unknown;
   function_call?: FunctionPart | null;
 };
-type Choice = { message?: Message; delta?: Message };
+type Choice = { message?: Message; delta?: Message; finish_reason?: unknown };
 type Completion = {
+  model?: unknown;
   choices?: Choice[];
   usage?: { prompt_tokens?: unknown; completion_tokens?: unknown } | null;
 };
 
 const str = (v: unknown): string => (typeof v === 'string' ? v : '');
+
+/** Each choice's `finish_reason` that is set. */
+function finishReasons(choices: Choice[]): string[] {
+  const reasons: string[] = [];
+  for (const c of choices) if (typeof c?.finish_reason === 'string') reasons.push(c.finish_reason);
+  return reasons;
+}
 
 /** A tool call part as sent: function tools carry `arguments`, custom tools a free-form `input`. */
 function toolCallOf(part: ToolCallPart): ToolCall {
@@ -54,6 +62,8 @@ export function readChatCompletion(raw: Buffer): Answer {
     promptTokens: tokenCount(c.usage?.prompt_tokens),
     completionTokens: tokenCount(c.usage?.completion_tokens),
     malformed: false,
+    responseModel: typeof c.model === 'string' ? c.model : null,
+    finishReasons: finishReasons(c.choices),
   };
 }
 
@@ -66,6 +76,8 @@ export class ChatStreamReader implements StreamAnswerReader {
   private promptTokens: number | null = null;
   private completionTokens: number | null = null;
   private sawChunk = false;
+  private model: string | null = null;
+  private readonly finished: string[] = [];
   private readonly events: SseEvents;
   readonly tokens = new TokenTimes();
 
@@ -86,6 +98,8 @@ export class ChatStreamReader implements StreamAnswerReader {
       promptTokens: this.promptTokens,
       completionTokens: this.completionTokens,
       malformed: !this.sawChunk,
+      responseModel: this.model,
+      finishReasons: this.finished,
     };
   }
 
@@ -99,8 +113,11 @@ export class ChatStreamReader implements StreamAnswerReader {
     }
     if (typeof c !== 'object' || c === null) return;
     this.sawChunk = true;
-    const delta = c.choices?.[0]?.delta;
+    if (this.model === null && typeof c.model === 'string') this.model = c.model;
+    const choice = c.choices?.[0];
+    const delta = choice?.delta;
     if (delta) this.onDelta(delta);
+    if (typeof choice?.finish_reason === 'string') this.finished.push(choice.finish_reason);
     if (c.usage) {
       this.promptTokens = tokenCount(c.usage.prompt_tokens) ?? this.promptTokens;
       this.completionTokens = tokenCount(c.usage.completion_tokens) ?? this.completionTokens;

@@ -37,6 +37,14 @@ describe(readTextCompletion.name, () => {
       malformed: false,
     });
   });
+
+  it('reads the answering model and the finish reasons, for the upstream span', () => {
+    const body = { model: 'base-8b', choices: [{ text: 'Hi', finish_reason: 'length' }] };
+    expect(readTextCompletion(raw(body))).toMatchObject({
+      responseModel: 'base-8b',
+      finishReasons: ['length'],
+    });
+  });
 });
 
 describe(CompletionStreamReader.name, () => {
@@ -46,5 +54,12 @@ describe(CompletionStreamReader.name, () => {
     const reader = new CompletionStreamReader();
     reader.push(Buffer.from(chunk('Once') + chunk(' upon') + 'data: [DONE]\r\n\r\n'));
     expect(reader.finish()).toMatchObject({ text: 'Once upon', malformed: false });
+  });
+
+  it('keeps the answering model and the finish reason of the last chunk', () => {
+    const reader = new CompletionStreamReader();
+    const last = { model: 'base-8b', choices: [{ text: '.', finish_reason: 'stop' }] };
+    reader.push(Buffer.from(`data: ${JSON.stringify(last)}\n\ndata: [DONE]\n\n`));
+    expect(reader.finish()).toMatchObject({ responseModel: 'base-8b', finishReasons: ['stop'] });
   });
 });

@@ -42,7 +42,8 @@ export function parseCompletionRequest(raw: Buffer): CompletionRequest {
 }
 
 type Completion = {
-  choices?: Array<{ text?: unknown }>;
+  model?: unknown;
+  choices?: Array<{ text?: unknown; finish_reason?: unknown }>;
   usage?: { prompt_tokens?: unknown; completion_tokens?: unknown } | null;
 };
 
@@ -62,6 +63,8 @@ export function readTextCompletion(raw: Buffer): Answer {
     promptTokens: tokenCount(c.usage?.prompt_tokens),
     completionTokens: tokenCount(c.usage?.completion_tokens),
     malformed: false,
+    responseModel: typeof c.model === 'string' ? c.model : null,
+    finishReasons: c.choices.flatMap((x) => (typeof x?.finish_reason === 'string' ? [x.finish_reason] : [])),
   };
 }
 
@@ -71,6 +74,8 @@ export class CompletionStreamReader implements StreamAnswerReader {
   private promptTokens: number | null = null;
   private completionTokens: number | null = null;
   private sawChunk = false;
+  private model: string | null = null;
+  private readonly finished: string[] = [];
   private readonly events = new SseEvents(({ data }) => this.onData(data));
   readonly tokens = new TokenTimes();
 
@@ -87,6 +92,8 @@ export class CompletionStreamReader implements StreamAnswerReader {
       promptTokens: this.promptTokens,
       completionTokens: this.completionTokens,
       malformed: !this.sawChunk,
+      responseModel: this.model,
+      finishReasons: this.finished,
     };
   }
 
@@ -100,7 +107,10 @@ export class CompletionStreamReader implements StreamAnswerReader {
     }
     if (typeof c !== 'object' || c === null) return;
     this.sawChunk = true;
-    const text = c.choices?.[0]?.text;
+    if (this.model === null && typeof c.model === 'string') this.model = c.model;
+    const choice = c.choices?.[0];
+    if (typeof choice?.finish_reason === 'string') this.finished.push(choice.finish_reason);
+    const text = choice?.text;
     if (typeof text === 'string' && text.length > 0) {
       this.tokens.tick();
       this.parts.push(text);

@@ -85,7 +85,9 @@ describe(readResponse.name, () => {
       promptTokens: 9,
       completionTokens: 4,
       malformed: false,
+      responseModel: null,
     });
+    expect(readResponse(raw({ ...body, model: 'gpt-x-2026' })).responseModel).toBe('gpt-x-2026');
   });
 
   it.each([{ object: 'chat.completion' }, { ...completed([]), status: 'failed' }, 'x'])(

@@ -88,6 +88,7 @@ type OutputItem = {
 };
 type ResponseBody = {
   object?: unknown;
+  model?: unknown;
   status?: unknown;
   output?: unknown;
   usage?: { input_tokens?: unknown; output_tokens?: unknown } | null;
@@ -129,6 +130,7 @@ export function readResponse(raw: Buffer): Answer {
     promptTokens: tokenCount(r.usage?.input_tokens),
     completionTokens: tokenCount(r.usage?.output_tokens),
     malformed: false,
+    responseModel: typeof r.model === 'string' ? r.model : null,
   };
 }
 
@@ -160,6 +162,7 @@ export class ResponsesStreamReader implements StreamAnswerReader {
       promptTokens: tokenCount(done?.usage?.input_tokens),
       completionTokens: tokenCount(done?.usage?.output_tokens),
       malformed: false,
+      responseModel: typeof done?.model === 'string' ? done.model : null,
     };
   }
 

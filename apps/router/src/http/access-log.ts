@@ -23,7 +23,8 @@ export function accessLogDestination(dest: number | string = 1): DestinationStre
 /**
  * One structured JSON line per request (pino, written asynchronously and batched so a slow stdout
  * never blocks the event loop): request id, method, path, endpoint, model, version, role, status,
- * latency, whether it streamed, the router key's id, and the error class and cause of a failure.
+ * latency, whether it streamed, the router key's id, the error class and cause of a failure, and the
+ * trace id while tracing is on.
  */
 export class AccessLog {
   private readonly logger: Logger;
@@ -62,6 +63,8 @@ export class AccessLog {
         keyId: scope.keyId,
         errorClass: scope.errorClass,
         cause: scope.cause,
+        // Only while tracing is on: the trace of this request, to open it from the line.
+        traceId: scope.trace?.traceId,
       },
       'request',
     );

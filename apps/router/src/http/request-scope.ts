@@ -1,4 +1,5 @@
 import type { RouterKey } from '../auth/router-keys';
+import type { RequestTrace } from './request-trace';
 import { randomToken } from './random-token';
 
 /**
@@ -19,6 +20,8 @@ export class RequestScope {
   errorClass: string | null = null;
   /** undici's or the system's code behind an upstream failure. */
   cause: string | null = null;
+  /** The request's spans; null when tracing is off. */
+  trace: RequestTrace | null = null;
 
   constructor(
     readonly method: string,
@@ -36,5 +39,13 @@ export class RequestScope {
 
   get keyId(): string | null {
     return this.key?.id ?? null;
+  }
+
+  /** What a log line about this request carries to find it beside its access-log line and trace. */
+  logFields(): Record<string, string> {
+    const fields: Record<string, string> = { requestId: this.requestId };
+    if (this.model !== null) fields['model'] = this.model;
+    if (this.trace) fields['traceId'] = this.trace.traceId;
+    return fields;
   }
 }

@@ -10,6 +10,7 @@ import type { RequestIds } from '../feedback/request-id';
 import { type EndpointAdapter, type ProxiedRequest, RequestError } from '../endpoints/endpoint';
 import { sendAnswer, sendError } from '../http/openai-errors';
 import type { RequestScope } from '../http/request-scope';
+import type { Log } from '../http/router-log';
 import { BodyTooLargeError, readBody } from '../http/read-body';
 import { afterPendingIo, pipeStream, serverTiming, writeBuffered } from '../http/response-writer';
 import type { FlagRouting } from '../routing/flag-routing';
@@ -42,6 +43,11 @@ export interface ProxyDeps {
   readonly shadow: Pick<ShadowRunner, 'run'>;
   /** Router keys' scopes and limits; null when client authentication is off. */
   readonly auth: Pick<ClientAuth, 'admit' | 'charge'> | null;
+  /**
+   * Upstream failures at debug level, one line per attempt with the request id (at info the
+   * request's access-log line already has the error class and cause; metrics count them).
+   */
+  readonly log?: Log;
 }
 
 /** An upstream call that answered (its first byte is in), and who it was. */
@@ -177,6 +183,7 @@ export class ProxyHandler {
       t0,
       scope,
     };
+    scope.trace?.routed(x, tFlags);
     const aborted = new AbortController();
     res.on('close', () => {
       if (!res.writableFinished) aborted.abort();
@@ -195,13 +202,16 @@ export class ProxyHandler {
     try {
       const served = await this.serve(x, aborted.signal);
       primary = await this.answer(res, x, served);
+      scope.trace?.endUpstream(primary);
       if (scope.key && this.d.auth)
         this.d.auth.charge(
           scope.key,
           (primary.outcome.promptTokens ?? 0) + (primary.outcome.completionTokens ?? 0),
         );
-      if (served.candidateFailure)
+      if (served.candidateFailure) {
         this.recordFailure(x, routing.target, 'candidate', served.candidateFailure, primary.requestId, true);
+        this.logFailure(x, routing.target, 'candidate', served.candidateFailure, 'the baseline answered');
+      }
     } catch (err) {
       if (err instanceof RequestError)
         return sendError(res, scope, 400, 'invalid_request_error', err.message, {
@@ -271,7 +281,7 @@ export class ProxyHandler {
     const role: ServingRole = routing.role;
     try {
       return {
-        up: await this.attempt(x, routing.target, signal),
+        up: await this.attempt(x, routing.target, role, signal),
         target: routing.target,
         role,
         candidateFailure: null,
@@ -290,7 +300,7 @@ export class ProxyHandler {
       this.d.metrics.fallbacks.inc({ model: x.request.model });
       try {
         return {
-          up: await this.attempt(x, fallback, signal),
+          up: await this.attempt(x, fallback, 'baseline', signal),
           target: fallback,
           role: 'baseline',
           candidateFailure: err,
@@ -302,7 +312,12 @@ export class ProxyHandler {
   }
 
   /** Waits for a slot at the upstream (or is turned away), then calls it; the slot is held until the call is over. */
-  private async attempt(x: Exchange, target: UpstreamTarget, signal: AbortSignal): Promise<UpstreamResponse> {
+  private async attempt(
+    x: Exchange,
+    target: UpstreamTarget,
+    role: ServingRole,
+    signal: AbortSignal,
+  ): Promise<UpstreamResponse> {
     const release = await this.d.limiters.for(target.baseUrl).acquire();
     let payload: string;
     try {
@@ -311,11 +326,14 @@ export class ProxyHandler {
       release();
       throw err;
     }
-    return this.d.upstream.call(target, x.endpoint.upstreamPath, payload, {
+    const trace = x.scope.trace;
+    const call = this.d.upstream.call(target, x.endpoint.upstreamPath, payload, {
       ...callLimits(target, this.d.config, x.request.stream ? 'serve-stream' : 'serve'),
       signal,
       onDone: release,
+      traceparent: trace?.startUpstream(x, target, role),
     });
+    return trace ? trace.watchUpstream(call) : call;
   }
 
   /** Passes the upstream's answer on (buffered or streamed), then records its outcome. */
@@ -386,6 +404,7 @@ export class ProxyHandler {
   private failed(res: ServerResponse, x: Exchange, f: AttemptFailed): void {
     const model = x.request.model;
     const err = f.cause;
+    x.scope.trace?.failUpstream(err);
     // Not an upstream's doing: the router's own failure (answered 500 with the request id).
     if (!(err instanceof UpstreamError) && !(err instanceof QueueFullError)) throw err;
     if (err instanceof QueueFullError) this.d.metrics.shed.inc({ model, reason: err.reason });
@@ -402,6 +421,7 @@ export class ProxyHandler {
       cause: failure.causeCode,
     });
     if (failure.errorClass === 'client_aborted') return;
+    this.logFailure(x, f.target, f.role, failure, 'the request failed');
     const a = failureAnswer(err, model, f.target);
     sendError(res, x.scope, a.status, a.type, a.message, {
       code: a.code,
@@ -432,6 +452,23 @@ export class ProxyHandler {
     };
     this.d.evidence.outcome(x, side);
     return side.requestId;
+  }
+
+  private logFailure(
+    x: Exchange,
+    target: UpstreamTarget,
+    role: ServingRole,
+    err: UpstreamError,
+    outcome: string,
+  ): void {
+    const cause = err.causeCode;
+    this.d.log?.('debug', `upstream ${target.label} (${role}) failed: ${err.message}; ${outcome}`, {
+      ...x.scope.logFields(),
+      version: target.label,
+      role,
+      errorClass: err.errorClass,
+      ...(cause ? { cause } : {}),
+    });
   }
 
   private issueId(x: Exchange, target: UpstreamTarget, role: ServingRole): string {

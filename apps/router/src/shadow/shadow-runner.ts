@@ -2,6 +2,7 @@ import type { UpstreamTarget } from '@aviary/domain';
 import type { RouterConfig } from '../config/router.config';
 import type { EvidenceRecorder, RecordedSide, Side } from '../evidence/evidence-recorder';
 import type { RouterMetrics } from '../evidence/router-metrics';
+import type { Log } from '../http/router-log';
 import type { Exchange } from '../serving/exchange';
 import type { ConcurrencyLimiter } from '../upstream/concurrency-limiter';
 import { type UpstreamClient, UpstreamError, type UpstreamResponse } from '../upstream/upstream-client';
@@ -23,6 +24,8 @@ export class ShadowRunner {
       readonly evidence: EvidenceRecorder;
       readonly metrics: RouterMetrics;
       readonly limits: LimitDefaults & Pick<RouterConfig, 'AVIARY_SHADOW_TIMEOUT_MS'>;
+      /** Failed copies at debug level (they are evidence, counted by the analyzer, not incidents). */
+      readonly log?: Log;
     },
   ) {}
 
@@ -33,23 +36,43 @@ export class ShadowRunner {
       this.d.metrics.shadowShed.inc({ model: x.request.model });
       return;
     }
-    this.call(x, target, primary.requestId)
+    // A child of the request's span that ends when the copy does, long after the user's answer.
+    const span = x.scope.trace?.shadow(x, target) ?? null;
+    this.call(x, target, primary.requestId, span?.traceparent)
       .then((side) => {
         release();
+        span?.end(side);
+        if (side.errorClass !== null)
+          this.d.log?.('debug', `shadow copy to ${target.label} failed: ${side.errorClass}`, {
+            ...x.scope.logFields(),
+            requestId: primary.requestId,
+            version: target.label,
+            role: 'shadow',
+            errorClass: side.errorClass,
+          });
         this.d.evidence.pair(x, primary, this.d.evidence.outcome(x, side));
       })
-      .catch(() => release());
+      .catch((err: unknown) => {
+        release();
+        span?.fail(err);
+      });
   }
 
-  private async call(x: Exchange, target: UpstreamTarget, requestId: string): Promise<Side> {
+  private async call(
+    x: Exchange,
+    target: UpstreamTarget,
+    requestId: string,
+    traceparent: string | undefined,
+  ): Promise<Side> {
     const t0 = performance.now();
     const base = { target, role: 'shadow' as const, requestId, fellBack: false };
+    const limits = callLimits(target, this.d.limits, 'shadow', this.d.limits.AVIARY_SHADOW_TIMEOUT_MS);
     try {
       const res = await this.d.upstream.call(
         target,
         x.endpoint.upstreamPath,
         x.endpoint.upstreamPayload(x.request, target, 'shadow'),
-        callLimits(target, this.d.limits, 'shadow', this.d.limits.AVIARY_SHADOW_TIMEOUT_MS),
+        traceparent ? { ...limits, traceparent } : limits,
       );
       const contentType = String(res.headers['content-type'] ?? '');
       if (x.request.stream && contentType.includes('text/event-stream') && res.status < 400)

@@ -54,6 +54,8 @@ export interface CallOptions {
   readonly signal?: AbortSignal;
   /** Called once when the call is over, however it ended (e.g. to free a concurrency slot). */
   readonly onDone?: () => void;
+  /** W3C trace context of the call's span, sent as `traceparent` (tracing on only). */
+  readonly traceparent?: string | undefined;
 }
 
 const CONNECT_CODES = new Set([
@@ -153,6 +155,7 @@ export class UpstreamClient {
       accept: 'application/json, text/event-stream',
       ...this.secrets.headersFor(target),
     };
+    if (opts.traceparent) headers['traceparent'] = opts.traceparent;
     const call = new UpstreamCall(opts, () => this.active.delete(call));
     this.active.add(call);
     try {
