@@ -388,4 +388,35 @@ describe('the rollout lifecycle on npm start', () => {
     expect(again.status).toBe(409);
     expect(again.body.detail).toMatch(/was rolled back since/);
   }, 180_000);
+
+  it('ends a watch that saw too few answers as inconclusive, never as passed', async () => {
+    const r = await create('v2-int8', {
+      // Demo traffic cannot give the refusal guardrail a million answers in seconds.
+      guardrails: { ...GUARDRAILS, refusalRate: { minSamples: 1_000_000, maxRelativeIncrease: 0.5 } },
+      plan: {
+        steps: [{ type: 'setWeight', weight: 100, minDurationSeconds: 3600 }],
+        watch: { durationSeconds: 12, referenceSeconds: 4 },
+      },
+    });
+    await api('POST', `/api/v1/rollouts/${r.id}/start`);
+    const done = await api<Rollout & { watch: { status: string } }>(
+      'POST',
+      `/api/v1/rollouts/${r.id}/promote`,
+      {
+        full: true,
+      },
+    );
+    expect([done.body.phase, done.body.watch.status]).toEqual(['Healthy', 'watching']);
+    const ended = await until(
+      'the watch to end',
+      async () => (await events(r.id)).find((e) => e.type.startsWith('Watch')),
+      60_000,
+    );
+    expect(ended.type).toBe('WatchInconclusive');
+    expect(ended.message).toMatch(
+      /^v2-int8's watch is inconclusive: not enough answers after promotion to say whether it regressed against its first 4s \(.*refusals: [\d,]+ of 1,000,000 answers/,
+    );
+    const after = await api<{ watch: { status: string } }>('GET', `/api/v1/rollouts/${r.id}`);
+    expect(after.body.watch.status).toBe('inconclusive');
+  }, 120_000);
 });

@@ -47,6 +47,16 @@ describe('describeDecision', () => {
       'warn',
     ],
     [
+      'an inconclusive watch is a warning, not a pass',
+      {
+        type: 'WatchInconclusive',
+        message:
+          "v2's watch is inconclusive: not enough answers after promotion to say (refusals: 120 of 700 answers)",
+      },
+      "v2's watch is inconclusive: not enough answers after promotion to say (refusals: 120 of 700 answers)",
+      'warn',
+    ],
+    [
       'a progress-deadline rollback says so',
       { type: 'DeadlineRolledBack', evidence: { fromStep: 1, toStep: 1 } },
       'Rolled back at 20%: the step passed its progress deadline',

@@ -113,6 +113,12 @@ export function describeDecision(
       return line(record.message ?? 'The new stable version regressed against its first days', 'bad');
     case 'WatchPassed':
       return line(record.message ?? 'The new stable version passed its watch', 'good');
+    case 'WatchInconclusive':
+      return line(
+        record.message ??
+          'The watch ended without enough evidence after promotion to say whether it regressed',
+        'warn',
+      );
     case 'FlagDriftDetected':
     case 'FlagDriftRepaired':
       return line(record.message ?? record.type, record.type === 'FlagDriftDetected' ? 'warn' : 'neutral');
