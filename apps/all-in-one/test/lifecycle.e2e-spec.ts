@@ -84,6 +84,26 @@ describe('the rollout lifecycle on npm start', () => {
     expect(res.status).toBe(201);
     return res.body;
   }
+  /** v2-int8 promoted straight to stable with this watch: the rollout, Healthy and watching. */
+  async function completeWatched(
+    watch: { durationSeconds: number; referenceSeconds: number },
+    guardrails: Record<string, unknown> = GUARDRAILS,
+  ) {
+    const r = await create('v2-int8', {
+      guardrails,
+      plan: { steps: [{ type: 'setWeight', weight: 100, minDurationSeconds: 3600 }], watch },
+    });
+    await api('POST', `/api/v1/rollouts/${r.id}/start`);
+    const done = await api<Rollout & { watch: { status: string } }>(
+      'POST',
+      `/api/v1/rollouts/${r.id}/promote`,
+      {
+        full: true,
+      },
+    );
+    expect([done.body.phase, done.body.watch.status]).toEqual(['Healthy', 'watching']);
+    return r;
+  }
   async function servedVersions(users: number): Promise<Set<string>> {
     const labels = new Set<string>();
     for (let i = 0; i < users; i++) {
@@ -326,21 +346,7 @@ describe('the rollout lifecycle on npm start', () => {
   }, 120_000);
 
   it('watches the new stable version after 100%, raises a regression against its first seconds, and reverts with one command', async () => {
-    const r = await create('v2-int8', {
-      plan: {
-        steps: [{ type: 'setWeight', weight: 100, minDurationSeconds: 3600 }],
-        watch: { durationSeconds: 600, referenceSeconds: 20 },
-      },
-    });
-    await api('POST', `/api/v1/rollouts/${r.id}/start`);
-    const done = await api<Rollout & { watch: { status: string } }>(
-      'POST',
-      `/api/v1/rollouts/${r.id}/promote`,
-      {
-        full: true,
-      },
-    );
-    expect([done.body.phase, done.body.watch.status]).toEqual(['Healthy', 'watching']);
+    const r = await completeWatched({ durationSeconds: 600, referenceSeconds: 20 });
     // Its first 20 s as the stable version are the reference; then it starts refusing.
     await new Promise((resolve) => setTimeout(resolve, 21_000));
     await candidateBehaviour('refusesMore');
@@ -388,4 +394,23 @@ describe('the rollout lifecycle on npm start', () => {
     expect(again.status).toBe(409);
     expect(again.body.detail).toMatch(/was rolled back since/);
   }, 180_000);
+
+  it('ends a watch that saw too few answers as inconclusive, never as passed', async () => {
+    const r = await completeWatched(
+      { durationSeconds: 12, referenceSeconds: 4 },
+      // Demo traffic cannot give the refusal guardrail a million answers in seconds.
+      { ...GUARDRAILS, refusalRate: { minSamples: 1_000_000, maxRelativeIncrease: 0.5 } },
+    );
+    const ended = await until(
+      'the watch to end',
+      async () => (await events(r.id)).find((e) => e.type.startsWith('Watch')),
+      60_000,
+    );
+    expect(ended.type).toBe('WatchInconclusive');
+    expect(ended.message).toMatch(
+      /^v2-int8's watch is inconclusive: not enough answers after promotion to say whether it regressed against its first 4s \(.*refusals: [\d,]+ of 1,000,000 answers/,
+    );
+    const after = await api<{ watch: { status: string } }>('GET', `/api/v1/rollouts/${r.id}`);
+    expect(after.body.watch.status).toBe('inconclusive');
+  }, 120_000);
 });

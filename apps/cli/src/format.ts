@@ -187,6 +187,13 @@ function minimumOf(step: PlanStep): number {
   return 'minDurationSeconds' in step ? step.minDurationSeconds : (step.durationSeconds ?? 0);
 }
 
+/** The step's progress deadline and what it does (the default plan: rolls back at twice the minimum). */
+function deadlineOf(step: PlanStep): string {
+  if (step.maxDurationSeconds === undefined) return '';
+  const act = step.onDeadline === 'rollback' ? 'rolls back' : 'holds and says so';
+  return `, ${act} if undecided after ${duration(step.maxDurationSeconds * 1000)}`;
+}
+
 /** The rollout's steps, kubectl-argo-rollouts style: ✔ done, ► current (✖ where it stopped). */
 function stepList(r: RolloutView): string[] {
   return r.plan.steps.map((step, i) => {
@@ -202,7 +209,7 @@ function stepList(r: RolloutView): string[] {
             ? '✖'
             : '►'
           : ' ';
-    return `  ${mark} ${String(i + 1).padStart(2)}  ${text}${minimumOf(step) ? `, at least ${duration(minimumOf(step) * 1000)}` : ''}`;
+    return `  ${mark} ${String(i + 1).padStart(2)}  ${text}${minimumOf(step) ? `, at least ${duration(minimumOf(step) * 1000)}` : ''}${deadlineOf(step)}`;
   });
 }
 

@@ -177,6 +177,27 @@ describe('status page: gates and deadlines', () => {
       .waitFor({ timeout: 15_000 });
     await context.close();
   });
+
+  it('says a watch that ended without enough answers could not tell, rather than that it passed', async () => {
+    const m = await seedModel(t);
+    const { body: r } = await t.api<{ id: string }>('POST', '/api/v1/rollouts', {
+      model: m.name,
+      candidateVersion: 'v2-int8',
+      plan: { steps: [{ type: 'setWeight', weight: 100, minDurationSeconds: 3600 }] },
+    });
+    await t.api('POST', `/api/v1/rollouts/${r.id}/start`);
+    await t.api('POST', `/api/v1/rollouts/${r.id}/promote`, { full: true });
+    // What the watcher files at the end of a watch short of minSamples (watch.spec.ts, lifecycle e2e).
+    await prisma.rollout.update({ where: { id: r.id }, data: { watchStatus: 'inconclusive' } });
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${t.url}/status/rollouts/${r.id}?token=${encodeURIComponent(viewerToken)}`);
+    await page.waitForSelector('[data-fact="watch"]');
+    await expect(text(page, '[data-fact="watch"]')).resolves.toBe(
+      "v2-int8's watch ended without enough answers after promotion to say whether it regressed",
+    );
+    await context.close();
+  });
 });
 
 describe('status page access', () => {

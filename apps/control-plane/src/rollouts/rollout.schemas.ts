@@ -19,9 +19,15 @@ const seconds = z
 
 /** A progress deadline on any step (Argo Rollouts' progressDeadlineSeconds, per step). */
 const deadline = {
-  maxDurationSeconds: seconds.min(1).optional(),
+  maxDurationSeconds: seconds
+    .min(1)
+    .optional()
+    .describe('Progress deadline: seconds in the step (paused time excluded) before onDeadline acts'),
   /** What happens past it: `hold` (the default: logged once, shown on the status page) or `rollback`. */
-  onDeadline: z.enum(DEADLINE_POLICIES).optional(),
+  onDeadline: z
+    .enum(DEADLINE_POLICIES)
+    .optional()
+    .describe('Past maxDurationSeconds: hold (the default; logged once) or rollback'),
 };
 
 const cohortValue = z.string().min(1).max(512);
@@ -107,7 +113,13 @@ export const createRolloutSchema = z.strictObject({
   model: z.string().min(1).max(100),
   /** Candidate version label or id; the baseline is the model's current stable version. */
   candidateVersion: z.string().min(1).max(100),
-  plan: planSchema.optional(),
+  plan: planSchema
+    .optional()
+    .describe(
+      'Default: shadow 3 d (every request mirrored), 5 → 20 → 50 → 100 % at 48 h each, bake 48 h, 5 % holdback at ' +
+        '100 % and in the bake; each step rolls back if its analysis has not decided by twice its minimum ' +
+        '(maxDurationSeconds, onDeadline rollback)',
+    ),
   /**
    * Who advances a step: `guardrails` (a Successful verdict) or `manual` (an operator's promote,
    * recorded as an approval). The guardrails roll a failing candidate back in both. Default from

@@ -7,6 +7,7 @@ import {
 } from '@nestjs/common';
 import {
   describeReport,
+  describeWatchShortfalls,
   evaluateGuardrails,
   formatSeconds,
   type GuardrailReport,
@@ -15,6 +16,7 @@ import {
   watchGuardrails,
   watchOf,
   watchOutcome,
+  watchShortfalls,
   watchWindows,
 } from '@aviary/domain';
 import { EvidenceStore, type PrismaClient } from '@aviary/persistence';
@@ -27,6 +29,12 @@ import { FlagReconciler } from '../flags/flag-reconciler.service';
 import { ControlPlaneMetrics } from '../metrics/control-plane.metrics';
 import { RolloutEventRepository } from './rollout-event.repository';
 
+const WATCH_EVENT = {
+  regressed: 'WatchRegressed',
+  passed: 'WatchPassed',
+  inconclusive: 'WatchInconclusive',
+} as const;
+
 /** Evidence buckets are never wider than this, so the first one of a watch starts within it. */
 const BUCKET_SLACK_MS = 3600_000;
 
@@ -35,7 +43,8 @@ const BUCKET_SLACK_MS = 3600_000;
  * rollout on it while it is watched) is compared, every AVIARY_WATCH_CHECK_MS, with its own first
  * period using the guardrail statistics (watch.ts: the seed's drift limits). A regression is an event
  * (`WatchRegressed`, with how to revert), a metric and an alert; the watch then ends, as it does at
- * the end of its duration (`WatchPassed`).
+ * the end of its duration: `WatchPassed` only when the last comparison had every guardrail's minimum
+ * samples in both windows, else `WatchInconclusive` (never a pass on no evidence).
  */
 @Injectable()
 export class RolloutWatcher implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -111,7 +120,7 @@ export class RolloutWatcher implements OnApplicationBootstrap, OnApplicationShut
           recent,
         );
       }
-      const outcome = stillStable ? watchOutcome(windows, report?.verdict ?? null) : 'passed';
+      const outcome = stillStable ? watchOutcome(windows, report) : 'passed';
       if (outcome === 'watching') continue;
       const model = r.model.name;
       const candidate = r.candidateVersion.label;
@@ -120,19 +129,24 @@ export class RolloutWatcher implements OnApplicationBootstrap, OnApplicationShut
         outcome === 'regressed' && report
           ? `${candidate} regressed as the stable version against its own first ${reference}: ${describeReport(report)}. ` +
             `Revert to ${r.baselineVersion.label} with: aviary revert ${model} --reason "…" (POST /api/v1/models/${model}/revert)`
-          : stillStable
-            ? `${candidate} passed its watch: no regression against its first ${reference} in ${formatSeconds(settings.durationSeconds)}`
-            : `Watch ended: ${candidate} is no longer the stable version of ${model}`;
+          : outcome === 'inconclusive'
+            ? `${candidate}'s watch is inconclusive: not enough answers after promotion to say whether it regressed against its first ${reference}` +
+              (report
+                ? ` (${describeWatchShortfalls(watchShortfalls(report))})`
+                : ': no evidence could be compared')
+            : stillStable
+              ? `${candidate} passed its watch: no regression against its first ${reference} in ${formatSeconds(settings.durationSeconds)}`
+              : `Watch ended: ${candidate} is no longer the stable version of ${model}`;
       const ended = await this.prisma.$transaction(async (tx) => {
         const res = await tx.rollout.updateMany({
           where: { id: r.id, watchStatus: 'watching' },
-          data: { watchStatus: outcome === 'regressed' ? 'regressed' : 'passed' },
+          data: { watchStatus: outcome },
         });
         if (res.count === 0) return false;
         await this.events.append(
           {
             rolloutId: r.id,
-            type: outcome === 'regressed' ? 'WatchRegressed' : 'WatchPassed',
+            type: WATCH_EVENT[outcome],
             actor: 'aviary-watch',
             automatic: true,
             message,
@@ -151,6 +165,7 @@ export class RolloutWatcher implements OnApplicationBootstrap, OnApplicationShut
                       interval: g.interval,
                       limit: g.limit,
                       samples: g.samples,
+                      minSamples: g.minSamples,
                       reason: g.reason,
                     })),
                   }

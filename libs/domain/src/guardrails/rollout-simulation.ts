@@ -17,7 +17,7 @@ import { DEFAULT_GUARDRAIL_EVALUATION } from './guardrail-evaluator';
 import { seededRandom, type SeededRandom } from './guardrail-simulation';
 import { judgeRolloutStep, judgeStepLegacy } from './rollout-step-analysis';
 import { effectiveFeedbackWindowSeconds, type RolloutGuardrailOptions } from './rollout-guardrails';
-import { DEFAULT_PLAN } from '../rollout/rollout-plan';
+import { DEFAULT_PLAN, withoutDeadlines } from '../rollout/rollout-plan';
 import { initialState, transition } from '../rollout/rollout-state-machine';
 import { deriveSplit, stepMinimumSeconds } from '../rollout/traffic-split';
 import type { AnalysisVerdict, RolloutPlan, RolloutState } from '../rollout/rollout.types';
@@ -110,21 +110,26 @@ export interface CandidateHarm {
 
 export type RolloutPolicy = 'rollout-wide' | 'legacy';
 
+/**
+ * The default plan as it shipped before the progress deadlines and the holdback: a step that could not
+ * decide held for ever. The 'legacy' policy runs it, to show what the old statistics did.
+ */
+export const PLAN_BEFORE_DEADLINES: RolloutPlan = {
+  ...withoutDeadlines(DEFAULT_PLAN),
+  holdbackPercent: 0,
+};
+
 export interface RolloutScenario {
   readonly name: string;
   readonly traffic: TrafficModel;
   readonly harm: CandidateHarm | null;
   readonly policy: RolloutPolicy;
+  /** A plan other than the policy's own (DEFAULT_PLAN, or PLAN_BEFORE_DEADLINES for 'legacy'). */
   readonly plan?: RolloutPlan;
   readonly settings?: GuardrailSettings;
   readonly options?: RolloutGuardrailOptions;
   /** Seconds between two looks (the control plane's tick; every tick is a look). */
   readonly tickSeconds: number;
-  /**
-   * A step's progress deadline as a multiple of its minimum (the lifecycle's maxDurationSeconds with
-   * the rollback policy); a step's own maxDurationSeconds wins. Null: no deadline.
-   */
-  readonly deadlineFactor: number | null;
   /** Stop a run that has not finished by this many times the plan's total minimum ('stuck'). */
   readonly horizonFactor?: number;
   /** Called with every look's report (diagnostics and tests). */
@@ -336,7 +341,7 @@ function prepare(scenario: RolloutScenario, seed: number): Prepared {
   const t = scenario.traffic;
   const random = seededRandom(seed ^ 0x51a7e);
   const plan: RolloutPlan =
-    scenario.plan ?? (scenario.policy === 'legacy' ? { ...DEFAULT_PLAN, holdbackPercent: 0 } : DEFAULT_PLAN);
+    scenario.plan ?? (scenario.policy === 'legacy' ? PLAN_BEFORE_DEADLINES : DEFAULT_PLAN);
   const planSeconds = plan.steps.reduce((s, step) => s + (stepMinimumSeconds(step) ?? 0), 0);
   const { min: lo, max: hi, exponent: g } = t.requestsPerUser;
   const meanPerUser =
@@ -772,29 +777,20 @@ function simulateRun(model: Prepared, seed: number): RunResult {
     const verdict: AnalysisVerdict = report.verdict;
     scenario.onLook?.({ seconds: now, stepIndex: state.stepIndex, report });
     const before = state.stepIndex;
-    const step = plan.steps[before];
+    // The plan's own progress deadlines act inside `transition`, as they do in the control plane.
     const result = transition(state, { type: 'tick', verdict }, at(now));
     state = result.state;
-    if (state.phase === 'RolledBack')
-      return end('rolledBack', 'guardrails', report.decidedBy, now, served, reachedFullAt, before);
+    if (state.phase === 'RolledBack') {
+      return result.cause === 'deadline-rollback'
+        ? end('rolledBack', 'deadline', [], now, served, reachedFullAt, before)
+        : end('rolledBack', 'guardrails', report.decidedBy, now, served, reachedFullAt, before);
+    }
     if (state.phase === 'Healthy') return end('completed', null, [], now, served, reachedFullAt, before);
     if (state.stepIndex !== before) {
       stepStart = now;
       current = newStratum();
       if (state.stepIndex === fullIndex) reachedFullAt = now;
-      continue;
     }
-    const own =
-      step && 'maxDurationSeconds' in step
-        ? (step as { maxDurationSeconds?: number }).maxDurationSeconds
-        : undefined;
-    const deadline =
-      own ??
-      (scenario.deadlineFactor !== null && step
-        ? (stepMinimumSeconds(step) ?? 0) * scenario.deadlineFactor
-        : undefined);
-    if (deadline !== undefined && stepAge >= deadline)
-      return end('rolledBack', 'deadline', [], now, served, reachedFullAt, before);
   }
   return end('stuck', null, [], maxTicks * tick, served, reachedFullAt, state.stepIndex);
 }
@@ -1135,10 +1131,10 @@ export const GUARDRAIL_SCENARIOS: readonly ScenarioSpec[] = [
 ];
 
 /**
- * A scenario as a policy runs it. 'rollout-wide': today's statistics, the default plan with its 5%
- * holdback, and a progress deadline of twice each step's minimum with the rollback policy (the
- * lifecycle's maxDurationSeconds; a step's own deadline wins). 'legacy': the statistics before
- * (per-step windows, the past baseline at 100%), no holdback and no deadline, as it shipped.
+ * A scenario as a policy runs it. 'rollout-wide': today's statistics and the default plan as it
+ * ships, with its 5% holdback and its progress deadlines (twice each step's minimum, then roll back).
+ * 'legacy': the statistics before (per-step windows, the past baseline at 100%) on the plan before
+ * (PLAN_BEFORE_DEADLINES: no holdback, no deadlines), as it shipped.
  */
 export function scenarioFor(spec: ScenarioSpec, policy: RolloutPolicy): RolloutScenario {
   return {
@@ -1147,6 +1143,5 @@ export function scenarioFor(spec: ScenarioSpec, policy: RolloutPolicy): RolloutS
     harm: spec.harm,
     policy,
     tickSeconds: spec.tickSeconds,
-    deadlineFactor: policy === 'legacy' ? null : 2,
   };
 }

@@ -67,6 +67,11 @@ describe('kindOfEvent', () => {
     ['a revert after completion', { type: 'Reverted', toPhase: 'Healthy', evidence: {} }, 'rolled_back'],
     ['a regression while watched', { type: 'WatchRegressed', toPhase: null, evidence: {} }, 'regressed'],
     ['a watch passed', { type: 'WatchPassed', toPhase: null, evidence: {} }, 'watch_passed'],
+    [
+      'a watch without enough evidence',
+      { type: 'WatchInconclusive', toPhase: null, evidence: {} },
+      'watch_inconclusive',
+    ],
     ['promote to the end', { type: 'PromotedFull', toPhase: 'Healthy', evidence: {} }, 'completed'],
     ['a deadline passed on hold', { type: 'ProgressDeadlineExceeded', toPhase: null, evidence: {} }, 'stuck'],
     ['flag drift', { type: 'FlagDriftDetected', toPhase: null, evidence: {} }, 'flag_drift'],

@@ -20,6 +20,8 @@ export const NOTIFICATION_KINDS = [
   /** After completion: the new stable version regressed against its own first period (revert?). */
   'regressed',
   'watch_passed',
+  /** The watch ended without the evidence to say either way (too few answers after promotion). */
+  'watch_inconclusive',
   /** A decision-log type this table does not know yet (see UNKNOWN_EVENT_KIND). */
   'other',
 ] as const;
@@ -53,6 +55,7 @@ export const EVENT_NOTIFICATION_KIND: Readonly<Record<string, NotificationKind>>
   FlagPublishRecovered: 'flag_publish_recovered',
   WatchRegressed: 'regressed',
   WatchPassed: 'watch_passed',
+  WatchInconclusive: 'watch_inconclusive',
 };
 
 /**

@@ -1,3 +1,4 @@
+import { DEFAULT_PLAN } from '../rollout/rollout-plan';
 import type { RolloutPlan } from '../rollout/rollout.types';
 import {
   buildNotification,
@@ -47,6 +48,26 @@ const autoRollback: NotifiableEvent = {
 };
 
 describe('buildNotification', () => {
+  it('sends a default-plan step that could not decide by its deadline as a rollback, saying why', () => {
+    const deadline: NotifiableEvent = {
+      ...autoRollback,
+      type: 'DeadlineRolledBack',
+      stepIndex: 1,
+      message: 'Rolled back: the step at 5% passed its progress deadline of 96h 0m (analysis Inconclusive)',
+      evidence: { fromStep: 1, toStep: 1, verdict: 'Inconclusive' },
+      rollout: { ...rollout, plan: DEFAULT_PLAN },
+    };
+
+    expect(buildNotification(deadline, null)).toMatchObject({
+      kind: 'rolled_back',
+      title: 'Rolled back',
+      message:
+        'Rolled back at 5%: the step passed its progress deadline of 4d without enough evidence to decide',
+      tone: 'bad',
+      rollout: { phase: 'RolledBack', step: { index: 1, description: '5%' } },
+    });
+  });
+
   it("says a rollback in the status page's plain words, with where it stood and the link", () => {
     expect(buildNotification(autoRollback, 'https://aviary.example.com/')).toEqual({
       v: 1,

@@ -71,6 +71,7 @@ export const NOTIFICATION_TITLES: Readonly<Record<NotificationPayload['kind'], s
   flag_publish_recovered: 'Flag publishing recovered',
   regressed: 'Regressed after completion',
   watch_passed: 'Watch passed',
+  watch_inconclusive: 'Watch inconclusive',
   other: 'Rollout update',
   test: 'Test notification',
 };

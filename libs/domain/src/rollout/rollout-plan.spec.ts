@@ -194,14 +194,15 @@ describe(assertValidPlan.name, () => {
 });
 
 describe('DEFAULT_PLAN', () => {
-  it('shadows for 3 days, then ramps 5/20/50/100% at 48 h each and bakes 48 h', () => {
+  it('shadows for 3 days, then ramps 5/20/50/100% at 48 h each and bakes 48 h, each step rolling back at twice its minimum', () => {
+    const deadline = (days: number) => ({ maxDurationSeconds: 2 * days * DAY, onDeadline: 'rollback' });
     expect(DEFAULT_PLAN.steps).toEqual([
-      { type: 'shadow', sampleRate: 1, minDurationSeconds: 3 * DAY },
-      { type: 'setWeight', weight: 5, minDurationSeconds: 2 * DAY },
-      { type: 'setWeight', weight: 20, minDurationSeconds: 2 * DAY },
-      { type: 'setWeight', weight: 50, minDurationSeconds: 2 * DAY },
-      { type: 'setWeight', weight: 100, minDurationSeconds: 2 * DAY },
-      { type: 'bake', minDurationSeconds: 2 * DAY },
+      { type: 'shadow', sampleRate: 1, minDurationSeconds: 3 * DAY, ...deadline(3) },
+      { type: 'setWeight', weight: 5, minDurationSeconds: 2 * DAY, ...deadline(2) },
+      { type: 'setWeight', weight: 20, minDurationSeconds: 2 * DAY, ...deadline(2) },
+      { type: 'setWeight', weight: 50, minDurationSeconds: 2 * DAY, ...deadline(2) },
+      { type: 'setWeight', weight: 100, minDurationSeconds: 2 * DAY, ...deadline(2) },
+      { type: 'bake', minDurationSeconds: 2 * DAY, ...deadline(2) },
     ]);
   });
 
@@ -219,6 +220,14 @@ describe(compressedPlan.name, () => {
     expect(plan.steps.map((s) => s.type)).toEqual(DEFAULT_PLAN.steps.map((s) => s.type));
     expect(plan.steps.every((s) => s.type !== 'pause' && s.minDurationSeconds === 30)).toBe(true);
     expect(validatePlan(plan)).toEqual([]);
+  });
+
+  it('has no deadlines: a demo step of seconds holds until the analysis has its samples', () => {
+    const plan = compressedPlan(30);
+
+    expect(plan.steps.some((s) => s.maxDurationSeconds !== undefined || s.onDeadline !== undefined)).toBe(
+      false,
+    );
   });
 
   it.each([-1, 1.5, Number.NaN])('refuses %p seconds per step', (seconds) => {

@@ -27,25 +27,46 @@ export interface PlanIssue {
  * the step for longer anyway. It mirrors every baseline request (sampleRate 1) because shadow serves nobody,
  * so the only price is candidate compute, while the paired comparison wants as many samples as the window
  * can give; plans for candidates that cannot take the full load should lower it.
+ *
+ * Every step has a progress deadline of twice its minimum with the rollback policy (Flagger's and Argo
+ * Rollouts' progressDeadlineSeconds): a step whose analysis still cannot decide by then rolls back rather
+ * than serving a possibly worse candidate to a slice of users for ever. These are the deadlines the
+ * guardrail simulations run (rollout-simulation.ts), so their figures are the plan's as shipped.
  */
 export const DEFAULT_PLAN: RolloutPlan = freezePlan([
-  { type: 'shadow', sampleRate: 1, minDurationSeconds: 3 * DAY_SECONDS },
-  { type: 'setWeight', weight: 5, minDurationSeconds: 48 * HOUR_SECONDS },
-  { type: 'setWeight', weight: 20, minDurationSeconds: 48 * HOUR_SECONDS },
-  { type: 'setWeight', weight: 50, minDurationSeconds: 48 * HOUR_SECONDS },
-  { type: 'setWeight', weight: 100, minDurationSeconds: 48 * HOUR_SECONDS },
-  { type: 'bake', minDurationSeconds: 48 * HOUR_SECONDS },
+  { type: 'shadow', sampleRate: 1, ...lasting(3 * DAY_SECONDS) },
+  { type: 'setWeight', weight: 5, ...lasting(48 * HOUR_SECONDS) },
+  { type: 'setWeight', weight: 20, ...lasting(48 * HOUR_SECONDS) },
+  { type: 'setWeight', weight: 50, ...lasting(48 * HOUR_SECONDS) },
+  { type: 'setWeight', weight: 100, ...lasting(48 * HOUR_SECONDS) },
+  { type: 'bake', ...lasting(48 * HOUR_SECONDS) },
 ]);
 
-/** DEFAULT_PLAN's shape with every step shortened to `secondsPerStep`, for demos and tests. */
+/**
+ * DEFAULT_PLAN's shape with every step shortened to `secondsPerStep`, for demos and tests. It has no
+ * deadlines: a demo compresses time but not traffic, so a step of a few seconds often needs many times
+ * its minimum to gather the guardrails' minimum samples, and a deadline scaled with it would roll back
+ * an identical candidate for want of evidence. Its steps hold until the analysis decides, as before.
+ */
 export function compressedPlan(secondsPerStep: number): RolloutPlan {
   const plan = {
-    steps: DEFAULT_PLAN.steps.map((step): PlanStep =>
+    steps: withoutDeadlines(DEFAULT_PLAN).steps.map((step): PlanStep =>
       step.type === 'pause' ? step : { ...step, minDurationSeconds: secondsPerStep },
     ),
   };
   assertValidPlan(plan);
   return plan;
+}
+
+/** A plan with its progress deadlines taken out: every step holds until its analysis decides. */
+export function withoutDeadlines(plan: RolloutPlan): RolloutPlan {
+  return {
+    ...plan,
+    steps: plan.steps.map((step): PlanStep => {
+      const { maxDurationSeconds: _max, onDeadline: _policy, ...rest } = step;
+      return rest;
+    }),
+  };
 }
 
 /**
@@ -187,4 +208,9 @@ export function assertValidPlan(plan: RolloutPlan): void {
 // DEFAULT_PLAN is shared by every caller; freezing it turns an accidental edit into an immediate error.
 function freezePlan(steps: PlanStep[]): RolloutPlan {
   return Object.freeze({ steps: Object.freeze(steps.map((step) => Object.freeze(step))) });
+}
+
+/** A default step's minimum, and its deadline: twice the minimum, then roll back. */
+function lasting(minDurationSeconds: number) {
+  return { minDurationSeconds, maxDurationSeconds: 2 * minDurationSeconds, onDeadline: 'rollback' } as const;
 }

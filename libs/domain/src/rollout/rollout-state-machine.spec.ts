@@ -1,5 +1,5 @@
 import { IllegalTransitionError } from '../errors/domain-error';
-import { DEFAULT_PLAN, validatePlan } from './rollout-plan';
+import { DEFAULT_PLAN, validatePlan, withoutDeadlines } from './rollout-plan';
 import { ROLLOUT_EVENT_TYPES, initialState, transition } from './rollout-state-machine';
 import {
   ROLLOUT_PHASES,
@@ -49,10 +49,10 @@ const GATED_WITH_DEADLINE: RolloutPlan = {
     i === GATE ? { ...s, maxDurationSeconds: 24 * 3600, onDeadline: 'rollback' } : s,
   ),
 };
-/** DEFAULT_PLAN with a 49h progress deadline on the 48h 20% step. */
+/** DEFAULT_PLAN with a 49h progress deadline on the 48h 20% step, and none on the others. */
 function DEADLINED(onDeadline: 'hold' | 'rollback' | undefined): RolloutPlan {
   return {
-    steps: DEFAULT_PLAN.steps.map((s, i) =>
+    steps: withoutDeadlines(DEFAULT_PLAN).steps.map((s, i) =>
       i === IN_20 ? { ...s, maxDurationSeconds: 49 * 3600, ...(onDeadline ? { onDeadline } : {}) } : s,
     ),
   };
@@ -229,6 +229,13 @@ const VARIANT_ROWS: readonly Row[] = [
   variant('does not act on a deadline before it', progressing(IN_20, DEADLINED('rollback')), tick('Inconclusive'), at(48.5), noOp),
   variant('does not act on a deadline while paused', { ...progressing(IN_20, DEADLINED('rollback')), phase: 'Paused', pausedAt: at(1) }, tick('Inconclusive'), at(60), noOp),
   variant('rolls back a gate nobody approved by its deadline', progressing(GATE, GATED_WITH_DEADLINE), tick('Successful'), at(25), to('RolledBack', 'deadline-rollback', ROLL_BACK, GATE)),
+  variant('advances rather than rolls back when the analysis allows it on the deadline’s tick', progressing(IN_20, DEADLINED('rollback')), tick('Successful'), at(50), to('Progressing', 'step-advanced', PUBLISH, 3)),
+  variant('advances rather than holds when the analysis allows it on the deadline’s tick', progressing(IN_20, DEADLINED('hold')), tick('Successful'), at(50), to('Progressing', 'step-advanced', PUBLISH, 3)),
+  // The default plan's own deadlines: twice each step's minimum, then roll back.
+  variant('rolls back the default plan’s 5% step still undecided after 96 h', progressing(1), tick('Inconclusive'), at(96), to('RolledBack', 'deadline-rollback', ROLL_BACK, 1)),
+  variant('holds the default plan’s 5% step undecided before 96 h', progressing(1), tick('Inconclusive'), at(95.9), noOp),
+  variant('rolls back the default plan’s shadow step still undecided after 6 days', progressing(0), tick('Error'), at(144), to('RolledBack', 'deadline-rollback', ROLL_BACK, 0)),
+  variant('rolls back the default plan’s bake still undecided after 96 h', progressing(BAKE), tick('Inconclusive'), at(96), to('RolledBack', 'deadline-rollback', ROLL_BACK, BAKE)),
   variant('ignores a failed analysis once rolled back', STATE.RolledBack, tick('Failed'), LATER, noOp),
   variant('promotes fully from 20%', STATE.Progressing, promote({ full: true }), BEFORE_MINIMUM, to('Healthy', 'promote-full', COMPLETE, BAKE)),
   variant('promotes fully from shadow', progressing(0), promote({ full: true }), T0, to('Healthy', 'promote-full', COMPLETE, BAKE)),
@@ -372,6 +379,7 @@ describe(transition.name, () => {
       ['a manual-mode hold', { ...STATE.Progressing, analysisMode: 'manual' }, tick('Successful'), LATER, 'Holding at 20%: analysis Successful; manual approval: waiting for an operator to promote'],
       ['a deadline hold', progressing(IN_20, DEADLINED('hold')), tick('Inconclusive'), at(50), 'Holding: the step at 20% passed its progress deadline of 49h 0m (analysis Inconclusive); it still advances if the analysis allows, or an operator promotes or rolls back'],
       ['a deadline rollback', progressing(IN_20, DEADLINED('rollback')), tick('Inconclusive'), at(50), 'Rolled back: the step at 20% passed its progress deadline of 49h 0m (analysis Inconclusive)'],
+      ['a default-plan deadline rollback', progressing(1), tick('Inconclusive', 'refusal rate: 120 of 700 answers'), at(96), 'Rolled back: the step at 5% passed its progress deadline of 96h 0m (analysis Inconclusive: refusal rate: 120 of 700 answers)'],
     ])('explains %s in plain words', (_name, state, event, now, summary) => {
       expect(transition(state, event, now).summary).toBe(summary);
     });

@@ -245,55 +245,11 @@ function tick(state: RolloutState, event: EventOf<'tick'>, now: Date): Transitio
 
   const stepStartedAt = requireDate(state, state.stepStartedAt, 'stepStartedAt');
   const elapsedMs = now.getTime() - stepStartedAt.getTime();
-  const deadline = step.maxDurationSeconds;
-  if (deadline !== undefined && elapsedMs >= deadline * 1000) {
-    const policy = step.onDeadline ?? 'hold';
-    const passed = `${where(step)} passed its progress deadline of ${formatDuration(deadline * 1000)} (${verdictText})`;
-    if (policy === 'rollback') {
-      return {
-        ...rolledBack(state, `the step ${passed}`, 'deadline-rollback'),
-        summary: `Rolled back: the step ${passed}`,
-      };
-    }
-    if (state.deadlineExceededAt === null) {
-      return {
-        state: { ...state, deadlineExceededAt: now },
-        effects: NO_EFFECTS,
-        cause: 'deadline-hold',
-        summary: `Holding: the step ${passed}; it still advances if the analysis allows, or an operator promotes or rolls back`,
-      };
-    }
-  }
-
-  if (isGate(step)) {
-    return unchanged(
-      state,
-      `Waiting ${where(step)} for an approval (promote with a reason); the guardrails keep watching (${verdictText})`,
-    );
-  }
-  const minimumMs = (stepMinimumSeconds(step) ?? 0) * 1000;
-  if (elapsedMs < minimumMs) {
-    return unchanged(
-      state,
-      `Holding ${where(step)}: ${formatDuration(elapsedMs)} of the ${formatDuration(minimumMs)} minimum elapsed (${verdictText})`,
-    );
-  }
-  if (verdict === 'Error') {
-    return unchanged(
-      state,
-      `Holding ${where(step)}: ${verdictText}; the analysis could not run, so nothing moves`,
-    );
-  }
-  // A timed pause is a wait, not a judgement: it moves on once over unless the guardrails object.
-  if (verdict === 'Inconclusive' && step.type !== 'pause') {
-    return unchanged(state, `Holding ${where(step)}: ${verdictText}; not enough evidence to advance yet`);
-  }
-  if (state.analysisMode === 'manual' && step.type !== 'pause') {
-    return unchanged(
-      state,
-      `Holding ${where(step)}: ${verdictText}; manual approval: waiting for an operator to promote`,
-    );
-  }
+  const holding = holdReason(state, step, verdict, verdictText, elapsedMs);
+  // The deadline acts on a step that cannot move on: one whose analysis allows it on the deadline's
+  // own tick advances (the guardrail simulations count it so).
+  if (holding !== null)
+    return pastDeadline(state, step, verdictText, elapsedMs, now) ?? unchanged(state, holding);
 
   const after = `after ${formatDuration(elapsedMs)} with analysis ${verdict}`;
   if (state.stepIndex >= state.plan.steps.length - 1) {
@@ -310,6 +266,63 @@ function tick(state: RolloutState, event: EventOf<'tick'>, now: Date): Transitio
     effects: entering(next),
     cause: 'step-advanced',
     summary: `Advanced from ${describeStep(step)} to ${describeStep(requireCurrentStep(next))} ${after}`,
+  };
+}
+
+/** Why the current step does not advance on this tick, or null when it does. */
+function holdReason(
+  state: RolloutState,
+  step: PlanStep,
+  verdict: EventOf<'tick'>['verdict'],
+  verdictText: string,
+  elapsedMs: number,
+): string | null {
+  if (isGate(step)) {
+    return `Waiting ${where(step)} for an approval (promote with a reason); the guardrails keep watching (${verdictText})`;
+  }
+  const minimumMs = (stepMinimumSeconds(step) ?? 0) * 1000;
+  if (elapsedMs < minimumMs) {
+    return `Holding ${where(step)}: ${formatDuration(elapsedMs)} of the ${formatDuration(minimumMs)} minimum elapsed (${verdictText})`;
+  }
+  if (verdict === 'Error') {
+    return `Holding ${where(step)}: ${verdictText}; the analysis could not run, so nothing moves`;
+  }
+  // A timed pause is a wait, not a judgement: it moves on once over unless the guardrails object.
+  if (verdict === 'Inconclusive' && step.type !== 'pause') {
+    return `Holding ${where(step)}: ${verdictText}; not enough evidence to advance yet`;
+  }
+  if (state.analysisMode === 'manual' && step.type !== 'pause') {
+    return `Holding ${where(step)}: ${verdictText}; manual approval: waiting for an operator to promote`;
+  }
+  return null;
+}
+
+/**
+ * A held step past its progress deadline: rolled back under the rollback policy, or held and said so
+ * once under `hold`. Null before the deadline, without one, or once the hold is recorded.
+ */
+function pastDeadline(
+  state: RolloutState,
+  step: PlanStep,
+  verdictText: string,
+  elapsedMs: number,
+  now: Date,
+): TransitionResult | null {
+  const deadline = step.maxDurationSeconds;
+  if (deadline === undefined || elapsedMs < deadline * 1000) return null;
+  const passed = `${where(step)} passed its progress deadline of ${formatDuration(deadline * 1000)} (${verdictText})`;
+  if ((step.onDeadline ?? 'hold') === 'rollback') {
+    return {
+      ...rolledBack(state, `the step ${passed}`, 'deadline-rollback'),
+      summary: `Rolled back: the step ${passed}`,
+    };
+  }
+  if (state.deadlineExceededAt !== null) return null;
+  return {
+    state: { ...state, deadlineExceededAt: now },
+    effects: NO_EFFECTS,
+    cause: 'deadline-hold',
+    summary: `Holding: the step ${passed}; it still advances if the analysis allows, or an operator promotes or rolls back`,
   };
 }
 

@@ -1,7 +1,12 @@
 import { DEFAULT_GUARDRAILS, resolveGuardrails } from '../guardrails/guardrail-settings';
 import { validatePlan } from './rollout-plan';
+import { emptyArmStats, type ArmStats } from '../guardrails/arm-stats';
+import { evaluateGuardrails } from '../guardrails/guardrail-evaluator';
+import type { GuardrailReport } from '../guardrails/guardrail-report';
 import {
   DEFAULT_WATCH,
+  describeWatchShortfalls,
+  watchShortfalls,
   watchGuardrails,
   watchOf,
   watchOutcome,
@@ -29,19 +34,55 @@ describe(watchWindows.name, () => {
   });
 });
 
+/** The watch's settings with only the refusal guardrail (700 answers at least), as the watcher builds them. */
+const REFUSALS_ONLY = watchGuardrails(
+  resolveGuardrails({
+    thumbsDownRate: { enabled: false },
+    errorRate: { enabled: false },
+    silentFailureRate: { enabled: false },
+    outputLengthDrop: { enabled: false },
+  }),
+);
+/** One window of the stable version's evidence: `answers` answers refusing at `refusalRate`. */
+function windowOf(answers: number, refusalRate: number): ArmStats {
+  const a = emptyArmStats();
+  a.requests = answers;
+  a.refusals = Math.round(answers * refusalRate);
+  a.usefulAnswers = answers - a.refusals;
+  return a;
+}
+const compare = (reference: ArmStats, recent: ArmStats): GuardrailReport =>
+  evaluateGuardrails(REFUSALS_ONLY, reference, recent);
+
 describe(watchOutcome.name, () => {
   const watching = watchWindows(T0, WEEK_DAY, at(2 * 86_400));
   const over = watchWindows(T0, WEEK_DAY, at(8 * 86_400));
+  const quiet = compare(windowOf(20_000, 0.04), windowOf(20_000, 0.04));
+  const worse = compare(windowOf(20_000, 0.04), windowOf(20_000, 0.08));
   // prettier-ignore
-  it.each<[string, ReturnType<typeof watchWindows>, 'Successful' | 'Failed' | 'Inconclusive' | null, string]>([
-    ['a Failed comparison is a regression', watching, 'Failed', 'regressed'],
-    ['a Failed comparison is a regression at the very end too', over, 'Failed', 'regressed'],
-    ['keeps watching while within the limits', watching, 'Successful', 'watching'],
-    ['keeps watching without enough evidence', watching, 'Inconclusive', 'watching'],
+  it.each<[string, ReturnType<typeof watchWindows>, GuardrailReport | null, string]>([
+    ['a Failed comparison is a regression', watching, worse, 'regressed'],
+    ['a Failed comparison is a regression at the very end too', over, worse, 'regressed'],
+    ['keeps watching while within the limits', watching, quiet, 'watching'],
+    ['keeps watching without enough evidence', watching, compare(windowOf(120, 0.04), windowOf(120, 0.04)), 'watching'],
     ['keeps watching during the reference period', watchWindows(T0, WEEK_DAY, at(10)), null, 'watching'],
-    ['passes at the end without a regression', over, 'Inconclusive', 'passed'],
-  ])('%s', (_name, windows, verdict, outcome) => {
-    expect(watchOutcome(windows, verdict)).toBe(outcome);
+    ['passes at the end when every guardrail had its minimum in both windows', over, quiet, 'passed'],
+    ['is inconclusive at the end when the latest window is short of a minimum', over, compare(windowOf(20_000, 0.04), windowOf(120, 0.04)), 'inconclusive'],
+    ['is inconclusive at the end when the reference is short of a minimum', over, compare(windowOf(699, 0.04), windowOf(20_000, 0.04)), 'inconclusive'],
+    ['is inconclusive at the end when nothing could be compared', over, null, 'inconclusive'],
+  ])('%s', (_name, windows, report, outcome) => {
+    expect(watchOutcome(windows, report)).toBe(outcome);
+  });
+});
+
+describe(describeWatchShortfalls.name, () => {
+  it('says, per short guardrail, the fewer of its two windows against its minimum', () => {
+    const report = compare(windowOf(20_000, 0.04), windowOf(120, 0.04));
+
+    expect(watchShortfalls(report)).toEqual([
+      { metric: 'refusalRate', reference: 20_000, recent: 120, minSamples: 700 },
+    ]);
+    expect(describeWatchShortfalls(watchShortfalls(report))).toBe('refusals: 120 of 700 answers');
   });
 });
 

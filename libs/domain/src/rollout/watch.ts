@@ -1,5 +1,7 @@
 import type { GuardrailMetric, GuardrailSetting, GuardrailSettings } from '../guardrails/guardrail-settings';
-import type { GuardrailsVerdict } from '../guardrails/guardrail-report';
+import { formatNumber } from '../guardrails/guardrail-format';
+import type { GuardrailReport } from '../guardrails/guardrail-report';
+import { GUARDRAIL_SHORT_NAMES, SAMPLE_NOUN } from '../status/guardrail-wording';
 import type { RolloutPlan } from './rollout.types';
 
 /**
@@ -82,14 +84,53 @@ export function watchWindows(startedAt: Date, settings: WatchSettings, now: Date
   return { reference, recent: { from: new Date(from), to: now }, over };
 }
 
-export type WatchOutcome = 'watching' | 'regressed' | 'passed';
+export type WatchOutcome = 'watching' | 'regressed' | 'passed' | 'inconclusive';
+
+/** A guardrail of the watch short of its minimum samples in the reference or in the latest window. */
+export interface WatchShortfall {
+  readonly metric: GuardrailMetric;
+  readonly reference: number;
+  readonly recent: number;
+  readonly minSamples: number;
+}
+
+/**
+ * The guardrails whose comparison rests on fewer than their `minSamples` (the reference is the
+ * report's baseline arm, the latest window its candidate arm): they cannot say "no regression".
+ */
+export function watchShortfalls(report: GuardrailReport): WatchShortfall[] {
+  return report.results
+    .filter((g) => g.samples.baseline < g.minSamples || g.samples.candidate < g.minSamples)
+    .map((g) => ({
+      metric: g.metric,
+      reference: g.samples.baseline,
+      recent: g.samples.candidate,
+      minSamples: g.minSamples,
+    }));
+}
 
 /**
  * A regression is what the guardrails would call Failed with the reference as the baseline; the
- * always-valid intervals make it safe to ask on every check. Passing needs nothing more than reaching
- * the end of the watch without one.
+ * always-valid intervals make it safe to ask on every check. Passing needs, at the end of the watch,
+ * a last comparison in which every guardrail had its minimum samples in both windows: a watch that
+ * saw too little evidence is `inconclusive`, never a pass.
  */
-export function watchOutcome(windows: WatchWindows, verdict: GuardrailsVerdict | null): WatchOutcome {
-  if (verdict === 'Failed') return 'regressed';
-  return windows.over ? 'passed' : 'watching';
+export function watchOutcome(windows: WatchWindows, report: GuardrailReport | null): WatchOutcome {
+  if (report?.verdict === 'Failed') return 'regressed';
+  if (!windows.over) return 'watching';
+  if (report === null || report.results.length === 0) return 'inconclusive';
+  return watchShortfalls(report).length === 0 ? 'passed' : 'inconclusive';
+}
+
+/**
+ * Plain words for an inconclusive watch, per short guardrail the fewer of its two windows:
+ * "refusals: 120 of 700 answers; thumbs-down: 3 of 300 ratings".
+ */
+export function describeWatchShortfalls(shortfalls: readonly WatchShortfall[]): string {
+  return shortfalls
+    .map(
+      (s) =>
+        `${GUARDRAIL_SHORT_NAMES[s.metric]}: ${formatNumber(Math.min(s.reference, s.recent))} of ${formatNumber(s.minSamples)} ${SAMPLE_NOUN[s.metric]}`,
+    )
+    .join('; ');
 }

@@ -1,4 +1,5 @@
 import type { RolloutPlan } from '../rollout/rollout.types';
+import { DEFAULT_PLAN } from '../rollout/rollout-plan';
 import { describeDecision, type DecisionRecord } from './decision-log';
 
 const plan: RolloutPlan = {
@@ -43,6 +44,16 @@ describe('describeDecision', () => {
       'a progress-deadline hold says it holds and who decides',
       { type: 'ProgressDeadlineExceeded', evidence: { fromStep: 1, toStep: 1 } },
       'Past its progress deadline at 20%: holding until the analysis allows it or an operator decides',
+      'warn',
+    ],
+    [
+      'an inconclusive watch is a warning, not a pass',
+      {
+        type: 'WatchInconclusive',
+        message:
+          "v2's watch is inconclusive: not enough answers after promotion to say (refusals: 120 of 700 answers)",
+      },
+      "v2's watch is inconclusive: not enough answers after promotion to say (refusals: 120 of 700 answers)",
       'warn',
     ],
     [
@@ -173,6 +184,35 @@ describe('describeDecision', () => {
     const line = describeDecision(rec(over), plan);
     expect(line.headline).toBe(headline);
     expect(line.tone).toBe(tone);
+  });
+
+  it.each<[string, Record<string, unknown>, string]>([
+    [
+      'a default-plan step still undecided at its deadline names the deadline and the undecided guardrails',
+      {
+        fromStep: 1,
+        toStep: 1,
+        verdict: 'Inconclusive',
+        guardrails: [
+          {
+            metric: 'refusalRate',
+            verdict: 'Inconclusive',
+            proven: false,
+            reason: 'not enough answers: 120 of 700',
+          },
+        ],
+      },
+      'Rolled back at 5%: the step passed its progress deadline of 4d without enough evidence to decide (undecided: not enough answers: 120 of 700)',
+    ],
+    [
+      'a default-plan step whose analysis could not run at its deadline says so',
+      { fromStep: 0, toStep: 0, verdict: 'Error' },
+      'Rolled back in shadow (100% sampled): the step passed its progress deadline of 6d with the analysis unable to run',
+    ],
+  ])('explains a deadline rollback: %s', (_name, evidence, headline) => {
+    const line = describeDecision(rec({ type: 'DeadlineRolledBack', evidence }), DEFAULT_PLAN);
+
+    expect(line).toMatchObject({ headline, tone: 'bad' });
   });
 
   it('keeps the full technical summary as the detail', () => {

@@ -1,4 +1,4 @@
-import { describeStep } from '../rollout/traffic-split';
+import { describeStep, formatSeconds, isGate } from '../rollout/traffic-split';
 import type { RolloutPlan } from '../rollout/rollout.types';
 import type { GuardrailResult } from '../guardrails/guardrail-report';
 import { guardrailLine } from './guardrail-wording';
@@ -106,18 +106,54 @@ export function describeDecision(
         'warn',
       );
     case 'DeadlineRolledBack':
-      return line(`Rolled back ${where(from ?? to)}: the step passed its progress deadline`, 'bad');
+      return line(`Rolled back ${where(from ?? to)}: ${deadlineText(plan, ev, guardrails, words)}`, 'bad');
     case 'Reverted':
       return line(`Reverted${by}: the previous version is stable again${because}`, 'warn');
     case 'WatchRegressed':
       return line(record.message ?? 'The new stable version regressed against its first days', 'bad');
     case 'WatchPassed':
       return line(record.message ?? 'The new stable version passed its watch', 'good');
+    case 'WatchInconclusive':
+      return line(
+        record.message ??
+          'The watch ended without enough evidence after promotion to say whether it regressed',
+        'warn',
+      );
     case 'FlagDriftDetected':
     case 'FlagDriftRepaired':
       return line(record.message ?? record.type, record.type === 'FlagDriftDetected' ? 'warn' : 'neutral');
     default:
       return line(record.message ?? record.type, 'neutral');
+  }
+}
+
+/**
+ * Why a progress deadline rolled a step back, in a PM's words: the step could not decide in time
+ * (the default plan gives each step twice its minimum), so the candidate stops serving users rather
+ * than waiting for ever.
+ */
+function deadlineText(
+  plan: RolloutPlan,
+  ev: Record<string, unknown>,
+  guardrails: readonly GuardrailEvidence[],
+  words: 'technical' | 'plain',
+): string {
+  const index = ev['fromStep'];
+  const step = typeof index === 'number' ? plan.steps[index] : undefined;
+  const max = step?.maxDurationSeconds;
+  const deadline = `its progress deadline${max === undefined ? '' : ` of ${formatSeconds(max)}`}`;
+  if (isGate(step)) return `nobody approved the step by ${deadline}`;
+  const undecided = guardrails
+    .filter((g) => g.verdict === 'Inconclusive')
+    .map((g) => (words === 'plain' && g.line !== null ? g.line : g.reason));
+  const which = undecided.length > 0 ? ` (undecided: ${undecided.join('; ')})` : '';
+  switch (ev['verdict']) {
+    case 'Inconclusive':
+      return `the step passed ${deadline} without enough evidence to decide${which}`;
+    case 'Error':
+      return `the step passed ${deadline} with the analysis unable to run`;
+    default:
+      return `the step passed ${deadline}`;
   }
 }
 

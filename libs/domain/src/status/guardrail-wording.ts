@@ -78,7 +78,8 @@ const NOUN: Readonly<Record<GuardrailResult['metric'], string>> = {
   costPerRequest: 'the cost per answer',
 };
 
-const SAMPLE_NOUN: Readonly<Record<GuardrailResult['metric'], string>> = {
+/** What a guardrail's samples are, in words ("120 of 700 answers"). */
+export const SAMPLE_NOUN: Readonly<Record<GuardrailResult['metric'], string>> = {
   refusalRate: 'answers',
   thumbsDownRate: 'ratings',
   errorRate: 'requests',

@@ -173,6 +173,8 @@
     if (r.watch.status === 'regressed')
       return `${r.candidate} regressed after completion: revert with aviary revert ${r.model} --reason "…"`;
     if (r.watch.status === 'reverted') return `Reverted: ${r.baseline} is the stable version again`;
+    if (r.watch.status === 'inconclusive')
+      return `${r.candidate}'s watch ended without enough answers after promotion to say whether it regressed`;
     return `${r.candidate} passed its watch`;
   }
 
