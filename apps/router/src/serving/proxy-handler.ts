@@ -315,6 +315,7 @@ export class ProxyHandler {
       ...callLimits(target, this.d.config, x.request.stream ? 'serve-stream' : 'serve'),
       signal,
       onDone: release,
+      model: x.request.model,
     });
   }
 

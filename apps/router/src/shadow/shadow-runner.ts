@@ -49,7 +49,10 @@ export class ShadowRunner {
         target,
         x.endpoint.upstreamPath,
         x.endpoint.upstreamPayload(x.request, target, 'shadow'),
-        callLimits(target, this.d.limits, 'shadow', this.d.limits.AVIARY_SHADOW_TIMEOUT_MS),
+        {
+          ...callLimits(target, this.d.limits, 'shadow', this.d.limits.AVIARY_SHADOW_TIMEOUT_MS),
+          model: x.request.model,
+        },
       );
       const contentType = String(res.headers['content-type'] ?? '');
       if (x.request.stream && contentType.includes('text/event-stream') && res.status < 400)
