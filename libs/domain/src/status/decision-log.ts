@@ -113,6 +113,11 @@ export function describeDecision(
       return line(record.message ?? 'The new stable version regressed against its first days', 'bad');
     case 'WatchPassed':
       return line(record.message ?? 'The new stable version passed its watch', 'good');
+    case 'GuardrailsNotEvaluated':
+      return line(
+        'Guardrails are not evaluated (AVIARY_ANALYSIS=time-only): steps advance on time only, nothing rolls back by itself',
+        'warn',
+      );
     case 'FlagDriftDetected':
     case 'FlagDriftRepaired':
       return line(record.message ?? record.type, record.type === 'FlagDriftDetected' ? 'warn' : 'neutral');
