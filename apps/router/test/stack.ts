@@ -222,6 +222,8 @@ export const step = {
     weight,
     minDurationSeconds: 3600,
     ...(cohort ? { cohort } : {}),
+    // A cohort-only step must end itself: it gathers no guardrail evidence.
+    ...(weight === 0 ? { maxDurationSeconds: 7200, onDeadline: 'rollback' } : {}),
   }),
   shadow: (sampleRate: number) => ({ type: 'shadow', sampleRate, minDurationSeconds: 3600 }),
 };
