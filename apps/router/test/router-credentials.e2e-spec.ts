@@ -2,7 +2,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import OpenAI from 'openai';
 import { flagNameForModel } from '@aviary/domain';
-import { testUnleashUrl } from '@aviary/testing';
+import { testUnleashUrl, unleashAdmin } from '@aviary/testing';
 import { waitFor } from '../../control-plane/test/harness';
 import { startStack, type Stack } from './stack';
 
@@ -13,16 +13,7 @@ import { startStack, type Stack } from './stack';
 const ENV = 'development';
 const unleash = () => testUnleashUrl();
 
-async function admin(method: string, path: string, body?: unknown): Promise<unknown> {
-  const res = await fetch(`${unleash()}${path}`, {
-    method,
-    headers: { 'content-type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  if (!res.ok) throw new Error(`unleash ${method} ${path}: ${res.status} ${await res.text()}`);
-  const text = await res.text();
-  return text ? (JSON.parse(text) as unknown) : null;
-}
+const admin = unleashAdmin;
 
 interface AdminStrategy {
   id: string;
