@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import OpenAI from 'openai';
 import { startDemoLlm, type DemoLlm } from '@aviary/demo-llm';
 import { flagNameForModel } from '@aviary/domain';
-import { testUnleashUrl } from '@aviary/testing';
+import { testUnleashUrl, unleashAdmin } from '@aviary/testing';
 import { startEmbedded, stop } from '../apps/all-in-one/test/npm-start';
 import { startTestControlPlane, type TestControlPlane, waitFor } from '../apps/control-plane/test/harness';
 import { loadRouterConfig } from '../apps/router/src/config/router.config';
@@ -20,16 +20,7 @@ import { FlagDriftWatcher } from '../apps/control-plane/src/flags/flag-drift.wat
 const unleash = () => testUnleashUrl();
 const ENV = 'development';
 
-async function admin(method: string, path: string, body?: unknown): Promise<unknown> {
-  const res = await fetch(`${unleash()}${path}`, {
-    method,
-    headers: { 'content-type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  if (!res.ok) throw new Error(`unleash ${method} ${path}: ${res.status} ${await res.text()}`);
-  const text = await res.text();
-  return text ? (JSON.parse(text) as unknown) : null;
-}
+const admin = unleashAdmin;
 
 interface AdminStrategy {
   id: string;

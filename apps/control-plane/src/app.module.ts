@@ -15,7 +15,10 @@ import { TokenRepository } from './auth/token.repository';
 import { TokensController } from './auth/tokens.controller';
 import { TokensService } from './auth/tokens.service';
 import { CredentialRepository } from './credentials/credential.repository';
-import { CredentialsController } from './credentials/credentials.controller';
+import {
+  CredentialBindingsFeedController,
+  CredentialsController,
+} from './credentials/credentials.controller';
 import { CredentialsService } from './credentials/credentials.service';
 import { JsonBodyInterceptor } from './common/json-body';
 import { ProblemDetailsFilter } from './common/problem-details.filter';
@@ -76,6 +79,7 @@ export class AppModule {
         ApiIndexController,
         TokensController,
         CredentialsController,
+        CredentialBindingsFeedController,
         ModelsController,
         RolloutsController,
         AnalysisController,

@@ -43,6 +43,8 @@ const cases: Case[] = [
   { name: 'an unknown step type', method: 'POST', path: '/api/v1/rollouts', body: (null), status: 400, field: 'plan.steps[0].type' },
   { name: 'a shadow sample rate of 2', method: 'POST', path: '/api/v1/rollouts', body: (null), status: 400, field: 'plan.steps[0].sampleRate' },
   { name: 'a weight of 0 without a cohort', method: 'POST', path: '/api/v1/rollouts', body: (null), status: 400, field: 'plan.steps[1].weight' },
+  { name: 'a cohort-only step without a progress deadline', method: 'POST', path: '/api/v1/rollouts', body: (null), status: 400, field: 'plan.steps[1].maxDurationSeconds' },
+  { name: 'a cohort-only step that holds at its deadline', method: 'POST', path: '/api/v1/rollouts', body: (null), status: 400, field: 'plan.steps[1].onDeadline' },
   { name: 'a cohort header that is not an x- header', method: 'POST', path: '/api/v1/rollouts', body: (null), status: 400, field: 'plan.steps[1].cohort.header.name' },
   { name: 'a cohort constraint with an unknown operator', method: 'POST', path: '/api/v1/rollouts', body: (null), status: 400, field: 'plan.steps[1].cohort.constraints[0].operator' },
   { name: 'an unknown guardrail', method: 'POST', path: '/api/v1/rollouts', body: (null), status: 400, field: 'guardrails.vibes' },
@@ -98,6 +100,19 @@ function rolloutBody(model: string, variant: string): unknown {
     case 'a weight of 0 without a cohort':
       return plan((s) => {
         s[1]!['weight'] = 0;
+      });
+    case 'a cohort-only step without a progress deadline':
+      return plan((s) => {
+        Object.assign(s[1]!, { weight: 0, cohort: { userIds: ['alice'] } });
+      });
+    case 'a cohort-only step that holds at its deadline':
+      return plan((s) => {
+        Object.assign(s[1]!, {
+          weight: 0,
+          cohort: { userIds: ['alice'] },
+          maxDurationSeconds: 7200,
+          onDeadline: 'hold',
+        });
       });
     case 'a cohort header that is not an x- header':
       return plan((s) => {

@@ -80,6 +80,23 @@ describe('upstream credentials', () => {
     });
   });
 
+  it('refuses a second name that reads the same env var, even when both are declared at once', async () => {
+    const declare = (name: string, host: string) =>
+      t.api<{ code?: string; field?: string; detail?: string }>('POST', '/api/v1/credentials', {
+        name,
+        allowedHosts: [host],
+      });
+    const answers = await Promise.all([
+      declare('team-x', 'a.example.com'),
+      declare('TEAM_X', 'b.example.com'),
+    ]);
+    expect(answers.map((a) => a.status).sort()).toEqual([201, 409]);
+    const refused = answers.find((a) => a.status === 409)!;
+    expect(refused.body).toMatchObject({ code: 'CONFLICT', field: 'name' });
+    expect(refused.body.detail).toContain('AVIARY_UPSTREAM_KEY_TEAM_X');
+    expect((await declare('Team-X', 'c.example.com')).status).toBe(409);
+  });
+
   it.each([
     [
       'a host the credential is not for',

@@ -30,6 +30,7 @@ import { ProxyHandler } from './serving/proxy-handler';
 import { ShadowRunner } from './shadow/shadow-runner';
 import { ConcurrencyLimiter, LimiterRegistry } from './upstream/concurrency-limiter';
 import { RateLimiter } from './upstream/rate-limiter';
+import { CredentialBindings } from './upstream/credential-bindings';
 import { UpstreamClient } from './upstream/upstream-client';
 
 export type { Log } from './http/router-log';
@@ -144,7 +145,16 @@ export async function startRouter(config: RouterConfig, opts: RouterOptions = {}
   const ids = new RequestIds(
     config.AVIARY_ROUTER_SECRET ? Buffer.from(config.AVIARY_ROUTER_SECRET) : randomBytes(32),
   );
-  const upstream = new UpstreamClient();
+  // Whatever host a flag names, a credential goes only to the hosts the control plane binds it to.
+  const credentials = new CredentialBindings({
+    url: `${config.AVIARY_CONTROL_PLANE_URL ?? ''}/api/router/credentials`,
+    token: config.AVIARY_CONTROL_PLANE_TOKEN,
+    refreshMs: config.AVIARY_KEYS_REFRESH_MS,
+    backupFile: join(config.AVIARY_FLAGS_BACKUP_DIR, 'credential-bindings.json'),
+    refusals: { inc: (labels) => metrics.credentialRefusals.inc(labels) },
+    log: (level, m) => log(level, m),
+  });
+  const upstream = new UpstreamClient({ credentials });
   const limiters = new LimiterRegistry(
     () =>
       new ConcurrencyLimiter(
@@ -282,12 +292,16 @@ export async function startRouter(config: RouterConfig, opts: RouterOptions = {}
         const f = flags.status();
         const e = events.stats();
         const k = keys?.status() ?? null;
+        const c = credentials.status();
         const ready = f.ready && (k?.ready ?? true);
         const flagsOk = f.sourceReachable && f.degraded.length === 0;
+        // Only a refusal degrades the router: a router whose versions send no credential does not
+        // need the bindings (and one that does fails closed without them, which is a refusal).
+        const credentialsOk = c.refused.length === 0;
         return json(res, scope, ready ? 200 : 503, {
           status: !ready
             ? 'unavailable'
-            : flagsOk && e.healthy && (k?.sourceReachable ?? true)
+            : flagsOk && e.healthy && (k?.sourceReachable ?? true) && credentialsOk
               ? 'ok'
               : 'degraded',
           checks: {
@@ -309,6 +323,17 @@ export async function startRouter(config: RouterConfig, opts: RouterOptions = {}
                   lastUpdateAt: k.lastUpdateAt,
                 }
               : { status: 'off' },
+            // Credential → scheme and hosts, from the control plane; refused: versions whose flag
+            // names a host their credential may not go to (answered 502 upstream_not_allowed).
+            credentials: {
+              status: !c.sourceReachable ? 'unreachable' : c.refused.length > 0 ? 'degraded' : 'ok',
+              hasBindings: c.ready,
+              credentials: c.credentials,
+              lastError: c.lastError,
+              lastUpdateAt: c.lastUpdateAt,
+              degraded: [...new Set(c.refused.map((r) => r.model))],
+              refused: c.refused,
+            },
           },
         });
       }
@@ -365,6 +390,7 @@ export async function startRouter(config: RouterConfig, opts: RouterOptions = {}
   await Promise.all([
     flags.waitUntilReady(opts.readyTimeoutMs ?? 5_000),
     keys?.start(opts.readyTimeoutMs ?? 5_000),
+    credentials.start(opts.readyTimeoutMs ?? 5_000),
   ]);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -388,6 +414,7 @@ export async function startRouter(config: RouterConfig, opts: RouterOptions = {}
       });
       flags.close();
       keys?.close();
+      credentials.close();
       await upstream.close();
       if (ownsEvents) await events.close(5_000);
       await accessLog?.flush();

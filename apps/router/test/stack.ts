@@ -61,6 +61,8 @@ export async function startStack(
     sameUpstream?: boolean;
     /** Publish to this unleash-server (control plane) and route from it (router), not the built-in source. */
     unleashUrl?: string;
+    /** The hosts the baseline's credential is bound to (default: 127.0.0.1, any port). */
+    credentialHosts?: (baseline: DemoLlm) => string[];
   } = {},
 ): Promise<Stack> {
   const cp = await startTestControlPlane({
@@ -72,7 +74,10 @@ export async function startStack(
   const candidate = await startDemoLlm({ name: 'candidate', seed: 2 });
   // The baseline's key is a declared credential: the router reads it from AVIARY_UPSTREAM_KEY_<NAME>.
   process.env['AVIARY_UPSTREAM_KEY_ROUTER_TEST_BASELINE'] = 'baseline-key';
-  await cp.api('POST', '/api/v1/credentials', { name: 'router-test-baseline', allowedHosts: ['127.0.0.1'] });
+  await cp.api('POST', '/api/v1/credentials', {
+    name: 'router-test-baseline',
+    allowedHosts: opts.credentialHosts?.(baseline) ?? ['127.0.0.1'],
+  });
   const model = `chat-${Math.random().toString(36).slice(2, 8)}`;
   await cp.api('POST', '/api/v1/models', { name: model });
   await cp.api('POST', `/api/v1/models/${model}/versions`, {
@@ -217,6 +222,8 @@ export const step = {
     weight,
     minDurationSeconds: 3600,
     ...(cohort ? { cohort } : {}),
+    // A cohort-only step must end itself: it gathers no guardrail evidence.
+    ...(weight === 0 ? { maxDurationSeconds: 7200, onDeadline: 'rollback' } : {}),
   }),
   shadow: (sampleRate: number) => ({ type: 'shadow', sampleRate, minDurationSeconds: 3600 }),
 };

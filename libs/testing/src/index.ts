@@ -15,7 +15,7 @@ export {
 } from './postgres-catalog';
 export * from './unleash-client';
 export * from './tcp-proxy';
-export { testKafkaBrokers, testUnleashUrl } from './kafka';
+export { testKafkaBrokers, testUnleashUrl, unleashAdmin } from './kafka';
 export { launchChromium } from './browser';
 export { pythonWithOpenAI, PYTHON_OPENAI_VERSION } from './python';
 export { PROM_CLIENT_DEFAULTS, promtool, promtoolLintMetrics } from './promtool';

@@ -17,3 +17,18 @@ export function testUnleashUrl(): string {
     );
   return url.replace(/\/+$/, '');
 }
+
+/**
+ * A call to the test unleash-server's admin API, as an Unleash user would make it (the test server
+ * runs without admin auth): the parsed JSON answer, or null for an empty one.
+ */
+export async function unleashAdmin(method: string, path: string, body?: unknown): Promise<unknown> {
+  const res = await fetch(`${testUnleashUrl()}${path}`, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  if (!res.ok) throw new Error(`unleash ${method} ${path}: ${res.status} ${await res.text()}`);
+  const text = await res.text();
+  return text ? (JSON.parse(text) as unknown) : null;
+}

@@ -14,6 +14,9 @@ const credentialSelect = {
 } as const;
 export type CredentialRecord = Prisma.UpstreamCredentialGetPayload<{ select: typeof credentialSelect }>;
 
+/** Serialises credential creation across replicas, so two names that share an env var cannot race in. */
+const CREATE_LOCK_KEY = 0x61766372;
+
 @Injectable()
 export class CredentialRepository {
   constructor(@Inject(PRISMA) private readonly prisma: PrismaClient) {}
@@ -26,8 +29,20 @@ export class CredentialRepository {
     return this.prisma.upstreamCredential.findMany({ select: credentialSelect, orderBy: { name: 'asc' } });
   }
 
-  create(data: Prisma.UpstreamCredentialCreateInput): Promise<CredentialRecord> {
-    return this.prisma.upstreamCredential.create({ data, select: credentialSelect });
+  /**
+   * Creates it unless `clashes` finds an existing credential it must not sit beside (checked and
+   * created under one lock); returns that credential instead.
+   */
+  createUnlessClash(
+    data: Prisma.UpstreamCredentialCreateInput,
+    clashes: (existing: readonly CredentialRecord[]) => CredentialRecord | undefined,
+  ): Promise<{ created: CredentialRecord } | { clash: CredentialRecord }> {
+    return this.prisma.$transaction(async (tx) => {
+      await tx.$executeRaw`SELECT pg_advisory_xact_lock(${CREATE_LOCK_KEY}::bigint)`;
+      const clash = clashes(await tx.upstreamCredential.findMany({ select: credentialSelect }));
+      if (clash) return { clash };
+      return { created: await tx.upstreamCredential.create({ data, select: credentialSelect }) };
+    });
   }
 
   /** Deletes it unless a version references it; false when one does. */

@@ -1,8 +1,10 @@
 import type { Actor } from '@aviary/domain';
-import { Body, Controller, Delete, Get, HttpCode, Param, Post } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiExcludeEndpoint, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { Request, Response } from 'express';
 import { credentialEnvName } from '@aviary/config';
 import { type Principal, RequireRole } from '../auth/roles';
+import { sendEtagFeed } from '../common/etag-feed';
 import { ZodApiBody, ZodApiResponse } from '../common/openapi';
 import { CurrentActor, CurrentPrincipal } from '../common/principal.decorator';
 import { ZodValidationPipe } from '../common/zod-validation.pipe';
@@ -71,5 +73,28 @@ export class CredentialsController {
   @ApiOperation({ summary: 'Delete an upstream credential no version references' })
   async delete(@Param('name') name: string, @CurrentActor() actor: Actor) {
     return this.present(await this.credentials.delete(name, actor));
+  }
+}
+
+/**
+ * What routers poll for: each credential's auth scheme and the hosts it may be sent to. The router
+ * sends a credential only to these hosts, whatever a flag payload names: the flag source (Unleash)
+ * is outside Aviary's auth, this feed is not. Any valid token (routers use a viewer token); it holds
+ * no secret.
+ */
+@ApiTags('credentials')
+@Controller('api/router')
+export class CredentialBindingsFeedController {
+  constructor(private readonly credentials: CredentialsService) {}
+
+  @Get('credentials')
+  @ApiExcludeEndpoint()
+  async feed(@Req() req: Request, @Res() res: Response): Promise<void> {
+    const credentials = (await this.credentials.list()).map((c) => ({
+      name: c.name,
+      authScheme: c.authScheme,
+      allowedHosts: c.allowedHosts,
+    }));
+    sendEtagFeed(req, res, { version: 1, credentials });
   }
 }

@@ -22,40 +22,47 @@ export class CredentialsService {
     private readonly audit: AuditRepository,
   ) {}
 
+  /**
+   * Two names that read the same env var (`a-b` and `A_B` both read AVIARY_UPSTREAM_KEY_A_B) would
+   * share one key under different hosts: the second is refused, even when both arrive at once.
+   */
   async create(input: CreateCredentialInput, actor: Actor): Promise<CredentialRecord> {
-    const clash = (await this.credentials.list()).find(
-      (c) => credentialEnvName(c.name) === credentialEnvName(input.name),
-    );
-    if (clash)
-      throw new DomainError(
-        'CONFLICT',
-        clash.name === input.name
-          ? `a credential named ${JSON.stringify(input.name)} already exists`
-          : `credential ${JSON.stringify(clash.name)} already reads ${credentialEnvName(input.name)}; choose another name`,
-        { field: 'name' },
-      );
+    const envName = credentialEnvName(input.name);
+    let result: Awaited<ReturnType<CredentialRepository['createUnlessClash']>>;
     try {
-      const created = await this.credentials.create({
-        name: input.name,
-        authScheme: input.authScheme,
-        allowedHosts: [...new Set(input.allowedHosts)],
-        description: input.description ?? null,
-        createdBy: actor.name,
-      });
-      await this.audit.append({
-        action: 'credential.created',
-        target: created.name,
-        actor: actor.name,
-        details: { authScheme: created.authScheme, allowedHosts: created.allowedHosts },
-      });
-      return created;
+      result = await this.credentials.createUnlessClash(
+        {
+          name: input.name,
+          authScheme: input.authScheme,
+          allowedHosts: [...new Set(input.allowedHosts)],
+          description: input.description ?? null,
+          createdBy: actor.name,
+        },
+        (existing) => existing.find((c) => credentialEnvName(c.name) === envName),
+      );
     } catch (err) {
-      if (isUniqueViolation(err))
-        throw new DomainError('CONFLICT', `a credential named ${JSON.stringify(input.name)} already exists`, {
-          field: 'name',
-        });
+      if (isUniqueViolation(err)) throw this.conflict(input.name, input.name);
       throw err;
     }
+    if ('clash' in result) throw this.conflict(input.name, result.clash.name);
+    const created = result.created;
+    await this.audit.append({
+      action: 'credential.created',
+      target: created.name,
+      actor: actor.name,
+      details: { authScheme: created.authScheme, allowedHosts: created.allowedHosts },
+    });
+    return created;
+  }
+
+  private conflict(name: string, existing: string): DomainError {
+    return new DomainError(
+      'CONFLICT',
+      existing === name
+        ? `a credential named ${JSON.stringify(name)} already exists`
+        : `credential ${JSON.stringify(existing)} already reads ${credentialEnvName(name)}; choose another name`,
+      { field: 'name' },
+    );
   }
 
   list(): Promise<CredentialRecord[]> {

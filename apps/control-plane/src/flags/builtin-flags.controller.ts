@@ -1,7 +1,8 @@
 import { Controller, Get, HttpCode, Post, Req, Res } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
-import { buildClientFeaturesResponse, computeEtag, etagMatches } from '@aviary/flags';
+import { buildClientFeaturesResponse } from '@aviary/flags';
+import { sendEtagFeed } from '../common/etag-feed';
 import { FlagPublicationRepository } from './flag-publication.repository';
 
 /**
@@ -17,16 +18,7 @@ export class BuiltinFlagsController {
   @Get('features')
   async features(@Req() req: Request, @Res() res: Response): Promise<void> {
     const rows = await this.publications.all();
-    const body = buildClientFeaturesResponse(rows.map((r) => r.routing));
-    const json = JSON.stringify(body);
-    const etag = computeEtag(json);
-    res.setHeader('ETag', etag);
-    res.setHeader('Cache-Control', 'no-cache');
-    if (etagMatches(req.headers['if-none-match'], etag)) {
-      res.status(304).end();
-      return;
-    }
-    res.status(200).type('application/json').send(json);
+    sendEtagFeed(req, res, buildClientFeaturesResponse(rows.map((r) => r.routing)));
   }
 
   /** unleash-client registers itself and posts usage metrics; accepted and dropped. */

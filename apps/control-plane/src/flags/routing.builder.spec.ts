@@ -52,7 +52,14 @@ describe(buildRouting.name, () => {
     const cohort = { header: { name: 'x-aviary-cohort', value: 'internal' } };
     const plan = {
       steps: [
-        { type: 'setWeight' as const, weight: 0, minDurationSeconds: 60, cohort },
+        {
+          type: 'setWeight' as const,
+          weight: 0,
+          minDurationSeconds: 60,
+          maxDurationSeconds: 3600,
+          onDeadline: 'rollback' as const,
+          cohort,
+        },
         { type: 'setWeight' as const, weight: 100, minDurationSeconds: 60 },
       ],
     };

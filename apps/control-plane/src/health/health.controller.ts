@@ -4,6 +4,8 @@ import type { Response } from 'express';
 import { type PrismaClient } from '@aviary/persistence';
 import { Public } from '../auth/roles';
 import { PRISMA } from '../database/database.tokens';
+import { TIME_ONLY_NOTICE } from '../analysis/time-only.analysis';
+import { CONTROL_PLANE_CONFIG, type ControlPlaneConfig } from '../config/control-plane.config';
 import { FlagReconciler } from '../flags/flag-reconciler.service';
 import { ControlPlaneMetrics } from '../metrics/control-plane.metrics';
 import { ApiOperation, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
@@ -29,6 +31,7 @@ export class HealthController {
     @Inject(PRISMA) private readonly prisma: PrismaClient,
     private readonly flags: FlagReconciler,
     private readonly metrics: ControlPlaneMetrics,
+    @Inject(CONTROL_PLANE_CONFIG) private readonly config: ControlPlaneConfig,
   ) {}
 
   /** Liveness: the process answers. */
@@ -60,9 +63,15 @@ export class HealthController {
     const flags = database.status === 'ok' ? await this.flags.status().catch(() => null) : null;
     const ready = database.status === 'ok';
     res.status(ready ? 200 : 503);
+    const timeOnly = this.config.analysis === 'time-only';
     return {
       status: !ready ? 'unavailable' : flags && !flags.healthy ? 'degraded' : 'ok',
+      // A deliberate setting, not a fault: said on every probe rather than degrading readiness.
+      ...(timeOnly ? { warnings: [TIME_ONLY_NOTICE] } : {}),
       checks: {
+        analysis: timeOnly
+          ? { status: 'off', mode: this.config.analysis, message: TIME_ONLY_NOTICE }
+          : { status: 'on', mode: this.config.analysis },
         database,
         flags: flags
           ? {

@@ -5,7 +5,18 @@ export const healthResponse = z.object({ status: z.literal('ok') });
 
 export const readinessResponse = z.looseObject({
   status: z.enum(['ok', 'degraded', 'unavailable']),
+  warnings: z
+    .array(z.string())
+    .optional()
+    .describe('Settings an operator must not miss (AVIARY_ANALYSIS=time-only)'),
   checks: z.looseObject({
+    analysis: z.looseObject({
+      status: z
+        .enum(['on', 'off'])
+        .describe('off: guardrails are not evaluated, nothing rolls back by itself'),
+      mode: z.string(),
+      message: z.string().optional(),
+    }),
     database: z.looseObject({ status: z.enum(['ok', 'down']), error: z.string().optional() }),
     flags: z.looseObject({ status: z.string() }),
   }),

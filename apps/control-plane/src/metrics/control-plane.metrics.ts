@@ -3,6 +3,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { ANALYSIS_VERDICTS, deriveSplit, nextStepAt } from '@aviary/domain';
 import { type PrismaClient } from '@aviary/persistence';
 import { PRISMA } from '../database/database.tokens';
+import { CONTROL_PLANE_CONFIG, type ControlPlaneConfig } from '../config/control-plane.config';
 import { rowToState } from '../rollouts/rollout.mapper';
 
 /** Rollouts finished longer ago than this drop out of the phase gauge, so label sets stay bounded. */
@@ -26,8 +27,17 @@ export class ControlPlaneMetrics {
   /** Notification delivery attempts by destination type, kind and outcome (delivered, retry, failed). */
   readonly notifications: Counter<'type' | 'kind' | 'outcome'>;
 
-  constructor(@Inject(PRISMA) prisma: PrismaClient) {
+  constructor(
+    @Inject(PRISMA) prisma: PrismaClient,
+    @Inject(CONTROL_PLANE_CONFIG) config: Pick<ControlPlaneConfig, 'analysis'>,
+  ) {
     collectDefaultMetrics({ register: this.registry, prefix: 'aviary_control_plane_' });
+    new Gauge({
+      name: 'aviary_analysis_enabled',
+      help: 'Whether guardrails judge rollout steps automatically: 0 with AVIARY_ANALYSIS=time-only (steps advance on time, nothing rolls back by itself)',
+      labelNames: ['mode'],
+      registers: [this.registry],
+    }).set({ mode: config.analysis }, config.analysis === 'time-only' ? 0 : 1);
     this.transitions = new Counter({
       name: 'aviary_rollout_transitions_total',
       help: 'Rollout state transitions, by cause (start, promote, step-advanced, rollback, analysis-failed, ...)',

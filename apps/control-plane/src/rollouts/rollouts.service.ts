@@ -23,6 +23,7 @@ import {
   type VersionEvent,
 } from '@aviary/domain';
 import { isUniqueViolation, type Prisma } from '@aviary/persistence';
+import { TIME_ONLY_NOTICE } from '../analysis/time-only.analysis';
 import { FlagPublicationRepository } from '../flags/flag-publication.repository';
 import { FlagReconciler, type PublicationState } from '../flags/flag-reconciler.service';
 import { ControlPlaneMetrics } from '../metrics/control-plane.metrics';
@@ -271,7 +272,7 @@ export class RolloutsService {
         else if (effect.type === 'promoteCandidateToStable') versionEvents.push('candidatePromoted');
         else if (effect.type === 'publishSplit') publish = true;
       }
-      if (result.cause === 'start' || result.cause === 'retry') versionEvents.push('candidateServing');
+      if (newAttemptStarted(result.cause)) versionEvents.push('candidateServing');
       for (const versionEvent of versionEvents)
         await this.applyVersionChanges(tx, row.modelId, versionChanges(versionEvent, facts));
       if (publish) {
@@ -279,7 +280,7 @@ export class RolloutsService {
         // Evidence routed under earlier revisions belongs to earlier steps (see GuardrailAnalysis). A
         // rollback or completion publishes too but ends the step rather than starting one: the step
         // keeps its window, so its comparison still shows what the decision was made on.
-        const newAttempt = result.cause === 'start' || result.cause === 'retry';
+        const newAttempt = newAttemptStarted(result.cause);
         const newStep = s.stepIndex !== before.stepIndex || newAttempt;
         if (routing && newStep) await this.rollouts.setStepRevision(tx, id, routing.revision, newAttempt);
       }
@@ -320,6 +321,21 @@ export class RolloutsService {
         },
         tx,
       );
+      if (newAttemptStarted(result.cause) && this.config.analysis === 'time-only')
+        await this.events.append(
+          {
+            rolloutId: id,
+            type: 'GuardrailsNotEvaluated',
+            toPhase: s.phase,
+            stepIndex: s.stepIndex,
+            actor: 'aviary',
+            automatic: true,
+            reason: null,
+            message: `Guardrails are not evaluated for this rollout: ${TIME_ONLY_NOTICE}. Its analysis mode (${row.analysisMode}) does not change that; an operator must watch it and roll back by hand.`,
+            evidence: { analysis: 'time-only', analysisMode: row.analysisMode },
+          },
+          tx,
+        );
       const updated = await this.rollouts.findById(id, tx);
       return { row: updated ?? row, cause: result.cause, publish };
     });
@@ -457,4 +473,9 @@ function concurrent(row: RolloutRecord, expected?: number): DomainError {
       : `rollout ${row.id} was changed by someone else meanwhile; reload it and decide again`,
     { currentVersion: row.version },
   );
+}
+
+/** A start or a retry: the candidate serves again from the first step. */
+function newAttemptStarted(cause: TransitionCause): boolean {
+  return cause === 'start' || cause === 'retry';
 }

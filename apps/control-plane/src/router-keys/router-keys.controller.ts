@@ -4,7 +4,7 @@ import { ApiBearerAuth, ApiExcludeEndpoint, ApiOperation, ApiTags } from '@nestj
 import type { Request, Response } from 'express';
 import { z } from 'zod';
 import { CurrentActor } from '../common/principal.decorator';
-import { computeEtag, etagMatches } from '@aviary/flags';
+import { sendEtagFeed } from '../common/etag-feed';
 import { RequireRole } from '../auth/roles';
 import { UuidPipe } from '../common/id.pipe';
 import { ZodApiBody, ZodApiResponse } from '../common/openapi';
@@ -76,14 +76,6 @@ export class RouterKeysFeedController {
   @Get('keys')
   @ApiExcludeEndpoint()
   async feed(@Req() req: Request, @Res() res: Response): Promise<void> {
-    const json = JSON.stringify({ version: 1, keys: await this.keys.published() });
-    const etag = computeEtag(json);
-    res.setHeader('ETag', etag);
-    res.setHeader('Cache-Control', 'no-cache');
-    if (etagMatches(req.headers['if-none-match'], etag)) {
-      res.status(304).end();
-      return;
-    }
-    res.status(200).type('application/json').send(json);
+    sendEtagFeed(req, res, { version: 1, keys: await this.keys.published() });
   }
 }

@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { DomainError } from '@aviary/domain';
+import { TIME_ONLY_NOTICE } from '../analysis/time-only.analysis';
 import { Public } from '../auth/roles';
 import { isUuid, UuidPipe } from '../common/id.pipe';
 import { ProblemException } from '../common/problem';
@@ -194,7 +195,8 @@ export class StatusController {
     }
     const viewer: StatusViewer | null = await this.access.viewer(req);
     if (!viewer) return this.html(res, 401, loginPage({ next: path }));
-    this.html(res, 200, pageShell(shell(), viewer, this.config.status.refreshMs));
+    const notice = this.config.analysis === 'time-only' ? TIME_ONLY_NOTICE : null;
+    this.html(res, 200, pageShell(shell(), viewer, this.config.status.refreshMs, notice));
   }
 
   private async requireViewer(req: Request): Promise<StatusViewer> {

@@ -47,6 +47,8 @@ export function pageShell(
   page: { kind: 'overview' } | { kind: 'rollout'; id: string } | { kind: 'model'; name: string },
   viewer: { name: string; public: boolean },
   refreshMs: number,
+  /** A setting every reader must see, above every page (AVIARY_ANALYSIS=time-only). */
+  notice: string | null = null,
 ): string {
   const data =
     page.kind === 'rollout'
@@ -59,7 +61,7 @@ export function pageShell(
     : `<form class="who" method="post" action="/status/logout"><span>signed in as ${escapeHtml(viewer.name)}</span> <button type="submit">Sign out</button></form>`;
   return layout(
     page.kind === 'rollout' ? 'Rollout' : page.kind === 'model' ? `${page.name}: history` : 'Rollouts',
-    `<main id="app" ${data} data-refresh-ms="${refreshMs}">
+    `${notice ? `<p class="notice" role="alert" id="analysis-off">${escapeHtml(notice[0]!.toUpperCase() + notice.slice(1))}.</p>\n` : ''}<main id="app" ${data} data-refresh-ms="${refreshMs}">
 <p class="muted" id="loading">Loading…</p>
 </main>
 <footer class="foot">${who}<span id="freshness" class="muted" aria-live="polite"></span></footer>

@@ -1,8 +1,6 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
-import { rename, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import { z } from 'zod';
+import { ControlPlaneFeed, type ControlPlaneFeedStatus } from './control-plane-feed';
 
 /** A router API key as the router holds it: its id (for evidence), scope and limits; never the key. */
 export interface RouterKey {
@@ -29,12 +27,7 @@ const feedSchema = z.object({
 });
 type Feed = z.infer<typeof feedSchema>;
 
-export interface RouterKeysStatus {
-  /** Has a key list (fetched, or from the backup of an earlier run). */
-  readonly ready: boolean;
-  readonly sourceReachable: boolean;
-  readonly lastError: string | null;
-  readonly lastUpdateAt: Date | null;
+export interface RouterKeysStatus extends ControlPlaneFeedStatus {
   readonly keys: number;
 }
 
@@ -60,22 +53,20 @@ export function hashKey(presented: string): string {
  */
 export class RouterKeys {
   private byHash = new Map<string, RouterKey>();
-  private etag: string | null = null;
-  private hasData = false;
-  private sourceReachable = false;
-  private lastError: string | null = null;
-  private lastUpdateAt: Date | null = null;
-  private timer: NodeJS.Timeout | null = null;
-  private closed = false;
+  private readonly feed: ControlPlaneFeed<Feed>;
 
-  constructor(private readonly opts: RouterKeysOptions) {
-    this.loadBackup();
+  constructor(opts: RouterKeysOptions) {
+    this.feed = new ControlPlaneFeed({
+      ...opts,
+      name: 'router keys',
+      schema: feedSchema,
+      apply: (feed) => this.apply(feed),
+    });
   }
 
   /** Fetches once (waiting at most `timeoutMs`), then keeps polling. */
-  async start(timeoutMs: number): Promise<void> {
-    await Promise.race([this.poll(), new Promise((r) => setTimeout(r, timeoutMs).unref())]);
-    this.schedule();
+  start(timeoutMs: number): Promise<void> {
+    return this.feed.start(timeoutMs);
   }
 
   /** The key a request presented, or null when it is not an active key. */
@@ -84,64 +75,11 @@ export class RouterKeys {
   }
 
   status(): RouterKeysStatus {
-    return {
-      ready: this.hasData,
-      sourceReachable: this.sourceReachable,
-      lastError: this.lastError,
-      lastUpdateAt: this.lastUpdateAt,
-      keys: this.byHash.size,
-    };
+    return { ...this.feed.status(), keys: this.byHash.size };
   }
 
   close(): void {
-    this.closed = true;
-    if (this.timer) clearTimeout(this.timer);
-  }
-
-  private schedule(): void {
-    if (this.closed) return;
-    this.timer = setTimeout(() => {
-      void this.poll().finally(() => this.schedule());
-    }, this.opts.refreshMs);
-    this.timer.unref();
-  }
-
-  private async poll(): Promise<void> {
-    try {
-      const res = await fetch(this.opts.url, {
-        headers: {
-          accept: 'application/json',
-          ...(this.opts.token ? { authorization: `Bearer ${this.opts.token}` } : {}),
-          ...(this.etag ? { 'if-none-match': this.etag } : {}),
-        },
-        signal: AbortSignal.timeout(Math.max(1000, Math.min(10_000, this.opts.refreshMs * 2))),
-      });
-      if (res.status === 304) return this.reachable();
-      if (!res.ok) throw new Error(`HTTP ${res.status}`);
-      const text = await res.text();
-      const feed = feedSchema.parse(JSON.parse(text));
-      this.apply(feed);
-      this.etag = res.headers.get('etag');
-      this.reachable();
-      this.lastUpdateAt = new Date();
-      void this.saveBackup(text);
-    } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
-      if (this.sourceReachable || this.lastError === null)
-        this.opts.log?.(
-          'warn',
-          `router keys: ${this.opts.url} unreachable, keeping the last list: ${message}`,
-        );
-      this.sourceReachable = false;
-      this.lastError = message;
-    }
-  }
-
-  private reachable(): void {
-    if (!this.sourceReachable && this.lastError !== null)
-      this.opts.log?.('info', `router keys: ${this.opts.url} reachable again`);
-    this.sourceReachable = true;
-    this.lastError = null;
+    this.feed.close();
   }
 
   private apply(feed: Feed): void {
@@ -155,28 +93,5 @@ export class RouterKeys {
         tokensPerDay: k.tokensPerDay,
       });
     this.byHash = next;
-    this.hasData = true;
-  }
-
-  private loadBackup(): void {
-    try {
-      this.apply(feedSchema.parse(JSON.parse(readFileSync(this.opts.backupFile, 'utf8'))));
-    } catch {
-      // No backup yet (first start) or an unreadable one: wait for the control plane.
-    }
-  }
-
-  private async saveBackup(text: string): Promise<void> {
-    try {
-      mkdirSync(dirname(this.opts.backupFile), { recursive: true });
-      const tmp = `${this.opts.backupFile}.${process.pid}.tmp`;
-      await writeFile(tmp, text, { mode: 0o600 });
-      await rename(tmp, this.opts.backupFile);
-    } catch (err) {
-      this.opts.log?.(
-        'warn',
-        `router keys: could not keep a backup in ${this.opts.backupFile}: ${String(err)}`,
-      );
-    }
   }
 }

@@ -31,6 +31,7 @@ export class RouterMetrics {
   readonly feedback: Counter<L | 'rating'>;
   readonly clientAborts: Counter<'stage'>;
   readonly authFailures: Counter<'reason'>;
+  readonly credentialRefusals: Counter<'model' | 'credential' | 'reason'>;
 
   constructor(opts: {
     events: Pick<EventPublisher, 'stats'>;
@@ -156,6 +157,12 @@ export class RouterMetrics {
       name: 'aviary_router_auth_failures_total',
       help: 'Requests turned away by client authentication: missing, invalid, unavailable (keys not loaded), model (outside the key scope), rate_limit, budget',
       labelNames: ['reason'],
+      registers,
+    });
+    this.credentialRefusals = new Counter({
+      name: 'aviary_router_upstream_credential_refusals_total',
+      help: 'Upstream calls not sent because the credential may not go to the host the flag names (reason: host, undeclared, no_bindings)',
+      labelNames: ['model', 'credential', 'reason'],
       registers,
     });
     const events = opts.events;

@@ -332,6 +332,7 @@ export class ProxyHandler {
       signal,
       onDone: release,
       traceparent: trace?.startUpstream(x, target, role),
+      model: x.request.model,
     });
     return trace ? trace.watchUpstream(call) : call;
   }

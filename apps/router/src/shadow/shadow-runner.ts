@@ -66,7 +66,10 @@ export class ShadowRunner {
   ): Promise<Side> {
     const t0 = performance.now();
     const base = { target, role: 'shadow' as const, requestId, fellBack: false };
-    const limits = callLimits(target, this.d.limits, 'shadow', this.d.limits.AVIARY_SHADOW_TIMEOUT_MS);
+    const limits = {
+      ...callLimits(target, this.d.limits, 'shadow', this.d.limits.AVIARY_SHADOW_TIMEOUT_MS),
+      model: x.request.model,
+    };
     try {
       const res = await this.d.upstream.call(
         target,

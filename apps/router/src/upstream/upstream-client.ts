@@ -1,7 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { Agent, type Dispatcher } from 'undici';
 import type { ErrorClass } from '@aviary/contracts';
-import { UpstreamSecrets } from '@aviary/config';
 import type { UpstreamTarget } from '@aviary/domain';
 
 /** A failed upstream call, classified the way the analyzer counts errors. */
@@ -56,6 +55,8 @@ export interface CallOptions {
   readonly onDone?: () => void;
   /** W3C trace context of the call's span, sent as `traceparent` (tracing on only). */
   readonly traceparent?: string | undefined;
+  /** The model the client asked for (names refusals of a credential on /readyz and in metrics). */
+  readonly model?: string;
 }
 
 const CONNECT_CODES = new Set([
@@ -76,7 +77,20 @@ type AbortReason = 'timeout' | 'client' | 'deadline' | 'too_large';
 /** Aviary's own causes, in the style of undici's codes (access log, error bodies). */
 export const TOTAL_TIMEOUT = 'AVIARY_TOTAL_TIMEOUT';
 export const RESPONSE_TOO_LARGE = 'AVIARY_RESPONSE_TOO_LARGE';
-const coded = (code: string, message: string) => Object.assign(new Error(message), { code });
+/** The version's credential may not be sent to the host its flag names (see CredentialBindings). */
+export const UPSTREAM_NOT_ALLOWED = 'AVIARY_UPSTREAM_NOT_ALLOWED';
+export const coded = (code: string, message: string) => Object.assign(new Error(message), { code });
+
+/**
+ * The headers that authenticate a call to `target` (a credential under its scheme), or an
+ * UpstreamError thrown when its credential may not go to that host.
+ */
+export interface UpstreamCredentials {
+  headersFor(target: UpstreamTarget, model: string): Record<string, string>;
+}
+
+/** Sends no credential at all (tests and callers that never authenticate). */
+const NO_CREDENTIALS: UpstreamCredentials = { headersFor: () => ({}) };
 
 function classify(
   err: unknown,
@@ -125,11 +139,11 @@ export class UpstreamClient {
   /** Calls not finished yet (for close()). */
   private readonly active = new Set<UpstreamCall>();
 
-  /** Only declared upstream credentials are ever sent (see @aviary/config's UpstreamSecrets). */
-  private readonly secrets: UpstreamSecrets;
+  /** Only declared credentials, and only to their hosts (see CredentialBindings). */
+  private readonly credentials: UpstreamCredentials;
 
-  constructor(opts: { connectionsPerOrigin?: number; secrets?: UpstreamSecrets } = {}) {
-    this.secrets = opts.secrets ?? new UpstreamSecrets();
+  constructor(opts: { connectionsPerOrigin?: number; credentials?: UpstreamCredentials } = {}) {
+    this.credentials = opts.credentials ?? NO_CREDENTIALS;
     this.agent = new Agent({
       keepAliveTimeout: 30_000,
       keepAliveMaxTimeout: 600_000,
@@ -150,10 +164,17 @@ export class UpstreamClient {
     opts: CallOptions,
   ): Promise<UpstreamResponse> {
     const { origin, path } = this.endpoint(target.baseUrl, apiPath);
+    let auth: Record<string, string>;
+    try {
+      auth = this.credentials.headersFor(target, opts.model ?? target.label);
+    } catch (err) {
+      opts.onDone?.(); // nothing was sent: the slot is free again
+      throw err;
+    }
     const headers: Record<string, string> = {
       'content-type': 'application/json',
       accept: 'application/json, text/event-stream',
-      ...this.secrets.headersFor(target),
+      ...auth,
     };
     if (opts.traceparent) headers['traceparent'] = opts.traceparent;
     const call = new UpstreamCall(opts, () => this.active.delete(call));

@@ -1,6 +1,6 @@
 import type { UpstreamTarget } from '@aviary/domain';
 import { QueueFullError } from './concurrency-limiter';
-import { UpstreamError } from './upstream-client';
+import { coded, UPSTREAM_NOT_ALLOWED, UpstreamError } from './upstream-client';
 import { failureAnswer, failureStatus } from './upstream-errors';
 
 const target = { timeoutMs: 800 } as UpstreamTarget;
@@ -34,6 +34,13 @@ describe(failureAnswer.name, () => {
       504,
       'upstream_timeout',
       'timeout_error',
+    ],
+    [
+      'a credential refused for its host',
+      new UpstreamError('connect', 'not allowed', null, null, coded(UPSTREAM_NOT_ALLOWED, 'not allowed')),
+      502,
+      'upstream_not_allowed',
+      'upstream_error',
     ],
     ['a full queue', new QueueFullError('queue-full'), 429, 'upstream_saturated', 'rate_limit_error'],
     ['a queue timeout', new QueueFullError('queue-timeout'), 429, 'upstream_saturated', 'rate_limit_error'],

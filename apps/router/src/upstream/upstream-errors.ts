@@ -2,7 +2,7 @@ import type { ErrorClass } from '@aviary/contracts';
 import type { UpstreamTarget } from '@aviary/domain';
 import type { ErrorAnswer } from '../http/openai-errors';
 import { QueueFullError } from './concurrency-limiter';
-import { RESPONSE_TOO_LARGE, TOTAL_TIMEOUT, UpstreamError } from './upstream-client';
+import { RESPONSE_TOO_LARGE, TOTAL_TIMEOUT, UPSTREAM_NOT_ALLOWED, UpstreamError } from './upstream-client';
 
 /** What the user is told when no upstream answer can be passed on. */
 export type FailureAnswer = ErrorAnswer;
@@ -52,6 +52,13 @@ export function failureAnswer(
         message: `The model \`${model}\` failed (upstream answered ${err.status ?? 'an error'}).`,
       };
     default:
+      if (err.causeCode === UPSTREAM_NOT_ALLOWED)
+        return {
+          status: 502,
+          type: 'upstream_error',
+          code: 'upstream_not_allowed',
+          message: `The model \`${model}\` is not served: ${err.message}.`,
+        };
       return {
         status: 502,
         type: 'upstream_error',

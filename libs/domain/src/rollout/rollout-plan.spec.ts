@@ -30,6 +30,8 @@ const cohortStep = (w: number, cohort: Cohort): PlanStep => ({
   weight: w,
   minDurationSeconds: 0,
   cohort,
+  // A cohort-only step must end itself (see the rule below); other tests are about other rules.
+  ...(w === 0 ? { maxDurationSeconds: DAY, onDeadline: 'rollback' as const } : {}),
 });
 const withDeadline = (step: PlanStep, maxDurationSeconds: number, onDeadline?: string): PlanStep =>
   ({ ...step, maxDurationSeconds, ...(onDeadline ? { onDeadline } : {}) }) as PlanStep;
@@ -81,6 +83,8 @@ describe(validatePlan.name, () => {
     { rule: 'single-value operators take value', steps: [cohortStep(0, { constraints: [{ contextName: 'appVersion', operator: 'SEMVER_GT' }] }), weight(100)], path: 'steps[0].cohort.constraints[0].value', message: /SEMVER_GT compares with one value/ },
     { rule: 'constraints name a context field', steps: [cohortStep(0, { constraints: [{ contextName: '', operator: 'IN', values: ['a'] }] }), weight(100)], path: 'steps[0].cohort.constraints[0].contextName', message: /context field name/ },
     { rule: 'weight 0 needs a cohort', steps: [weight(0), weight(100)], path: 'steps[0].weight', message: /0 only with a cohort/ },
+    { rule: 'a cohort-only step has a progress deadline', steps: [{ type: 'setWeight', weight: 0, minDurationSeconds: 60, cohort: { userIds: ['a'] } }, weight(100)], path: 'steps[0].maxDurationSeconds', message: /gathers no guardrail evidence/ },
+    { rule: 'a cohort-only step rolls back at its deadline', steps: [withDeadline({ type: 'setWeight', weight: 0, minDurationSeconds: 60, cohort: { userIds: ['a'] } }, DAY, 'hold'), weight(100)], path: 'steps[0].onDeadline', message: /must be "rollback"/ },
     { rule: 'weights go up after a cohort step too', steps: [cohortStep(5, { userIds: ['a'] }), weight(5), weight(100)], path: 'steps[1].weight', message: /greater than 5/ },
     {
       rule: 'step types are known',

@@ -153,6 +153,20 @@ export function validatePlan(plan: RolloutPlan): PlanIssue[] {
             `must be greater than ${previousWeight.weight} (steps[${previousWeight.index}].weight): weights only go up`,
           );
         }
+        // Cohort outcomes are not evidence (they would bias the population comparison), so a
+        // cohort-only step is never judged: its deadline is the one thing that ends a broken candidate.
+        if (weight === 0) {
+          if (step.maxDurationSeconds === undefined)
+            issue(
+              `${at}.maxDurationSeconds`,
+              'a cohort-only step (weight 0) gathers no guardrail evidence: give it a progress deadline (maxDurationSeconds, with onDeadline "rollback") so a broken candidate cannot serve its cohort for ever',
+            );
+          else if (step.onDeadline !== 'rollback')
+            issue(
+              `${at}.onDeadline`,
+              'must be "rollback" on a cohort-only step (weight 0): nothing else rolls its candidate back',
+            );
+        }
         previousWeight = { weight, index };
         if (weight === 100) reaches100 = true;
         break;

@@ -69,7 +69,14 @@ const internal: Cohort = { header: { name: 'x-aviary-cohort', value: 'internal' 
 /** internal users only, internal + 5%, a gate, 100% (the cohort no longer needed). */
 const cohortPlan = {
   steps: [
-    { type: 'setWeight', weight: 0, minDurationSeconds: 3600, cohort: internal },
+    {
+      type: 'setWeight',
+      weight: 0,
+      minDurationSeconds: 3600,
+      maxDurationSeconds: 7200,
+      onDeadline: 'rollback',
+      cohort: internal,
+    },
     { type: 'setWeight', weight: 5, minDurationSeconds: 3600, cohort: internal },
     { type: 'pause' },
     { type: 'setWeight', weight: 100, minDurationSeconds: 3600 },
@@ -147,7 +154,14 @@ describe(describeStep.name, () => {
     [{ type: 'shadow', sampleRate: 0.125, minDurationSeconds: 0 }, 'shadow (12.5% sampled)'],
     [{ type: 'setWeight', weight: 5, minDurationSeconds: 0 }, '5%'],
     [
-      { type: 'setWeight', weight: 0, minDurationSeconds: 0, cohort: internal },
+      {
+        type: 'setWeight',
+        weight: 0,
+        minDurationSeconds: 0,
+        maxDurationSeconds: 3600,
+        onDeadline: 'rollback',
+        cohort: internal,
+      },
       'cohort (x-aviary-cohort: internal)',
     ],
     [

@@ -169,6 +169,12 @@ describe('describeDecision', () => {
       'neutral',
     ],
     [
+      'a rollout started with analysis off says its guardrails are not evaluated',
+      { type: 'GuardrailsNotEvaluated', message: 'long technical text' },
+      'Guardrails are not evaluated (AVIARY_ANALYSIS=time-only): steps advance on time only, nothing rolls back by itself',
+      'warn',
+    ],
+    [
       'an unknown type shows its stored message',
       { type: 'SomethingNew', message: 'it happened' },
       'it happened',

@@ -119,6 +119,11 @@ export function describeDecision(
           'The watch ended without enough evidence after promotion to say whether it regressed',
         'warn',
       );
+    case 'GuardrailsNotEvaluated':
+      return line(
+        'Guardrails are not evaluated (AVIARY_ANALYSIS=time-only): steps advance on time only, nothing rolls back by itself',
+        'warn',
+      );
     case 'FlagDriftDetected':
     case 'FlagDriftRepaired':
       return line(record.message ?? record.type, record.type === 'FlagDriftDetected' ? 'warn' : 'neutral');
