@@ -25,7 +25,7 @@ const schema = z.object({
   /** Partitions for the evidence topics when the router creates them (keyed by rollout). */
   AVIARY_KAFKA_PARTITIONS: envField.positiveInt(6, 1000),
   AVIARY_EVENTS_BUFFER: envField.positiveInt(50_000, 10_000_000),
-  AVIARY_EVENTS_LINGER_MS: envField.positiveInt(100, 10_000),
+  AVIARY_EVENTS_LINGER_MS: envField.positiveInt(20, 10_000),
   AVIARY_ROUTER_MAX_BODY_BYTES: envField.positiveInt(1_048_576, 64 * 1_048_576),
   /** Requests in flight per upstream before queueing. */
   AVIARY_UPSTREAM_MAX_CONCURRENCY: envField.positiveInt(128, 100_000),
