@@ -172,9 +172,7 @@ describe('router: failures', () => {
   });
 
   it('answers from the baseline when the candidate fails, and counts it against the candidate', async () => {
-    // No holdback: at 100 % a default plan keeps 5 % of users (by a bucket salted per rollout) on the
-    // baseline, and u1 landing there (1 run in 20) would never reach the candidate.
-    const id = await s.rollout([], { plan: { steps: [step.weight(100)], holdbackPercent: 0 } });
+    const id = await s.rollout([step.weight(100)]); // the stack's plans keep no holdback
     s.candidate.setBehaviour({ errorRate: 1 });
     const { data, response } = await s.openai.chat.completions
       .create({ model: s.model, messages: ask('help'), user: 'u1' })

@@ -191,7 +191,9 @@ export async function startStack(
       const r = await cp.api<{ id: string }>('POST', '/api/v1/rollouts', {
         model,
         candidateVersion: 'v2',
-        plan: { steps },
+        // No holdback: at 100 % a default plan keeps 5 % of users (by a bucket salted per rollout)
+        // on the baseline, and these tests send one user's request and expect the candidate.
+        plan: { steps, holdbackPercent: 0 },
         // Tests roll the same candidate out again after rolling it back.
         allowRolledBackCandidate: true,
         reason: 'test',
