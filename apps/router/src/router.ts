@@ -22,6 +22,7 @@ import { RequestIds } from './feedback/request-id';
 import { AccessLog } from './http/access-log';
 import { sendAnswer, sendError } from './http/openai-errors';
 import { ClientAbortedError } from './http/read-body';
+import { ServerDrain } from './http/server-drain';
 import { RequestScope } from './http/request-scope';
 import { RouterTracing } from './http/request-trace';
 import { type Log, routerLog } from './http/router-log';
@@ -78,6 +79,12 @@ function safeDecode(s: string): string {
 }
 
 /** Probes and scrapes are not requests anyone asks about: no access-log line, no span. */
+/**
+ * How long a stopping router lets the requests in flight finish before it cuts them: inside the
+ * 30 s stop timeout (and the chart's grace period after its 5 s preStop pause), with time left to
+ * flush the evidence.
+ */
+const DRAIN_MS = 15_000;
 const UNLOGGED = new Set(['GET /metrics', 'GET /healthz', 'GET /readyz']);
 const ROUTES = new Set([...ENDPOINTS_BY_PATH.keys(), '/v1/feedback', '/v1/models']);
 
@@ -225,6 +232,7 @@ export async function startRouter(config: RouterConfig, opts: RouterOptions = {}
     const path = (req.url ?? '/').split('?', 1)[0] ?? '/';
     const method = req.method ?? 'GET';
     const scope = new RequestScope(method, path);
+    drain.track(res);
     if ((accessLog || tracing) && !UNLOGGED.has(`${method} ${path}`)) {
       accessLog?.watch(scope, res);
       if (tracing) scope.trace = tracing.request(req, res, scope, routeOf(path));
@@ -253,6 +261,7 @@ export async function startRouter(config: RouterConfig, opts: RouterOptions = {}
   });
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
+  const drain = new ServerDrain(server);
 
   async function handle(req: IncomingMessage, res: ServerResponse, scope: RequestScope): Promise<void> {
     const { method, path } = scope;
@@ -408,10 +417,7 @@ export async function startRouter(config: RouterConfig, opts: RouterOptions = {}
     events,
     metrics,
     close: async () => {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      });
+      await drain.close(DRAIN_MS);
       flags.close();
       keys?.close();
       credentials.close();
