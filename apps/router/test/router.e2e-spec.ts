@@ -251,6 +251,25 @@ describe('router: failures', () => {
       5000,
     );
   });
+
+  it('aborts the upstream call when the client goes away before the first byte', async () => {
+    s.baseline.setBehaviour({ latencyMs: 3000 });
+    const controller = new AbortController();
+    const aborted = s.baseline.stats().byOutcome.aborted;
+    const outcomes = s.outcomes.length;
+    const asked = s.openai.chat.completions
+      .create({ model: s.model, messages: ask('slow one') }, { signal: controller.signal, maxRetries: 0 })
+      .catch((e: unknown) => e);
+    setTimeout(() => controller.abort(), 300);
+    expect(await asked).toBeInstanceOf(Error);
+    await waitFor(
+      'the upstream to see the abort',
+      () => s.baseline.stats().byOutcome.aborted > aborted,
+      2000,
+    );
+    await waitFor('the outcome', () => s.outcomes.length > outcomes, 5000);
+    expect(s.outcomes.slice(outcomes).map((o) => o.errorClass)).toContain('client_aborted');
+  });
 });
 
 describe('router: shadow', () => {

@@ -421,7 +421,12 @@ export class ProxyHandler {
       errorClass: failure.errorClass,
       cause: failure.causeCode,
     });
-    if (failure.errorClass === 'client_aborted') return;
+    if (failure.errorClass === 'client_aborted') {
+      // Nobody to answer: let the connection go, or it stays open with a response never ended and
+      // holds up the server's close (a rolling restart then waits out its grace period).
+      if (!res.destroyed) res.destroy();
+      return;
+    }
     this.logFailure(x, f.target, f.role, failure, 'the request failed');
     const a = failureAnswer(err, model, f.target);
     sendError(res, x.scope, a.status, a.type, a.message, {
