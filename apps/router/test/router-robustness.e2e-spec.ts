@@ -40,6 +40,7 @@ describe('router robustness: what upstreams answer', () => {
     const medianLatency = async (label: string) => {
       const latencies: number[] = [];
       for (let i = 0; i < 12; i++) {
+        const shadows = s.outcomes.filter((o) => o.role === 'shadow').length;
         const t = performance.now();
         await s.openai.chat.completions.create({
           model: s.model,
@@ -47,10 +48,16 @@ describe('router robustness: what upstreams answer', () => {
           user: `u${i}`,
         });
         latencies.push(performance.now() - t);
-        // Let the copy of this request run before the next one, as a user's next message would. The
+        // Let the copy of this request end before the next one, as a user's next message would. The
         // candidate server runs in this test's process: while it builds a 20 MB answer nothing else
-        // here runs, router included (CI once measured 89 ms behind it with a 20 ms pause).
-        await new Promise((r) => setTimeout(r, 250));
+        // here runs, router included, so a fixed pause was a race (CI measured 89 ms behind it with
+        // 20 ms, 72 ms with 250 ms on a slower machine). What is measured is the user's own request.
+        await waitFor(
+          `the shadow copy of ${label} ${i}`,
+          () => s.outcomes.filter((o) => o.role === 'shadow').length > shadows,
+          15_000,
+          5,
+        );
       }
       return latencies.sort((x, y) => x - y)[6]!;
     };
