@@ -22,10 +22,10 @@ import { RequestIds } from './feedback/request-id';
 import { AccessLog } from './http/access-log';
 import { sendAnswer, sendError } from './http/openai-errors';
 import { ClientAbortedError } from './http/read-body';
-import { ServerDrain } from './http/server-drain';
 import { RequestScope } from './http/request-scope';
 import { RouterTracing } from './http/request-trace';
 import { type Log, routerLog } from './http/router-log';
+import { ServerDrain } from './http/server-drain';
 import { FlagRouting } from './routing/flag-routing';
 import { ProxyHandler } from './serving/proxy-handler';
 import { ShadowRunner } from './shadow/shadow-runner';
@@ -78,13 +78,13 @@ function safeDecode(s: string): string {
   }
 }
 
-/** Probes and scrapes are not requests anyone asks about: no access-log line, no span. */
 /**
  * How long a stopping router lets the requests in flight finish before it cuts them: inside the
  * 30 s stop timeout (and the chart's grace period after its 5 s preStop pause), with time left to
  * flush the evidence.
  */
 const DRAIN_MS = 15_000;
+/** Probes and scrapes are not requests anyone asks about: no access-log line, no span. */
 const UNLOGGED = new Set(['GET /metrics', 'GET /healthz', 'GET /readyz']);
 const ROUTES = new Set([...ENDPOINTS_BY_PATH.keys(), '/v1/feedback', '/v1/models']);
 
