@@ -3,14 +3,19 @@ import { connect, type AddressInfo } from 'node:net';
 import { ServerDrain } from './server-drain';
 
 /** A server whose handler answers after `delayMs`, each request tracked. */
-async function serve(delayMs: number): Promise<{ server: Server; drain: ServerDrain; port: number }> {
+async function serve(
+  delayMs: number,
+): Promise<{ server: Server; drain: ServerDrain; port: number; entered: Promise<void> }> {
+  let enter!: () => void;
+  const entered = new Promise<void>((resolve) => (enter = resolve));
   const server = createServer((_req, res) => {
     drain.track(res);
+    enter();
     setTimeout(() => res.end('done'), delayMs).unref();
   });
   const drain = new ServerDrain(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { server, drain, port: (server.address() as AddressInfo).port };
+  return { server, drain, port: (server.address() as AddressInfo).port, entered };
 }
 
 function get(port: number): Promise<{ status: number; body: string } | Error> {
@@ -38,9 +43,9 @@ describe('ServerDrain', () => {
   });
 
   it('lets a request in flight finish before it closes', async () => {
-    const { drain, port } = await serve(300);
+    const { drain, port, entered } = await serve(300);
     const answer = get(port);
-    await new Promise((resolve) => setTimeout(resolve, 50)); // the request is in the handler
+    await entered; // the request is in the handler
     const started = Date.now();
     await drain.close(10_000);
     expect(Date.now() - started).toBeGreaterThanOrEqual(200);
@@ -48,9 +53,9 @@ describe('ServerDrain', () => {
   });
 
   it('cuts a request that outlasts the grace period', async () => {
-    const { drain, port } = await serve(60_000);
+    const { drain, port, entered } = await serve(60_000);
     const answer = get(port);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await entered;
     const started = Date.now();
     await drain.close(300);
     expect(Date.now() - started).toBeLessThan(2000);
