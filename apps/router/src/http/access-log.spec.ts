@@ -44,6 +44,8 @@ describe(AccessLog.name, () => {
       for (let i = 0; i < 50 && lines.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
       expect(lines).toEqual([
         expect.objectContaining({
+          level: 30,
+          time: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/) as string,
           msg: 'request',
           service: 'aviary-router',
           requestId: 'avy-signed',

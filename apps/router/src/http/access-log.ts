@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import pino, { type DestinationStream, type Logger } from 'pino';
+import pino, { type DestinationStream } from 'pino';
 import type { RequestScope } from './request-scope';
 
 const round = (ms: number) => Math.round(ms * 100) / 100;
@@ -20,21 +20,21 @@ export function accessLogDestination(dest: number | string = 1): DestinationStre
   return pino.destination({ dest, sync: false, minLength: BATCH_BYTES, periodicFlush: FLUSH_EVERY_MS });
 }
 
+/** pino's number for `info`: the lines read like the router's other (pino) log lines. */
+const INFO = 30;
+
 /**
- * One structured JSON line per request (pino, written asynchronously and batched so a slow stdout
- * never blocks the event loop): request id, method, path, endpoint, model, version, role, status,
- * latency, whether it streamed, the router key's id, the error class and cause of a failure, and the
- * trace id while tracing is on.
+ * One structured JSON line per request, in pino's line format (`level`, `time`, `service`, the
+ * fields, `msg`), written through pino's asynchronous batched destination so a slow stdout never
+ * blocks the event loop: request id, method, path, endpoint, model, version, role, status, latency,
+ * whether it streamed, the router key's id, the error class and cause of a failure, and the trace id
+ * while tracing is on. The line is one `JSON.stringify` of a flat object rather than a pino
+ * `logger.info` call: pino's generic serializer (bindings, mixins, per-key string building) made
+ * 14% of all the bytes the router allocated in the benchmark (a heap sampling profile), for a line
+ * whose shape never changes. Fields that are undefined are left out, as pino does.
  */
 export class AccessLog {
-  private readonly logger: Logger;
-
-  constructor(destination: DestinationStream = accessLogDestination()) {
-    this.logger = pino(
-      { base: { service: 'aviary-router' }, messageKey: 'msg', timestamp: pino.stdTimeFunctions.isoTime },
-      destination,
-    );
-  }
+  constructor(private readonly destination: DestinationStream = accessLogDestination()) {}
 
   /** Writes the line when the response is over (sent, or the client left). */
   watch(scope: RequestScope, res: ServerResponse): void {
@@ -42,31 +42,35 @@ export class AccessLog {
   }
 
   flush(): Promise<void> {
-    return new Promise((resolve) => this.logger.flush(() => resolve()));
+    const dest = this.destination as DestinationStream & { flush?: (cb?: (err?: Error) => void) => void };
+    if (typeof dest.flush !== 'function') return Promise.resolve();
+    return new Promise((resolve) => dest.flush?.(() => resolve()));
   }
 
   private write(scope: RequestScope, res: ServerResponse): void {
-    this.logger.info(
-      {
-        requestId: scope.requestId,
-        method: scope.method,
-        path: scope.path,
-        endpoint: scope.endpoint,
-        model: scope.model,
-        version: scope.version,
-        role: scope.role,
-        // 499 (nginx's word): the client left before an answer was sent.
-        status: res.headersSent ? res.statusCode : 499,
-        completed: res.writableFinished,
-        latencyMs: round(performance.now() - scope.t0),
-        stream: scope.stream,
-        keyId: scope.keyId,
-        errorClass: scope.errorClass,
-        cause: scope.cause,
-        // Only while tracing is on: the trace of this request, to open it from the line.
-        traceId: scope.trace?.traceId,
-      },
-      'request',
-    );
+    const line = JSON.stringify({
+      level: INFO,
+      time: new Date().toISOString(),
+      service: 'aviary-router',
+      requestId: scope.requestId,
+      method: scope.method,
+      path: scope.path,
+      endpoint: scope.endpoint,
+      model: scope.model,
+      version: scope.version,
+      role: scope.role,
+      // 499 (nginx's word): the client left before an answer was sent.
+      status: res.headersSent ? res.statusCode : 499,
+      completed: res.writableFinished,
+      latencyMs: round(performance.now() - scope.t0),
+      stream: scope.stream,
+      keyId: scope.keyId,
+      errorClass: scope.errorClass,
+      cause: scope.cause,
+      // Only while tracing is on: the trace of this request, to open it from the line.
+      traceId: scope.trace?.traceId,
+      msg: 'request',
+    });
+    this.destination.write(`${line}\n`);
   }
 }
