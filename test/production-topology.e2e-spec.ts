@@ -6,8 +6,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import { BEHAVIOURS, startDemoLlm, type DemoLlm } from '@aviary/demo-llm';
-import { createTestDatabase, testKafkaBrokers, testUnleashUrl, type TestDatabase } from '@aviary/testing';
-import { waitFor } from '../apps/control-plane/test/harness';
+import {
+  createTestDatabase,
+  testKafkaBrokers,
+  testUnleashUrl,
+  type TestDatabase,
+  waitFor,
+} from '@aviary/testing';
 
 // Production on one machine: the image's file set (built from the Dockerfile's runtime stage, with
 // production dependencies only), run as separate processes the way the Helm chart runs them — the

@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { TOPICS } from '@aviary/contracts';
 import { BEHAVIOURS, startDemoLlm, type DemoLlm } from '@aviary/demo-llm';
-import { testKafkaBrokers } from '@aviary/testing';
+import { testKafkaBrokers, waitFor } from '@aviary/testing';
 import { ensureTopics, KafkaEventPublisher, KafkaEventSubscriber } from '@aviary/kafka';
 import { createPrismaClient, type PrismaHandle } from '@aviary/persistence';
-import { waitFor } from '../../control-plane/test/harness';
 import { startStack, type Stack } from '../../router/test/stack';
 import { startAnalyzer, type RunningAnalyzer } from '../src/analyzer';
 

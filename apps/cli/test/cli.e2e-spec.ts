@@ -4,13 +4,13 @@ import type { AddressInfo } from 'node:net';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { waitFor } from '@aviary/testing';
 import {
   ADMIN_TOKEN,
   fastPlan,
   seedModel,
   startTestControlPlane,
   type TestControlPlane,
-  waitFor,
 } from '../../control-plane/test/harness';
 import { aviary, run } from './run-aviary';
 

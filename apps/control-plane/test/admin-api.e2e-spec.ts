@@ -1,5 +1,5 @@
-import { PROM_CLIENT_DEFAULTS, promtoolLintMetrics } from '@aviary/testing';
-import { fastPlan, seedModel, startTestControlPlane, type TestControlPlane, waitFor } from './harness';
+import { PROM_CLIENT_DEFAULTS, promtoolLintMetrics, waitFor } from '@aviary/testing';
+import { fastPlan, seedModel, startTestControlPlane, type TestControlPlane } from './harness';
 
 type Rollout = {
   id: string;

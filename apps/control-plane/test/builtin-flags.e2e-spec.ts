@@ -1,7 +1,7 @@
 import { destroyUnleashClient } from '@aviary/flags';
 import type { Unleash } from 'unleash-client';
-import { candidateUsers, heldRevision, startUnleashClient, users } from '@aviary/testing';
-import { seedModel, startTestControlPlane, type TestControlPlane, waitFor } from './harness';
+import { candidateUsers, heldRevision, startUnleashClient, users, waitFor } from '@aviary/testing';
+import { seedModel, startTestControlPlane, type TestControlPlane } from './harness';
 
 const plan = {
   steps: [

@@ -1,6 +1,7 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ADMIN_TOKEN, fastPlan, startTestControlPlane, type TestControlPlane, waitFor } from './harness';
+import { waitFor } from '@aviary/testing';
+import { ADMIN_TOKEN, fastPlan, startTestControlPlane, type TestControlPlane } from './harness';
 
 /** An upstream that answers every chat completion with "ok" and remembers the headers it was sent. */
 async function recordingUpstream(): Promise<{ url: string; seen: IncomingHttpHeaders[]; server: Server }> {

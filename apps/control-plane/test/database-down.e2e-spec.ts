@@ -1,5 +1,5 @@
-import { startTcpProxy, type TcpProxy } from '@aviary/testing';
-import { ADMIN_TOKEN, seedModel, startTestControlPlane, type TestControlPlane, waitFor } from './harness';
+import { startTcpProxy, type TcpProxy, waitFor } from '@aviary/testing';
+import { ADMIN_TOKEN, seedModel, startTestControlPlane, type TestControlPlane } from './harness';
 
 describe('when the database is unreachable', () => {
   let proxy: TcpProxy;

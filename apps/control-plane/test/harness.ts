@@ -121,21 +121,6 @@ export function fastPlan(seconds: number) {
   };
 }
 
-export async function waitFor<T>(
-  what: string,
-  fn: () => T | undefined | null | false | Promise<T | undefined | null | false>,
-  timeoutMs = 10_000,
-  everyMs = 50,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
-
 /** Everything the API stores, to prove a rejected request changed nothing. */
 export async function databaseSnapshot(databaseUrl: string): Promise<string> {
   const c = new Client({ connectionString: databaseUrl });

@@ -11,11 +11,12 @@ import {
   type TcpProxy,
   testUnleashUrl,
   users,
+  waitFor,
 } from '@aviary/testing';
 import { aviary } from '../../cli/test/run-aviary';
 import { loadControlPlaneConfig } from '../src/config/control-plane.config';
 import { startControlPlane } from '../src/control-plane';
-import { ADMIN_TOKEN, seedModel, startTestControlPlane, type TestControlPlane, waitFor } from './harness';
+import { ADMIN_TOKEN, seedModel, startTestControlPlane, type TestControlPlane } from './harness';
 
 // Issue 9.2: with the flag source accepting connections and never answering, the kill switch
 // (rollback, model rollback, start) must still answer within a bounded time, say whether the publish

@@ -1,7 +1,8 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { fastPlan, seedModel, startTestControlPlane, type TestControlPlane, waitFor } from './harness';
+import { waitFor } from '@aviary/testing';
+import { fastPlan, seedModel, startTestControlPlane, type TestControlPlane } from './harness';
 
 interface Received {
   readonly path: string;

@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { LATENCY_BUCKETS_MS, latencyBucketIndex } from '@aviary/domain';
 import { emptyArmCounters, emptyPairCounters, EvidenceStore, type PrismaClient } from '@aviary/persistence';
-import { launchChromium } from '@aviary/testing';
+import { launchChromium, waitFor } from '@aviary/testing';
 import { PRISMA } from '../src/database/database.tokens';
-import { fastPlan, seedModel, startTestControlPlane, waitFor, type TestControlPlane } from './harness';
+import { fastPlan, seedModel, startTestControlPlane, type TestControlPlane } from './harness';
 
 // The PM status page in a real headless Chromium against a real control plane and PostgreSQL. The
 // evidence is written through the analyzer's store, so the page shows what the analysis computes.

@@ -8,8 +8,9 @@ import {
   type TcpProxy,
   testUnleashUrl,
   users,
+  waitFor,
 } from '@aviary/testing';
-import { seedModel, startTestControlPlane, type TestControlPlane, waitFor } from './harness';
+import { seedModel, startTestControlPlane, type TestControlPlane } from './harness';
 
 const plan = {
   steps: [

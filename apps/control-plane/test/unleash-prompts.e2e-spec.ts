@@ -2,8 +2,8 @@ import { decodeRoutingVariant, destroyUnleashClient } from '@aviary/flags';
 import { encodedPromptBytes, MAX_VERSION_PROMPT_BYTES } from '@aviary/contracts';
 import { flagNameForModel } from '@aviary/domain';
 import type { Unleash } from 'unleash-client';
-import { startUnleashClient, testUnleashUrl } from '@aviary/testing';
-import { startTestControlPlane, type TestControlPlane, waitFor } from './harness';
+import { startUnleashClient, testUnleashUrl, waitFor } from '@aviary/testing';
+import { startTestControlPlane, type TestControlPlane } from './harness';
 
 jest.setTimeout(60_000);
 

@@ -1,7 +1,7 @@
 import { destroyUnleashClient } from '@aviary/flags';
 import type { Unleash } from 'unleash-client';
-import { startUnleashClient } from '@aviary/testing';
-import { startTestControlPlane, type TestControlPlane, waitFor } from './harness';
+import { startUnleashClient, waitFor } from '@aviary/testing';
+import { startTestControlPlane, type TestControlPlane } from './harness';
 
 interface Version {
   id: string;

@@ -1,6 +1,7 @@
 import { decodePayloadValue } from '@aviary/flags';
 import { type DemoLlm, startDemoLlm } from '@aviary/demo-llm';
-import { fastPlan, startTestControlPlane, type TestControlPlane, waitFor } from './harness';
+import { waitFor } from '@aviary/testing';
+import { fastPlan, startTestControlPlane, type TestControlPlane } from './harness';
 
 jest.setTimeout(60_000);
 

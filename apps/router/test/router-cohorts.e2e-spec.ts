@@ -1,6 +1,5 @@
 import OpenAI from 'openai';
-import { testUnleashUrl } from '@aviary/testing';
-import { waitFor } from '../../control-plane/test/harness';
+import { testUnleashUrl, waitFor } from '@aviary/testing';
 import { startStack, step, type Stack } from './stack';
 
 // A control plane publishing to a real unleash-server, a router reading it with unleash-client.

@@ -2,8 +2,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import OpenAI from 'openai';
 import { flagNameForModel } from '@aviary/domain';
-import { testUnleashUrl, unleashAdmin } from '@aviary/testing';
-import { waitFor } from '../../control-plane/test/harness';
+import { testUnleashUrl, unleashAdmin, waitFor } from '@aviary/testing';
 import { startStack, type Stack } from './stack';
 
 // Issue 9: whoever can edit a flag in Unleash (outside Aviary's auth) can point a version at their

@@ -2,8 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { connect } from 'node:net';
 import { TOPICS } from '@aviary/contracts';
 import { ensureTopics, KafkaEventPublisher, KafkaEventSubscriber } from '@aviary/kafka';
-import { startTcpProxy, type TcpProxy, testKafkaBrokers } from '@aviary/testing';
-import { waitFor } from '../../control-plane/test/harness';
+import { startTcpProxy, type TcpProxy, testKafkaBrokers, waitFor } from '@aviary/testing';
 import { startStack, step, type Stack } from './stack';
 
 // Each suite starts a control plane, a router and model servers: slow on a busy machine.

@@ -1,7 +1,7 @@
 import OpenAI from 'openai';
+import { waitFor } from '@aviary/testing';
 import { loadRouterConfig } from '../src/config/router.config';
 import { startRouter } from '../src/router';
-import { waitFor } from '../../control-plane/test/harness';
 import { startStack, type Stack } from './stack';
 
 // Each suite starts a control plane, a router and model servers: slow on a busy machine.

@@ -1,5 +1,5 @@
 import type { DemoLlm, DemoLlmReceived } from '@aviary/demo-llm';
-import { waitFor } from '../../control-plane/test/harness';
+import { waitFor } from '@aviary/testing';
 import { startStack, step, type Stack } from './stack';
 
 // Each suite starts a control plane, a router and model servers: slow on a busy machine.

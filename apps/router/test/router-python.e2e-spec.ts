@@ -1,8 +1,7 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import type { Endpoint } from '@aviary/contracts';
-import { pythonWithOpenAI } from '@aviary/testing';
-import { waitFor } from '../../control-plane/test/harness';
+import { pythonWithOpenAI, waitFor } from '@aviary/testing';
 import { startStack, step, type Stack } from './stack';
 
 // Each suite starts a control plane, a router and model servers: slow on a busy machine.

@@ -1,6 +1,6 @@
 import { request as httpRequest } from 'node:http';
 import OpenAI from 'openai';
-import { waitFor } from '../../control-plane/test/harness';
+import { waitFor } from '@aviary/testing';
 import { startStack, step, type Stack } from './stack';
 
 // Each suite starts a control plane, a router and model servers: slow on a busy machine.

@@ -1,8 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import type { DemoLlm } from '@aviary/demo-llm';
 import { loadTracingConfig, startTracing, type Tracing } from '@aviary/observability';
-import { lineCapture, type OtlpCollector, type ReceivedSpan, startOtlpCollector } from '@aviary/testing';
-import { ADMIN_TOKEN, startTestControlPlane, waitFor } from '../../control-plane/test/harness';
+import {
+  lineCapture,
+  type OtlpCollector,
+  type ReceivedSpan,
+  startOtlpCollector,
+  waitFor,
+} from '@aviary/testing';
+import { ADMIN_TOKEN, startTestControlPlane } from '../../control-plane/test/harness';
 import { rest, startStack, step, type Stack } from './stack';
 
 // Each suite starts a control plane, a router and model servers: slow on a busy machine.

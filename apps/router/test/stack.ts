@@ -6,7 +6,8 @@ import { TOPICS, type FeedbackEvent, type OutcomeEvent, type PairEvent } from '@
 import { startDemoLlm, type DemoLlm } from '@aviary/demo-llm';
 import type { EventPublisher, EventSubscriber } from '@aviary/domain';
 import { InProcessEventBus } from '@aviary/kafka';
-import { startTestControlPlane, type TestControlPlane, waitFor } from '../../control-plane/test/harness';
+import { waitFor } from '@aviary/testing';
+import { startTestControlPlane, type TestControlPlane } from '../../control-plane/test/harness';
 import { loadRouterConfig } from '../src/config/router.config';
 import { startRouter, type RunningRouter } from '../src/router';
 

@@ -22,3 +22,4 @@ export { PROM_CLIENT_DEFAULTS, promtool, promtoolLintMetrics } from './promtool'
 export { outcomeEvent } from './evidence';
 export { startOtlpCollector, type OtlpCollector, type ReceivedSpan } from './otlp-collector';
 export { lineCapture } from './line-capture';
+export { waitFor } from './wait-for';
