@@ -20,6 +20,9 @@ export function accessLogDestination(dest: number | string = 1): DestinationStre
   return pino.destination({ dest, sync: false, minLength: BATCH_BYTES, periodicFlush: FLUSH_EVERY_MS });
 }
 
+/** pino's destination (sonic-boom) can be flushed; a plain stream (in tests) need not be. */
+type FlushableDestination = DestinationStream & { flush?: (cb: (err?: Error) => void) => void };
+
 /** pino's number for `info`: the lines read like the router's other (pino) log lines. */
 const INFO = 30;
 
@@ -34,7 +37,7 @@ const INFO = 30;
  * whose shape never changes. Fields that are undefined are left out, as pino does.
  */
 export class AccessLog {
-  constructor(private readonly destination: DestinationStream = accessLogDestination()) {}
+  constructor(private readonly destination: FlushableDestination = accessLogDestination()) {}
 
   /** Writes the line when the response is over (sent, or the client left). */
   watch(scope: RequestScope, res: ServerResponse): void {
@@ -42,9 +45,8 @@ export class AccessLog {
   }
 
   flush(): Promise<void> {
-    const dest = this.destination as DestinationStream & { flush?: (cb?: (err?: Error) => void) => void };
-    if (typeof dest.flush !== 'function') return Promise.resolve();
-    return new Promise((resolve) => dest.flush?.(() => resolve()));
+    const { destination } = this;
+    return new Promise((resolve) => (destination.flush ? destination.flush(() => resolve()) : resolve()));
   }
 
   private write(scope: RequestScope, res: ServerResponse): void {
