@@ -124,6 +124,7 @@ export interface ProxyRig {
   readonly events: CapturingEvents;
   readonly metrics: RouterMetrics;
   readonly ids: RequestIds;
+  readonly rateLimiter: RateLimiter;
   routing: DecodedRouting | null;
   post(path: string, body: unknown, headers?: Record<string, string>): Promise<Response>;
   /** Resolves once the evidence of everything sent so far is out (setImmediate hops). */
@@ -134,7 +135,13 @@ export interface ProxyRig {
 /** A ProxyHandler behind a local server, with a fake upstream and flag source. */
 export async function startProxyRig(
   endpoints: Record<string, EndpointAdapter<ProxiedRequest>>,
-  opts: { maxConcurrency?: number; maxQueue?: number; shadowCap?: number; env?: Record<string, string> } = {},
+  opts: {
+    maxConcurrency?: number;
+    maxQueue?: number;
+    shadowCap?: number;
+    rateLimitPerMinute?: number;
+    env?: Record<string, string>;
+  } = {},
 ): Promise<ProxyRig> {
   const config = loadRouterConfig({ AVIARY_ROUTER_MAX_BODY_BYTES: String(64 * 1024), ...opts.env });
   const upstream = new FakeUpstream();
@@ -166,12 +173,13 @@ export async function startProxyRig(
     metrics,
     limits: config,
   });
+  const rateLimiter = new RateLimiter(opts.rateLimitPerMinute ?? 0);
   const proxy = new ProxyHandler({
     config,
     flags,
     upstream,
     limiters,
-    rateLimiter: new RateLimiter(0),
+    rateLimiter,
     evidence,
     metrics,
     ids,
@@ -197,6 +205,7 @@ export async function startProxyRig(
     events,
     metrics,
     ids,
+    rateLimiter,
     post: (path: string, body: unknown, headers: Record<string, string> = {}) =>
       fetch(`${url}${path}`, {
         method: 'POST',

@@ -100,6 +100,19 @@ describe(ProxyHandler.name, () => {
     expect(rig.events.outcomes[0]).toMatchObject({ errorClass: 'shed', status: 429 });
   });
 
+  it('limits each user to the per-minute budget and keeps no bucket for requests without a user', async () => {
+    await rig.close();
+    rig = await startProxyRig(endpoints, { rateLimitPerMinute: 2 });
+    rig.upstream.on('v1', () => answer(200, chatAnswer('ok')));
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i++) statuses.push((await rig.post(CHAT, ask('hi', { user: 'alice' }))).status);
+    expect(statuses).toEqual([200, 200, 429]);
+    expect(rig.rateLimiter.size).toBe(1);
+    // Without a user or conversation every request is its own key: nothing to limit, nothing kept.
+    for (let i = 0; i < 3; i++) expect((await rig.post(CHAT, ask('hi'))).status).toBe(200);
+    expect(rig.rateLimiter.size).toBe(1);
+  });
+
   it('passes an upstream 4xx on as it came and records it as upstream_4xx', async () => {
     rig.upstream.on('v1', () => answer(400, '{"error":{"message":"bad temperature","param":"temperature"}}'));
     const res = await rig.post(CHAT, ask('hi'));

@@ -161,7 +161,9 @@ export class ProxyHandler {
         `The model \`${request.model}\` does not serve ${endpoint.path} (its version ${resolved.target.label} declares other endpoints).`,
         { param: 'model', code: 'endpoint_not_served' },
       );
-    const wait = this.d.rateLimiter.take(sticky.key);
+    // A request without a user or conversation has a key of its own: it can never reach a limit,
+    // and a bucket per request only filled the limiter's memory.
+    const wait = sticky.source === 'random' ? 0 : this.d.rateLimiter.take(sticky.key);
     if (wait > 0) {
       this.d.metrics.shed.inc({ model: request.model, reason: 'rate_limit' });
       return sendError(
