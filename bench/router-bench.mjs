@@ -17,6 +17,8 @@
 //   --peers <ids>           a subset, for development: undici,nginx,router-kafka,router-inproc,isolation
 //   --profile-model <shadow|plain>  what the profile section measures (default shadow: shadow 1.0)
 //   --profile-sink <kafka|inproc>   the profiled router's evidence sink (default kafka when a broker runs)
+//   --profile-connections <n>       closed-loop connections under the profiler (default 1; 16 profiles
+//                           the throughput row's load)
 //   --router-node-options=<flags>  extra node flags for the routers (e.g. --trace-gc); each router's
 //                           output goes to a log file named in the progress lines
 import { spawnSync } from 'node:child_process';
@@ -79,6 +81,7 @@ const { values: args } = parseArgs({
     peers: { type: 'string' },
     'profile-model': { type: 'string', default: 'shadow' },
     'profile-sink': { type: 'string' },
+    'profile-connections': { type: 'string' },
     warmup: { type: 'string' },
   },
 });
@@ -146,6 +149,7 @@ const FOREIGN_LIMIT_PCT = 20;
 let retryBudget = 0;
 let repeated = 0;
 if (args.warmup) P.c1Warmup = Number(args.warmup);
+if (args['profile-connections']) P.profileConnections = Number(args['profile-connections']);
 retryBudget = P.retryBudgetSeconds;
 const P99_LIMIT_MS = 10;
 /**
