@@ -121,13 +121,14 @@ export async function startRouter(config: RouterConfig, opts: RouterOptions = {}
       clientId: config.KAFKA_CLIENT_ID,
       ...kafkaSecurity(config),
     };
-    events = new KafkaEventPublisher({
-      ...connection,
-      maxBuffered: config.AVIARY_EVENTS_BUFFER,
-      lingerMs: config.AVIARY_EVENTS_LINGER_MS,
-      log: (level, m) =>
-        log(level === 'error' ? 'error' : level === 'warn' ? 'warn' : 'debug', `kafka: ${m}`),
-    });
+    events = new KafkaEventPublisher(
+      Object.assign({}, connection, {
+        maxBuffered: config.AVIARY_EVENTS_BUFFER,
+        lingerMs: config.AVIARY_EVENTS_LINGER_MS,
+        log: (level: 'error' | 'warn' | 'info' | 'debug', m: string) =>
+          log(level === 'error' ? 'error' : level === 'warn' ? 'warn' : 'debug', `kafka: ${m}`),
+      }),
+    );
     // Best effort and off the start-up path: with auto-creation on, producing creates them anyway.
     ensureTopics(connection, Object.values(TOPICS), config.AVIARY_KAFKA_PARTITIONS)
       .then((created) => created.length > 0 && log('info', `created Kafka topics ${created.join(', ')}`))

@@ -26,7 +26,8 @@ export function classifyOutput(
   refusals: RefusalDetector,
   schemas: JsonSchemaCheck,
 ): OutputClass {
-  if (answer.vectors) return { ...NOTHING, empty: answer.vectors.some((v) => v.length === 0) };
+  if (answer.vectors)
+    return Object.assign({}, NOTHING, { empty: answer.vectors.some((v) => v.length === 0) });
   const trimmed = answer.text.trim();
   const refusalField = answer.refusal !== null && answer.refusal.trim().length > 0;
   const toolCalls = answer.toolCalls.length;

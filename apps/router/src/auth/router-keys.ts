@@ -63,12 +63,13 @@ export class RouterKeys {
   private readonly feed: ControlPlaneFeed<Feed>;
 
   constructor(opts: RouterKeysOptions) {
-    this.feed = new ControlPlaneFeed({
-      ...opts,
-      name: 'router keys',
-      schema: feedSchema,
-      apply: (feed) => this.apply(feed),
-    });
+    this.feed = new ControlPlaneFeed(
+      Object.assign({}, opts, {
+        name: 'router keys',
+        schema: feedSchema,
+        apply: (feed: Feed) => this.apply(feed),
+      }),
+    );
   }
 
   /** Fetches once (waiting at most `timeoutMs`), then keeps polling. */
@@ -90,7 +91,7 @@ export class RouterKeys {
   }
 
   status(): RouterKeysStatus {
-    return { ...this.feed.status(), keys: this.byHash.size };
+    return Object.assign({}, this.feed.status(), { keys: this.byHash.size });
   }
 
   close(): void {

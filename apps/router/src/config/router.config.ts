@@ -93,13 +93,12 @@ export function loadRouterConfig(env: Record<string, string | undefined> = proce
     env,
   );
   const flagsUrl = c.AVIARY_FLAGS_URL.replace(/\/+$/, '');
-  return {
-    ...c,
+  return Object.assign({}, c, {
     AVIARY_FLAGS_URL: flagsUrl,
     AVIARY_CONTROL_PLANE_URL: (c.AVIARY_CONTROL_PLANE_URL ?? flagsUrl.replace(/\/api$/, '')).replace(
       /\/+$/,
       '',
     ),
     AVIARY_CONTROL_PLANE_TOKEN: c.AVIARY_CONTROL_PLANE_TOKEN ?? c.AVIARY_FLAGS_TOKEN,
-  };
+  });
 }

@@ -46,12 +46,12 @@ export function parseChatRequest(raw: Buffer): ChatRequest {
   const formatType = format?.['type'];
   return {
     body,
-    ...common,
     jsonRequested: formatType === 'json_object' || formatType === 'json_schema',
     jsonSchema: formatSchema(format),
     tools: offeredTools(body['tools'], body['functions']),
     promptChars,
     messages: messages as ChatRequest['messages'],
+    ...common, // last (its keys are not repeated): see SPREAD_THEN_KEYS in eslint.config.mjs
   };
 }
 

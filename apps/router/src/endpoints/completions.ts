@@ -32,12 +32,12 @@ export function parseCompletionRequest(raw: Buffer): CompletionRequest {
     );
   return {
     body,
-    ...common,
     jsonRequested: false,
     jsonSchema: undefined,
     tools: null,
     promptChars: text.length,
     promptText: text,
+    ...common, // last (its keys are not repeated): see SPREAD_THEN_KEYS in eslint.config.mjs
   };
 }
 

@@ -34,13 +34,13 @@ export function parseEmbeddingRequest(raw: Buffer): EmbeddingRequest {
     throw new RequestError('\'encoding_format\' must be "float" or "base64".', 'encoding_format');
   return {
     body,
-    ...common,
     jsonRequested: false,
     jsonSchema: undefined,
     tools: null,
     promptChars: read.text.length,
     inputs: read.count,
     inputText: read.text,
+    ...common, // last (its keys are not repeated): see SPREAD_THEN_KEYS in eslint.config.mjs
   };
 }
 

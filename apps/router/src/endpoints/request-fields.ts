@@ -56,7 +56,10 @@ export function shadowBody(request: { body: Record<string, unknown>; stream: boo
   if (!request.stream) return { body, extra: { stream: false } };
   return {
     body,
-    extra: { stream: true, stream_options: { ...(isObject(options) ? options : {}), include_usage: true } },
+    extra: {
+      stream: true,
+      stream_options: Object.assign({}, isObject(options) ? options : {}, { include_usage: true }),
+    },
   };
 }
 
@@ -74,7 +77,8 @@ export function withModel(
   extra?: Record<string, unknown>,
 ): string {
   try {
-    return JSON.stringify({ ...body, model, ...extra });
+    // Not `{ ...body, model, ...extra }`: see SPREAD_THEN_KEYS. Same keys, same order.
+    return JSON.stringify(Object.assign({}, body, { model }, extra));
   } catch (err) {
     if (!(err instanceof RangeError)) throw err;
     const field = Object.keys(body).find((k) => depthExceeds(body[k], MAX_DEPTH)) ?? null;

@@ -66,7 +66,8 @@ export function parseResponsesRequest(raw: Buffer): ResponsesRequest {
   for (const m of messages) promptChars += m.content.length;
   return {
     body,
-    ...common,
+    model: common.model,
+    stream: common.stream,
     // The Responses API has no `user` any more in new clients: `safety_identifier` takes its place.
     user:
       common.user ??
@@ -125,13 +126,12 @@ export function readResponse(raw: Buffer): Answer {
     return MALFORMED;
   }
   if (!isObject(r) || r.object !== 'response' || r.status === 'failed') return MALFORMED;
-  return {
-    ...readOutput(r),
+  return Object.assign(readOutput(r), {
     promptTokens: tokenCount(r.usage?.input_tokens),
     completionTokens: tokenCount(r.usage?.output_tokens),
     malformed: false,
     responseModel: typeof r.model === 'string' ? r.model : null,
-  };
+  });
 }
 
 /**
@@ -157,13 +157,12 @@ export class ResponsesStreamReader implements StreamAnswerReader {
     const done = this.completed;
     if (this.failed || (!done && this.text === '' && this.refusal === null)) return MALFORMED;
     const final = done ? readOutput(done) : { text: this.text, refusal: this.refusal, toolCalls: [] };
-    return {
-      ...final,
+    return Object.assign(final, {
       promptTokens: tokenCount(done?.usage?.input_tokens),
       completionTokens: tokenCount(done?.usage?.output_tokens),
       malformed: false,
       responseModel: typeof done?.model === 'string' ? done.model : null,
-    };
+    });
   }
 
   private onEvent(event: string | undefined, data: string): void {

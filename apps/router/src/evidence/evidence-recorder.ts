@@ -124,7 +124,7 @@ export class EvidenceRecorder {
     };
     this.d.metrics.record(outcome);
     this.d.events.publish(TOPICS.outcomes, eventKey(outcome), outcome);
-    return { ...side, outcome };
+    return { outcome, ...side }; // spread last: see SPREAD_THEN_KEYS
   }
 
   /** The baseline's and the shadow's answers to one request, side by side (sampled). */

@@ -245,11 +245,16 @@ export class RouterMetrics {
   }
 
   record(o: OutcomeEvent): void {
-    const labels = { model: o.model, version: o.versionLabel, role: o.role };
-    const traffic = { ...labels, endpoint: o.endpoint ?? 'chat.completions' };
-    this.requests.inc({ ...traffic, status: String(o.status) });
+    // Label objects are written out, not spread from each other: see SPREAD_THEN_KEYS in eslint.config.mjs.
+    const model = o.model;
+    const version = o.versionLabel;
+    const role = o.role;
+    const endpoint = o.endpoint ?? 'chat.completions';
+    const labels = { model, version, role };
+    const traffic = { model, version, role, endpoint };
+    this.requests.inc({ model, version, role, endpoint, status: String(o.status) });
     if (o.errorClass) {
-      this.errors.inc({ ...traffic, error_class: o.errorClass });
+      this.errors.inc({ model, version, role, endpoint, error_class: o.errorClass });
       return;
     }
     if (o.refusal) this.refusals.inc(labels);
@@ -266,7 +271,9 @@ export class RouterMetrics {
     this.latency.observe(traffic, o.latencyMs / 1000);
     if (o.ttftMs !== null) this.ttft.observe(traffic, o.ttftMs / 1000);
     if (o.interTokenMs != null) this.interToken.observe(traffic, o.interTokenMs / 1000);
-    if (o.promptTokens !== null) this.tokens.inc({ ...traffic, direction: 'in' }, o.promptTokens);
-    if (o.completionTokens !== null) this.tokens.inc({ ...traffic, direction: 'out' }, o.completionTokens);
+    if (o.promptTokens !== null)
+      this.tokens.inc({ model, version, role, endpoint, direction: 'in' }, o.promptTokens);
+    if (o.completionTokens !== null)
+      this.tokens.inc({ model, version, role, endpoint, direction: 'out' }, o.completionTokens);
   }
 }

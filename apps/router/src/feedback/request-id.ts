@@ -133,5 +133,5 @@ function decodePayload(buf: Buffer): ServedBy {
   };
   if (offset >= buf.length) return served;
   const bucket = buf.readUInt8(offset);
-  return { ...served, stickinessBucket: bucket < 100 ? bucket : null };
+  return Object.assign({}, served, { stickinessBucket: bucket < 100 ? bucket : null });
 }

@@ -16,10 +16,11 @@ export function writeBuffered(
   body: Buffer,
   headers: Record<string, string>,
 ): void {
+  // The router's headers are spread last (they never name these two): see SPREAD_THEN_KEYS.
   res.writeHead(up.status, {
-    ...headers,
     'content-type': String(up.headers['content-type'] ?? 'application/json'),
     'content-length': String(body.length),
+    ...headers,
   });
   res.end(body);
 }
@@ -43,10 +44,10 @@ export async function pipeStream(
   onChunk: (chunk: Buffer) => void,
 ): Promise<StreamEnd> {
   res.writeHead(up.status, {
-    ...headers,
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache',
     connection: 'keep-alive',
+    ...headers,
   });
   // The chunk goes out first; reading it for the evidence (SSE parsing, JSON) comes after.
   const write = async (c: Buffer) => {

@@ -168,15 +168,17 @@ export class FlagRouting {
     const matches = (t: { versionId: string; label: string }) =>
       t.label === version || t.versionId === version;
     for (const r of known) {
-      if (matches(r.target)) return Object.freeze({ ...r, fallback: null, shadow: null, cohort: undefined });
+      if (matches(r.target))
+        return Object.freeze(Object.assign({}, r, { fallback: null, shadow: null, cohort: undefined }));
       if (r.shadow && matches(r.shadow.target))
-        return Object.freeze({
-          ...r,
-          role: 'candidate',
-          target: r.shadow.target,
-          fallback: null,
-          shadow: null,
-        });
+        return Object.freeze(
+          Object.assign({}, r, {
+            role: 'candidate' as const,
+            target: r.shadow.target,
+            fallback: null,
+            shadow: null,
+          }),
+        );
     }
     return null;
   }
@@ -292,7 +294,7 @@ function baselineOf(
       const decoded = decodePayloadValue(variant.payload.value);
       // Everyone on the baseline: no shadow copies while the flag cannot be trusted.
       if (decoded?.role === BASELINE_VARIANT)
-        return Object.freeze({ ...decoded, candidateWeight: 0, shadow: null });
+        return Object.freeze(Object.assign({}, decoded, { candidateWeight: 0, shadow: null }));
     }
   }
   return null;

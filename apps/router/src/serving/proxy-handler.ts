@@ -23,6 +23,7 @@ import { type UpstreamClient, UpstreamError, type UpstreamResponse } from '../up
 import { FALLBACK_CLASSES, failureAnswer, failureStatus } from '../upstream/upstream-errors';
 import { callLimits, type LimitDefaults } from '../upstream/upstream-limits';
 import type { Exchange } from './exchange';
+import { ClientGone, type AbortSource } from '../http/client-gone';
 
 export interface ProxyDeps {
   readonly config: Pick<
@@ -74,13 +75,17 @@ export function forEndpoint(routing: DecodedRouting, endpoint: Endpoint): Decode
   if (!target.endpoints && !fallback?.endpoints && !shadow?.target.endpoints) return routing; // the usual case
   if (!serves(target, endpoint)) {
     if (routing.role !== 'candidate' || !fallback || !serves(fallback, endpoint)) return null;
-    return { ...routing, role: 'baseline', target: fallback, fallback: null, shadow: null };
+    return Object.assign({}, routing, {
+      role: 'baseline' as const,
+      target: fallback,
+      fallback: null,
+      shadow: null,
+    });
   }
-  return {
-    ...routing,
+  return Object.assign({}, routing, {
     fallback: fallback && serves(fallback, endpoint) ? fallback : null,
     shadow: shadow && serves(shadow.target, endpoint) ? shadow : null,
-  };
+  });
 }
 
 /** No upstream answer can be passed on: which attempt failed, and how. */
@@ -186,9 +191,9 @@ export class ProxyHandler {
       scope,
     };
     scope.trace?.routed(x, tFlags);
-    const aborted = new AbortController();
+    const gone = new ClientGone();
     res.on('close', () => {
-      if (!res.writableFinished) aborted.abort();
+      if (!res.writableFinished) gone.abort();
     });
     // The shadow copy is sent once the user has their answer: its dispatch, parsing and evidence
     // never compete with the primary for this event loop, and a failed primary is not shadowed
@@ -202,7 +207,7 @@ export class ProxyHandler {
         : null;
     let primary: RecordedSide;
     try {
-      const served = await this.serve(x, aborted.signal);
+      const served = await this.serve(x, gone);
       primary = await this.answer(res, x, served);
       scope.trace?.endUpstream(primary);
       if (scope.key && this.d.auth)
@@ -278,7 +283,7 @@ export class ProxyHandler {
   }
 
   /** Calls the routed version; a candidate failing before its first byte is retried once on the baseline. */
-  private async serve(x: Exchange, signal: AbortSignal): Promise<Served> {
+  private async serve(x: Exchange, signal: AbortSource): Promise<Served> {
     const { routing } = x;
     const role: ServingRole = routing.role;
     try {
@@ -318,7 +323,7 @@ export class ProxyHandler {
     x: Exchange,
     target: UpstreamTarget,
     role: ServingRole,
-    signal: AbortSignal,
+    signal: AbortSource,
   ): Promise<UpstreamResponse> {
     const release = await this.d.limiters.for(target.baseUrl).acquire();
     let payload: string;
@@ -329,13 +334,18 @@ export class ProxyHandler {
       throw err;
     }
     const trace = x.scope.trace;
-    const call = this.d.upstream.call(target, x.endpoint.upstreamPath, payload, {
-      ...callLimits(target, this.d.config, x.request.stream ? 'serve-stream' : 'serve'),
-      signal,
-      onDone: release,
-      traceparent: trace?.startUpstream(x, target, role),
-      model: x.request.model,
-    });
+    // Keys are added to the fresh limits object, not spread after it (see SPREAD_THEN_KEYS).
+    const call = this.d.upstream.call(
+      target,
+      x.endpoint.upstreamPath,
+      payload,
+      Object.assign(callLimits(target, this.d.config, x.request.stream ? 'serve-stream' : 'serve'), {
+        signal,
+        onDone: release,
+        traceparent: trace?.startUpstream(x, target, role),
+        model: x.request.model,
+      }),
+    );
     return trace ? trace.watchUpstream(call) : call;
   }
 
@@ -368,7 +378,6 @@ export class ProxyHandler {
       Object.assign(x.scope, { errorClass, cause: end.error?.causeCode ?? null });
       const first = reader.tokens.first;
       return this.d.evidence.outcome(x, {
-        ...side,
         stream: true,
         latencyMs,
         // Time to the first token, not just the first byte (a role chunk or a keep-alive comment).
@@ -376,6 +385,7 @@ export class ProxyHandler {
         interTokenMs: reader.tokens.meanGapMs(),
         answer,
         errorClass,
+        ...side, // last: see SPREAD_THEN_KEYS
       });
     }
     let body: Buffer;
@@ -394,12 +404,12 @@ export class ProxyHandler {
     const errorClass = up.status >= 400 ? 'upstream_4xx' : answer.malformed ? 'invalid_response' : null;
     x.scope.errorClass = errorClass;
     return this.d.evidence.outcome(x, {
-      ...side,
       stream: x.request.stream,
       latencyMs,
       ttftMs: up.ttfbMs,
       answer,
       errorClass,
+      ...side, // last: see SPREAD_THEN_KEYS
     });
   }
 
@@ -470,13 +480,16 @@ export class ProxyHandler {
     outcome: string,
   ): void {
     const cause = err.causeCode;
-    this.d.log?.('debug', `upstream ${target.label} (${role}) failed: ${err.message}; ${outcome}`, {
-      ...x.scope.logFields(),
-      version: target.label,
-      role,
-      errorClass: err.errorClass,
-      ...(cause ? { cause } : {}),
-    });
+    this.d.log?.(
+      'debug',
+      `upstream ${target.label} (${role}) failed: ${err.message}; ${outcome}`,
+      Object.assign(x.scope.logFields(), {
+        version: target.label,
+        role,
+        errorClass: err.errorClass,
+        ...(cause ? { cause } : {}),
+      }),
+    );
   }
 
   private issueId(x: Exchange, target: UpstreamTarget, role: ServingRole): string {

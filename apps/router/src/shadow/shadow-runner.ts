@@ -43,13 +43,16 @@ export class ShadowRunner {
         release();
         span?.end(side);
         if (side.errorClass !== null)
-          this.d.log?.('debug', `shadow copy to ${target.label} failed: ${side.errorClass}`, {
-            ...x.scope.logFields(),
-            requestId: primary.requestId,
-            version: target.label,
-            role: 'shadow',
-            errorClass: side.errorClass,
-          });
+          this.d.log?.(
+            'debug',
+            `shadow copy to ${target.label} failed: ${side.errorClass}`,
+            Object.assign(x.scope.logFields(), {
+              requestId: primary.requestId,
+              version: target.label,
+              role: 'shadow',
+              errorClass: side.errorClass,
+            }),
+          );
         this.d.evidence.pair(x, primary, this.d.evidence.outcome(x, side));
       })
       .catch((err: unknown) => {
@@ -66,41 +69,42 @@ export class ShadowRunner {
   ): Promise<Side> {
     const t0 = performance.now();
     const base = { target, role: 'shadow' as const, requestId, fellBack: false };
-    const limits = {
-      ...callLimits(target, this.d.limits, 'shadow', this.d.limits.AVIARY_SHADOW_TIMEOUT_MS),
-      model: x.request.model,
-    };
+    // Keys are added to fresh objects, never spread before them: see SPREAD_THEN_KEYS.
+    const limits = Object.assign(
+      callLimits(target, this.d.limits, 'shadow', this.d.limits.AVIARY_SHADOW_TIMEOUT_MS),
+      { model: x.request.model },
+    );
     try {
       const res = await this.d.upstream.call(
         target,
         x.endpoint.upstreamPath,
         x.endpoint.upstreamPayload(x.request, target, 'shadow'),
-        traceparent ? { ...limits, traceparent } : limits,
+        traceparent ? Object.assign(limits, { traceparent }) : limits,
       );
       const contentType = String(res.headers['content-type'] ?? '');
       if (x.request.stream && contentType.includes('text/event-stream') && res.status < 400)
         return await this.readStream(x, res, base, t0);
       const answer = x.endpoint.readJson(await res.body(), x.request);
       return {
-        ...base,
         stream: false,
         status: res.status,
         errorClass: res.status >= 400 ? 'upstream_4xx' : answer.malformed ? 'invalid_response' : null,
         answer,
         latencyMs: performance.now() - t0,
         ttftMs: res.ttfbMs,
+        ...base,
       };
     } catch (err) {
       const e =
         err instanceof UpstreamError ? err : new UpstreamError('connect', String(err), null, null, err);
       return {
-        ...base,
         stream: x.request.stream,
         status: failureStatus(e),
         errorClass: e.errorClass,
         answer: null,
         latencyMs: performance.now() - t0,
         ttftMs: null,
+        ...base,
       };
     }
   }
@@ -118,7 +122,6 @@ export class ShadowRunner {
     const answer = reader.finish();
     const first = reader.tokens.first;
     return {
-      ...base,
       stream: true,
       status: res.status,
       errorClass: answer.malformed ? 'invalid_response' : null,
@@ -126,6 +129,7 @@ export class ShadowRunner {
       latencyMs: performance.now() - t0,
       ttftMs: first !== null ? first - res.startedAt : res.ttfbMs,
       interTokenMs: reader.tokens.meanGapMs(),
+      ...base,
     };
   }
 }

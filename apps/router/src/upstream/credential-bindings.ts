@@ -139,7 +139,7 @@ export class CredentialBindings {
       if (refusal.lastAt.getTime() < since) this.refused.delete(k);
       else refused.push(refusal);
     }
-    return { ...this.feed.status(), credentials: this.bindings.size, refused };
+    return Object.assign({}, this.feed.status(), { credentials: this.bindings.size, refused });
   }
 
   private allowed(ref: string, binding: Binding, baseUrl: string): boolean {

@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { Agent, type Dispatcher } from 'undici';
 import type { ErrorClass } from '@aviary/contracts';
 import type { UpstreamTarget } from '@aviary/domain';
+import type { AbortSource } from '../http/client-gone';
 
 /** A failed upstream call, classified the way the analyzer counts errors. */
 export class UpstreamError extends Error {
@@ -50,7 +51,7 @@ export interface CallOptions {
   /** Bytes of answer read at most; past it the call is cut and fails as invalid_response. */
   readonly maxBytes?: number;
   /** The client went away: abort. */
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortSource;
   /** Called once when the call is over, however it ended (e.g. to free a concurrency slot). */
   readonly onDone?: () => void;
   /** W3C trace context of the call's span, sent as `traceparent` (tracing on only). */

@@ -114,7 +114,7 @@ export function applyParameters(
   if (!defaults && !enforced) return body;
   let out: Record<string, unknown> | null = null;
   const set = (field: string, value: unknown) => {
-    out ??= { ...body };
+    out ??= Object.assign({}, body); // not a spread before new keys: see SPREAD_THEN_KEYS
     out[field] = value;
   };
   for (const name of DECODING_PARAMETERS) {
