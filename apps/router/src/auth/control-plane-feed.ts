@@ -40,6 +40,8 @@ export class ControlPlaneFeed<T> {
   private lastUpdateAt: Date | null = null;
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
+  /** Backups are written one after another: two writes to one temporary file could interleave. */
+  private saving: Promise<void> = Promise.resolve();
 
   constructor(private readonly opts: ControlPlaneFeedOptions<T>) {
     this.loadBackup();
@@ -49,6 +51,11 @@ export class ControlPlaneFeed<T> {
   async start(timeoutMs: number): Promise<void> {
     await Promise.race([this.poll(), new Promise((r) => setTimeout(r, timeoutMs).unref())]);
     this.schedule();
+  }
+
+  /** Resolves when the backups of the answers taken so far are written (tests, shutdown). */
+  backedUp(): Promise<void> {
+    return this.saving;
   }
 
   status(): ControlPlaneFeedStatus {
@@ -90,7 +97,7 @@ export class ControlPlaneFeed<T> {
       this.etag = res.headers.get('etag');
       this.reachable();
       this.lastUpdateAt = new Date();
-      void this.saveBackup(text);
+      this.saving = this.saving.then(() => this.saveBackup(text));
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       if (this.sourceReachable || this.lastError === null)

@@ -81,7 +81,7 @@ describe(RouterKeys.name, () => {
     const first = keys();
     await first.start(2000);
     await until(() => first.status().ready);
-    await new Promise((r) => setTimeout(r, 50)); // the backup is written beside the poll
+    await first.backedUp(); // the backup is written beside the poll
     up = false;
     await until(() => !first.status().sourceReachable);
     expect(first.lookup('avr_alice')).not.toBeNull();

@@ -90,6 +90,11 @@ export class RouterKeys {
     return key;
   }
 
+  /** Resolves when the lists taken so far are kept in the backup file. */
+  backedUp(): Promise<void> {
+    return this.feed.backedUp();
+  }
+
   status(): RouterKeysStatus {
     return Object.assign({}, this.feed.status(), { keys: this.byHash.size });
   }
