@@ -1,6 +1,7 @@
 import type { Consumer, ConsumerRunConfig, KafkaMessage } from 'kafkajs';
 import type { EventSubscriber, ReceivedEvent } from '@aviary/domain';
 import { createKafka, type KafkaConnectionOptions, type KafkaLog } from './kafka-client';
+import { retryRetriable } from './retry-retriable';
 
 export interface KafkaEventSubscriberOptions extends KafkaConnectionOptions {
   /** Consumer group: members of one group share the partitions; each group sees every event. */
@@ -111,7 +112,20 @@ export class KafkaEventSubscriber implements EventSubscriber {
     });
     try {
       await consumer.connect();
-      await consumer.subscribe({ topics: [...topics], fromBeginning: this.options.fromBeginning ?? false });
+      // A topic the broker is still creating (auto-created, or by ensureTopics a moment ago) refuses
+      // the subscription with a retriable error for a few hundred milliseconds.
+      await retryRetriable(
+        () => consumer.subscribe({ topics: [...topics], fromBeginning: this.options.fromBeginning ?? false }),
+        {
+          attempts: 10,
+          delayMs: 250,
+          onRetry: (err, attempt) =>
+            this.log(
+              'warn',
+              `subscribing to ${topics.join(', ')} failed (${err instanceof Error ? err.message : String(err)}); retry ${attempt} of 9`,
+            ),
+        },
+      );
       await consumer.run({
         autoCommit: true,
         autoCommitInterval: this.options.commitIntervalMs ?? 1_000,
