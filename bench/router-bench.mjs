@@ -585,7 +585,8 @@ async function scrape(url) {
     shadowAll: sum('aviary_router_requests_total', { role: 'shadow' }),
     shadowErrors: sum('aviary_router_errors_total', { role: 'shadow' }),
     primary: sum('aviary_router_requests_total', { role: 'baseline' }),
-    // prom-client resets its event-loop delay histogram on every scrape: this is the worst delay since the last one.
+    // prom-client resets its event-loop delay histogram on every scrape: this is the longest gap between two of
+    // its 10 ms probes since the last one (an idle loop shows ~10 ms), see the report's isolation section.
     loopLagMaxMs: sum('aviary_router_nodejs_eventloop_lag_max_seconds') * 1000,
   };
 }
@@ -807,7 +808,7 @@ async function isolation(ac, router, candidate) {
       for (const k of Object.keys(sh)) sh[k] += r.shadow[k];
       rounds[s.id].push(r);
       log(
-        `  round ${round}/${P.isoRounds} ${s.label}: ${fmt(r)}; worst event-loop delay ${r.loopLagMaxMs.toFixed(1)} ms`,
+        `  round ${round}/${P.isoRounds} ${s.label}: ${fmt(r)}; longest event-loop probe gap ${r.loopLagMaxMs.toFixed(1)} ms`,
       );
     }
   await candidate.setBehaviour({ preset: 'fine' });
