@@ -26,6 +26,8 @@ export interface ControlPlaneFeedOptions<T> {
   readonly log?: ((level: 'info' | 'warn', message: string) => void) | undefined;
 }
 
+let tmpCounter = 0;
+
 /**
  * A JSON feed of the control plane, polled beside the request path (the router's key list, the
  * credential bindings): an ETag makes an unchanged answer a 304, and when the control plane is
@@ -40,7 +42,7 @@ export class ControlPlaneFeed<T> {
   private lastUpdateAt: Date | null = null;
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
-  /** Backups are written one after another: two writes to one temporary file could interleave. */
+  /** This feed's backups are written one after another, so the last answer is the one kept. */
   private saving: Promise<void> = Promise.resolve();
 
   constructor(private readonly opts: ControlPlaneFeedOptions<T>) {
@@ -90,9 +92,11 @@ export class ControlPlaneFeed<T> {
         },
         signal: AbortSignal.timeout(Math.max(1000, Math.min(10_000, this.opts.refreshMs * 2))),
       });
+      if (this.closed) return; // closed while the fetch was in flight: take and keep nothing
       if (res.status === 304) return this.reachable();
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
       const text = await res.text();
+      if (this.closed) return;
       this.take(this.opts.schema.parse(JSON.parse(text)));
       this.etag = res.headers.get('etag');
       this.reachable();
@@ -133,7 +137,9 @@ export class ControlPlaneFeed<T> {
   private async saveBackup(text: string): Promise<void> {
     try {
       mkdirSync(dirname(this.opts.backupFile), { recursive: true });
-      const tmp = `${this.opts.backupFile}.${process.pid}.tmp`;
+      // A temporary file of its own per write: feeds of one process may share a backup file (tests,
+      // two routers in one process), and two writes into one temporary file interleave.
+      const tmp = `${this.opts.backupFile}.${process.pid}.${++tmpCounter}.tmp`;
       await writeFile(tmp, text, { mode: 0o600 });
       await rename(tmp, this.opts.backupFile);
     } catch (err) {
