@@ -17,7 +17,7 @@ const shared = {
   },
   transformIgnorePatterns: ['/node_modules/(?!eventsource-parser/|@opentelemetry/otlp-exporter-base/)'],
   moduleNameMapper: {
-    '^@aviary/(domain|contracts|flags|persistence|observability|testing|config|kafka|demo-llm)$':
+    '^@aviary/(domain|contracts|flags|persistence|observability|testing|config|kafka|demo-llm|http)$':
       '<rootDir>/libs/$1/src/index.ts',
     '^@aviary/(control-plane|router|analyzer)$': '<rootDir>/apps/$1/src/index.ts',
   },

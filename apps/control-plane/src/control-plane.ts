@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { type INestApplication, Logger } from '@nestjs/common';
 import type { DestinationStream } from 'pino';
+import { answerClientErrors } from '@aviary/http';
 import { createLogger } from '@aviary/observability';
 import { LoggedAppModule, PinoNestLogger } from './common/logging';
 import { NestFactory } from '@nestjs/core';
@@ -22,7 +23,7 @@ import { AppModule } from './app.module';
 import { TokensService } from './auth/tokens.service';
 import { nulInUrl } from './common/json-body';
 import { traceRequests } from './common/request-tracing';
-import { PROBLEM_CONTENT_TYPE, ProblemException, problemBody } from './common/problem';
+import { clientErrorProblem, PROBLEM_CONTENT_TYPE, ProblemException, problemBody } from './common/problem';
 import { type ControlPlaneConfig } from './config/control-plane.config';
 
 export interface RunningControlPlane {
@@ -92,6 +93,7 @@ export async function startControlPlane(
         logger: appLogger,
       },
     );
+    answerClientErrors(app.getHttpServer() as Server, clientErrorProblem, (m) => logger.debug(m));
     const tracing = traceRequests();
     if (tracing) app.use(tracing);
     // A path or query with a NUL can name nothing; PostgreSQL would refuse it as a 500.

@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import {
   databaseSnapshot,
   fastPlan,
@@ -126,6 +127,30 @@ describe('hostile input to the admin API', () => {
       401,
     );
     expect(anonymous.code).toBe('UNAUTHENTICATED');
+  });
+
+  it('answers headers over node’s limit with 431 problem+json naming them, not an empty body', async () => {
+    const res = await fetch(`${t.url}/api/v1/models`, { headers: { 'x-big': 'u'.repeat(20_000) } });
+    expect(res.status).toBe(431);
+    expect(res.headers.get('content-type')).toContain('application/problem+json');
+    const problem = (await res.json()) as Problem;
+    expect(problem).toMatchObject({ status: 431, code: 'REQUEST_HEADERS_TOO_LARGE' });
+    expect(problem.errors?.map((e) => e.field)).toEqual(['headers']);
+  });
+
+  it('answers bytes that are not HTTP with 400 problem+json', async () => {
+    const { port, hostname } = new URL(t.url);
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), hostname, () => socket.write('HELLO THERE\r\n\r\n'));
+      let got = '';
+      socket.on('data', (c: Buffer) => (got += c.toString()));
+      socket.on('close', () => resolve(got));
+      socket.on('error', reject);
+    });
+    const [head = '', body = ''] = answer.split('\r\n\r\n', 2);
+    expect(head).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    expect(head).toContain('content-type: application/problem+json');
+    expect(JSON.parse(body)).toMatchObject({ status: 400, code: 'MALFORMED_HTTP' });
   });
 
   it('accepts a golden set larger than the general body limit (up to the schema’s 2,000,000 characters)', async () => {

@@ -124,6 +124,24 @@ describe('router robustness: what clients send', () => {
     });
   });
 
+  it('answers headers over node’s limit with a 431 an OpenAI SDK can read, with a request id', async () => {
+    const client = new OpenAI({
+      baseURL: `${s.router.url}/v1`,
+      apiKey: s.key,
+      maxRetries: 0,
+      defaultHeaders: { 'x-aviary-user': 'u'.repeat(20_000) },
+    });
+    const err = (await client.chat.completions.create({ model: s.model, messages: ask('hi') }).then(
+      () => null,
+      (e: unknown) => e,
+    )) as InstanceType<typeof OpenAI.APIError> | null;
+    expect(err).toBeInstanceOf(OpenAI.APIError);
+    expect(err?.status).toBe(431);
+    expect(err?.code).toBe('request_headers_too_large');
+    expect(err?.headers?.get('x-aviary-request-id')).toMatch(/^avy-/);
+    expect(s.logs.some((l) => l.level === 'debug' && l.message.includes('answered 431'))).toBe(true);
+  });
+
   it('counts a client that aborts its upload and logs it at debug, not as an error', async () => {
     const before = await metric(s, 'aviary_router_client_aborts_total{stage="upload"}');
     const url = new URL(`${s.router.url}/v1/chat/completions`);

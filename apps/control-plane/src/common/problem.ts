@@ -1,4 +1,6 @@
+import { STATUS_CODES } from 'node:http';
 import { HttpException } from '@nestjs/common';
+import type { ClientErrorAnswer, ClientErrorKind } from '@aviary/http';
 
 /** One invalid field in a request: `field` is a JSON path into the body or query (`plan.steps[2].weight`). */
 export interface FieldProblem {
@@ -67,4 +69,21 @@ export function problemBody(exception: ProblemException, instance: string): Prob
 
 export function problemType(code: string): string {
   return `https://aviary.dev/problems/${code.toLowerCase().replace(/_/g, '-')}`;
+}
+
+/**
+ * The control plane's answer to what node:http could not parse (see `answerClientErrors`): problem
+ * details like every other refusal; headers over the limit name the field `headers`.
+ */
+export function clientErrorProblem(kind: ClientErrorKind): ClientErrorAnswer {
+  const code = kind.code.toUpperCase();
+  const problem: ProblemDetails = {
+    type: problemType(code),
+    title: STATUS_CODES[kind.status] ?? 'Bad request',
+    status: kind.status,
+    detail: kind.message,
+    code,
+    ...(kind.status === 431 ? { errors: [{ field: 'headers', message: kind.message }] } : {}),
+  };
+  return { contentType: PROBLEM_CONTENT_TYPE, body: JSON.stringify(problem) };
 }

@@ -1,4 +1,6 @@
 import type { ServerResponse } from 'node:http';
+import type { ClientErrorAnswer, ClientErrorKind } from '@aviary/http';
+import { randomToken } from './random-token';
 import type { RequestScope } from './request-scope';
 
 export type OpenAiErrorType =
@@ -56,4 +58,17 @@ export function sendError(
     ...(opts.headers ?? {}),
   });
   res.end(body);
+}
+
+/**
+ * The router's answer to what node:http could not parse (see `answerClientErrors`): OpenAI's shape and
+ * a request id of its own, like every other answer, so the client's SDK raises its usual error.
+ */
+export function openAiClientError(kind: ClientErrorKind): ClientErrorAnswer {
+  const type: OpenAiErrorType = kind.status === 408 ? 'timeout_error' : 'invalid_request_error';
+  return {
+    contentType: 'application/json',
+    body: JSON.stringify({ error: { message: kind.message, type, param: null, code: kind.code } }),
+    headers: { 'x-aviary-request-id': `avy-${randomToken(9)}` },
+  };
 }
