@@ -8,6 +8,7 @@ import { loadControlPlaneConfig, readStoredAdminToken } from '@aviary/control-pl
 import { loadRouterConfig, pinoLog } from '@aviary/router';
 import { DEMO_MODEL, STATUS_LINK_TOKEN_NAME, startAllInOne } from './all-in-one';
 import { type DemoTraffic, startDemoTraffic } from './demo-traffic';
+import { type OwnPort, portInUseMessage } from './port-in-use';
 
 const demoSchema = z.object({
   AVIARY_DEMO: envField.bool(true),
@@ -96,7 +97,30 @@ async function main(): Promise<void> {
     },
     log: (m) => process.stdout.write(`aviary: ${m}\n`),
   });
-  const aio = await starting;
+  const ports: OwnPort[] = [
+    { port: controlPlane.port, what: 'the control plane', env: 'AVIARY_CONTROL_PLANE_PORT' },
+    { port: router.AVIARY_ROUTER_PORT, what: 'the router', env: 'AVIARY_ROUTER_PORT' },
+    ...(demo.AVIARY_DEMO
+      ? [
+          {
+            port: demo.AVIARY_DEMO_BASELINE_PORT,
+            what: 'the demo baseline model server',
+            env: 'AVIARY_DEMO_BASELINE_PORT',
+          },
+          {
+            port: demo.AVIARY_DEMO_CANDIDATE_PORT,
+            what: 'the demo candidate model server',
+            env: 'AVIARY_DEMO_CANDIDATE_PORT',
+          },
+        ]
+      : []),
+  ];
+  const aio = await starting.catch((err: unknown) => {
+    const message = portInUseMessage(err, ports);
+    if (message === null) throw err;
+    process.stderr.write(`Aviary could not start: ${message}\n`);
+    process.exit(1);
+  });
   const cp = aio.controlPlane;
   const token =
     cp.generatedAdminToken ??
