@@ -60,6 +60,8 @@ export async function startStack(
     candidateVersion?: Record<string, unknown>;
     /** The candidate version calls the baseline's server and model (a prompt-only change). */
     sameUpstream?: boolean;
+    /** The candidate version calls this server (e.g. a demo model server in its own process). */
+    candidateUrl?: string;
     /** Publish to this unleash-server (control plane) and route from it (router), not the built-in source. */
     unleashUrl?: string;
     /** The hosts the baseline's credential is bound to (default: 127.0.0.1, any port). */
@@ -93,7 +95,7 @@ export async function startStack(
     label: 'v2',
     ...(opts.sameUpstream
       ? { upstreamBaseUrl: baseline.url, upstreamModel: 'base-8b', apiKeyRef: 'router-test-baseline' }
-      : { upstreamBaseUrl: candidate.url, upstreamModel: 'cand-8b' }),
+      : { upstreamBaseUrl: opts.candidateUrl ?? candidate.url, upstreamModel: 'cand-8b' }),
     timeoutMs: opts.candidateTimeoutMs ?? 5000,
     ...opts.candidateVersion,
   });

@@ -23,3 +23,4 @@ export { outcomeEvent } from './evidence';
 export { startOtlpCollector, type OtlpCollector, type ReceivedSpan } from './otlp-collector';
 export { lineCapture } from './line-capture';
 export { waitFor } from './wait-for';
+export { startDemoLlmProcess, type DemoLlmProcess } from './demo-llm-process';
