@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Behaviour, BehaviourPreset } from '@aviary/demo-llm';
 
 const MAIN = join(__dirname, '..', '..', '..', 'dist', 'libs', 'demo-llm', 'src', 'main.js');
 
@@ -11,7 +12,7 @@ export interface DemoLlmProcess {
   /** http://host:port, for /admin/*. */
   readonly origin: string;
   /** PUT /admin/behaviour: a partial behaviour or a preset name. */
-  setBehaviour(update: Record<string, unknown> | string): Promise<void>;
+  setBehaviour(update: Partial<Behaviour> | BehaviourPreset): Promise<void>;
   close(): Promise<void>;
 }
 

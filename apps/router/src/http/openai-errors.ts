@@ -1,7 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { ClientErrorAnswer, ClientErrorKind } from '@aviary/http';
-import { randomToken } from './random-token';
-import type { RequestScope } from './request-scope';
+import { type RequestScope, unsignedRequestId } from './request-scope';
 
 export type OpenAiErrorType =
   | 'invalid_request_error'
@@ -48,9 +47,7 @@ export function sendError(
     res.destroy();
     return;
   }
-  const body = JSON.stringify({
-    error: { message, type, param: opts.param ?? null, code: opts.code ?? null },
-  });
+  const body = errorBody(message, type, opts.param ?? null, opts.code ?? null);
   res.writeHead(status, {
     'content-type': 'application/json',
     'content-length': Buffer.byteLength(body),
@@ -68,7 +65,16 @@ export function openAiClientError(kind: ClientErrorKind): ClientErrorAnswer {
   const type: OpenAiErrorType = kind.status === 408 ? 'timeout_error' : 'invalid_request_error';
   return {
     contentType: 'application/json',
-    body: JSON.stringify({ error: { message: kind.message, type, param: null, code: kind.code } }),
-    headers: { 'x-aviary-request-id': `avy-${randomToken(9)}` },
+    body: errorBody(kind.message, type, null, kind.code),
+    headers: { 'x-aviary-request-id': unsignedRequestId() },
   };
+}
+
+function errorBody(
+  message: string,
+  type: OpenAiErrorType,
+  param: string | null,
+  code: string | null,
+): string {
+  return JSON.stringify({ error: { message, type, param, code } });
 }

@@ -2,6 +2,11 @@ import type { RouterKey } from '../auth/router-keys';
 import type { RequestTrace } from './request-trace';
 import { randomToken } from './random-token';
 
+/** A request id for an answer that carries no attribution (errors before routing): `avy-<random>`. */
+export function unsignedRequestId(): string {
+  return `avy-${randomToken(9)}`;
+}
+
 /**
  * What the router learns about one HTTP request while serving it, for the access log and the
  * `x-aviary-request-id` of every answer (errors included). Filled in as the request goes along.
@@ -30,7 +35,7 @@ export class RequestScope {
 
   /** The request id of the answer: the signed one once issued, else an unsigned one made now. */
   get requestId(): string {
-    return (this.requestIdValue ??= `avy-${randomToken(9)}`);
+    return (this.requestIdValue ??= unsignedRequestId());
   }
 
   set requestId(id: string) {
