@@ -63,6 +63,8 @@ const cases: Case[] = [
   { name: 'a bad limit', method: 'GET', path: '/api/v1/rollouts?limit=-1', status: 400, field: 'limit' },
   { name: 'an unknown query parameter', method: 'GET', path: '/api/v1/rollouts?colour=blue', status: 400, field: 'colour' },
   { name: 'an unknown route', method: 'GET', path: '/api/v1/nothing-here', status: 404 },
+  { name: 'a method the collection does not take', method: 'DELETE', path: '/api/v1/models', status: 405 },
+  { name: 'a GET on an action that takes POST', method: 'GET', path: (i) => `/api/v1/rollouts/${i.rollout}/promote`, status: 405 },
 ];
 
 function rolloutBody(model: string, variant: string): unknown {
@@ -194,6 +196,22 @@ describe('bad input', () => {
       expect(named).toContain(c.field);
     }
     expect(await snapshot(t.databaseUrl)).toBe(before);
+  });
+
+  it('answers a wrong method with 405 and the methods the path takes, a path nobody routes with 404', async () => {
+    const wrong = await t.api<{ code: string; detail: string }>(
+      'PUT',
+      `/api/v1/rollouts/${ids.rollout}/promote`,
+    );
+    expect(wrong.status).toBe(405);
+    expect(wrong.headers.get('allow')).toBe('POST');
+    expect(wrong.body.code).toBe('METHOD_NOT_ALLOWED');
+    expect(wrong.body.detail).toMatch(/takes POST, not PUT/);
+    const models = await t.api('PATCH', '/api/v1/models');
+    expect(models.headers.get('allow')).toBe('GET, HEAD, POST');
+    const nowhere = await t.api<{ code: string }>('PUT', '/api/v1/nothing-here');
+    expect(nowhere.status).toBe(404);
+    expect(nowhere.headers.get('allow')).toBeNull();
   });
 
   it('survives a burst of random garbage without a 5xx', async () => {

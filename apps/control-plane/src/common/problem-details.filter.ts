@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { Request, Response } from 'express';
 import { DomainError, type DomainErrorCode } from '@aviary/domain';
 import { isDatabaseUnavailable } from '@aviary/persistence';
+import { allowedMethods } from './allowed-methods';
 import {
   PROBLEM_CONTENT_TYPE,
   ProblemException,
@@ -52,6 +53,8 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     if (res.headersSent) return;
     if (problem.status === 503) res.setHeader('Retry-After', '5');
     if (problem.status === 401) res.setHeader('WWW-Authenticate', 'Bearer');
+    if (problem.status === 405 && Array.isArray(problem['allowed']))
+      res.setHeader('Allow', (problem['allowed'] as string[]).join(', '));
     res.status(problem.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(problem));
   }
 
@@ -75,6 +78,19 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     if (isBodyParserError(exception)) return this.bodyParserProblem(exception, instance);
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
+      // No route for this method: when the path has routes for others, it is a 405 naming them.
+      const allowed = status === 404 ? allowedMethods(req) : [];
+      if (allowed.length > 0 && !allowed.includes(req.method)) {
+        return {
+          type: problemType('METHOD_NOT_ALLOWED'),
+          title: 'Method not allowed',
+          status: 405,
+          detail: `${req.path} takes ${allowed.join(', ')}, not ${req.method}`,
+          code: 'METHOD_NOT_ALLOWED',
+          instance,
+          allowed,
+        };
+      }
       const code =
         status === 404
           ? 'NOT_FOUND'
