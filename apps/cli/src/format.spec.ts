@@ -29,7 +29,9 @@ describe(rolloutView.name, () => {
     const text = rolloutView(view(DEFAULT_PLAN), time);
 
     expect(text).toContain('   1  shadow (100% sampled), at least 3d, rolls back if undecided after 6d');
-    expect(text).toContain('   2  5%, at least 2d, rolls back if undecided after 4d');
+    expect(text).toContain(
+      '   2  5%, at least 2d, rolls back if undecided after 4d (up to 8d later while on track to decide)',
+    );
     expect(text).toContain('   6  bake at 100%, at least 2d, rolls back if undecided after 4d');
   });
 

@@ -191,7 +191,11 @@ function minimumOf(step: PlanStep): number {
 function deadlineOf(step: PlanStep): string {
   if (step.maxDurationSeconds === undefined) return '';
   const act = step.onDeadline === 'rollback' ? 'rolls back' : 'holds and says so';
-  return `, ${act} if undecided after ${duration(step.maxDurationSeconds * 1000)}`;
+  const grace =
+    step.onDeadline === 'rollback' && (step.deadlineGraceSeconds ?? 0) > 0
+      ? ` (up to ${duration((step.deadlineGraceSeconds ?? 0) * 1000)} later while on track to decide)`
+      : '';
+  return `, ${act} if undecided after ${duration(step.maxDurationSeconds * 1000)}${grace}`;
 }
 
 /** The rollout's steps, kubectl-argo-rollouts style: ✔ done, ► current (✖ where it stopped). */

@@ -45,6 +45,8 @@ const cases: Case[] = [
   { name: 'a weight of 0 without a cohort', method: 'POST', path: '/api/v1/rollouts', body: (null), status: 400, field: 'plan.steps[1].weight' },
   { name: 'a cohort-only step without a progress deadline', method: 'POST', path: '/api/v1/rollouts', body: (null), status: 400, field: 'plan.steps[1].maxDurationSeconds' },
   { name: 'a cohort-only step that holds at its deadline', method: 'POST', path: '/api/v1/rollouts', body: (null), status: 400, field: 'plan.steps[1].onDeadline' },
+  { name: 'a deadline grace on a step that holds at its deadline', method: 'POST', path: '/api/v1/rollouts', body: (null), status: 400, field: 'plan.steps[1].deadlineGraceSeconds' },
+  { name: 'a negative deadline grace', method: 'POST', path: '/api/v1/rollouts', body: (null), status: 400, field: 'plan.steps[1].deadlineGraceSeconds' },
   { name: 'a cohort header that is not an x- header', method: 'POST', path: '/api/v1/rollouts', body: (null), status: 400, field: 'plan.steps[1].cohort.header.name' },
   { name: 'a cohort constraint with an unknown operator', method: 'POST', path: '/api/v1/rollouts', body: (null), status: 400, field: 'plan.steps[1].cohort.constraints[0].operator' },
   { name: 'an unknown guardrail', method: 'POST', path: '/api/v1/rollouts', body: (null), status: 400, field: 'guardrails.vibes' },
@@ -115,6 +117,14 @@ function rolloutBody(model: string, variant: string): unknown {
           maxDurationSeconds: 7200,
           onDeadline: 'hold',
         });
+      });
+    case 'a deadline grace on a step that holds at its deadline':
+      return plan((s) => {
+        Object.assign(s[1]!, { maxDurationSeconds: 7200, onDeadline: 'hold', deadlineGraceSeconds: 3600 });
+      });
+    case 'a negative deadline grace':
+      return plan((s) => {
+        Object.assign(s[1]!, { maxDurationSeconds: 7200, onDeadline: 'rollback', deadlineGraceSeconds: -1 });
       });
     case 'a cohort header that is not an x- header':
       return plan((s) => {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { emptyArmCounters, EvidenceStore, FEEDBACK_MINUTE_MS, type PrismaClient } from '@aviary/persistence';
 import { PRISMA } from '../src/database/database.tokens';
+import { RolloutScheduler } from '../src/rollouts/rollout.scheduler';
 import { seedModel, startTestControlPlane, type TestControlPlane } from './harness';
 
 // GET /analysis over evidence written through the analyzer's store, against a real control plane
@@ -27,6 +28,8 @@ interface Analysis {
   holdbackPercent: number;
   arms: { baseline: { requests: number }; candidate: { requests: number } };
   guardrails: Guardrail[];
+  verdict: string;
+  secondsToDecide: number | null;
 }
 
 const HOUR = 3600;
@@ -248,4 +251,70 @@ it('judges a 100% step without holdback on the earlier steps and says the baseli
     requirement: 'noEvidenceOfHarm',
   });
   expect(guardrail(a, 'refusalRate').evidence?.steps).toBe(1);
+});
+
+it('holds a step past its rollback deadline while the analysis is on track, and rolls back once it is not', async () => {
+  const m = await seedModel(t);
+  const created = await t.api<{ id: string }>('POST', '/api/v1/rollouts', {
+    model: m.name,
+    candidateVersion: 'v2-int8',
+    plan: {
+      steps: [
+        { type: 'setWeight', weight: 5, minDurationSeconds: HOUR },
+        // Leads to 100%: it passes only on the harm bound. A 1 h deadline, and 30 days of grace.
+        {
+          type: 'setWeight',
+          weight: 50,
+          minDurationSeconds: HOUR,
+          maxDurationSeconds: HOUR,
+          onDeadline: 'rollback',
+          deadlineGraceSeconds: 30 * 24 * HOUR,
+        },
+        { type: 'setWeight', weight: 100, minDurationSeconds: HOUR },
+      ],
+    },
+    guardrails: { ...GUARDRAILS, thumbsDownRate: { enabled: false } },
+  });
+  expect(created.status).toBe(201);
+  const id = created.body.id;
+  expect((await t.api('POST', `/api/v1/rollouts/${id}/start`)).status).toBe(200);
+  expect((await t.api('POST', `/api/v1/rollouts/${id}/promote`, {})).status).toBe(200);
+  // Two hours into the 50% step: past its deadline, with equal arms but too little evidence yet
+  // for the harm bound.
+  await prisma.rollout.update({
+    where: { id },
+    data: { stepStartedAt: new Date(Date.now() - 2 * HOUR * 1000) },
+  });
+  await seed(id, m.baselineId, 'baseline', { requests: 6000, refusals: 120 });
+  await seed(id, m.candidateId, 'candidate', { requests: 6000, refusals: 120 });
+  const scheduler = t.cp.app.get(RolloutScheduler);
+  const events = async () =>
+    (
+      await t.api<{ items: { type: string; evidence: Record<string, unknown> }[] }>(
+        'GET',
+        `/api/v1/rollouts/${id}/events`,
+      )
+    ).body.items;
+
+  const onTrack = await analysis(id);
+  expect(onTrack).toMatchObject({ stepIndex: 1, requirement: 'harmBound', verdict: 'Inconclusive' });
+  expect(onTrack.secondsToDecide).toBeGreaterThan(0);
+  await scheduler.tick();
+  const extended = (await events()).filter((e) => e.type === 'ProgressDeadlineExtended');
+  expect(extended).toHaveLength(1);
+  expect(extended[0]?.evidence['secondsToDecide']).toBeCloseTo(onTrack.secondsToDecide ?? -1, -2);
+  expect((await t.api<{ phase: string }>('GET', `/api/v1/rollouts/${id}`)).body.phase).toBe('Progressing');
+  // Said once: another on-track tick changes nothing.
+  await scheduler.tick();
+  expect((await events()).filter((e) => e.type === 'ProgressDeadlineExtended')).toHaveLength(1);
+
+  // The candidate now refuses 30% more on the point estimate (not yet proven worse): off track.
+  await seed(id, m.candidateId, 'candidate', { requests: 6000, refusals: 192 });
+  await seed(id, m.baselineId, 'baseline', { requests: 6000, refusals: 120 });
+  const offTrack = await analysis(id);
+  expect(offTrack.verdict).toBe('Inconclusive');
+  expect(offTrack.secondsToDecide).toBeNull();
+  await scheduler.tick();
+  expect((await events()).map((e) => e.type)).toContain('DeadlineRolledBack');
+  expect((await t.api<{ phase: string }>('GET', `/api/v1/rollouts/${id}`)).body.phase).toBe('RolledBack');
 });

@@ -15,6 +15,7 @@ import {
   holdbackPercent,
   judgeGate,
   judgeRolloutStep,
+  projectedSecondsToDecide,
   roleOfStep,
   type JudgeGateResult,
   type JudgeGateSettings,
@@ -72,6 +73,12 @@ export interface AnalysisReport {
   /** Users kept on the baseline at 100% and in the bake. */
   readonly holdbackPercent: number;
   readonly verdict: GuardrailReport['verdict'];
+  /**
+   * Inconclusive on the guardrails alone (no judge or golden set holding it): how long until they
+   * would decide at this step's pace, when every undecided one is on track (projectedSecondsToDecide).
+   * What a progress deadline's grace acts on.
+   */
+  readonly secondsToDecide: number | null;
   readonly summary: string;
   readonly arms: { readonly baseline: ArmSummary; readonly candidate: ArmSummary };
   /**
@@ -154,6 +161,7 @@ export class GuardrailAnalysis implements StepAnalysis {
     return {
       verdict: report.verdict,
       detail: report.summary,
+      ...(report.secondsToDecide === null ? {} : { secondsToDecide: report.secondsToDecide }),
       evidence: {
         candidateRole: report.candidateRole,
         fromRevision: report.fromRevision,
@@ -273,6 +281,11 @@ export class GuardrailAnalysis implements StepAnalysis {
       requirement: report.requirement,
       holdbackPercent: holdbackPercent(plan),
       verdict,
+      // The projection is the guardrails': a judge or golden set that holds the step has none.
+      secondsToDecide:
+        verdict === report.verdict && (judge === null || judge.verdict === 'Successful') && golden === null
+          ? projectedSecondsToDecide(report)
+          : null,
       summary: verdict === report.verdict ? summaryText : `${verdict}: ${summaryText}`,
       arms: {
         baseline: summary(r.baselineVersion, baseline),

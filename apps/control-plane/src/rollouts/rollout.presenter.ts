@@ -29,6 +29,7 @@ export function presentRollout(r: RolloutRecord & { readonly publication?: Publi
         ? {
             at: deadlineAt(state),
             policy: current.onDeadline ?? 'hold',
+            graceSeconds: current.deadlineGraceSeconds ?? 0,
             exceededAt: state.deadlineExceededAt,
           }
         : null,

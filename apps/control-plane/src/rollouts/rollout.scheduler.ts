@@ -80,14 +80,23 @@ export class RolloutScheduler implements OnApplicationBootstrap, OnApplicationSh
           candidateVersionId: r.candidateVersionId,
         });
         this.metrics.recordVerdict(r.model.name, r.id, result.verdict);
-        const event = { type: 'tick', verdict: result.verdict, detail: result.detail } as const;
+        const event = {
+          type: 'tick',
+          verdict: result.verdict,
+          detail: result.detail,
+          ...(result.secondsToDecide === undefined ? {} : { secondsToDecide: result.secondsToDecide }),
+        } as const;
         // Most ticks change nothing: ask the pure machine before opening a transaction.
         if (transition(state, event, now).cause === null) continue;
         await this.service.act(r.id, event, {
           expectedVersion: r.version,
           // The scheduler does not wait on the flag source: other rollouts are due too.
           waitForPublishMs: 0,
-          evidence: { analysis: this.analysis.name, ...(result.evidence ?? {}) },
+          evidence: {
+            analysis: this.analysis.name,
+            ...(result.evidence ?? {}),
+            ...(result.secondsToDecide === undefined ? {} : { secondsToDecide: result.secondsToDecide }),
+          },
         });
       } catch (err) {
         if (err instanceof DomainError && err.code === 'CONCURRENT_MODIFICATION') continue;

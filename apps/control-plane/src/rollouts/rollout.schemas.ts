@@ -28,6 +28,12 @@ const deadline = {
     .enum(DEADLINE_POLICIES)
     .optional()
     .describe('Past maxDurationSeconds: hold (the default; logged once) or rollback'),
+  /** Under `rollback`: how much longer an on-track step may hold past the deadline. */
+  deadlineGraceSeconds: seconds
+    .optional()
+    .describe(
+      'With onDeadline rollback: seconds past the deadline a step may hold while its analysis is on track (every undecided guardrail within its limit and projected to decide within the grace); default 0',
+    ),
 };
 
 const cohortValue = z.string().min(1).max(512);

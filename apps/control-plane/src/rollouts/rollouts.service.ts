@@ -46,6 +46,7 @@ const EVENT_TYPE: Record<TransitionCause, string> = {
   'analysis-failed': 'AutoRolledBack',
   approved: 'Approved',
   'deadline-hold': 'ProgressDeadlineExceeded',
+  'deadline-extended': 'ProgressDeadlineExtended',
   'deadline-rollback': 'DeadlineRolledBack',
 };
 

@@ -15,6 +15,11 @@ export interface StepAnalysisResult {
   readonly detail: string;
   /** Structured evidence stored with the decision (per-guardrail values, intervals, sample sizes). */
   readonly evidence?: Readonly<Record<string, unknown>>;
+  /**
+   * With Inconclusive: how long until the analysis would decide at the step's pace, when it is on
+   * track (projectedSecondsToDecide); a progress deadline's grace holds the step only on this.
+   */
+  readonly secondsToDecide?: number;
 }
 
 /**

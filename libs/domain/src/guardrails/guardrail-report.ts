@@ -119,6 +119,44 @@ export interface GuardrailReport {
   readonly requirement?: GuardrailRequirement;
 }
 
+/**
+ * How long, at the current step's pace, until an Inconclusive report would decide: the longest of its
+ * undecided guardrails' projections (HarmBound.needed, and the feedback still inside its window).
+ * Null unless every undecided guardrail is on track: enough samples, within its limit (and below its
+ * ceiling) on the point estimate, with a finite projection. A progress deadline's grace holds a step
+ * only on this (see StepDeadline.deadlineGraceSeconds).
+ */
+export function projectedSecondsToDecide(report: GuardrailReport): number | null {
+  if (report.verdict !== 'Inconclusive') return null;
+  const undecided = report.results.filter((r) => report.decidedBy.includes(r.metric));
+  if (undecided.length === 0) return null;
+  let longest = 0;
+  for (const r of undecided) {
+    const seconds = onTrackSeconds(r);
+    if (seconds === null) return null;
+    longest = Math.max(longest, seconds);
+  }
+  return longest;
+}
+
+function onTrackSeconds(r: GuardrailResult): number | null {
+  if (r.verdict !== 'Inconclusive' || r.relativeChange === null) return null;
+  if (r.samples.baseline < r.minSamples || r.samples.candidate < r.minSamples) return null;
+  const lowerIsWorse = r.metric === 'outputLengthDrop';
+  const within = lowerIsWorse ? r.relativeChange >= r.limit : r.relativeChange <= r.limit;
+  if (!within) return null;
+  if (r.ceiling !== null && (r.candidate === null || r.candidate > r.ceiling)) return null;
+  const waiting = r.feedbackWindow?.waitingSeconds ?? 0;
+  const harm = r.harm;
+  let bound = 0;
+  if (harm && !harm.shown) {
+    const seconds = harm.needed?.seconds ?? null;
+    if (seconds === null || !Number.isFinite(seconds)) return null;
+    bound = seconds;
+  }
+  return Math.max(waiting, bound);
+}
+
 export const GUARDRAIL_LABELS: Readonly<Record<GuardrailMetric, string>> = {
   refusalRate: 'refusal rate',
   thumbsDownRate: 'thumbs-down rate',

@@ -6,7 +6,7 @@ import {
   emptyClusters,
   type EvidenceStratum,
 } from './clustered-evidence';
-import type { GuardrailReport } from './guardrail-report';
+import { projectedSecondsToDecide, type GuardrailReport } from './guardrail-report';
 import {
   DEFAULT_GUARDRAILS,
   GUARDRAIL_METRICS,
@@ -778,7 +778,12 @@ function simulateRun(model: Prepared, seed: number): RunResult {
     scenario.onLook?.({ seconds: now, stepIndex: state.stepIndex, report });
     const before = state.stepIndex;
     // The plan's own progress deadlines act inside `transition`, as they do in the control plane.
-    const result = transition(state, { type: 'tick', verdict }, at(now));
+    const secondsToDecide = projectedSecondsToDecide(report);
+    const result = transition(
+      state,
+      { type: 'tick', verdict, ...(secondsToDecide === null ? {} : { secondsToDecide }) },
+      at(now),
+    );
     state = result.state;
     if (state.phase === 'RolledBack') {
       return result.cause === 'deadline-rollback'

@@ -49,6 +49,7 @@ export const EVENT_NOTIFICATION_KIND: Readonly<Record<string, NotificationKind>>
   Completed: 'completed',
   PromotedFull: 'completed',
   ProgressDeadlineExceeded: 'stuck',
+  ProgressDeadlineExtended: 'stuck',
   FlagDriftDetected: 'flag_drift',
   FlagDriftRepaired: 'flag_drift',
   FlagPublishFailed: 'flag_publish_failed',

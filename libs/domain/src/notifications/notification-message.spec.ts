@@ -62,7 +62,7 @@ describe('buildNotification', () => {
       kind: 'rolled_back',
       title: 'Rolled back',
       message:
-        'Rolled back at 5%: the step passed its progress deadline of 4d without enough evidence to decide',
+        'Rolled back at 5%: the step passed its progress deadline of 4d without enough evidence to decide, and was not on track to decide within its 8d grace',
       tone: 'bad',
       rollout: { phase: 'RolledBack', step: { index: 1, description: '5%' } },
     });

@@ -72,6 +72,9 @@ describe(validatePlan.name, () => {
     { rule: 'a timed pause fits in its deadline', steps: [withDeadline(gate({ durationSeconds: 60 }), 30), weight(100)], path: 'steps[0].maxDurationSeconds', message: /60 s/ },
     { rule: 'a deadline policy is hold or rollback', steps: [withDeadline(weight(100), 60, 'abort')], path: 'steps[0].onDeadline', message: /hold, rollback/ },
     { rule: 'a deadline policy needs a deadline', steps: [{ ...weight(100), onDeadline: 'rollback' }], path: 'steps[0].onDeadline', message: /needs maxDurationSeconds/ },
+    { rule: 'a deadline grace is whole seconds', steps: [{ ...withDeadline(weight(100), 60, 'rollback'), deadlineGraceSeconds: 1.5 }], path: 'steps[0].deadlineGraceSeconds', message: /whole number of seconds/ },
+    { rule: 'a deadline grace needs the rollback policy', steps: [{ ...withDeadline(weight(100), 60, 'hold'), deadlineGraceSeconds: 60 }], path: 'steps[0].deadlineGraceSeconds', message: /needs onDeadline "rollback"/ },
+    { rule: 'a deadline grace needs a deadline', steps: [{ ...weight(100), deadlineGraceSeconds: 60 }], path: 'steps[0].deadlineGraceSeconds', message: /needs onDeadline "rollback"/ },
     { rule: 'the plan reaches 100%', steps: [shadow(), weight(5), weight(50)], path: 'steps', message: /never reaches 100%/ },
     { rule: 'a cohort says who is in it', steps: [cohortStep(0, {}), weight(100)], path: 'steps[0].cohort', message: /needs userIds, header or constraints/ },
     { rule: 'cohort user ids are a non-empty list', steps: [cohortStep(0, { userIds: [] }), weight(100)], path: 'steps[0].cohort.userIds', message: /list of 1 to 1000/ },
@@ -198,8 +201,12 @@ describe(assertValidPlan.name, () => {
 });
 
 describe('DEFAULT_PLAN', () => {
-  it('shadows for 3 days, then ramps 5/20/50/100% at 48 h each and bakes 48 h, each step rolling back at twice its minimum', () => {
-    const deadline = (days: number) => ({ maxDurationSeconds: 2 * days * DAY, onDeadline: 'rollback' });
+  it('shadows for 3 days, then ramps 5/20/50/100% at 48 h each and bakes 48 h, each step rolling back at twice its minimum unless on track', () => {
+    const deadline = (days: number) => ({
+      maxDurationSeconds: 2 * days * DAY,
+      onDeadline: 'rollback',
+      deadlineGraceSeconds: 4 * days * DAY,
+    });
     expect(DEFAULT_PLAN.steps).toEqual([
       { type: 'shadow', sampleRate: 1, minDurationSeconds: 3 * DAY, ...deadline(3) },
       { type: 'setWeight', weight: 5, minDurationSeconds: 2 * DAY, ...deadline(2) },
@@ -229,9 +236,14 @@ describe(compressedPlan.name, () => {
   it('has no deadlines: a demo step of seconds holds until the analysis has its samples', () => {
     const plan = compressedPlan(30);
 
-    expect(plan.steps.some((s) => s.maxDurationSeconds !== undefined || s.onDeadline !== undefined)).toBe(
-      false,
-    );
+    expect(
+      plan.steps.some(
+        (s) =>
+          s.maxDurationSeconds !== undefined ||
+          s.onDeadline !== undefined ||
+          s.deadlineGraceSeconds !== undefined,
+      ),
+    ).toBe(false);
   });
 
   it.each([-1, 1.5, Number.NaN])('refuses %p seconds per step', (seconds) => {

@@ -30,7 +30,10 @@ export interface PlanIssue {
  *
  * Every step has a progress deadline of twice its minimum with the rollback policy (Flagger's and Argo
  * Rollouts' progressDeadlineSeconds): a step whose analysis still cannot decide by then rolls back rather
- * than serving a possibly worse candidate to a slice of users for ever. These are the deadlines the
+ * than serving a possibly worse candidate to a slice of users for ever. Past it, a grace of four times
+ * the minimum holds a step whose analysis is on track (every undecided guardrail within its limit
+ * and projected to show its bound within the grace): a very active user base makes evidence grow
+ * slowly, and an identical candidate should not be rolled back for it. These are the deadlines the
  * guardrail simulations run (rollout-simulation.ts), so their figures are the plan's as shipped.
  */
 export const DEFAULT_PLAN: RolloutPlan = freezePlan([
@@ -63,7 +66,7 @@ export function withoutDeadlines(plan: RolloutPlan): RolloutPlan {
   return {
     ...plan,
     steps: plan.steps.map((step): PlanStep => {
-      const { maxDurationSeconds: _max, onDeadline: _policy, ...rest } = step;
+      const { maxDurationSeconds: _max, onDeadline: _policy, deadlineGraceSeconds: _grace, ...rest } = step;
       return rest;
     }),
   };
@@ -117,6 +120,14 @@ export function validatePlan(plan: RolloutPlan): PlanIssue[] {
       } else if (max === undefined) {
         issue(`${at}.onDeadline`, 'needs maxDurationSeconds: the deadline it acts on');
       }
+    }
+    if (step.deadlineGraceSeconds !== undefined) {
+      wholeSeconds(`${at}.deadlineGraceSeconds`, step.deadlineGraceSeconds);
+      if (step.onDeadline !== 'rollback')
+        issue(
+          `${at}.deadlineGraceSeconds`,
+          'needs onDeadline "rollback" (and maxDurationSeconds): it is how long past the deadline an on-track step may hold before it rolls back',
+        );
     }
 
     switch (step.type) {
@@ -224,7 +235,15 @@ function freezePlan(steps: PlanStep[]): RolloutPlan {
   return Object.freeze({ steps: Object.freeze(steps.map((step) => Object.freeze(step))) });
 }
 
-/** A default step's minimum, and its deadline: twice the minimum, then roll back. */
+/**
+ * A default step's minimum, its deadline (twice the minimum, then roll back) and the deadline's grace
+ * (four times the minimum more, only while the analysis is on track to decide within it).
+ */
 function lasting(minDurationSeconds: number) {
-  return { minDurationSeconds, maxDurationSeconds: 2 * minDurationSeconds, onDeadline: 'rollback' } as const;
+  return {
+    minDurationSeconds,
+    maxDurationSeconds: 2 * minDurationSeconds,
+    onDeadline: 'rollback',
+    deadlineGraceSeconds: 4 * minDurationSeconds,
+  } as const;
 }

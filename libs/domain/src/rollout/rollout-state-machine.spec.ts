@@ -22,6 +22,12 @@ const HOUR = 60 * 60 * 1000;
 const at = (hours: number): Date => new Date(T0.getTime() + hours * HOUR);
 const alice: Actor = { name: 'alice', automatic: false };
 const tick = (verdict: AnalysisVerdict, detail?: string): RolloutEvent => ({ type: 'tick', verdict, detail });
+/** A tick whose analysis projects a decision `hours` away (projectedSecondsToDecide). */
+const onTrack = (verdict: AnalysisVerdict, hours: number): RolloutEvent => ({
+  type: 'tick',
+  verdict,
+  secondsToDecide: hours * 3600,
+});
 
 // DEFAULT_PLAN steps: 0 shadow 72h, 1 5%, 2 20%, 3 50%, 4 100%, 5 bake — every ramp step 48h.
 const IN_20 = 2;
@@ -236,6 +242,15 @@ const VARIANT_ROWS: readonly Row[] = [
   variant('holds the default plan’s 5% step undecided before 96 h', progressing(1), tick('Inconclusive'), at(95.9), noOp),
   variant('rolls back the default plan’s shadow step still undecided after 6 days', progressing(0), tick('Error'), at(144), to('RolledBack', 'deadline-rollback', ROLL_BACK, 0)),
   variant('rolls back the default plan’s bake still undecided after 96 h', progressing(BAKE), tick('Inconclusive'), at(96), to('RolledBack', 'deadline-rollback', ROLL_BACK, BAKE)),
+  // The default plan's deadline grace: four times the minimum (to 288 h), only while on track.
+  variant('holds the 50% step past its deadline while the analysis projects a decision within the grace', progressing(3), onTrack('Inconclusive', 40), at(100), to('Progressing', 'deadline-extended', [], 3)),
+  variant('says nothing more while an extended step stays on track', { ...progressing(3), deadlineExceededAt: at(100) }, onTrack('Inconclusive', 2), at(120), noOp),
+  variant('still advances an extended step when the analysis allows it', { ...progressing(3), deadlineExceededAt: at(100) }, tick('Successful'), at(120), to('Progressing', 'step-advanced', PUBLISH, 4)),
+  variant('rolls back an extended step once its projection runs past the grace', { ...progressing(3), deadlineExceededAt: at(100) }, onTrack('Inconclusive', 170), at(120), to('RolledBack', 'deadline-rollback', ROLL_BACK, 3)),
+  variant('rolls back an extended step once the analysis has no projection', { ...progressing(3), deadlineExceededAt: at(100) }, tick('Inconclusive'), at(120), to('RolledBack', 'deadline-rollback', ROLL_BACK, 3)),
+  variant('rolls back at the end of the grace whatever the projection', { ...progressing(3), deadlineExceededAt: at(100) }, onTrack('Inconclusive', 0), at(288), to('RolledBack', 'deadline-rollback', ROLL_BACK, 3)),
+  variant('does not extend on a projection that comes with an analysis error', progressing(3), onTrack('Error', 1), at(100), to('RolledBack', 'deadline-rollback', ROLL_BACK, 3)),
+  variant('ignores a projection under a rollback deadline without a grace', progressing(IN_20, DEADLINED('rollback')), onTrack('Inconclusive', 0.5), at(50), to('RolledBack', 'deadline-rollback', ROLL_BACK, IN_20)),
   variant('ignores a failed analysis once rolled back', STATE.RolledBack, tick('Failed'), LATER, noOp),
   variant('promotes fully from 20%', STATE.Progressing, promote({ full: true }), BEFORE_MINIMUM, to('Healthy', 'promote-full', COMPLETE, BAKE)),
   variant('promotes fully from shadow', progressing(0), promote({ full: true }), T0, to('Healthy', 'promote-full', COMPLETE, BAKE)),
@@ -379,7 +394,10 @@ describe(transition.name, () => {
       ['a manual-mode hold', { ...STATE.Progressing, analysisMode: 'manual' }, tick('Successful'), LATER, 'Holding at 20%: analysis Successful; manual approval: waiting for an operator to promote'],
       ['a deadline hold', progressing(IN_20, DEADLINED('hold')), tick('Inconclusive'), at(50), 'Holding: the step at 20% passed its progress deadline of 49h 0m (analysis Inconclusive); it still advances if the analysis allows, or an operator promotes or rolls back'],
       ['a deadline rollback', progressing(IN_20, DEADLINED('rollback')), tick('Inconclusive'), at(50), 'Rolled back: the step at 20% passed its progress deadline of 49h 0m (analysis Inconclusive)'],
-      ['a default-plan deadline rollback', progressing(1), tick('Inconclusive', 'refusal rate: 120 of 700 answers'), at(96), 'Rolled back: the step at 5% passed its progress deadline of 96h 0m (analysis Inconclusive: refusal rate: 120 of 700 answers)'],
+      ['a default-plan deadline rollback', progressing(1), tick('Inconclusive', 'refusal rate: 120 of 700 answers'), at(96), 'Rolled back: the step at 5% passed its progress deadline of 96h 0m; the analysis is not on track to decide within its grace (analysis Inconclusive: refusal rate: 120 of 700 answers)'],
+      ['a deadline extension', progressing(3), onTrack('Inconclusive', 30), at(100), 'Holding: the step at 50% passed its progress deadline of 96h 0m, but the analysis is on track (projected to decide in ~30h 0m); it rolls back once it is not, or 288h 0m into the step (analysis Inconclusive)'],
+      ['a projection past the grace', progressing(3), onTrack('Inconclusive', 200), at(100), 'Rolled back: the step at 50% passed its progress deadline of 96h 0m; the analysis projects ~200h 0m more, past its grace of 192h 0m (analysis Inconclusive)'],
+      ['the end of the grace', { ...progressing(3), deadlineExceededAt: at(100) }, onTrack('Inconclusive', 1), at(288), 'Rolled back: the step at 50% passed its progress deadline of 96h 0m; its grace of 192h 0m is over too (analysis Inconclusive)'],
     ])('explains %s in plain words', (_name, state, event, now, summary) => {
       expect(transition(state, event, now).summary).toBe(summary);
     });

@@ -248,8 +248,10 @@ function tick(state: RolloutState, event: EventOf<'tick'>, now: Date): Transitio
   const holding = holdReason(state, step, verdict, verdictText, elapsedMs);
   // The deadline acts on a step that cannot move on: one whose analysis allows it on the deadline's
   // own tick advances (the guardrail simulations count it so).
-  if (holding !== null)
-    return pastDeadline(state, step, verdictText, elapsedMs, now) ?? unchanged(state, holding);
+  if (holding !== null) {
+    const late = pastDeadline(state, step, event, verdictText, elapsedMs, now);
+    return late ?? unchanged(state, withGraceNote(state, step, event, holding, elapsedMs));
+  }
 
   const after = `after ${formatDuration(elapsedMs)} with analysis ${verdict}`;
   if (state.stepIndex >= state.plan.steps.length - 1) {
@@ -298,23 +300,36 @@ function holdReason(
 }
 
 /**
- * A held step past its progress deadline: rolled back under the rollback policy, or held and said so
- * once under `hold`. Null before the deadline, without one, or once the hold is recorded.
+ * A held step past its progress deadline: rolled back under the rollback policy (unless its analysis
+ * is on track within the step's grace, see `graceOf`), or held and said so once under `hold`.
+ * Null before the deadline, without one, while the grace holds it, or once a hold is recorded.
  */
 function pastDeadline(
   state: RolloutState,
   step: PlanStep,
+  event: EventOf<'tick'>,
   verdictText: string,
   elapsedMs: number,
   now: Date,
 ): TransitionResult | null {
   const deadline = step.maxDurationSeconds;
   if (deadline === undefined || elapsedMs < deadline * 1000) return null;
-  const passed = `${where(step)} passed its progress deadline of ${formatDuration(deadline * 1000)} (${verdictText})`;
+  const passed = `${where(step)} passed its progress deadline of ${formatDuration(deadline * 1000)}`;
   if ((step.onDeadline ?? 'hold') === 'rollback') {
+    const grace = graceOf(step, event, elapsedMs);
+    if (grace.onTrack) {
+      if (state.deadlineExceededAt !== null) return null;
+      return {
+        state: { ...state, deadlineExceededAt: now },
+        effects: NO_EFFECTS,
+        cause: 'deadline-extended',
+        summary: `Holding: the step ${passed}, but the analysis is on track (${grace.text}); it rolls back once it is not, or ${formatDuration(grace.endMs)} into the step (${verdictText})`,
+      };
+    }
+    const because = grace.text === null ? '' : `; ${grace.text}`;
     return {
-      ...rolledBack(state, `the step ${passed}`, 'deadline-rollback'),
-      summary: `Rolled back: the step ${passed}`,
+      ...rolledBack(state, `the step ${passed}${because} (${verdictText})`, 'deadline-rollback'),
+      summary: `Rolled back: the step ${passed}${because} (${verdictText})`,
     };
   }
   if (state.deadlineExceededAt !== null) return null;
@@ -322,8 +337,56 @@ function pastDeadline(
     state: { ...state, deadlineExceededAt: now },
     effects: NO_EFFECTS,
     cause: 'deadline-hold',
-    summary: `Holding: the step ${passed}; it still advances if the analysis allows, or an operator promotes or rolls back`,
+    summary: `Holding: the step ${passed} (${verdictText}); it still advances if the analysis allows, or an operator promotes or rolls back`,
   };
+}
+
+interface Grace {
+  /** Whether the step may hold on past its rollback deadline on this tick. */
+  readonly onTrack: boolean;
+  /** When the grace ends, from the step's start. */
+  readonly endMs: number;
+  /** Why, for the log; null for a step without a grace. */
+  readonly text: string | null;
+}
+
+/**
+ * A rollback deadline's grace (`deadlineGraceSeconds`): the step holds on while the analysis projects
+ * that every undecided guardrail, each within its limit, decides before the grace ends. The projection
+ * is the analysis's (`secondsToDecide`); without one, or past the grace, the deadline acts.
+ */
+function graceOf(step: PlanStep, event: EventOf<'tick'>, elapsedMs: number): Grace {
+  const deadlineMs = (step.maxDurationSeconds ?? 0) * 1000;
+  const graceMs = (step.deadlineGraceSeconds ?? 0) * 1000;
+  const endMs = deadlineMs + graceMs;
+  if (graceMs <= 0) return { onTrack: false, endMs, text: null };
+  if (elapsedMs >= endMs)
+    return { onTrack: false, endMs, text: `its grace of ${formatDuration(graceMs)} is over too` };
+  const projected = event.secondsToDecide;
+  if (event.verdict !== 'Inconclusive' || projected === undefined || !Number.isFinite(projected)) {
+    return { onTrack: false, endMs, text: 'the analysis is not on track to decide within its grace' };
+  }
+  const decidesAtMs = elapsedMs + projected * 1000;
+  if (decidesAtMs > endMs)
+    return {
+      onTrack: false,
+      endMs,
+      text: `the analysis projects ~${formatDuration(projected * 1000)} more, past its grace of ${formatDuration(graceMs)}`,
+    };
+  return { onTrack: true, endMs, text: `projected to decide in ~${formatDuration(projected * 1000)}` };
+}
+
+/** A hold inside a deadline's grace says so, with the projection that keeps it. */
+function withGraceNote(
+  state: RolloutState,
+  step: PlanStep,
+  event: EventOf<'tick'>,
+  holding: string,
+  elapsedMs: number,
+): string {
+  if (state.deadlineExceededAt === null || step.onDeadline !== 'rollback') return holding;
+  const grace = graceOf(step, event, elapsedMs);
+  return grace.onTrack ? `${holding}; past its progress deadline, on track: ${grace.text}` : holding;
 }
 
 /**

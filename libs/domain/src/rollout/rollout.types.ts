@@ -17,6 +17,13 @@ export interface StepDeadline {
   readonly maxDurationSeconds?: number;
   /** Default `hold`. */
   readonly onDeadline?: DeadlinePolicy;
+  /**
+   * Under `rollback`: how much longer past the deadline the step may hold while its analysis is on
+   * track, i.e. every undecided guardrail is within its limit and projected (at the step's pace) to
+   * show its bound before the grace ends. Off the track, or at the grace's end, it rolls back.
+   * Default 0: the deadline rolls back whatever the evidence says.
+   */
+  readonly deadlineGraceSeconds?: number;
 }
 
 /** A step of a rollout plan. Durations are minimums: a step also needs its analysis to allow it. */
@@ -107,7 +114,17 @@ export type RolloutEvent =
   | { readonly type: 'rollback'; readonly actor: Actor; readonly reason: string }
   | { readonly type: 'retry'; readonly actor: Actor; readonly reason: string }
   /** Periodic reconciliation: advances when the step's minimum duration has passed and the verdict allows it. */
-  | { readonly type: 'tick'; readonly verdict: AnalysisVerdict; readonly detail?: string };
+  | {
+      readonly type: 'tick';
+      readonly verdict: AnalysisVerdict;
+      readonly detail?: string;
+      /**
+       * With an Inconclusive verdict: how long, at the step's pace, until every undecided guardrail
+       * would decide, when each is within its limit on the point estimate (projectedSecondsToDecide).
+       * Absent when the analysis cannot say; a deadline's grace acts only on it.
+       */
+      readonly secondsToDecide?: number;
+    };
 
 export type RolloutEventType = RolloutEvent['type'];
 
@@ -127,6 +144,8 @@ export type TransitionCause =
   | 'approved'
   /** The step passed its progress deadline and holds (recorded once). */
   | 'deadline-hold'
+  /** Past a rollback deadline, held within its grace because the analysis is on track (recorded once). */
+  | 'deadline-extended'
   | 'deadline-rollback';
 
 /** Side effects the caller carries out after persisting the new state. */

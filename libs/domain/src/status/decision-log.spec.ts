@@ -57,6 +57,12 @@ describe('describeDecision', () => {
       'warn',
     ],
     [
+      'a deadline extension says the analysis is on track, for how long, and what ends it',
+      { type: 'ProgressDeadlineExtended', evidence: { fromStep: 1, toStep: 1, secondsToDecide: 30 * 3600 } },
+      'Past its progress deadline at 20%: holding on, the analysis is on track (projected to decide in ~30h); it rolls back if it goes off track or when the grace ends',
+      'warn',
+    ],
+    [
       'a progress-deadline rollback says so',
       { type: 'DeadlineRolledBack', evidence: { fromStep: 1, toStep: 1 } },
       'Rolled back at 20%: the step passed its progress deadline',
@@ -208,7 +214,7 @@ describe('describeDecision', () => {
           },
         ],
       },
-      'Rolled back at 5%: the step passed its progress deadline of 4d without enough evidence to decide (undecided: not enough answers: 120 of 700)',
+      'Rolled back at 5%: the step passed its progress deadline of 4d without enough evidence to decide, and was not on track to decide within its 8d grace (undecided: not enough answers: 120 of 700)',
     ],
     [
       'a default-plan step whose analysis could not run at its deadline says so',

@@ -105,6 +105,11 @@ export function describeDecision(
         `Past its progress deadline ${where(to ?? from)}: holding until the analysis allows it or an operator decides`,
         'warn',
       );
+    case 'ProgressDeadlineExtended':
+      return line(
+        `Past its progress deadline ${where(to ?? from)}: holding on, the analysis is on track${projectionText(ev)}; it rolls back if it goes off track or when the grace ends`,
+        'warn',
+      );
     case 'DeadlineRolledBack':
       return line(`Rolled back ${where(from ?? to)}: ${deadlineText(plan, ev, guardrails, words)}`, 'bad');
     case 'Reverted':
@@ -146,7 +151,10 @@ function deadlineText(
   const index = ev['fromStep'];
   const step = typeof index === 'number' ? plan.steps[index] : undefined;
   const max = step?.maxDurationSeconds;
+  const grace = step?.deadlineGraceSeconds ?? 0;
   const deadline = `its progress deadline${max === undefined ? '' : ` of ${formatSeconds(max)}`}`;
+  const offTrack =
+    grace > 0 ? `, and was not on track to decide within its ${formatSeconds(grace)} grace` : '';
   if (isGate(step)) return `nobody approved the step by ${deadline}`;
   const undecided = guardrails
     .filter((g) => g.verdict === 'Inconclusive')
@@ -154,12 +162,20 @@ function deadlineText(
   const which = undecided.length > 0 ? ` (undecided: ${undecided.join('; ')})` : '';
   switch (ev['verdict']) {
     case 'Inconclusive':
-      return `the step passed ${deadline} without enough evidence to decide${which}`;
+      return `the step passed ${deadline} without enough evidence to decide${offTrack}${which}`;
     case 'Error':
       return `the step passed ${deadline} with the analysis unable to run`;
     default:
       return `the step passed ${deadline}`;
   }
+}
+
+/** The analysis's projection kept with a deadline extension: " (projected to decide in ~1d 4h)". */
+function projectionText(ev: Record<string, unknown>): string {
+  const seconds = ev['secondsToDecide'];
+  return typeof seconds === 'number' && Number.isFinite(seconds)
+    ? ` (projected to decide in ~${formatSeconds(Math.round(seconds))})`
+    : '';
 }
 
 /** A retry compares with the model's stable version now; say so when that changed the baseline. */

@@ -160,9 +160,13 @@
   function deadlineText(d) {
     if (!d) return null;
     const policy = d.policy === 'rollback' ? 'rolls back' : 'holds';
+    const grace = d.policy === 'rollback' && d.graceSeconds > 0;
     if (d.exceededAt)
-      return `Past its progress deadline since ${fmt.time(d.exceededAt)}: holding, an operator decides`;
-    return d.at ? `Progress deadline ${fmt.time(d.at)} (${fmt.fromNow(d.at)}), then it ${policy}` : null;
+      return grace
+        ? `Past its progress deadline since ${fmt.time(d.exceededAt)}: holding while the analysis is on track, then it rolls back`
+        : `Past its progress deadline since ${fmt.time(d.exceededAt)}: holding, an operator decides`;
+    const then = grace ? 'rolls back unless the analysis is on track to decide soon' : policy;
+    return d.at ? `Progress deadline ${fmt.time(d.at)} (${fmt.fromNow(d.at)}), then it ${then}` : null;
   }
 
   /** After completion: the new stable version is watched against its own first days. */
