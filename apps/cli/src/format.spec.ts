@@ -1,5 +1,5 @@
 import { DEFAULT_PLAN, compressedPlan, type RolloutPlan } from '@aviary/domain';
-import { rolloutView, type RolloutView } from './format';
+import { rolloutView, routerKeysTable, type RolloutView, type RouterKeyView } from './format';
 
 const view = (plan: RolloutPlan): RolloutView => ({
   id: '3f2c1a9e-0000-4000-8000-000000000001',
@@ -52,5 +52,37 @@ describe(rolloutView.name, () => {
       '   1  100%, at least 60m, holds and says so if undecided after 2h',
     );
     expect(rolloutView(view(compressedPlan(30)), time)).not.toContain('undecided');
+  });
+});
+
+describe(routerKeysTable.name, () => {
+  const k = (over: Partial<RouterKeyView> = {}): RouterKeyView =>
+    Object.assign(
+      {
+        id: 'k-1',
+        name: 'support-bot',
+        prefix: 'avr_abcd',
+        models: null,
+        requestsPerMinute: null,
+        tokensPerDay: 2_000_000,
+        createdAt: '2026-12-02T10:00:00Z',
+        revokedAt: null,
+      },
+      over,
+    );
+  it.each([
+    [
+      'with a budget',
+      k({ usedToday: { day: '2026-12-02', tokens: 1_200_000, requests: 900 } }),
+      '1,200,000 (60%)',
+    ],
+    [
+      'without a budget',
+      k({ tokensPerDay: null, usedToday: { day: '2026-12-02', tokens: 42, requests: 1 } }),
+      ' 42 ',
+    ],
+    ['from an older control plane', k(), 'USED TODAY'],
+  ])('shows what a key used today, %s', (_, key, shown) => {
+    expect(routerKeysTable([key], { utc: true, now: Date.parse('2026-12-02T12:00:00Z') })).toContain(shown);
   });
 });

@@ -315,12 +315,14 @@ export interface RouterKeyView {
   tokensPerDay: number | null;
   createdAt: string;
   revokedAt: string | null;
+  /** What the routers reported for the key today (UTC), all of them together. */
+  usedToday?: { day: string; tokens: number; requests: number };
 }
 
 export function routerKeysTable(keys: readonly RouterKeyView[], t: TimeStyle): string {
   if (keys.length === 0) return 'no router keys';
   return table([
-    ['NAME', 'ID', 'KEY', 'MODELS', 'REQ/MIN', 'TOKENS/DAY', 'STATE'],
+    ['NAME', 'ID', 'KEY', 'MODELS', 'REQ/MIN', 'TOKENS/DAY', 'USED TODAY', 'STATE'],
     ...keys.map((k) => [
       k.name,
       k.id,
@@ -328,9 +330,18 @@ export function routerKeysTable(keys: readonly RouterKeyView[], t: TimeStyle): s
       k.models?.join(', ') ?? 'all',
       k.requestsPerMinute === null ? '-' : String(k.requestsPerMinute),
       k.tokensPerDay === null ? '-' : String(k.tokensPerDay),
+      usedToday(k),
       k.revokedAt ? `revoked ${when(k.revokedAt, t)}` : 'active',
     ]),
   ]);
+}
+
+/** Tokens used today (UTC), with the share of the budget: `1,200 (60%)`. */
+function usedToday(k: RouterKeyView): string {
+  if (!k.usedToday) return '-';
+  const used = k.usedToday.tokens.toLocaleString('en-US');
+  if (k.tokensPerDay === null) return used;
+  return `${used} (${Math.round((100 * k.usedToday.tokens) / k.tokensPerDay)}%)`;
 }
 
 export interface TokenView {

@@ -101,4 +101,47 @@ describe('router keys admin API', () => {
     expect((await t.api('POST', '/api/v1/router-keys', { name: 'dup' })).status).toBe(409);
     expect((await t.api('DELETE', '/api/v1/router-keys/not-a-uuid')).status).toBe(404);
   });
+
+  it('sums every router’s usage reports per key and UTC day, counting a retried report once', async () => {
+    const { body: k } = await t.api<KeyView>('POST', '/api/v1/router-keys', {
+      name: 'fleet-app',
+      tokensPerDay: 1000,
+    });
+    const router = await t.api<{ token: string }>('POST', '/api/v1/tokens', {
+      name: 'router-u',
+      role: 'viewer',
+    });
+    const day = new Date().toISOString().slice(0, 10);
+    const report = (reportId: string, tokens: number, keyId = k.id) =>
+      t.api<{ day: string; counted: boolean; usage: Record<string, { tokens: number; requests: number }> }>(
+        'POST',
+        '/api/router/key-usage',
+        { reportId, usage: [{ keyId, day, tokens, requests: 2 }] },
+        { token: router.body.token },
+      );
+    const first = await report('11111111-1111-4111-8111-111111111111', 300);
+    expect(first.status).toBe(200);
+    expect(first.body).toMatchObject({ day, counted: true, usage: { [k.id]: { tokens: 300, requests: 2 } } });
+    // Another router, then the first router's report again (its answer was lost): counted once.
+    await report('22222222-2222-4222-8222-222222222222', 120);
+    const again = await report('11111111-1111-4111-8111-111111111111', 300);
+    expect(again.body).toMatchObject({ counted: false, usage: { [k.id]: { tokens: 420, requests: 4 } } });
+    // A key deleted or never known: dropped, not an error (the router cannot know).
+    const unknown = await report(
+      '33333333-3333-4333-8333-333333333333',
+      5,
+      '00000000-0000-4000-8000-00000000dead',
+    );
+    expect(unknown.status).toBe(200);
+    expect(unknown.body.usage['00000000-0000-4000-8000-00000000dead']).toBeUndefined();
+
+    const list = await t.api<{ items: Array<KeyView & { usedToday: { day: string; tokens: number } }> }>(
+      'GET',
+      '/api/v1/router-keys',
+    );
+    expect(list.body.items.find((x) => x.id === k.id)?.usedToday).toEqual({ day, tokens: 420, requests: 4 });
+    expect(
+      (await t.api('POST', '/api/router/key-usage', { reportId: k.id, usage: [] }, { token: null })).status,
+    ).toBe(401);
+  });
 });

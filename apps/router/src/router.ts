@@ -9,6 +9,8 @@ import { answerClientErrors } from '@aviary/http';
 import { ensureTopics, InProcessEventBus, KafkaEventPublisher, kafkaSecurity } from '@aviary/kafka';
 import { RefusalDetector } from '@aviary/domain';
 import { allows, ClientAuth, isFailure } from './auth/client-auth';
+import { KeyLimits } from './auth/key-limits';
+import { KeyUsageReporter } from './auth/key-usage-reporter';
 import { RouterKeys } from './auth/router-keys';
 import type { RouterConfig } from './config/router.config';
 import { chatCompletions } from './endpoints/chat-completions';
@@ -204,7 +206,18 @@ export async function startRouter(config: RouterConfig, opts: RouterOptions = {}
       'warn',
       'AVIARY_ROUTER_AUTH=off: the router accepts every client, and anyone who can reach it spends its upstream keys',
     );
-  const auth = keys ? new ClientAuth(keys, metrics.authFailures) : null;
+  const keyLimits = new KeyLimits();
+  // Daily token budgets hold for every router together: usage goes to the control plane, totals come back.
+  const keyUsage = keys
+    ? new KeyUsageReporter({
+        url: `${config.AVIARY_CONTROL_PLANE_URL ?? ''}/api/router/key-usage`,
+        token: config.AVIARY_CONTROL_PLANE_TOKEN,
+        intervalMs: config.AVIARY_KEYS_REFRESH_MS,
+        limits: keyLimits,
+        log: (level, m) => log(level, m),
+      })
+    : null;
+  const auth = keys ? new ClientAuth(keys, metrics.authFailures, keyLimits) : null;
   const proxy = new ProxyHandler({
     config,
     flags,
@@ -304,6 +317,7 @@ export async function startRouter(config: RouterConfig, opts: RouterOptions = {}
         const f = flags.status();
         const e = events.stats();
         const k = keys?.status() ?? null;
+        const u = keyUsage?.status() ?? null;
         const c = credentials.status();
         const ready = f.ready && (k?.ready ?? true);
         const flagsOk = f.sourceReachable && f.degraded.length === 0;
@@ -313,7 +327,7 @@ export async function startRouter(config: RouterConfig, opts: RouterOptions = {}
         return json(res, scope, ready ? 200 : 503, {
           status: !ready
             ? 'unavailable'
-            : flagsOk && e.healthy && (k?.sourceReachable ?? true) && credentialsOk
+            : flagsOk && e.healthy && (k?.sourceReachable ?? true) && (u?.reachable ?? true) && credentialsOk
               ? 'ok'
               : 'degraded',
           checks: {
@@ -333,6 +347,14 @@ export async function startRouter(config: RouterConfig, opts: RouterOptions = {}
                   keys: k.keys,
                   lastError: k.lastError,
                   lastUpdateAt: k.lastUpdateAt,
+                }
+              : { status: 'off' },
+            // Daily token budgets: this router's usage reports and the fleet's totals read back.
+            keyUsage: u
+              ? {
+                  status: u.reachable ? 'ok' : 'unreachable',
+                  lastError: u.lastError,
+                  lastReportAt: u.lastReportAt,
                 }
               : { status: 'off' },
             // Credential → scheme and hosts, from the control plane; refused: versions whose flag
@@ -402,6 +424,7 @@ export async function startRouter(config: RouterConfig, opts: RouterOptions = {}
   await Promise.all([
     flags.waitUntilReady(opts.readyTimeoutMs ?? 5_000),
     keys?.start(opts.readyTimeoutMs ?? 5_000),
+    keyUsage?.start(opts.readyTimeoutMs ?? 5_000),
     credentials.start(opts.readyTimeoutMs ?? 5_000),
   ]);
   await new Promise<void>((resolve, reject) => {
@@ -421,6 +444,7 @@ export async function startRouter(config: RouterConfig, opts: RouterOptions = {}
     metrics,
     close: async () => {
       await drain.close(DRAIN_MS);
+      await keyUsage?.close(2_000); // after the drain: the last answers' tokens are in it
       flags.close();
       keys?.close();
       credentials.close();

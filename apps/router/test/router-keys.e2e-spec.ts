@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import OpenAI from 'openai';
 import { waitFor } from '@aviary/testing';
 import { loadRouterConfig } from '../src/config/router.config';
@@ -18,6 +21,34 @@ describe('router API keys, through the openai SDK', () => {
   afterAll(async () => {
     await s?.close();
   });
+
+  /** Another router of the same fleet: its own process state and backup files, the same control plane. */
+  const anotherRouter = async (
+    env: Record<string, string> = {},
+    log?: (level: string, m: string) => void,
+  ) => {
+    const token = (
+      await s.cp.api<{ token: string }>('POST', '/api/v1/tokens', {
+        name: `router-${Math.random().toString(36).slice(2, 8)}`,
+        role: 'viewer',
+      })
+    ).body.token;
+    const router = await startRouter(
+      loadRouterConfig({
+        AVIARY_ROUTER_PORT: '0',
+        AVIARY_FLAGS_URL: `${s.cp.url}/api`,
+        AVIARY_FLAGS_TOKEN: token,
+        AVIARY_FLAGS_REFRESH_MS: '100',
+        AVIARY_KEYS_REFRESH_MS: '100',
+        AVIARY_FLAGS_BACKUP_DIR: mkdtempSync(join(tmpdir(), 'aviary-router-keys-')),
+        AVIARY_ACCESS_LOG: 'off',
+        ...env,
+      }),
+      log ? { log } : {},
+    );
+    await waitFor('routing', () => router.flags.resolve(s.model, 'x') !== null);
+    return router;
+  };
 
   it('refuses a missing or wrong key with 401, and a revoked one once the router has polled', async () => {
     const missing = await fetch(`${s.router.url}/v1/chat/completions`, {
@@ -91,6 +122,50 @@ describe('router API keys, through the openai SDK', () => {
     expect(m).toMatch(/aviary_router_auth_failures_total\{reason="budget"\} [1-9]/);
   });
 
+  it('holds a daily token budget for all routers together, and across a restart', async () => {
+    const { id, key } = await s.createKey('fleet-budget', { tokensPerDay: 150 });
+    /** The tokens of an answer, or the error code of a 429. */
+    const spend = async (url: string): Promise<number | string> => {
+      const r = await new OpenAI({ baseURL: `${url}/v1`, apiKey: key, maxRetries: 0 }).chat.completions
+        .create({ model: s.model, messages: ask('Tell me everything about canary releases') })
+        .catch((e: unknown) => e);
+      if (r instanceof OpenAI.RateLimitError) return String(r.code);
+      if (r instanceof Error) throw r;
+      return (r as OpenAI.ChatCompletion).usage?.total_tokens ?? 0;
+    };
+    const other = await anotherRouter();
+    try {
+      // Each answer is ~40-60 tokens: this router answers until its own count passes the budget.
+      for (let i = 0; i < 10 && typeof (await spend(s.router.url)) === 'number'; i++);
+      // The admin list shows what the routers reported, all of them together.
+      await waitFor('the key’s usage in the admin list', async () => {
+        const { body } = await s.cp.api<{ items: Array<{ id: string; usedToday?: { tokens: number } }> }>(
+          'GET',
+          '/api/v1/router-keys',
+        );
+        return (body.items.find((k) => k.id === id)?.usedToday?.tokens ?? 0) >= 150;
+      });
+      // Once the other router has reported since (and so read the totals back)…
+      const reported = Date.now();
+      await waitFor('the other router’s next usage report', async () => {
+        const { checks } = (await (await fetch(`${other.url}/readyz`)).json()) as {
+          checks: { keyUsage: { lastReportAt: string | null } };
+        };
+        return Date.parse(checks.keyUsage.lastReportAt ?? '') > reported;
+      });
+      // …it refuses the key, which it never served: the budget is the fleet's.
+      expect(await spend(other.url)).toBe('insufficient_quota');
+    } finally {
+      await other.close();
+    }
+    const restarted = await anotherRouter();
+    try {
+      expect(await spend(restarted.url)).toBe('insufficient_quota'); // it read the totals before serving
+    } finally {
+      await restarted.close();
+    }
+  });
+
   it('puts the key’s id, never the key, into outcome events', async () => {
     const { id, key } = await s.createKey('attributed');
     const { response } = await client(key)
@@ -105,21 +180,8 @@ describe('router API keys, through the openai SDK', () => {
 
   it('serves everyone when started with AVIARY_ROUTER_AUTH=off, and says so', async () => {
     const logs: string[] = [];
-    const open = await startRouter(
-      loadRouterConfig({
-        AVIARY_ROUTER_PORT: '0',
-        AVIARY_FLAGS_URL: `${s.cp.url}/api`,
-        AVIARY_FLAGS_TOKEN: (
-          await s.cp.api<{ token: string }>('POST', '/api/v1/tokens', { name: 'open-router', role: 'viewer' })
-        ).body.token,
-        AVIARY_FLAGS_REFRESH_MS: '100',
-        AVIARY_ROUTER_AUTH: 'off',
-        AVIARY_ACCESS_LOG: 'off',
-      }),
-      { log: (level, m) => logs.push(`${level} ${m}`) },
-    );
+    const open = await anotherRouter({ AVIARY_ROUTER_AUTH: 'off' }, (level, m) => logs.push(`${level} ${m}`));
     try {
-      await waitFor('routing', () => open.flags.resolve(s.model, 'x') !== null);
       const anyone = new OpenAI({ baseURL: `${open.url}/v1`, apiKey: 'anything', maxRetries: 0 });
       expect(
         (await anyone.chat.completions.create({ model: s.model, messages: ask('hi') })).choices,

@@ -14,6 +14,21 @@ export interface RouterKeyRecord {
   readonly revokedAt: Date | null;
 }
 
+/** What one router counted for one key on one UTC day since its last report. */
+export interface KeyUsageEntry {
+  readonly keyId: string;
+  /** YYYY-MM-DD (UTC). */
+  readonly day: string;
+  readonly tokens: number;
+  readonly requests: number;
+}
+
+export interface KeyUsageTotal {
+  readonly keyId: string;
+  readonly tokens: bigint;
+  readonly requests: bigint;
+}
+
 export interface NewRouterKey {
   readonly id: string;
   readonly name: string;
@@ -64,5 +79,40 @@ export class RouterKeyRepository {
         revokedAt: null,
       },
     });
+  }
+
+  /**
+   * Adds a router's usage report, once: a report id already counted (the router retried a report
+   * whose answer it lost) adds nothing. Entries of keys that do not exist (deleted since) are dropped.
+   * Reports older than two days are forgotten (a router retries for seconds, not days).
+   */
+  async recordUsage(reportId: string, entries: readonly KeyUsageEntry[]): Promise<boolean> {
+    return this.prisma.$transaction(async (tx) => {
+      const fresh = await tx.$executeRaw`
+        INSERT INTO router_usage_reports (id) VALUES (${reportId}::uuid) ON CONFLICT (id) DO NOTHING`;
+      if (fresh === 0) return false;
+      if (entries.length > 0)
+        await tx.$executeRaw`
+          INSERT INTO router_key_usage (key_id, day, tokens, requests, updated_at)
+          SELECT u.key_id, u.day, sum(u.tokens), sum(u.requests), now()
+          FROM unnest(${entries.map((e) => e.keyId)}::uuid[], ${entries.map((e) => e.day)}::date[],
+                      ${entries.map((e) => String(e.tokens))}::bigint[],
+                      ${entries.map((e) => String(e.requests))}::bigint[]) AS u(key_id, day, tokens, requests)
+          JOIN router_keys k ON k.id = u.key_id
+          GROUP BY u.key_id, u.day
+          ON CONFLICT (key_id, day) DO UPDATE SET
+            tokens = router_key_usage.tokens + EXCLUDED.tokens,
+            requests = router_key_usage.requests + EXCLUDED.requests,
+            updated_at = now()`;
+      await tx.$executeRaw`
+        DELETE FROM router_usage_reports WHERE received_at < now() - interval '2 days'`;
+      return true;
+    });
+  }
+
+  /** Every key's usage on a UTC day (YYYY-MM-DD). */
+  usageOn(day: string): Promise<KeyUsageTotal[]> {
+    return this.prisma.$queryRaw<KeyUsageTotal[]>`
+      SELECT key_id AS "keyId", tokens, requests FROM router_key_usage WHERE day = ${day}::date`;
   }
 }

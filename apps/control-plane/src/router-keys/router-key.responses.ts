@@ -11,6 +11,10 @@ export const routerKeyResponse = z.looseObject({
   tokensPerDay: z.number().int().nullable(),
   createdAt: isoDate,
   revokedAt: isoDate.nullable(),
+  usedToday: z
+    .object({ day: z.string(), tokens: z.number().int(), requests: z.number().int() })
+    .optional()
+    .describe('What routers reported for the key today (UTC), all routers together; in lists'),
 });
 export const createdRouterKeyResponse = routerKeyResponse.extend({
   key: z.string().describe('The value (avr_…): shown this once, never stored'),

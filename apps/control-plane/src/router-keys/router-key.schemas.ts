@@ -17,7 +17,7 @@ export const createRouterKeySchema = z.strictObject({
     .optional(),
   /** Requests per minute, per router replica. */
   requestsPerMinute: z.number().int().min(1).max(1_000_000).optional(),
-  /** Prompt + completion tokens per UTC day, per router replica. */
+  /** Prompt + completion tokens per UTC day, all routers together (they report their usage). */
   tokensPerDay: z.number().int().min(1).max(1e15).optional(),
 });
 export type CreateRouterKeyInput = z.output<typeof createRouterKeySchema>;
@@ -32,4 +32,39 @@ export interface PublishedRouterKey {
   readonly models: readonly string[] | null;
   readonly requestsPerMinute: number | null;
   readonly tokensPerDay: number | null;
+}
+
+const UTC_DAY = /^\d{4}-\d{2}-\d{2}$/;
+
+/** 2026-02-30 matches the pattern; Date rolls it over to March, PostgreSQL refuses it. */
+function isRealDay(day: string): boolean {
+  const at = Date.parse(`${day}T00:00:00Z`);
+  return !Number.isNaN(at) && new Date(at).toISOString().slice(0, 10) === day;
+}
+
+/** What a router reports (POST /api/router/key-usage): what each key used since its last report. */
+export const keyUsageReportSchema = z.strictObject({
+  /** A fresh UUID per report; a retry of the same report sends the same id (counted once). */
+  reportId: z.uuid(),
+  usage: z
+    .array(
+      z.strictObject({
+        keyId: z.uuid(),
+        day: z
+          .string()
+          .regex(UTC_DAY, 'must be a UTC day, YYYY-MM-DD')
+          .refine((d) => isRealDay(d), 'must be a real day'),
+        tokens: z.number().int().min(0).max(1e15),
+        requests: z.number().int().min(0).max(1e12),
+      }),
+    )
+    .max(100_000),
+});
+export type KeyUsageReport = z.output<typeof keyUsageReportSchema>;
+
+/** What routers read back: every key's totals today (UTC), all routers together. */
+export interface KeyUsageAnswer {
+  readonly day: string;
+  readonly counted: boolean;
+  readonly usage: Record<string, { readonly tokens: number; readonly requests: number }>;
 }

@@ -9,12 +9,15 @@ import { RequireRole } from '../auth/roles';
 import { UuidPipe } from '../common/id.pipe';
 import { ZodApiBody, ZodApiResponse } from '../common/openapi';
 import { ZodValidationPipe } from '../common/zod-validation.pipe';
-import { createRouterKeySchema } from './router-key.schemas';
+import { createRouterKeySchema, keyUsageReportSchema, type KeyUsageAnswer } from './router-key.schemas';
 import { type RouterKeyRecord } from './router-key.repository';
 import { RouterKeysService } from './router-keys.service';
 import { createdRouterKeyResponse, routerKeyListResponse, routerKeyResponse } from './router-key.responses';
 
-function present(k: RouterKeyRecord) {
+type UsageToday = { day: string; usage: KeyUsageAnswer['usage'] };
+
+function present(k: RouterKeyRecord, today?: UsageToday) {
+  const used = today?.usage[k.id];
   return {
     id: k.id,
     name: k.name,
@@ -24,6 +27,9 @@ function present(k: RouterKeyRecord) {
     tokensPerDay: k.tokensPerDay === null ? null : Number(k.tokensPerDay),
     createdAt: k.createdAt,
     revokedAt: k.revokedAt,
+    ...(today
+      ? { usedToday: { day: today.day, tokens: used?.tokens ?? 0, requests: used?.requests ?? 0 } }
+      : {}),
   };
 }
 
@@ -51,7 +57,8 @@ export class RouterKeysController {
   @ZodApiResponse(routerKeyListResponse, 'The keys')
   @ApiOperation({ summary: 'List router API keys (never their values)' })
   async list() {
-    return { items: (await this.keys.list()).map(present) };
+    const [keys, today] = await Promise.all([this.keys.list(), this.keys.usageToday()]);
+    return { items: keys.map((k) => present(k, today)) };
   }
 
   @Delete(':id')
@@ -77,5 +84,18 @@ export class RouterKeysFeedController {
   @ApiExcludeEndpoint()
   async feed(@Req() req: Request, @Res() res: Response): Promise<void> {
     sendEtagFeed(req, res, { version: 1, keys: await this.keys.published() });
+  }
+
+  /**
+   * Routers report what each key used since their last report and read back every key's totals
+   * today: the daily token budget holds for all routers together, not per replica.
+   */
+  @Post('key-usage')
+  @HttpCode(200)
+  @ApiExcludeEndpoint()
+  report(
+    @Body(new ZodValidationPipe(keyUsageReportSchema)) body: z.output<typeof keyUsageReportSchema>,
+  ): Promise<KeyUsageAnswer> {
+    return this.keys.recordUsage(body);
   }
 }

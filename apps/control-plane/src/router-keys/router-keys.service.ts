@@ -4,8 +4,18 @@ import { type Actor, DomainError } from '@aviary/domain';
 import { isUniqueViolation } from '@aviary/persistence';
 import { AuditRepository } from '../audit/audit.repository';
 import { ModelRepository } from '../models/model.repository';
-import { type CreateRouterKeyInput, type PublishedRouterKey } from './router-key.schemas';
-import { type NewRouterKey, type RouterKeyRecord, RouterKeyRepository } from './router-key.repository';
+import {
+  type CreateRouterKeyInput,
+  type KeyUsageAnswer,
+  type KeyUsageReport,
+  type PublishedRouterKey,
+} from './router-key.schemas';
+import {
+  type KeyUsageTotal,
+  type NewRouterKey,
+  type RouterKeyRecord,
+  RouterKeyRepository,
+} from './router-key.repository';
 
 export const ROUTER_KEY_PREFIX = 'avr_';
 
@@ -82,6 +92,22 @@ export class RouterKeysService {
     }));
   }
 
+  /**
+   * A router's usage report, counted once per report id, answered with every key's totals today
+   * (UTC): what each router checks a daily token budget against, plus what it counted since.
+   */
+  async recordUsage(report: KeyUsageReport, now = new Date()): Promise<KeyUsageAnswer> {
+    const counted = await this.keys.recordUsage(report.reportId, report.usage);
+    const day = utcDay(now);
+    return { day, counted, usage: byKey(await this.keys.usageOn(day)) };
+  }
+
+  /** Every key's usage today (UTC), for the admin list. */
+  async usageToday(now = new Date()): Promise<{ day: string; usage: KeyUsageAnswer['usage'] }> {
+    const day = utcDay(now);
+    return { day, usage: byKey(await this.keys.usageOn(day)) };
+  }
+
   private row(input: CreateRouterKeyInput, key: string): NewRouterKey {
     return {
       id: randomUUID(),
@@ -110,4 +136,12 @@ export class RouterKeysService {
 
 function generate(): string {
   return `${ROUTER_KEY_PREFIX}${randomBytes(24).toString('base64url')}`;
+}
+
+const utcDay = (at: Date) => at.toISOString().slice(0, 10);
+
+function byKey(totals: readonly KeyUsageTotal[]): KeyUsageAnswer['usage'] {
+  const out: Record<string, { tokens: number; requests: number }> = {};
+  for (const t of totals) out[t.keyId] = { tokens: Number(t.tokens), requests: Number(t.requests) };
+  return out;
 }

@@ -1,6 +1,5 @@
 import { Counter, Registry } from 'prom-client';
 import { ClientAuth, isFailure, presentedKey } from './client-auth';
-import { KeyLimits } from './key-limits';
 import { hashKey, type RouterKey } from './router-keys';
 
 const key = (over: Partial<RouterKey> = {}): RouterKey => ({
@@ -96,17 +95,5 @@ describe(ClientAuth.name, () => {
       type: 'insufficient_quota',
       code: 'insufficient_quota',
     });
-  });
-});
-
-describe(KeyLimits.name, () => {
-  it('renews a daily budget at UTC midnight', () => {
-    const limits = new KeyLimits();
-    const k = key({ tokensPerDay: 10 });
-    const day = Date.UTC(2026, 11, 1, 23, 59);
-    limits.charge(k, 10, day);
-    expect(limits.withinBudget(k, day)).toBe(false);
-    expect(limits.withinBudget(k, day + 2 * 60_000)).toBe(true);
-    expect(KeyLimits.secondsToReset(Date.UTC(2026, 11, 1, 23, 59, 0))).toBe(60);
   });
 });

@@ -27,11 +27,10 @@ const mask = (key: string) => `${key.slice(0, 8)}${'*'.repeat(4)}`;
  * 429 for its rate limit (rate_limit_exceeded) or its token budget (insufficient_quota).
  */
 export class ClientAuth {
-  private readonly limits = new KeyLimits();
-
   constructor(
     private readonly keys: Pick<RouterKeys, 'lookup' | 'status'>,
     private readonly failures: Counter<'reason'>,
+    private readonly limits = new KeyLimits(),
   ) {}
 
   /** Who is calling; a FailureAnswer when they may not call at all. */
@@ -74,7 +73,7 @@ export class ClientAuth {
     return null;
   }
 
-  /** Counts an answer's tokens against its key's daily budget. */
+  /** Counts an answer and its tokens against its key's daily budget (every router's, see KeyLimits). */
   charge(key: RouterKey, tokens: number): void {
     this.limits.charge(key, tokens);
   }
