@@ -295,7 +295,7 @@ describe('the aviary CLI', () => {
     expect(key).toBeDefined();
     const list = await aviary(['keys', 'list'], env);
     expect(list.stdout).toMatch(
-      new RegExp(`cli-app\\s+\\S+\\s+avr_\\S+…\\s+${model}\\s+60\\s+5000\\s+active`),
+      new RegExp(`cli-app\\s+\\S+\\s+avr_\\S+…\\s+${model}\\s+60\\s+5000\\s+0 \\(0%\\)\\s+active`),
     );
     expect(list.stdout).not.toContain(key);
     const revoked = await aviary(['keys', 'revoke', 'cli-app'], env);
