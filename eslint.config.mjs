@@ -80,6 +80,26 @@ export default tseslint.config(
     },
   },
   {
+    // Tests too: another app's test helpers come through its test entry point
+    // (@aviary/<app>/testing: apps/<app>/test/testing.ts), its code through @aviary/<app>.
+    files: ['apps/*/test/**/*.ts', 'test/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [{ name: 'kafkajs', message: 'use @aviary/kafka' }],
+          patterns: [
+            {
+              regex: '^(\\.\\./)+(apps/)?(control-plane|router|analyzer|all-in-one|cli)/',
+              message:
+                "use another app through '@aviary/<app>' or its test helpers through '@aviary/<app>/testing', not its files",
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // SPREAD_THEN_KEYS: on the router's request path, never spread an object and then add keys after
     // it (`{ ...a, b: 1 }`, or a spread copy that gets a new key). Node 20's V8 keeps such copies, and
     // what they reach, through young-generation GCs until the next full one: in the benchmark this made

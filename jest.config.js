@@ -20,6 +20,8 @@ const shared = {
     '^@aviary/(domain|contracts|flags|persistence|observability|testing|config|kafka|demo-llm|http)$':
       '<rootDir>/libs/$1/src/index.ts',
     '^@aviary/(control-plane|router|analyzer)$': '<rootDir>/apps/$1/src/index.ts',
+    // Other apps' tests use an app's test helpers only through its test entry point.
+    '^@aviary/(control-plane|router|cli|all-in-one)/testing$': '<rootDir>/apps/$1/test/testing.ts',
   },
   modulePathIgnorePatterns: ['<rootDir>/dist/'],
 };

@@ -5,11 +5,13 @@ import OpenAI from 'openai';
 import { startDemoLlm, type DemoLlm } from '@aviary/demo-llm';
 import { flagNameForModel } from '@aviary/domain';
 import { testUnleashUrl, unleashAdmin, waitFor } from '@aviary/testing';
-import { startEmbedded, stop } from '../apps/all-in-one/test/npm-start';
-import { startTestControlPlane, type TestControlPlane } from '../apps/control-plane/test/harness';
-import { loadRouterConfig } from '../apps/router/src/config/router.config';
-import { startRouter, type RunningRouter } from '../apps/router/src/router';
-import { FlagDriftWatcher } from '../apps/control-plane/src/flags/flag-drift.watcher';
+import { startEmbedded, stop } from '@aviary/all-in-one/testing';
+import {
+  FlagDriftWatcher,
+  startTestControlPlane,
+  type TestControlPlane,
+} from '@aviary/control-plane/testing';
+import { loadRouterConfig, startRouter, type RunningRouter } from '@aviary/router';
 
 // Issues 11.4 and 11.5 against a real unleash-server: what an Unleash user does to stop a rollout —
 // switch the flag's environment off, archive the flag, disable the candidate's strategy — must never

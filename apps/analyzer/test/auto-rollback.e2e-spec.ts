@@ -4,7 +4,7 @@ import { BEHAVIOURS, startDemoLlm, type DemoLlm } from '@aviary/demo-llm';
 import { testKafkaBrokers, waitFor } from '@aviary/testing';
 import { ensureTopics, KafkaEventPublisher, KafkaEventSubscriber } from '@aviary/kafka';
 import { createPrismaClient, type PrismaHandle } from '@aviary/persistence';
-import { startStack, type Stack } from '../../router/test/stack';
+import { startStack, type Stack } from '@aviary/router/testing';
 import { startAnalyzer, type RunningAnalyzer } from '../src/analyzer';
 
 const brokers = testKafkaBrokers;

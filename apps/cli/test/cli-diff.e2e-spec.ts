@@ -1,7 +1,7 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ADMIN_TOKEN, startTestControlPlane, type TestControlPlane } from '../../control-plane/test/harness';
+import { ADMIN_TOKEN, startTestControlPlane, type TestControlPlane } from '@aviary/control-plane/testing';
 import { aviary } from './run-aviary';
 
 const root = join(__dirname, '..', '..', '..');

@@ -11,7 +11,7 @@ import {
   seedModel,
   startTestControlPlane,
   type TestControlPlane,
-} from '../../control-plane/test/harness';
+} from '@aviary/control-plane/testing';
 import { aviary, run } from './run-aviary';
 
 const root = join(__dirname, '..', '..', '..');

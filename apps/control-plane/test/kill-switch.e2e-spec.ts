@@ -13,7 +13,7 @@ import {
   users,
   waitFor,
 } from '@aviary/testing';
-import { aviary } from '../../cli/test/run-aviary';
+import { aviary } from '@aviary/cli/testing';
 import { loadControlPlaneConfig } from '../src/config/control-plane.config';
 import { startControlPlane } from '../src/control-plane';
 import { ADMIN_TOKEN, seedModel, startTestControlPlane, type TestControlPlane } from './harness';

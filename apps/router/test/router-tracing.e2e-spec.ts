@@ -8,7 +8,7 @@ import {
   startOtlpCollector,
   waitFor,
 } from '@aviary/testing';
-import { ADMIN_TOKEN, startTestControlPlane } from '../../control-plane/test/harness';
+import { ADMIN_TOKEN, startTestControlPlane } from '@aviary/control-plane/testing';
 import { rest, startStack, step, type Stack } from './stack';
 
 // Each suite starts a control plane, a router and model servers: slow on a busy machine.

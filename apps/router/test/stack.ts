@@ -7,7 +7,7 @@ import { startDemoLlm, type DemoLlm } from '@aviary/demo-llm';
 import type { EventPublisher, EventSubscriber } from '@aviary/domain';
 import { InProcessEventBus } from '@aviary/kafka';
 import { waitFor } from '@aviary/testing';
-import { startTestControlPlane, type TestControlPlane } from '../../control-plane/test/harness';
+import { startTestControlPlane, type TestControlPlane } from '@aviary/control-plane/testing';
 import { loadRouterConfig } from '../src/config/router.config';
 import { startRouter, type RunningRouter } from '../src/router';
 
