@@ -131,15 +131,20 @@ export class NotificationDeliveryRepository {
     leaseMs: number;
     busy: readonly string[];
   }): Promise<ClaimedDelivery[]> {
-    // FOR UPDATE cannot sit beside a window function, so it locks in the outer query.
+    // FOR UPDATE cannot sit beside a window function, so it locks in the outer query. The due
+    // condition is repeated where the rows are locked and updated: a row another replica claimed
+    // and committed after this statement's snapshot is locked all the same (SKIP LOCKED only skips
+    // rows locked right now), and PostgreSQL re-checks only the locking level's own conditions on
+    // its newest version; without them here the other replica's claim was claimed again and the
+    // notification sent twice.
     const claimed = await this.prisma.$queryRaw<ClaimedDelivery[]>`
       UPDATE notification_deliveries
          SET next_attempt_at = now() + (${opts.leaseMs}::int * interval '1 millisecond'),
              attempts = attempts + 1,
              last_attempt_at = now()
-       WHERE id IN (
+       WHERE status = 'pending' AND next_attempt_at <= now() AND id IN (
          SELECT id FROM notification_deliveries
-          WHERE id IN (
+          WHERE status = 'pending' AND next_attempt_at <= now() AND id IN (
             SELECT id FROM (
               SELECT id, row_number() OVER (PARTITION BY destination_id ORDER BY id) AS n
                 FROM notification_deliveries
