@@ -22,6 +22,7 @@ import { EvidenceRecorder } from './evidence/evidence-recorder';
 import { RouterMetrics } from './evidence/router-metrics';
 import { FeedbackHandler } from './feedback/feedback-handler';
 import { RequestIds } from './feedback/request-id';
+import { ThreadTags } from './threads/thread-tags';
 import { AccessLog } from './http/access-log';
 import { openAiClientError, sendAnswer, sendError } from './http/openai-errors';
 import { ClientAbortedError } from './http/read-body';
@@ -151,11 +152,11 @@ export async function startRouter(config: RouterConfig, opts: RouterOptions = {}
   if (!config.AVIARY_ROUTER_SECRET)
     log(
       'warn',
-      'AVIARY_ROUTER_SECRET is not set: request ids are signed with a per-process key, so feedback only resolves on this router instance',
+      'AVIARY_ROUTER_SECRET is not set: request ids and Responses API ids are sealed with a per-process key, so feedback and thread continuations only resolve on this router instance',
     );
-  const ids = new RequestIds(
-    config.AVIARY_ROUTER_SECRET ? Buffer.from(config.AVIARY_ROUTER_SECRET) : randomBytes(32),
-  );
+  const secret = config.AVIARY_ROUTER_SECRET ? Buffer.from(config.AVIARY_ROUTER_SECRET) : randomBytes(32);
+  const ids = new RequestIds(secret);
+  const threads = new ThreadTags(secret);
   // Whatever host a flag names, a credential goes only to the hosts the control plane binds it to.
   const credentials = new CredentialBindings({
     url: `${config.AVIARY_CONTROL_PLANE_URL ?? ''}/api/router/credentials`,
@@ -227,6 +228,7 @@ export async function startRouter(config: RouterConfig, opts: RouterOptions = {}
     evidence,
     metrics,
     ids,
+    threads,
     shadow,
     auth,
     log,

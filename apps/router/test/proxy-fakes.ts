@@ -14,6 +14,7 @@ import { ConcurrencyLimiter, LimiterRegistry } from '../src/upstream/concurrency
 import { RateLimiter } from '../src/upstream/rate-limiter';
 import { type CallOptions, UpstreamError, type UpstreamResponse } from '../src/upstream/upstream-client';
 import { ProxyHandler } from '../src/serving/proxy-handler';
+import { ThreadTags } from '../src/threads/thread-tags';
 
 /** Fakes for unit tests of the proxy flow: no network beyond a local node:http server. */
 
@@ -158,6 +159,7 @@ export async function startProxyRig(
   );
   const metrics = new RouterMetrics({ events, flags, limiters });
   const ids = new RequestIds(Buffer.from('unit-test-secret-0123456789'));
+  const threads = new ThreadTags(Buffer.from('unit-test-secret-0123456789'));
   const evidence = new EvidenceRecorder({
     events,
     metrics,
@@ -183,6 +185,7 @@ export async function startProxyRig(
     evidence,
     metrics,
     ids,
+    threads,
     shadow,
     auth: null,
   });

@@ -266,6 +266,61 @@ describe('router endpoints: split and shadow', () => {
     await s.rollback(id);
   }, 60_000);
 
+  it('keeps a Responses API thread on the version that stored it at 50%, without a user', async () => {
+    const id = await s.rollout([step.weight(50), step.weight(100)]);
+    const threadVersions: Array<Set<string | null>> = [];
+    for (let t = 0; t < 16; t++) {
+      const versions = new Set<string | null>();
+      const stream = t % 2 === 1;
+      let previous: string | undefined;
+      for (let turn = 0; turn < 4; turn++) {
+        // Without the thread's routing, a follow-up landing on the other version is refused by it
+        // (400 previous_response_not_found), as OpenAI's stored responses are.
+        const request = {
+          model: s.model,
+          input: `turn ${turn}`,
+          ...(previous ? { previous_response_id: previous } : {}),
+        };
+        if (stream && turn % 2 === 1) {
+          const { data, response } = await s.openai.responses
+            .create({ ...request, stream: true })
+            .withResponse();
+          for await (const e of data) if (e.type === 'response.completed') previous = e.response.id;
+          versions.add(response.headers.get('x-aviary-model-version'));
+        } else {
+          const { data, response } = await s.openai.responses.create(request).withResponse();
+          previous = data.id;
+          versions.add(response.headers.get('x-aviary-model-version'));
+        }
+        expect(previous).toMatch(/^resp_avr\./);
+      }
+      threadVersions.push(versions);
+    }
+    for (const versions of threadVersions) expect(versions.size).toBe(1);
+    const onCandidate = threadVersions.filter((v) => v.has('v2')).length;
+    expect(onCandidate).toBeGreaterThan(0);
+    expect(onCandidate).toBeLessThan(16);
+    // The upstreams were sent their own ids, not Aviary's.
+    const sent = [...s.baseline.received(), ...s.candidate.received()]
+      .map((r) => r.body['previous_response_id'])
+      .filter((p): p is string => typeof p === 'string');
+    expect(sent.length).toBeGreaterThanOrEqual(16 * 3);
+    expect(sent.some((p) => p.includes('avr.'))).toBe(false);
+
+    // The Responses API's own conversation id keeps its requests together too.
+    for (let c = 0; c < 8; c++) {
+      const versions = new Set<string | null>();
+      for (let turn = 0; turn < 3; turn++) {
+        const { response } = await s.openai.responses
+          .create({ model: s.model, input: 'hi', conversation: `conv_${c}` })
+          .withResponse();
+        versions.add(response.headers.get('x-aviary-model-version'));
+      }
+      expect(versions.size).toBe(1);
+    }
+    await s.rollback(id);
+  }, 90_000);
+
   it('shadows every endpoint the candidate serves, and compares embeddings by cosine', async () => {
     const id = await s.rollout([step.shadow(1), step.weight(100)]);
     // The candidate serves embeddings in this rollout too: a new version of the same upstream.

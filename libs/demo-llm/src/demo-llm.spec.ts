@@ -558,6 +558,29 @@ describe('demo-llm: the other OpenAI APIs (real openai SDK)', () => {
     expect(text).toContain('Answer from baseline');
   });
 
+  it('continues only the responses it stored, as OpenAI does', async () => {
+    const one = client(await start());
+    const other = client(await start());
+    const first = await one.responses.create({ model: 'm', input: 'Hello' });
+    const next = await one.responses.create({ model: 'm', input: 'And?', previous_response_id: first.id });
+    expect(next.output_text).toContain('Answer from baseline');
+    let streamedId = '';
+    for await (const e of await one.responses.create({ model: 'm', input: 'Go', stream: true }))
+      if (e.type === 'response.created') streamedId = e.response.id;
+    await one.responses.create({ model: 'm', input: 'On', previous_response_id: streamedId });
+    // Another server never stored it; an answer made with store: false is not kept either.
+    const err = (await other.responses
+      .create({ model: 'm', input: 'And?', previous_response_id: first.id })
+      .catch((e: unknown) => e)) as InstanceType<typeof OpenAI.BadRequestError>;
+    expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+    expect(err.code).toBe('previous_response_not_found');
+    expect(err.param).toBe('previous_response_id');
+    const unstored = await one.responses.create({ model: 'm', input: 'Hi', store: false });
+    await expect(
+      one.responses.create({ model: 'm', input: 'x', previous_response_id: unstored.id }),
+    ).rejects.toBeInstanceOf(OpenAI.BadRequestError);
+  });
+
   it('calls a tool named in the prompt, in chat and in the Responses API, JSON and streamed', async () => {
     const openai = client(await start());
     const chat = await openai.chat.completions.create({

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { randomBytes } from 'node:crypto';
 import {
   answerText,
   brokenJson,
@@ -158,7 +159,12 @@ interface Exchange {
   released: boolean;
   closed: boolean;
   timer: NodeJS.Timeout | undefined;
+  /** A Responses API answer to keep, so that a later request can continue it (`store`, default true). */
+  stores?: boolean;
 }
+
+/** Stored Responses API answers kept per server (the oldest forgotten first). */
+const STORED_RESPONSES_KEPT = 10_000;
 
 function readBody(
   req: IncomingMessage,
@@ -222,6 +228,10 @@ class DemoLlmServer implements DemoLlm {
   private readonly receivedLog: DemoLlmReceived[] = [];
   private answersLengthFactor = 1;
   private sequence = 0;
+  /** Ids of the Responses API answers this server stored: only it can continue them. */
+  private readonly storedResponses = new Set<string>();
+  /** Makes this server's response ids its own (two demo servers never hand out the same id). */
+  private readonly idTag = randomBytes(3).toString('hex');
   private inFlight = 0;
   private readonly byOutcome: Record<DemoLlmOutcome, number>;
   private closing: Promise<void> | null = null;
@@ -382,6 +392,24 @@ class DemoLlmServer implements DemoLlm {
         'badRequest',
       );
     }
+    if (request.kind === 'responses') {
+      const raw = parsed.value as Record<string, unknown>;
+      const previous = raw['previous_response_id'];
+      // As OpenAI: a response continues only one this server stored.
+      if (typeof previous === 'string' && !this.storedResponses.has(previous))
+        return this.finish(
+          ex,
+          400,
+          errorBody(
+            `Previous response with id '${previous}' not found.`,
+            'invalid_request_error',
+            'previous_response_id',
+            'previous_response_not_found',
+          ),
+          'badRequest',
+        );
+      ex.stores = raw['store'] !== false;
+    }
     const behaviour = this.current;
     const state = requestState(this.seed, hashBytes(body), ex.sequence);
     const decision = decide(behaviour, state, request.jsonRequested);
@@ -408,7 +436,15 @@ class DemoLlmServer implements DemoLlm {
     ex.timer = undefined;
     if (ex.closed) return;
     const prefix = request.kind === 'chat' ? 'chatcmpl' : request.kind === 'responses' ? 'resp' : 'cmpl';
-    const id = `${prefix}-${ex.sequence.toString(36)}${state.toString(36)}`;
+    const id =
+      request.kind === 'responses'
+        ? `resp_${this.idTag}${ex.sequence.toString(36)}${state.toString(36)}`
+        : `${prefix}-${ex.sequence.toString(36)}${state.toString(36)}`;
+    if (ex.stores && fate !== 'drop' && fate !== 'error') {
+      this.storedResponses.add(id);
+      if (this.storedResponses.size > STORED_RESPONSES_KEPT)
+        this.storedResponses.delete(this.storedResponses.values().next().value!);
+    }
     const headers: OutgoingHttpHeaders = { 'x-request-id': `req_${id}`, 'x-demo-llm-outcome': fate };
     if (fate === 'drop') {
       this.count(ex, 'drop');

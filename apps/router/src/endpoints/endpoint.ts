@@ -57,4 +57,27 @@ export interface EndpointAdapter<R extends ProxiedRequest = ProxiedRequest> {
    * the vectors); undefined: the analyzer compares the texts.
    */
   similarity?(baseline: Answer, shadow: Answer): number | null;
+  /** Answers the upstream stores and a later request continues (the Responses API); see StoredThreads. */
+  readonly threads?: StoredThreads<R>;
+}
+
+/**
+ * An API whose answers the upstream stores under an id that a later request names to continue them
+ * (the Responses API's `previous_response_id`). Such a follow-up can only be answered by the version
+ * that stored it, so the router hands out ids tagged with the thread's origin (apps/router/src/threads)
+ * and routes a follow-up the way its thread started.
+ */
+export interface StoredThreads<R extends ProxiedRequest> {
+  /** What the API's ids start with (`resp_`); a tagged id keeps it. */
+  readonly idPrefix: string;
+  /** The id of the stored answer this request continues, or null. */
+  continues(request: R): string | null;
+  /** Puts the upstream's own id of the continued answer back into the request before it is forwarded. */
+  restore(request: R, upstreamId: string): void;
+  /** A thread the request names itself, stable across its turns (the Responses API's `conversation`), or null. */
+  conversation(request: R): string | null;
+  /** The stored answer's id in a complete answer. */
+  idOfJson(body: Buffer): string | null;
+  /** The stored answer's id in the data of a stream's first event. */
+  idOfFirstEvent(data: string): string | null;
 }

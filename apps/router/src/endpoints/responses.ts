@@ -56,6 +56,15 @@ export function parseResponsesRequest(raw: Buffer): ResponsesRequest {
   const instructions = body['instructions'];
   if (instructions !== undefined && instructions !== null && typeof instructions !== 'string')
     throw new RequestError("'instructions' must be a string.", 'instructions');
+  const previous = body['previous_response_id'];
+  if (previous !== undefined && previous !== null && (typeof previous !== 'string' || previous === ''))
+    throw new RequestError("'previous_response_id' must be a non-empty string.", 'previous_response_id');
+  const conversation = body['conversation'];
+  if (conversation !== undefined && conversation !== null && conversationId(conversation) === null)
+    throw new RequestError(
+      "'conversation' must be a conversation id or an object with a string 'id'.",
+      'conversation',
+    );
   const text = optionalObject(body, 'text');
   const format = text?.['format'];
   if (format !== undefined && format !== null && !isObject(format))
@@ -78,6 +87,38 @@ export function parseResponsesRequest(raw: Buffer): ResponsesRequest {
     promptChars,
     messages,
   };
+}
+
+/** The id of a `conversation` parameter (a string, or `{ id }`); null when it is neither. */
+function conversationId(value: unknown): string | null {
+  const id = isObject(value) ? value['id'] : value;
+  return typeof id === 'string' && id !== '' && id.length <= 512 ? id : null;
+}
+
+/** A response's id at the start of its JSON (where the Responses API puts it), else anywhere at the top. */
+const LEADING_ID = /^\s*\{\s*"id"\s*:\s*"([^"\\]{1,512})"/;
+
+function responseIdOfJson(body: Buffer): string | null {
+  const lead = LEADING_ID.exec(body.subarray(0, 600).toString('latin1'));
+  if (lead) return lead[1]!;
+  try {
+    const parsed = JSON.parse(body.toString('utf8')) as unknown;
+    return isObject(parsed) && typeof parsed['id'] === 'string' ? parsed['id'] : null;
+  } catch {
+    return null;
+  }
+}
+
+function responseIdOfEvent(data: string): string | null {
+  try {
+    const e = JSON.parse(data) as unknown;
+    const response = isObject(e) ? e['response'] : null;
+    return isObject(response) && typeof response['id'] === 'string' && response['id'] !== ''
+      ? response['id']
+      : null;
+  } catch {
+    return null;
+  }
 }
 
 type OutputItem = {
@@ -220,6 +261,20 @@ export const responses: EndpointAdapter<ResponsesRequest> = {
   shadowable: (request: ResponsesRequest): boolean =>
     request.body['previous_response_id'] == null && request.body['conversation'] == null,
   streamReader: (): StreamAnswerReader => new ResponsesStreamReader(),
+  threads: {
+    idPrefix: 'resp_',
+    continues: (request) => {
+      const id = request.body['previous_response_id'];
+      return typeof id === 'string' ? id : null;
+    },
+    restore: (request, upstreamId) => {
+      request.body['previous_response_id'] = upstreamId;
+    },
+    conversation: (request) =>
+      request.body['conversation'] == null ? null : conversationId(request.body['conversation']),
+    idOfJson: responseIdOfJson,
+    idOfFirstEvent: responseIdOfEvent,
+  },
   pairPrompt(request: ResponsesRequest, mode: CaptureMode): PairEvent['prompt'] {
     return promptOf(request.messages, mode);
   },

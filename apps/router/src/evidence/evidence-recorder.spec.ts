@@ -14,6 +14,7 @@ const x: Exchange<ChatRequest> = {
   endpoint: chatCompletions,
   request,
   routing: routing(),
+  stickyKey: 'u:someone',
   bucket: 42,
   t0: 0,
   flagsMs: 0.1,

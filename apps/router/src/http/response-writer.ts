@@ -33,15 +33,24 @@ export interface StreamEnd {
   readonly error: UpstreamError | null;
 }
 
+/** Changes the bytes of a stream on their way to the client (chunk in, bytes to write now out). */
+export interface ChunkRewriter {
+  push(chunk: Buffer): Buffer;
+  /** What it still holds at the end of the stream. */
+  end(): Buffer;
+}
+
 /**
- * Pipes an SSE answer to the client chunk by chunk, handing each chunk to `onChunk` beside the pipe
- * (never in front of it), and waits for the client when its socket is full.
+ * Pipes an SSE answer to the client chunk by chunk, handing each chunk (as the upstream sent it) to
+ * `onChunk` beside the pipe (never in front of it), and waits for the client when its socket is full.
+ * A `rewrite` changes what the client is sent.
  */
 export async function pipeStream(
   res: ServerResponse,
   up: UpstreamResponse,
   headers: Record<string, string>,
   onChunk: (chunk: Buffer) => void,
+  rewrite: ChunkRewriter | null = null,
 ): Promise<StreamEnd> {
   res.writeHead(up.status, {
     'content-type': 'text/event-stream; charset=utf-8',
@@ -51,7 +60,8 @@ export async function pipeStream(
   });
   // The chunk goes out first; reading it for the evidence (SSE parsing, JSON) comes after.
   const write = async (c: Buffer) => {
-    const flowing = res.write(c);
+    const out = rewrite ? rewrite.push(c) : c;
+    const flowing = out.length === 0 || res.write(out);
     onChunk(c);
     if (!flowing) await drainOrClose(res);
   };
@@ -69,7 +79,9 @@ export async function pipeStream(
     if (!clientGone) res.destroy();
     return { clientGone, error };
   }
-  res.end();
+  const rest = rewrite?.end();
+  if (rest && rest.length > 0) res.end(rest);
+  else res.end();
   return { clientGone: false, error: null };
 }
 

@@ -3,12 +3,13 @@ import { stickinessBucket, stickinessKey } from './stickiness';
 describe(stickinessKey.name, () => {
   // prettier-ignore
   it.each([
-    { name: 'a conversation header wins', headers: { 'x-aviary-conversation': 't1', 'x-aviary-user': 'u1' }, user: 'body', key: 'c:t1', source: 'conversation' },
-    { name: 'then the user header', headers: { 'x-aviary-user': 'u1' }, user: 'body', key: 'u:u1', source: 'user' },
-    { name: 'then the OpenAI user field', headers: {}, user: 'body', key: 'u:body', source: 'body-user' },
-    { name: 'the user field and the user header bucket alike', headers: { 'x-aviary-user': 'body' }, user: null, key: 'u:body', source: 'user' },
-  ])('$name', ({ headers, user, key, source }) => {
-    expect(stickinessKey(headers, user)).toEqual({ key, source });
+    { name: 'a conversation header wins', headers: { 'x-aviary-conversation': 't1', 'x-aviary-user': 'u1' }, user: 'body', thread: 'u:first', key: 'c:t1', source: 'conversation' },
+    { name: 'then the thread a request continues', headers: { 'x-aviary-user': 'u1' }, user: 'body', thread: 'r:first', key: 'r:first', source: 'conversation' },
+    { name: 'then the user header', headers: { 'x-aviary-user': 'u1' }, user: 'body', thread: null, key: 'u:u1', source: 'user' },
+    { name: 'then the OpenAI user field', headers: {}, user: 'body', thread: null, key: 'u:body', source: 'body-user' },
+    { name: 'the user field and the user header bucket alike', headers: { 'x-aviary-user': 'body' }, user: null, thread: null, key: 'u:body', source: 'user' },
+  ])('$name', ({ headers, user, thread, key, source }) => {
+    expect(stickinessKey(headers, user, thread)).toEqual({ key, source });
   });
 
   it('falls back to a random key, which has no bucket', () => {

@@ -16,12 +16,19 @@ function header(headers: IncomingHttpHeaders, name: string): string | null {
 }
 
 /**
- * A conversation id wins over a user id: a thread must never switch version halfway while the split
- * is unchanged. Without either, each request is bucketed at random.
+ * A conversation wins over a user: a thread must never switch version halfway while the split is
+ * unchanged. The conversation header first, then the thread the request continues (`thread`: the key
+ * its first turn was bucketed on, or the API's own conversation id as `c:<id>`), then the user.
+ * Without any, each request is bucketed at random.
  */
-export function stickinessKey(headers: IncomingHttpHeaders, bodyUser: string | null): StickinessKey {
+export function stickinessKey(
+  headers: IncomingHttpHeaders,
+  bodyUser: string | null,
+  thread: string | null = null,
+): StickinessKey {
   const conversation = header(headers, 'x-aviary-conversation');
   if (conversation) return { key: `c:${conversation}`, source: 'conversation' };
+  if (thread) return { key: thread, source: 'conversation' };
   const user = header(headers, 'x-aviary-user');
   if (user) return { key: `u:${user}`, source: 'user' };
   if (bodyUser) return { key: `u:${bodyUser}`, source: 'body-user' };

@@ -7,6 +7,8 @@ export interface Exchange<R extends ProxiedRequest = ProxiedRequest> {
   readonly endpoint: EndpointAdapter<R>;
   readonly request: R;
   readonly routing: DecodedRouting;
+  /** The key the split was bucketed on (a stored answer's id carries it to the thread's next turn). */
+  readonly stickyKey: string;
   /** 0-99 hash of the stickiness key; null when the request was bucketed at random. */
   readonly bucket: number | null;
   /** performance.now() when the request arrived. */

@@ -23,6 +23,9 @@ import { type UpstreamClient, UpstreamError, type UpstreamResponse } from '../up
 import { FALLBACK_CLASSES, failureAnswer, failureStatus } from '../upstream/upstream-errors';
 import { callLimits, type LimitDefaults } from '../upstream/upstream-limits';
 import type { Exchange } from './exchange';
+import type { StoredThreads } from '../endpoints/endpoint';
+import { renameInJson, StreamIdRenamer } from '../threads/id-renaming';
+import type { ThreadTags } from '../threads/thread-tags';
 import { ClientGone, type AbortSource } from '../http/client-gone';
 
 export interface ProxyDeps {
@@ -41,6 +44,8 @@ export interface ProxyDeps {
   readonly evidence: EvidenceRecorder;
   readonly metrics: RouterMetrics;
   readonly ids: RequestIds;
+  /** Ids of stored answers (Responses API), tagged so a follow-up is routed the way its thread began. */
+  readonly threads: ThreadTags;
   readonly shadow: Pick<ShadowRunner, 'run'>;
   /** Router keys' scopes and limits; null when client authentication is off. */
   readonly auth: Pick<ClientAuth, 'admit' | 'charge'> | null;
@@ -88,6 +93,10 @@ export function forEndpoint(routing: DecodedRouting, endpoint: Endpoint): Decode
   });
 }
 
+function threadsOf(x: Exchange): StoredThreads<ProxiedRequest> {
+  return x.endpoint.threads!;
+}
+
 /** No upstream answer can be passed on: which attempt failed, and how. */
 class AttemptFailed extends Error {
   constructor(
@@ -124,7 +133,7 @@ export class ProxyHandler {
       const denied = this.d.auth.admit(scope.key, request.model);
       if (denied) return sendAnswer(res, scope, denied);
     }
-    const sticky = stickinessKey(req.headers, request.user);
+    const sticky = stickinessKey(req.headers, request.user, this.threadOf(endpoint, request));
     const forceHeader = this.d.config.AVIARY_FORCE_VERSION_HEADER;
     const forcedVersion = req.headers[forceHeader];
     if (forcedVersion !== undefined && !mayForceVersion(this.d.config.AVIARY_FORCE_VERSION_KEYS, scope.key))
@@ -184,6 +193,7 @@ export class ProxyHandler {
       endpoint,
       request,
       routing,
+      stickyKey: sticky.key,
       bucket: stickinessBucket(sticky),
       forced: forcedVersion !== undefined,
       flagsMs,
@@ -260,6 +270,33 @@ export class ProxyHandler {
       else throw err;
       return null;
     }
+  }
+
+  /**
+   * The thread a request continues, as a stickiness key: the key its first turn was bucketed on (from
+   * the tagged id it names, whose upstream id is put back into the request), else the API's own
+   * conversation id. A tag this router cannot open (another router's per-process key) still gives
+   * back the upstream id; the request is then bucketed on its user, or at random.
+   */
+  private threadOf<R extends ProxiedRequest>(endpoint: EndpointAdapter<R>, request: R): string | null {
+    const threads = endpoint.threads;
+    if (!threads) return null;
+    const previous = threads.continues(request);
+    const opened = previous === null ? null : this.d.threads.open(threads.idPrefix, previous);
+    if (opened) {
+      threads.restore(request, opened.upstreamId);
+      if (opened.origin) return opened.origin.key;
+    }
+    const conversation = threads.conversation(request);
+    return conversation === null ? null : `c:${conversation}`;
+  }
+
+  /** Renames a stored answer's id to one tagged with its thread's origin (see threadOf). */
+  private tagger(x: Exchange, target: UpstreamTarget): ((id: string) => string) | null {
+    const threads = x.endpoint.threads;
+    if (!threads) return null;
+    const origin = { key: x.stickyKey, model: x.request.model, versionId: target.versionId };
+    return (id) => this.d.threads.tag(threads.idPrefix, id, origin);
   }
 
   private unrouted(res: ServerResponse, scope: RequestScope, model: string): void {
@@ -364,7 +401,9 @@ export class ProxyHandler {
     if (x.request.stream && contentType.includes('text/event-stream') && up.status < 400) {
       const reader = x.endpoint.streamReader(x.request);
       headers['server-timing'] = serverTiming(x.flagsMs, up.ttfbMs);
-      const end = await pipeStream(res, up, headers, (c) => reader.push(c));
+      const tag = this.tagger(x, target);
+      const renamer = tag && new StreamIdRenamer((data) => threadsOf(x).idOfFirstEvent(data), tag);
+      const end = await pipeStream(res, up, headers, (c) => reader.push(c), renamer);
       const latencyMs = performance.now() - x.t0;
       if (!end.error && !end.clientGone) await afterPendingIo();
       const answer = reader.finish();
@@ -395,7 +434,7 @@ export class ProxyHandler {
       throw new AttemptFailed(err, target, role, s.candidateFailure);
     }
     headers['server-timing'] = serverTiming(x.flagsMs, up.ttfbMs, performance.now() - x.t0);
-    writeBuffered(res, up, body, headers);
+    writeBuffered(res, up, up.status < 400 ? this.withTaggedId(x, target, body) : body, headers);
     const latencyMs = performance.now() - x.t0;
     // The answer is on its way before the evidence is worked out: parsing it, classifying it and
     // recording it happen after node:http has flushed the response to the socket.
@@ -411,6 +450,13 @@ export class ProxyHandler {
       errorClass,
       ...side, // last: see SPREAD_THEN_KEYS
     });
+  }
+
+  /** The answer with its stored id tagged (Responses API); other answers as they are. */
+  private withTaggedId(x: Exchange, target: UpstreamTarget, body: Buffer): Buffer {
+    const tag = this.tagger(x, target);
+    const id = tag && threadsOf(x).idOfJson(body);
+    return id ? renameInJson(body, id, tag(id)) : body;
   }
 
   /** Records the failed attempt(s) and tells the user, unless they already left. */
