@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { safeDecode } from './http/path';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -22,6 +23,7 @@ import { EvidenceRecorder } from './evidence/evidence-recorder';
 import { RouterMetrics } from './evidence/router-metrics';
 import { FeedbackHandler } from './feedback/feedback-handler';
 import { RequestIds } from './feedback/request-id';
+import { STORED_RESPONSES_PREFIX, StoredResponses } from './threads/stored-responses';
 import { ThreadTags } from './threads/thread-tags';
 import { AccessLog } from './http/access-log';
 import { openAiClientError, sendAnswer, sendError } from './http/openai-errors';
@@ -68,18 +70,10 @@ const ENDPOINT_ADAPTERS: ReadonlyArray<EndpointAdapter<ProxiedRequest>> = [
 ];
 const ENDPOINTS_BY_PATH = new Map(ENDPOINT_ADAPTERS.map((e) => [e.path, e]));
 const MODELS_PREFIX = '/v1/models/';
-const ROUTED = `Aviary routes POST ${ENDPOINT_ADAPTERS.map((e) => e.path).join(', ')}, GET /v1/models, GET /v1/models/{model} and POST /v1/feedback.`;
+const ROUTED = `Aviary routes POST ${ENDPOINT_ADAPTERS.map((e) => e.path).join(', ')}, GET and DELETE /v1/responses/{id} (GET …/input_items, POST …/cancel), GET /v1/models, GET /v1/models/{model} and POST /v1/feedback.`;
 
 function modelObject(id: string) {
   return { id, object: 'model', created: 0, owned_by: 'aviary' };
-}
-
-function safeDecode(s: string): string {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return s;
-  }
 }
 
 /**
@@ -95,6 +89,7 @@ const ROUTES = new Set([...ENDPOINTS_BY_PATH.keys(), '/v1/feedback', '/v1/models
 /** The low-cardinality route of a path for span names (`/v1/models/{model}`); null: none matched. */
 function routeOf(path: string): string | null {
   if (ROUTES.has(path)) return path;
+  if (path.startsWith(STORED_RESPONSES_PREFIX)) return `${STORED_RESPONSES_PREFIX}{id}`;
   return path.startsWith(MODELS_PREFIX) ? `${MODELS_PREFIX}{model}` : null;
 }
 
@@ -234,6 +229,7 @@ export async function startRouter(config: RouterConfig, opts: RouterOptions = {}
     log,
   });
   const feedback = new FeedbackHandler({ ids, events, metrics });
+  const storedResponses = new StoredResponses({ threads, flags, upstream, auth, config });
   const accessLog =
     opts.accessLog === null
       ? null
@@ -404,6 +400,7 @@ export async function startRouter(config: RouterConfig, opts: RouterOptions = {}
         },
       );
     }
+    if (path.startsWith(STORED_RESPONSES_PREFIX)) return storedResponses.handle(req, res, scope);
     if (ENDPOINTS_BY_PATH.has(path) || path === '/v1/feedback')
       return sendError(res, scope, 405, 'invalid_request_error', `${path} takes POST, not ${method}.`, {
         code: 'method_not_allowed',

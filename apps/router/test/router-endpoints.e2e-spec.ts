@@ -269,6 +269,7 @@ describe('router endpoints: split and shadow', () => {
   it('keeps a Responses API thread on the version that stored it at 50%, without a user', async () => {
     const id = await s.rollout([step.weight(50), step.weight(100)]);
     const threadVersions: Array<Set<string | null>> = [];
+    const lastIds: string[] = [];
     for (let t = 0; t < 16; t++) {
       const versions = new Set<string | null>();
       const stream = t % 2 === 1;
@@ -295,6 +296,7 @@ describe('router endpoints: split and shadow', () => {
         expect(previous).toMatch(/^resp_avr\./);
       }
       threadVersions.push(versions);
+      lastIds.push(previous!);
     }
     for (const versions of threadVersions) expect(versions.size).toBe(1);
     const onCandidate = threadVersions.filter((v) => v.has('v2')).length;
@@ -318,7 +320,39 @@ describe('router endpoints: split and shadow', () => {
       }
       expect(versions.size).toBe(1);
     }
+
+    // A stored response is read and deleted at the version that stored it, by its Aviary id.
+    const onV2 = threadVersions.findIndex((v) => v.has('v2'));
+    const stored = lastIds[onV2]!;
+    const { data: got, response: gotRes } = await s.openai.responses.retrieve(stored).withResponse();
+    expect(got.id).toBe(stored);
+    expect(gotRes.headers.get('x-aviary-model-version')).toBe('v2');
+    expect((await s.openai.responses.inputItems.list(stored)).data).toEqual([]);
+    const other = lastIds[threadVersions.findIndex((v) => v.has('v1'))]!;
+    await s.openai.responses.delete(other);
+    await expect(s.openai.responses.retrieve(other)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+    const unknown = (await s.openai.responses
+      .retrieve('resp_not_from_aviary')
+      .catch((e: unknown) => e)) as InstanceType<typeof OpenAI.NotFoundError>;
+    expect(unknown).toBeInstanceOf(OpenAI.NotFoundError);
+    expect(unknown.code).toBe('response_not_routable');
+    const put = await fetch(`${s.router.url}/v1/responses/${encodeURIComponent(stored)}`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${s.openai.apiKey}` },
+    });
+    expect(put.status).toBe(405);
+    expect(put.headers.get('allow')).toBe('GET, DELETE');
     await s.rollback(id);
+    // Rolled back: the candidate no longer serves the model, and its stored responses are out of reach.
+    await waitFor('the rollback to reach the router', async () => {
+      const r = await fetch(`${s.router.url}/v1/responses/${encodeURIComponent(stored)}`, {
+        headers: { authorization: `Bearer ${s.openai.apiKey}` },
+      });
+      return (
+        r.status === 404 &&
+        ((await r.json()) as { error: { code: string } }).error.code === 'response_version_gone'
+      );
+    });
   }, 90_000);
 
   it('shadows every endpoint the candidate serves, and compares embeddings by cosine', async () => {

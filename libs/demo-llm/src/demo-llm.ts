@@ -229,7 +229,7 @@ class DemoLlmServer implements DemoLlm {
   private answersLengthFactor = 1;
   private sequence = 0;
   /** Ids of the Responses API answers this server stored: only it can continue them. */
-  private readonly storedResponses = new Set<string>();
+  private readonly storedResponses = new Map<string, Plan>();
   /** Makes this server's response ids its own (two demo servers never hand out the same id). */
   private readonly idTag = randomBytes(3).toString('hex');
   private inFlight = 0;
@@ -299,6 +299,7 @@ class DemoLlmServer implements DemoLlm {
       if (method === 'POST') return this.api(kind, req, res);
       return this.methodNotAllowed(req, res, method, path);
     }
+    if (path.startsWith('/v1/responses/')) return this.storedResponse(req, res, method, path);
     if (path.startsWith('/v1/')) {
       if (method !== 'GET' && method !== 'HEAD') return this.methodNotAllowed(req, res, method, path);
       if (!this.authorised(req)) return this.send(res, 401, this.authError(req));
@@ -440,11 +441,7 @@ class DemoLlmServer implements DemoLlm {
       request.kind === 'responses'
         ? `resp_${this.idTag}${ex.sequence.toString(36)}${state.toString(36)}`
         : `${prefix}-${ex.sequence.toString(36)}${state.toString(36)}`;
-    if (ex.stores && fate !== 'drop' && fate !== 'error') {
-      this.storedResponses.add(id);
-      if (this.storedResponses.size > STORED_RESPONSES_KEPT)
-        this.storedResponses.delete(this.storedResponses.values().next().value!);
-    }
+
     const headers: OutgoingHttpHeaders = { 'x-request-id': `req_${id}`, 'x-demo-llm-outcome': fate };
     if (fate === 'drop') {
       this.count(ex, 'drop');
@@ -518,6 +515,11 @@ class DemoLlmServer implements DemoLlm {
       usage,
       includeUsage: request.includeUsage,
     };
+    if (ex.stores) {
+      this.storedResponses.set(id, plan);
+      if (this.storedResponses.size > STORED_RESPONSES_KEPT)
+        this.storedResponses.delete(this.storedResponses.keys().next().value!);
+    }
     if (request.stream) return this.stream(ex, plan, content || refusal || '', headers, fate, behaviour);
     const { head, tail } = renderJson(plan);
     const body =
@@ -743,6 +745,36 @@ class DemoLlmServer implements DemoLlm {
         'method_not_allowed',
       ),
     );
+  }
+
+  /** GET / DELETE /v1/responses/{id} and GET /v1/responses/{id}/input_items, of the responses it stored. */
+  private storedResponse(req: IncomingMessage, res: ServerResponse, method: string, path: string): void {
+    req.resume();
+    if (!this.authorised(req)) return this.send(res, 401, this.authError(req));
+    const [rawId, sub] = path.slice('/v1/responses/'.length).split('/');
+    const id = safeDecode(rawId ?? '');
+    const plan = this.storedResponses.get(id);
+    if ((sub !== undefined && sub !== 'input_items') || (sub === 'input_items' && method !== 'GET'))
+      return this.notFound(req, res, method, path);
+    if (method !== 'GET' && method !== 'DELETE') return this.methodNotAllowed(req, res, method, path);
+    if (!plan)
+      return this.send(
+        res,
+        404,
+        errorBody(`Response with id '${id}' not found.`, 'invalid_request_error', null, 'not_found'),
+      );
+    if (sub === 'input_items')
+      return this.send(
+        res,
+        200,
+        JSON.stringify({ object: 'list', data: [], first_id: null, last_id: null, has_more: false }),
+      );
+    if (method === 'DELETE') {
+      this.storedResponses.delete(id);
+      return this.send(res, 200, JSON.stringify({ id, object: 'response', deleted: true }));
+    }
+    const { head, tail } = renderJson(plan);
+    return this.send(res, 200, head + tail);
   }
 
   private notFound(req: IncomingMessage, res: ServerResponse, method: string, path: string): void {

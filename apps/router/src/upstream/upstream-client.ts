@@ -58,6 +58,15 @@ export interface CallOptions {
   readonly traceparent?: string | undefined;
   /** The model the client asked for (names refusals of a credential on /readyz and in metrics). */
   readonly model?: string;
+  /** POST (the default, with `payload` as the JSON body); GET and DELETE send no body. */
+  readonly method?: 'POST' | 'GET' | 'DELETE';
+  /**
+   * Appended to the API path (a stored object's id and sub-resource, e.g. `/resp_1/input_items`)
+   * and followed by `query`: per-object paths are not kept in the path cache.
+   */
+  readonly pathSuffix?: string;
+  /** A query string (`?…`) for the call, the client's own. */
+  readonly query?: string;
 }
 
 const CONNECT_CODES = new Set([
@@ -136,7 +145,7 @@ function classify(
  */
 export class UpstreamClient {
   private readonly agent: Agent;
-  private readonly endpoints = new Map<string, { origin: string; path: string }>();
+  private readonly endpoints = new Map<string, { origin: string; pathname: string; search: string }>();
   /** Calls not finished yet (for close()). */
   private readonly active = new Set<UpstreamCall>();
 
@@ -164,7 +173,11 @@ export class UpstreamClient {
     payload: string,
     opts: CallOptions,
   ): Promise<UpstreamResponse> {
-    const { origin, path } = this.endpoint(target.baseUrl, apiPath);
+    const { origin, pathname, search } = this.endpoint(target.baseUrl, apiPath);
+    const method = opts.method ?? 'POST';
+    // The client's query after the base URL's own (e.g. Azure's `?api-version=`).
+    const query = opts.query ? (search ? `${search}&${opts.query.slice(1)}` : opts.query) : search;
+    const path = `${pathname}${opts.pathSuffix ?? ''}${query}`;
     let auth: Record<string, string>;
     try {
       auth = this.credentials.headersFor(target, opts.model ?? target.label);
@@ -172,11 +185,10 @@ export class UpstreamClient {
       opts.onDone?.(); // nothing was sent: the slot is free again
       throw err;
     }
-    const headers: Record<string, string> = {
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      ...auth,
-    };
+    const headers: Record<string, string> =
+      method === 'POST'
+        ? { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...auth }
+        : { accept: 'application/json, text/event-stream', ...auth };
     if (opts.traceparent) headers['traceparent'] = opts.traceparent;
     const call = new UpstreamCall(opts, () => this.active.delete(call));
     this.active.add(call);
@@ -185,9 +197,9 @@ export class UpstreamClient {
         {
           origin,
           path,
-          method: 'POST',
+          method,
           headers,
-          body: payload,
+          body: method === 'POST' ? payload : null,
           headersTimeout: opts.timeoutMs,
           bodyTimeout: opts.timeoutMs,
         },
@@ -217,12 +229,12 @@ export class UpstreamClient {
   }
 
   /** `apiPath` (e.g. `/chat/completions`) under the version's base URL (e.g. `http://vllm:8000/v1`). */
-  private endpoint(baseUrl: string, apiPath: string): { origin: string; path: string } {
+  private endpoint(baseUrl: string, apiPath: string): { origin: string; pathname: string; search: string } {
     const key = `${baseUrl} ${apiPath}`;
     let e = this.endpoints.get(key);
     if (!e) {
       const url = new URL(`${baseUrl.replace(/\/+$/, '')}${apiPath}`);
-      e = { origin: url.origin, path: `${url.pathname}${url.search}` };
+      e = { origin: url.origin, pathname: url.pathname, search: url.search };
       this.endpoints.set(key, e);
     }
     return e;
