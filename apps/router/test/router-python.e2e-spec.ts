@@ -79,7 +79,13 @@ describe('router through the openai-python SDK', () => {
           detail: null,
         });
       expect(checks.map((c) => c.check)).toEqual(
-        expect.arrayContaining([...Object.keys(ENDPOINT_OF), 'models.retrieve', 'key.missing', 'key.wrong']),
+        expect.arrayContaining([
+          ...Object.keys(ENDPOINT_OF),
+          'responses.thread',
+          'models.retrieve',
+          'key.missing',
+          'key.wrong',
+        ]),
       );
       if (u === 0)
         expect(checks.map((c) => c.check)).toEqual(

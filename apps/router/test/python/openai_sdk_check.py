@@ -92,6 +92,29 @@ def responses_stream():
         emit("responses.stream", types[-1] == "response.completed" and "Answer from" in text, raw, len(text))
 
 
+def responses_thread():
+    # No user: the thread's turns are kept together by the response ids alone (one streamed turn),
+    # and a stored response is read back at the version that stored it.
+    versions = []
+    raw = client.responses.with_raw_response.create(model=model, input="Start a thread")
+    previous = raw.parse().id
+    versions.append(raw.headers.get("x-aviary-model-version"))
+    with client.responses.with_streaming_response.create(
+        model=model, input="Go on", previous_response_id=previous, stream=True
+    ) as streamed:
+        for event in streamed.parse():
+            if event.type == "response.completed":
+                previous = event.response.id
+        versions.append(streamed.headers.get("x-aviary-model-version"))
+    raw = client.responses.with_raw_response.create(model=model, input="And?", previous_response_id=previous)
+    last = raw.parse()
+    versions.append(raw.headers.get("x-aviary-model-version"))
+    got = client.responses.with_raw_response.retrieve(last.id)
+    versions.append(got.headers.get("x-aviary-model-version"))
+    ok = len(set(versions)) == 1 and got.parse().id == last.id and last.id.startswith("resp_avr.")
+    emit("responses.thread", ok, detail=versions)
+
+
 def embeddings():
     raw = client.embeddings.with_raw_response.create(model=model, input=["hello", "world"], user=user)
     e = raw.parse()
@@ -192,6 +215,7 @@ for name, fn in [
     ("chat.stream", chat_stream),
     ("responses", responses),
     ("responses.stream", responses_stream),
+    ("responses.thread", responses_thread),
     ("embeddings", embeddings),
     ("completions", completions),
     ("completions.stream", completions_stream),
