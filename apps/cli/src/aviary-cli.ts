@@ -77,7 +77,7 @@ usage: aviary <command> [arguments] [--json] [--utc]
                                          the kill switch: the baseline serves everyone again. Asks first
   retry <rollout> --reason r             start a rolled-back rollout again from its first step
   revert <model> --reason r [--yes]      after a completed rollout: the version it replaced is stable again
-  keys create <name> [--models a,b] [--rpm n] [--tokens-per-day n]
+  keys create <name> [--models a,b] [--rpm n] [--tokens-per-day n] [--may-force-version]
                                          a router API key for clients (shown once; admin token)
   keys list                              router API keys (never their values)
   keys revoke <id|name>                  routers refuse it from their next poll
@@ -142,6 +142,7 @@ export async function runCli(
         models: { type: 'string' },
         rpm: { type: 'string' },
         'tokens-per-day': { type: 'string' },
+        'may-force-version': { type: 'boolean', default: false },
         url: { type: 'string' },
         token: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
@@ -452,6 +453,7 @@ export async function runCli(
               ...(o['tokens-per-day'] !== undefined
                 ? { tokensPerDay: positiveInt(o['tokens-per-day'], '--tokens-per-day') }
                 : {}),
+              ...(o['may-force-version'] ? { mayForceVersion: true } : {}),
             };
             const k = await api.call<RouterKeyView & { key: string }>('POST', '/api/v1/router-keys', body);
             print(

@@ -15,7 +15,7 @@ export const COMMAND_OPTIONS: Readonly<Record<string, readonly string[]>> = {
   rollback: ['--reason', '--yes'],
   retry: ['--reason'],
   revert: ['--reason', '--yes'],
-  keys: ['--models', '--rpm', '--tokens-per-day'],
+  keys: ['--models', '--rpm', '--tokens-per-day', '--may-force-version'],
   tokens: [],
   completion: [],
 };

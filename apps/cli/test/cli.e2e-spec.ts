@@ -302,6 +302,9 @@ describe('the aviary CLI', () => {
     expect(revoked.code).toBe(0);
     expect(revoked.stdout).toContain('revoked router key cli-app');
     expect((await aviary(['keys', 'list'], env)).stdout).toMatch(/cli-app.*revoked/);
+    const oncall = await aviary(['keys', 'create', 'cli-oncall', '--may-force-version', '--json'], env);
+    expect(oncall.code).toBe(0);
+    expect(JSON.parse(oncall.stdout)).toMatchObject({ name: 'cli-oncall', mayForceVersion: true });
     expect((await aviary(['keys', 'create', 'bad', '--rpm', 'lots'], env)).code).toBe(2);
     expect((await aviary(['keys', 'revoke', 'no-such-key'], env)).code).toBe(4);
   });

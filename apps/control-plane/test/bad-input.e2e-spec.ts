@@ -68,6 +68,7 @@ const cases: Case[] = [
   { name: 'a method the collection does not take', method: 'DELETE', path: '/api/v1/models', status: 405 },
   { name: 'a GET on an action that takes POST', method: 'GET', path: (i) => `/api/v1/rollouts/${i.rollout}/promote`, status: 405 },
   { name: 'a router key with a budget of 0 tokens', method: 'POST', path: '/api/v1/router-keys', body: { name: 'zero-budget', tokensPerDay: 0 }, status: 400, field: 'tokensPerDay' },
+  { name: 'a router key whose force permission is not a boolean', method: 'POST', path: '/api/v1/router-keys', body: { name: 'force-yes', mayForceVersion: 'yes' }, status: 400, field: 'mayForceVersion' },
   { name: 'a usage report without an id', method: 'POST', path: '/api/router/key-usage', body: { usage: [] }, status: 400, field: 'reportId' },
   { name: 'a usage report of a day that does not exist', method: 'POST', path: '/api/router/key-usage', body: { reportId: '00000000-0000-4000-8000-000000000001', usage: [{ keyId: '00000000-0000-4000-8000-000000000002', day: '2026-02-30', tokens: 1, requests: 1 }] }, status: 400, field: 'usage[0].day' },
   { name: 'a usage report with negative tokens', method: 'POST', path: '/api/router/key-usage', body: { reportId: '00000000-0000-4000-8000-000000000001', usage: [{ keyId: '00000000-0000-4000-8000-000000000002', day: '2026-12-02', tokens: -5, requests: 1 }] }, status: 400, field: 'usage[0].tokens' },

@@ -138,4 +138,23 @@ describe('cohorts and forced versions through a real unleash-server', () => {
       .catch((e: unknown) => e);
     expect(unknown).toBeInstanceOf(OpenAI.BadRequestError);
   });
+
+  it('lets a key created with mayForceVersion force a version, with no router setting', async () => {
+    const { key } = await s.createKey(`oncall-${s.model}`, { mayForceVersion: true });
+    const oncall = new OpenAI({ baseURL: `${s.router.url}/v1`, apiKey: key, maxRetries: 0 });
+    // The router learns of the key at its next poll of the control plane.
+    await waitFor('the key to reach the router', () =>
+      oncall.models.list().then(
+        () => true,
+        () => false,
+      ),
+    );
+    const { response } = await oncall.chat.completions
+      .create(
+        { model: s.model, messages: [{ role: 'user', content: 'hi' }] },
+        { headers: { 'x-aviary-force-version': 'v2' } },
+      )
+      .withResponse();
+    expect(response.headers.get('x-aviary-model-version')).toBe('v2');
+  });
 });

@@ -308,6 +308,10 @@ describe('router endpoints: split and shadow', () => {
       .filter((p): p is string => typeof p === 'string');
     expect(sent.length).toBeGreaterThanOrEqual(16 * 3);
     expect(sent.some((p) => p.includes('avr.'))).toBe(false);
+    const metrics = await (await fetch(`${s.router.url}/metrics`)).text();
+    expect(metrics).toContain(
+      `aviary_router_thread_continuations_total{model="${s.model}",routing="thread"} ${16 * 3}`,
+    );
 
     // The Responses API's own conversation id keeps its requests together too.
     for (let c = 0; c < 8; c++) {

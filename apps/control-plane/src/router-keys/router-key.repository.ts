@@ -10,6 +10,7 @@ export interface RouterKeyRecord {
   readonly models: string[];
   readonly requestsPerMinute: number | null;
   readonly tokensPerDay: bigint | null;
+  readonly mayForceVersion: boolean;
   readonly createdAt: Date;
   readonly revokedAt: Date | null;
 }
@@ -37,6 +38,7 @@ export interface NewRouterKey {
   readonly models: string[];
   readonly requestsPerMinute: number | null;
   readonly tokensPerDay: bigint | null;
+  readonly mayForceVersion: boolean;
 }
 
 @Injectable()

@@ -9,6 +9,7 @@ export const routerKeyResponse = z.looseObject({
   models: z.array(z.string()).nullable().describe('null: every model'),
   requestsPerMinute: z.number().int().nullable(),
   tokensPerDay: z.number().int().nullable(),
+  mayForceVersion: z.boolean().describe('May force a version for one request with x-aviary-force-version'),
   createdAt: isoDate,
   revokedAt: isoDate.nullable(),
   usedToday: z

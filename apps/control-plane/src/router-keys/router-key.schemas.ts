@@ -19,6 +19,8 @@ export const createRouterKeySchema = z.strictObject({
   requestsPerMinute: z.number().int().min(1).max(1_000_000).optional(),
   /** Prompt + completion tokens per UTC day, all routers together (they report their usage). */
   tokensPerDay: z.number().int().min(1).max(1e15).optional(),
+  /** May force a version for one request with the debug header (on-call debugging); default false. */
+  mayForceVersion: z.boolean().optional(),
 });
 export type CreateRouterKeyInput = z.output<typeof createRouterKeySchema>;
 
@@ -32,6 +34,7 @@ export interface PublishedRouterKey {
   readonly models: readonly string[] | null;
   readonly requestsPerMinute: number | null;
   readonly tokensPerDay: number | null;
+  readonly mayForceVersion: boolean;
 }
 
 const UTC_DAY = /^\d{4}-\d{2}-\d{2}$/;

@@ -25,6 +25,7 @@ function present(k: RouterKeyRecord, today?: UsageToday) {
     models: k.models.length > 0 ? k.models : null,
     requestsPerMinute: k.requestsPerMinute,
     tokensPerDay: k.tokensPerDay === null ? null : Number(k.tokensPerDay),
+    mayForceVersion: k.mayForceVersion,
     createdAt: k.createdAt,
     revokedAt: k.revokedAt,
     ...(today

@@ -89,6 +89,7 @@ export class RouterKeysService {
       models: k.models.length > 0 ? k.models : null,
       requestsPerMinute: k.requestsPerMinute,
       tokensPerDay: k.tokensPerDay === null ? null : Number(k.tokensPerDay),
+      mayForceVersion: k.mayForceVersion,
     }));
   }
 
@@ -117,6 +118,7 @@ export class RouterKeysService {
       models: input.models ?? [],
       requestsPerMinute: input.requestsPerMinute ?? null,
       tokensPerDay: input.tokensPerDay === undefined ? null : BigInt(input.tokensPerDay),
+      mayForceVersion: input.mayForceVersion ?? false,
     };
   }
 

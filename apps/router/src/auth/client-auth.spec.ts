@@ -8,6 +8,7 @@ const key = (over: Partial<RouterKey> = {}): RouterKey => ({
   models: null,
   requestsPerMinute: null,
   tokensPerDay: null,
+  mayForceVersion: false,
   ...over,
 });
 

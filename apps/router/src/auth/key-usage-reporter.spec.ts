@@ -4,7 +4,14 @@ import { KeyLimits, type KeyUsageReport } from './key-limits';
 import { KeyUsageReporter } from './key-usage-reporter';
 import type { RouterKey } from './router-keys';
 
-const key: RouterKey = { id: 'k1', name: 'app', models: null, requestsPerMinute: null, tokensPerDay: 100 };
+const key: RouterKey = {
+  id: 'k1',
+  name: 'app',
+  models: null,
+  requestsPerMinute: null,
+  tokensPerDay: 100,
+  mayForceVersion: false,
+};
 const today = () => new Date().toISOString().slice(0, 10);
 
 /** A stand-in for the control plane's usage API: answers with `status` and sums what it counted. */

@@ -10,6 +10,8 @@ export interface RouterKey {
   readonly models: ReadonlySet<string> | null;
   readonly requestsPerMinute: number | null;
   readonly tokensPerDay: number | null;
+  /** May force a version with the debug header. */
+  readonly mayForceVersion: boolean;
 }
 
 const feedSchema = z.object({
@@ -22,6 +24,8 @@ const feedSchema = z.object({
       models: z.array(z.string()).nullable(),
       requestsPerMinute: z.number().int().positive().nullable(),
       tokensPerDay: z.number().positive().nullable(),
+      // Absent from control planes before it existed: no such permission.
+      mayForceVersion: z.boolean().default(false),
     }),
   ),
 });
@@ -112,6 +116,7 @@ export class RouterKeys {
         models: k.models ? new Set(k.models) : null,
         requestsPerMinute: k.requestsPerMinute,
         tokensPerDay: k.tokensPerDay,
+        mayForceVersion: k.mayForceVersion,
       });
     this.byHash = next;
   }

@@ -27,6 +27,7 @@ export class RouterMetrics {
   private readonly tokens: Counter<E | 'direction'>;
   readonly fallbacks: Counter<'model'>;
   readonly shadowShed: Counter<'model'>;
+  readonly threadContinuations: Counter<'model' | 'routing'>;
   readonly shed: Counter<'model' | 'reason'>;
   readonly feedback: Counter<L | 'rating'>;
   readonly clientAborts: Counter<'stage'>;
@@ -127,6 +128,12 @@ export class RouterMetrics {
       name: 'aviary_router_fallbacks_total',
       help: 'Candidate failures answered by the baseline instead',
       labelNames: ['model'],
+      registers,
+    });
+    this.threadContinuations = new Counter({
+      name: 'aviary_router_thread_continuations_total',
+      help: 'Requests continuing a stored answer (previous_response_id), by how they were routed: thread (on the key the thread began on), unsealed (an Aviary id this router could not open: another AVIARY_ROUTER_SECRET), untagged (an id Aviary did not hand out)',
+      labelNames: ['model', 'routing'],
       registers,
     });
     this.shadowShed = new Counter({

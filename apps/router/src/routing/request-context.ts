@@ -26,10 +26,11 @@ export function cohortProperties(
 }
 
 /**
- * Who may force a version with the debug header: router keys named in AVIARY_FORCE_VERSION_KEYS (by
- * id or name), or anyone with `*` (also when client authentication is off). Empty: nobody.
+ * Who may force a version with the debug header: a router key created with `mayForceVersion`, or one
+ * named in AVIARY_FORCE_VERSION_KEYS (by id or name), or anyone with `*` (also when client
+ * authentication is off). Otherwise nobody.
  */
 export function mayForceVersion(allowed: readonly string[], key: RouterKey | null): boolean {
   if (allowed.includes('*')) return true;
-  return key !== null && (allowed.includes(key.id) || allowed.includes(key.name));
+  return key !== null && (key.mayForceVersion || allowed.includes(key.id) || allowed.includes(key.name));
 }

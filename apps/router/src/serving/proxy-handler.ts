@@ -142,7 +142,7 @@ export class ProxyHandler {
         scope,
         403,
         'permission_error',
-        `This caller may not force a version with ${forceHeader}: the router allows it only for the keys in AVIARY_FORCE_VERSION_KEYS.`,
+        `This caller may not force a version with ${forceHeader}: only router keys created with mayForceVersion (aviary keys create … --may-force-version) or named in AVIARY_FORCE_VERSION_KEYS may.`,
         { code: 'force_version_not_allowed' },
       );
     const tFlags = performance.now();
@@ -282,10 +282,12 @@ export class ProxyHandler {
     const threads = endpoint.threads;
     if (!threads) return null;
     const previous = threads.continues(request);
-    const opened = previous === null ? null : this.d.threads.open(threads.idPrefix, previous);
-    if (opened) {
-      threads.restore(request, opened.upstreamId);
-      if (opened.origin) return opened.origin.key;
+    if (previous !== null) {
+      const opened = this.d.threads.open(threads.idPrefix, previous);
+      if (opened) threads.restore(request, opened.upstreamId);
+      const routing = !opened ? 'untagged' : opened.origin ? 'thread' : 'unsealed';
+      this.d.metrics.threadContinuations.inc({ model: request.model, routing });
+      if (opened?.origin) return opened.origin.key;
     }
     const conversation = threads.conversation(request);
     return conversation === null ? null : `c:${conversation}`;
