@@ -93,10 +93,6 @@ export function forEndpoint(routing: DecodedRouting, endpoint: Endpoint): Decode
   });
 }
 
-function threadsOf(x: Exchange): StoredThreads<ProxiedRequest> {
-  return x.endpoint.threads!;
-}
-
 /** No upstream answer can be passed on: which attempt failed, and how. */
 class AttemptFailed extends Error {
   constructor(
@@ -293,12 +289,18 @@ export class ProxyHandler {
     return conversation === null ? null : `c:${conversation}`;
   }
 
-  /** Renames a stored answer's id to one tagged with its thread's origin (see threadOf). */
-  private tagger(x: Exchange, target: UpstreamTarget): ((id: string) => string) | null {
+  /**
+   * For an API with stored answers: where its ids are, and how to rename one to an id tagged with
+   * its thread's origin (see threadOf). Null for every other API.
+   */
+  private tagger(
+    x: Exchange,
+    target: UpstreamTarget,
+  ): { threads: StoredThreads<ProxiedRequest>; tag: (id: string) => string } | null {
     const threads = x.endpoint.threads;
     if (!threads) return null;
     const origin = { key: x.stickyKey, model: x.request.model, versionId: target.versionId };
-    return (id) => this.d.threads.tag(threads.idPrefix, id, origin);
+    return { threads, tag: (id) => this.d.threads.tag(threads.idPrefix, id, origin) };
   }
 
   private unrouted(res: ServerResponse, scope: RequestScope, model: string): void {
@@ -403,8 +405,8 @@ export class ProxyHandler {
     if (x.request.stream && contentType.includes('text/event-stream') && up.status < 400) {
       const reader = x.endpoint.streamReader(x.request);
       headers['server-timing'] = serverTiming(x.flagsMs, up.ttfbMs);
-      const tag = this.tagger(x, target);
-      const renamer = tag && new StreamIdRenamer((data) => threadsOf(x).idOfFirstEvent(data), tag);
+      const t = this.tagger(x, target);
+      const renamer = t && new StreamIdRenamer((data) => t.threads.idOfFirstEvent(data), t.tag);
       const end = await pipeStream(res, up, headers, (c) => reader.push(c), renamer);
       const latencyMs = performance.now() - x.t0;
       if (!end.error && !end.clientGone) await afterPendingIo();
@@ -456,9 +458,9 @@ export class ProxyHandler {
 
   /** The answer with its stored id tagged (Responses API); other answers as they are. */
   private withTaggedId(x: Exchange, target: UpstreamTarget, body: Buffer): Buffer {
-    const tag = this.tagger(x, target);
-    const id = tag && threadsOf(x).idOfJson(body);
-    return id ? renameInJson(body, id, tag(id)) : body;
+    const t = this.tagger(x, target);
+    const id = t?.threads.idOfJson(body);
+    return t && id ? renameInJson(body, id, t.tag(id)) : body;
   }
 
   /** Records the failed attempt(s) and tells the user, unless they already left. */
