@@ -270,11 +270,14 @@ describe('router endpoints: split and shadow', () => {
     const id = await s.rollout([step.weight(50), step.weight(100)]);
     const threadVersions: Array<Set<string | null>> = [];
     const lastIds: string[] = [];
+    const previousIds: Array<string | null> = [];
     for (let t = 0; t < 16; t++) {
       const versions = new Set<string | null>();
       const stream = t % 2 === 1;
       let previous: string | undefined;
+      let beforeLast: string | null = null;
       for (let turn = 0; turn < 4; turn++) {
+        beforeLast = previous ?? null;
         // Without the thread's routing, a follow-up landing on the other version is refused by it
         // (400 previous_response_not_found), as OpenAI's stored responses are.
         const request = {
@@ -282,14 +285,21 @@ describe('router endpoints: split and shadow', () => {
           input: `turn ${turn}`,
           ...(previous ? { previous_response_id: previous } : {}),
         };
+        // A response names the one it continues by the id the client has (not the upstream's).
+        const continues = previous ?? null;
         if (stream && turn % 2 === 1) {
           const { data, response } = await s.openai.responses
             .create({ ...request, stream: true })
             .withResponse();
-          for await (const e of data) if (e.type === 'response.completed') previous = e.response.id;
+          for await (const e of data)
+            if (e.type === 'response.created' || e.type === 'response.completed') {
+              expect(e.response.previous_response_id).toBe(continues);
+              previous = e.response.id;
+            }
           versions.add(response.headers.get('x-aviary-model-version'));
         } else {
           const { data, response } = await s.openai.responses.create(request).withResponse();
+          expect(data.previous_response_id).toBe(continues);
           previous = data.id;
           versions.add(response.headers.get('x-aviary-model-version'));
         }
@@ -297,6 +307,7 @@ describe('router endpoints: split and shadow', () => {
       }
       threadVersions.push(versions);
       lastIds.push(previous!);
+      previousIds.push(beforeLast);
     }
     for (const versions of threadVersions) expect(versions.size).toBe(1);
     const onCandidate = threadVersions.filter((v) => v.has('v2')).length;
@@ -330,6 +341,8 @@ describe('router endpoints: split and shadow', () => {
     const stored = lastIds[onV2]!;
     const { data: got, response: gotRes } = await s.openai.responses.retrieve(stored).withResponse();
     expect(got.id).toBe(stored);
+    // Read back, it names the turn before by the very id that turn was handed out with.
+    expect(got.previous_response_id).toBe(previousIds[onV2]);
     expect(gotRes.headers.get('x-aviary-model-version')).toBe('v2');
     expect((await s.openai.responses.inputItems.list(stored)).data).toEqual([]);
     const other = lastIds[threadVersions.findIndex((v) => v.has('v1'))]!;

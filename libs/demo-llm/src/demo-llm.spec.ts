@@ -564,6 +564,10 @@ describe('demo-llm: the other OpenAI APIs (real openai SDK)', () => {
     const first = await one.responses.create({ model: 'm', input: 'Hello' });
     const next = await one.responses.create({ model: 'm', input: 'And?', previous_response_id: first.id });
     expect(next.output_text).toContain('Answer from baseline');
+    // It names the response it continues, as OpenAI's response objects do.
+    expect(next.previous_response_id).toBe(first.id);
+    expect(first.previous_response_id).toBeNull();
+    expect((await one.responses.retrieve(next.id)).previous_response_id).toBe(first.id);
     let streamedId = '';
     for await (const e of await one.responses.create({ model: 'm', input: 'Go', stream: true }))
       if (e.type === 'response.created') streamedId = e.response.id;

@@ -161,6 +161,8 @@ interface Exchange {
   timer: NodeJS.Timeout | undefined;
   /** A Responses API answer to keep, so that a later request can continue it (`store`, default true). */
   stores?: boolean;
+  /** Responses API: the stored response this one continues (echoed as `previous_response_id`). */
+  previousResponseId?: string | null;
 }
 
 /** Stored Responses API answers kept per server (the oldest forgotten first). */
@@ -410,6 +412,7 @@ class DemoLlmServer implements DemoLlm {
           'badRequest',
         );
       ex.stores = raw['store'] !== false;
+      ex.previousResponseId = typeof previous === 'string' ? previous : null;
     }
     const behaviour = this.current;
     const state = requestState(this.seed, hashBytes(body), ex.sequence);
@@ -514,6 +517,7 @@ class DemoLlmServer implements DemoLlm {
       finishReason,
       usage,
       includeUsage: request.includeUsage,
+      previousResponseId: ex.previousResponseId ?? null,
     };
     if (ex.stores) {
       this.storedResponses.set(id, plan);

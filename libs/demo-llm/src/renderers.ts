@@ -21,6 +21,8 @@ export interface Plan {
   readonly usage: Usage;
   /** Streams: send a usage chunk (chat and completions, stream_options.include_usage). */
   readonly includeUsage: boolean;
+  /** Responses API: the stored response this one continues, or null. */
+  readonly previousResponseId: string | null;
 }
 
 /** A rendered stream: what goes first, the pieces to pace (with the characters each carries), the end. */
@@ -130,6 +132,7 @@ function responseObject(p: Plan, status: 'in_progress' | 'completed'): Record<st
     created_at: p.created,
     status,
     model: p.model,
+    previous_response_id: p.previousResponseId,
     output: done ? outputItems(p) : [],
     usage: done
       ? {

@@ -109,6 +109,30 @@ function responseIdOfJson(body: Buffer): string | null {
   }
 }
 
+/** The `previous_response_id` of a response object as JSON, or null. */
+export function previousResponseIdOfJson(body: Buffer): string | null {
+  try {
+    return previousIdOf(JSON.parse(body.toString('utf8')));
+  } catch {
+    return null;
+  }
+}
+
+/** The `previous_response_id` of the response in a stream event's data, or null. */
+export function previousResponseIdOfEvent(data: string): string | null {
+  try {
+    const e = JSON.parse(data) as unknown;
+    return previousIdOf(isObject(e) ? e['response'] : null);
+  } catch {
+    return null;
+  }
+}
+
+function previousIdOf(response: unknown): string | null {
+  const id = isObject(response) ? response['previous_response_id'] : null;
+  return typeof id === 'string' && id !== '' ? id : null;
+}
+
 function responseIdOfEvent(data: string): string | null {
   try {
     const e = JSON.parse(data) as unknown;

@@ -1,6 +1,7 @@
 import type { DecodedRouting } from '@aviary/flags';
 import type { EndpointAdapter, ProxiedRequest } from '../endpoints/endpoint';
 import type { RequestScope } from '../http/request-scope';
+import type { IdRename } from '../threads/id-renaming';
 
 /** One user request on its way through the router: what every step after routing needs to know. */
 export interface Exchange<R extends ProxiedRequest = ProxiedRequest> {
@@ -15,6 +16,11 @@ export interface Exchange<R extends ProxiedRequest = ProxiedRequest> {
   readonly t0: number;
   /** The version was forced by the debug header (no fallback, no shadow, not evidence). */
   readonly forced?: boolean;
+  /**
+   * The stored answer this request continues, when the client named it by a tagged id: its upstream
+   * id (what the upstream is sent and echoes) and the id as the client sent it.
+   */
+  readonly continued?: IdRename | null;
   /** Time spent evaluating the flag. */
   readonly flagsMs: number;
   /** The HTTP request's access-log facts and request id. */

@@ -24,7 +24,7 @@ import { FALLBACK_CLASSES, failureAnswer, failureStatus } from '../upstream/upst
 import { callLimits, type LimitDefaults } from '../upstream/upstream-limits';
 import type { Exchange } from './exchange';
 import type { StoredThreads } from '../endpoints/endpoint';
-import { renameInJson, StreamIdRenamer } from '../threads/id-renaming';
+import { type IdRename, renameInJson, StreamIdRenamer } from '../threads/id-renaming';
 import type { ThreadTags } from '../threads/thread-tags';
 import { ClientGone, type AbortSource } from '../http/client-gone';
 
@@ -105,6 +105,8 @@ class AttemptFailed extends Error {
   }
 }
 
+const NO_THREAD = { key: null, continued: null } as const;
+
 /**
  * The proxy flow every endpoint shares: read and parse the request (the endpoint's adapter), route
  * it by the model's flag, call the upstream (falling back from a failing candidate to the baseline),
@@ -129,7 +131,8 @@ export class ProxyHandler {
       const denied = this.d.auth.admit(scope.key, request.model);
       if (denied) return sendAnswer(res, scope, denied);
     }
-    const sticky = stickinessKey(req.headers, request.user, this.threadOf(endpoint, request));
+    const thread = this.threadOf(endpoint, request);
+    const sticky = stickinessKey(req.headers, request.user, thread.key);
     const forceHeader = this.d.config.AVIARY_FORCE_VERSION_HEADER;
     const forcedVersion = req.headers[forceHeader];
     if (forcedVersion !== undefined && !mayForceVersion(this.d.config.AVIARY_FORCE_VERSION_KEYS, scope.key))
@@ -192,6 +195,7 @@ export class ProxyHandler {
       stickyKey: sticky.key,
       bucket: stickinessBucket(sticky),
       forced: forcedVersion !== undefined,
+      continued: thread.continued,
       flagsMs,
       t0,
       scope,
@@ -274,19 +278,26 @@ export class ProxyHandler {
    * conversation id. A tag this router cannot open (another router's per-process key) still gives
    * back the upstream id; the request is then bucketed on its user, or at random.
    */
-  private threadOf<R extends ProxiedRequest>(endpoint: EndpointAdapter<R>, request: R): string | null {
+  private threadOf<R extends ProxiedRequest>(
+    endpoint: EndpointAdapter<R>,
+    request: R,
+  ): { key: string | null; continued: IdRename | null } {
     const threads = endpoint.threads;
-    if (!threads) return null;
+    if (!threads) return NO_THREAD;
     const previous = threads.continues(request);
+    let continued: IdRename | null = null;
     if (previous !== null) {
       const opened = this.d.threads.open(threads.idPrefix, previous);
-      if (opened) threads.restore(request, opened.upstreamId);
+      if (opened) {
+        threads.restore(request, opened.upstreamId);
+        continued = [opened.upstreamId, previous];
+      }
       const routing = !opened ? 'untagged' : opened.origin ? 'thread' : 'unsealed';
       this.d.metrics.threadContinuations.inc({ model: request.model, routing });
-      if (opened?.origin) return opened.origin.key;
+      if (opened?.origin) return { key: opened.origin.key, continued };
     }
     const conversation = threads.conversation(request);
-    return conversation === null ? null : `c:${conversation}`;
+    return { key: conversation === null ? null : `c:${conversation}`, continued };
   }
 
   /**
@@ -296,11 +307,20 @@ export class ProxyHandler {
   private tagger(
     x: Exchange,
     target: UpstreamTarget,
-  ): { threads: StoredThreads<ProxiedRequest>; tag: (id: string) => string } | null {
+  ): { threads: StoredThreads<ProxiedRequest>; renames: (id: string | null) => IdRename[] } | null {
     const threads = x.endpoint.threads;
     if (!threads) return null;
     const origin = { key: x.stickyKey, model: x.request.model, versionId: target.versionId };
-    return { threads, tag: (id) => this.d.threads.tag(threads.idPrefix, id, origin) };
+    return {
+      threads,
+      // The answer's own id, tagged; the id it continues (its `previous_response_id`), as the
+      // client named it.
+      renames: (id) => {
+        const renames: IdRename[] = id ? [[id, this.d.threads.tag(threads.idPrefix, id, origin)]] : [];
+        if (x.continued) renames.push(x.continued);
+        return renames;
+      },
+    };
   }
 
   private unrouted(res: ServerResponse, scope: RequestScope, model: string): void {
@@ -406,7 +426,8 @@ export class ProxyHandler {
       const reader = x.endpoint.streamReader(x.request);
       headers['server-timing'] = serverTiming(x.flagsMs, up.ttfbMs);
       const t = this.tagger(x, target);
-      const renamer = t && new StreamIdRenamer((data) => t.threads.idOfFirstEvent(data), t.tag);
+      const renamer =
+        t && new StreamIdRenamer((data) => t.renames(data === null ? null : t.threads.idOfFirstEvent(data)));
       const end = await pipeStream(res, up, headers, (c) => reader.push(c), renamer);
       const latencyMs = performance.now() - x.t0;
       if (!end.error && !end.clientGone) await afterPendingIo();
@@ -459,8 +480,7 @@ export class ProxyHandler {
   /** The answer with its stored id tagged (Responses API); other answers as they are. */
   private withTaggedId(x: Exchange, target: UpstreamTarget, body: Buffer): Buffer {
     const t = this.tagger(x, target);
-    const id = t?.threads.idOfJson(body);
-    return t && id ? renameInJson(body, id, t.tag(id)) : body;
+    return t ? renameInJson(body, t.renames(t.threads.idOfJson(body))) : body;
   }
 
   /** Records the failed attempt(s) and tells the user, unless they already left. */

@@ -4,7 +4,11 @@ const idOfFirstEvent = (data: string): string | null => {
   const e = JSON.parse(data) as { response?: { id?: string } };
   return e.response?.id ?? null;
 };
-const renamer = () => new StreamIdRenamer(idOfFirstEvent, (id) => `resp_avr.SEAL.${id}`);
+const renamer = () =>
+  new StreamIdRenamer((data) => {
+    const id = data === null ? null : idOfFirstEvent(data);
+    return id ? [[id, `resp_avr.SEAL.${id}`]] : [];
+  });
 
 /** A Responses API stream as an upstream frames it, with a multi-byte character in a delta. */
 function stream(eol: string): string {
@@ -69,12 +73,66 @@ describe(StreamIdRenamer.name, () => {
   });
 });
 
+describe('StreamIdRenamer with the id a request continued', () => {
+  // A follow-up's stream: the upstream echoes the continued response by its own id.
+  const followUp = (eol: string): string => {
+    const ev = (type: string, data: object) =>
+      `event: ${type}${eol}data: ${JSON.stringify({ type, ...data })}${eol}${eol}`;
+    const response = { id: 'resp_2', previous_response_id: 'resp_1', status: 'in_progress' };
+    return (
+      ev('response.created', { response }) +
+      ev('response.output_text.delta', { item_id: 'msg_1', delta: 'là' }) +
+      ev('response.completed', { response: { ...response, status: 'completed' } })
+    );
+  };
+  const renames = (data: string | null) => {
+    const id = data === null ? null : idOfFirstEvent(data);
+    return [...(id ? [[id, `resp_avr.NEW.${id}`] as const] : []), ['resp_1', 'resp_avr.OLD.resp_1'] as const];
+  };
+  const want = (text: string) =>
+    text.replaceAll('"resp_2"', '"resp_avr.NEW.resp_2"').replaceAll('"resp_1"', '"resp_avr.OLD.resp_1"');
+
+  it('renames both ids however the stream is cut', () => {
+    const bytes = Buffer.from(followUp('\r\n'), 'utf8');
+    const expectedText = Buffer.from(want(followUp('\r\n')), 'utf8').toString('latin1');
+    for (let a = 1; a < bytes.length; a += 2) {
+      const r = new StreamIdRenamer(renames);
+      const out = Buffer.concat([r.push(bytes.subarray(0, a)), r.push(bytes.subarray(a)), r.end()]);
+      expect(out.toString('latin1')).toBe(expectedText);
+    }
+  });
+
+  it('renames the continued id even when the first event names no response of its own', () => {
+    const text = 'data: {"type":"error","previous_response_id":"resp_1"}\n\n';
+    const r = new StreamIdRenamer(renames);
+    expect(Buffer.concat([r.push(Buffer.from(text)), r.end()]).toString()).toBe(want(text));
+  });
+});
+
 describe(renameInJson.name, () => {
   it('renames the quoted id and keeps the rest byte for byte', () => {
     const body = Buffer.from('{"id":"resp_7","output_text":"ça va resp_7","previous_response_id":"resp_7"}');
-    expect(renameInJson(body, 'resp_7', 'resp_avr.S.resp_7').toString('utf8')).toBe(
+    expect(renameInJson(body, [['resp_7', 'resp_avr.S.resp_7']]).toString('utf8')).toBe(
       '{"id":"resp_avr.S.resp_7","output_text":"ça va resp_7","previous_response_id":"resp_avr.S.resp_7"}',
     );
-    expect(renameInJson(body, 'resp_8', 'x')).toBe(body);
+    expect(renameInJson(body, [['resp_8', 'x']])).toBe(body);
+    expect(renameInJson(body, [])).toBe(body);
+  });
+
+  it('renames several ids in one pass: a new name that holds another old id is not renamed again', () => {
+    const body = Buffer.from('{"id":"resp_2","previous_response_id":"resp_1","note":"resp_1 again"}');
+    const renames = [
+      ['resp_2', 'resp_avr.S2.resp_2'],
+      ['resp_1', 'resp_avr.S1.resp_1'],
+    ] as const;
+    expect(renameInJson(body, renames).toString()).toBe(
+      '{"id":"resp_avr.S2.resp_2","previous_response_id":"resp_avr.S1.resp_1","note":"resp_1 again"}',
+    );
+    // A name that is itself quoted-old-id shaped is left as it is.
+    const chained = [
+      ['a', '"b"'],
+      ['b', 'c'],
+    ] as const;
+    expect(renameInJson(Buffer.from('["a","b"]'), chained).toString()).toBe('[""b"","c"]');
   });
 });

@@ -1,39 +1,40 @@
 import { createParser, type EventSourceParser } from 'eventsource-parser';
 
+/** An id as the upstream wrote it, and the id the client is shown instead. */
+export type IdRename = readonly [from: string, to: string];
+
 /**
- * Every occurrence of the quoted id `"from"` in a JSON document replaced by `"to"`. Bytes are read as
- * latin1 (one character per byte), so the rest of the document, UTF-8 or not, is passed on unchanged.
+ * Every occurrence of each quoted id `"from"` in a JSON document replaced by its `"to"`. Bytes are
+ * read as latin1 (one character per byte), so the rest of the document, UTF-8 or not, is passed on
+ * unchanged.
  */
-export function renameInJson(body: Buffer, from: string, to: string): Buffer {
+export function renameInJson(body: Buffer, renames: readonly IdRename[]): Buffer {
   const text = body.toString('latin1');
-  const quoted = `"${from}"`;
-  if (!text.includes(quoted)) return body;
-  return Buffer.from(text.replaceAll(quoted, `"${to}"`), 'latin1');
+  const replaced = replaceAll(text, quoted(renames));
+  return replaced === text ? body : Buffer.from(replaced, 'latin1');
 }
 
 /** How much of a stream is held back looking for its first event before it is passed on as it is. */
 const MAX_HEAD_CHARS = 64 * 1024;
 
 /**
- * Renames a stored answer's id all along a server-sent event stream, chunk by chunk: the id is
- * learnt from the stream's first event (the Responses API's `response.created`), and every later
- * occurrence of it, quoted, is replaced, also where it is split across chunks. Bytes are only held
- * back while they could still be the start of the id (the head until its first event is complete,
- * and a chunk's tail that is a prefix of the quoted id), so tokens are passed on as they arrive. A
- * stream whose first event names no id is passed on untouched.
+ * Renames stored answers' ids all along a server-sent event stream, chunk by chunk: which ids, is
+ * decided from the stream's first event (the Responses API's `response.created`, which names the
+ * response and the response it continues), and every later occurrence of them, quoted, is
+ * replaced, also where one is split across chunks. Bytes are only held back while they could still
+ * be the start of an id (the head until its first event is complete, and a chunk's tail that is a
+ * prefix of a quoted id), so tokens are passed on as they arrive. A stream with nothing to rename is
+ * passed on untouched.
  */
 export class StreamIdRenamer {
   private head: string | null = '';
   private readonly parser: EventSourceParser;
   private firstData: string | null = null;
-  private from: string | null = null;
-  private to = '';
+  private renames: readonly IdRename[] = [];
   private carry = '';
 
-  constructor(
-    private readonly idOfFirstEvent: (data: string) => string | null,
-    private readonly rename: (id: string) => string,
-  ) {
+  /** `renamesFor` gets the data of the first event (null when the head ended without one). */
+  constructor(private readonly renamesFor: (firstEventData: string | null) => readonly IdRename[]) {
     this.parser = createParser({
       onEvent: (e) => {
         if (this.firstData === null) this.firstData = e.data;
@@ -44,18 +45,16 @@ export class StreamIdRenamer {
   /** The bytes to write now for this chunk (possibly none, possibly more than the chunk). */
   push(chunk: Buffer): Buffer {
     const text = chunk.toString('latin1');
-    if (this.head === null) return this.from === null ? chunk : this.replace(this.carry + text);
+    if (this.head === null) return this.renames.length === 0 ? chunk : this.replace(this.carry + text);
     this.head += text;
     // latin1 is one character per byte: an event's UTF-8 text may look odd to the parser here, but
-    // its framing (line ends, blank lines) and the ASCII id are what matter.
+    // its framing (line ends, blank lines) and the ASCII ids are what matter.
     this.parser.feed(text);
     if (this.firstData === null && this.head.length < MAX_HEAD_CHARS) return EMPTY;
     const head = this.head;
     this.head = null;
-    const id = this.firstData === null ? null : this.idOfFirstEvent(this.firstData);
-    if (id === null) return Buffer.from(head, 'latin1');
-    this.from = `"${id}"`;
-    this.to = `"${this.rename(id)}"`;
+    this.renames = quoted(this.renamesFor(this.firstData));
+    if (this.renames.length === 0) return Buffer.from(head, 'latin1');
     return this.replace(head);
   }
 
@@ -68,15 +67,46 @@ export class StreamIdRenamer {
   }
 
   private replace(text: string): Buffer {
-    const from = this.from!;
-    const replaced = text.includes(from) ? text.replaceAll(from, this.to) : text;
-    const keep = heldBack(replaced, from);
+    const replaced = replaceAll(text, this.renames);
+    let keep = 0;
+    for (const [from] of this.renames) keep = Math.max(keep, heldBack(replaced, from));
     this.carry = keep > 0 ? replaced.slice(replaced.length - keep) : '';
     return Buffer.from(keep > 0 ? replaced.slice(0, replaced.length - keep) : replaced, 'latin1');
   }
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** The renames as quoted strings, leaving out those that change nothing. */
+function quoted(renames: readonly IdRename[]): IdRename[] {
+  return renames
+    .filter(([from, to]) => from !== to && from !== '')
+    .map(([from, to]) => [`"${from}"`, `"${to}"`]);
+}
+
+/**
+ * Each quoted id replaced by its new name, in one pass, so that a new name containing another
+ * old id (a tagged id ends in its upstream id, unquoted) is never renamed again.
+ */
+function replaceAll(text: string, renames: readonly IdRename[]): string {
+  if (renames.length === 1) {
+    const [from, to] = renames[0]!;
+    return text.includes(from) ? text.replaceAll(from, to) : text;
+  }
+  let out = '';
+  let at = 0;
+  for (;;) {
+    let best = -1;
+    let which: IdRename | null = null;
+    for (const r of renames) {
+      const i = text.indexOf(r[0], at);
+      if (i !== -1 && (best === -1 || i < best)) [best, which] = [i, r];
+    }
+    if (which === null) return at === 0 ? text : out + text.slice(at);
+    out += text.slice(at, best) + which[1];
+    at = best + which[0].length;
+  }
+}
 
 /** The length of the longest tail of `text` that is a proper prefix of `needle` (it may continue in the next chunk). */
 function heldBack(text: string, needle: string): number {

@@ -9,7 +9,8 @@ import type { FlagRouting } from '../routing/flag-routing';
 import { type UpstreamClient, UpstreamError } from '../upstream/upstream-client';
 import { failureAnswer } from '../upstream/upstream-errors';
 import { callLimits, type LimitDefaults } from '../upstream/upstream-limits';
-import { renameInJson, StreamIdRenamer } from './id-renaming';
+import { previousResponseIdOfEvent, previousResponseIdOfJson } from '../endpoints/responses';
+import { type IdRename, renameInJson, StreamIdRenamer } from './id-renaming';
 import type { ThreadTags } from './thread-tags';
 
 export interface StoredResponsesDeps {
@@ -121,15 +122,22 @@ export class StoredResponses {
         'x-aviary-model-version': target.label,
         'x-aviary-role': routing.role,
       };
+      // The response under the id the client asked with; the response it continues (stored by
+      // the same version, in the same thread) under its tagged id, the one the client was given.
+      const origin = opened.origin;
+      const renames = (previous: string | null): IdRename[] => [
+        [opened.upstreamId, id],
+        ...(previous ? [[previous, this.d.threads.tag(PREFIX, previous, origin)] as const] : []),
+      ];
       if (String(up.headers['content-type'] ?? '').includes('text/event-stream')) {
-        const renamer = new StreamIdRenamer(
-          () => opened.upstreamId,
-          () => id,
+        const renamer = new StreamIdRenamer((data) =>
+          renames(data === null ? null : previousResponseIdOfEvent(data)),
         );
         await pipeStream(res, up, headers, () => undefined, renamer);
         return;
       }
-      writeBuffered(res, up, renameInJson(await up.body(), opened.upstreamId, id), headers);
+      const body = await up.body();
+      writeBuffered(res, up, renameInJson(body, renames(previousResponseIdOfJson(body))), headers);
     } catch (err) {
       if (!(err instanceof UpstreamError)) throw err;
       Object.assign(scope, { errorClass: err.errorClass, cause: err.causeCode });

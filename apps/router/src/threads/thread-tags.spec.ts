@@ -1,3 +1,4 @@
+import { createCipheriv, createHmac, randomBytes } from 'node:crypto';
 import { ThreadTags } from './thread-tags';
 
 const secret = Buffer.from('a-router-secret-of-the-fleet');
@@ -20,8 +21,36 @@ describe(ThreadTags.name, () => {
     const id = tags.tag('resp_', 'resp_1', origin);
     expect(id).not.toContain('alice');
     expect(Buffer.from(id.split('.')[1]!, 'base64url').toString('latin1')).not.toContain('alice');
-    // A fresh seal each time: two answers of one thread do not share an id part.
-    expect(tags.tag('resp_', 'resp_1', origin)).not.toBe(id);
+    // Two answers of one thread do not share an id part.
+    const other = tags.tag('resp_', 'resp_2', origin);
+    expect(other.split('.')[1]!.slice(0, 16)).not.toBe(id.split('.')[1]!.slice(0, 16));
+  });
+
+  it('tags one stored answer of one thread the same way every time, on any router of the fleet', () => {
+    const id = tags.tag('resp_', 'resp_1', origin);
+    expect(new ThreadTags(Buffer.from(secret)).tag('resp_', 'resp_1', origin)).toBe(id);
+    expect(tags.tag('resp_', 'resp_1', { ...origin, versionId: 'another-version' })).not.toBe(id);
+    expect(tags.tag('resp_', 'resp_1', { ...origin, key: 'u:bob' })).not.toBe(id);
+    expect(new ThreadTags(Buffer.from('another-secret-entirely')).tag('resp_', 'resp_1', origin)).not.toBe(
+      id,
+    );
+  });
+
+  it('still opens seals made with a random nonce (ids handed out before tagging was deterministic)', () => {
+    const id = tags.tag('resp_', 'resp_5', origin);
+    const sealed = Buffer.from(id.split('.')[1]!, 'base64url');
+    // Same key, another nonce: what a router of the previous release made for this origin.
+    const key = createHmac('sha256', secret).update('aviary thread tags v1').digest();
+    const iv = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', key, iv);
+    cipher.setAAD(Buffer.from('resp_5'));
+    const plain = Buffer.from(`${origin.key}\u0000${origin.model}\u0000${origin.versionId}`);
+    const old = Buffer.concat([iv, cipher.update(plain), cipher.final(), cipher.getAuthTag()]);
+    expect(old.length).toBe(sealed.length);
+    expect(tags.open('resp_', `resp_avr.${old.toString('base64url')}.resp_5`)).toEqual({
+      upstreamId: 'resp_5',
+      origin,
+    });
   });
 
   it('opens a seal of another secret, or a tampered one, to no origin but still to the upstream id', () => {

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac } from 'node:crypto';
 
 /**
  * What a stored answer's id carries through the client and back, so that a request continuing it
@@ -32,19 +32,31 @@ const MAX_ID_CHARS = 1024;
  * derived from the router secret: the user id inside it stays private, and a forged or altered seal
  * opens to nothing. The upstream id stays readable, so an id always maps back to the upstream's own
  * even where the seal cannot be opened.
+ *
+ * Tagging is deterministic: one upstream id of one thread gets the same tagged id every time (the
+ * nonce is a MAC of the upstream id and the origin, as in AES-GCM-SIV's synthetic IV), so an id the
+ * router hands out again later (a response's `previous_response_id`, or the response read back) is
+ * the very string the client already holds. What that reveals is only that two ids are the same id.
  */
 export class ThreadTags {
   private readonly key: Buffer;
+  private readonly nonceKey: Buffer;
 
   constructor(secret: Buffer) {
     this.key = createHmac('sha256', secret).update('aviary thread tags v1').digest();
+    this.nonceKey = createHmac('sha256', secret).update('aviary thread tag nonces v1').digest();
   }
 
   tag(prefix: string, upstreamId: string, origin: ThreadOrigin): string {
-    const iv = randomBytes(IV_BYTES);
+    const plain = Buffer.from(`${origin.key}\u0000${origin.model}\u0000${origin.versionId}`, 'utf8');
+    const iv = createHmac('sha256', this.nonceKey)
+      .update(upstreamId, 'utf8')
+      .update('\u0000')
+      .update(plain)
+      .digest()
+      .subarray(0, IV_BYTES);
     const cipher = createCipheriv('aes-256-gcm', this.key, iv);
     cipher.setAAD(Buffer.from(upstreamId, 'utf8'));
-    const plain = Buffer.from(`${origin.key}\u0000${origin.model}\u0000${origin.versionId}`, 'utf8');
     const sealed = Buffer.concat([iv, cipher.update(plain), cipher.final(), cipher.getAuthTag()]);
     return `${prefix}${MARK}${sealed.toString('base64url')}.${upstreamId}`;
   }

@@ -111,7 +111,15 @@ def responses_thread():
     versions.append(raw.headers.get("x-aviary-model-version"))
     got = client.responses.with_raw_response.retrieve(last.id)
     versions.append(got.headers.get("x-aviary-model-version"))
-    ok = len(set(versions)) == 1 and got.parse().id == last.id and last.id.startswith("resp_avr.")
+    read = got.parse()
+    # The turn before is named by the id the client holds, in the answer and read back.
+    ok = (
+        len(set(versions)) == 1
+        and read.id == last.id
+        and last.id.startswith("resp_avr.")
+        and last.previous_response_id == previous
+        and read.previous_response_id == previous
+    )
     emit("responses.thread", ok, detail=versions)
 
 
