@@ -114,6 +114,8 @@ const P = QUICK
       streamSeconds: 2,
       streamWarmup: 0.5,
       equalRateSeconds: 1,
+      pairedRounds: 2,
+      pairedRoundSeconds: 1,
     }
   : {
       c1Seconds: 5,
@@ -136,6 +138,8 @@ const P = QUICK
       streamSeconds: 5,
       streamWarmup: 1,
       equalRateSeconds: 3,
+      pairedRounds: 5,
+      pairedRoundSeconds: 2,
     };
 /**
  * The equal-rate row: every peer paced at this many requests a second, so CPU per request compares the
@@ -643,6 +647,110 @@ async function settleProcess(ac, label, url, models, seconds) {
     });
 }
 
+/** Busy and stolen time of each CPU since boot, in clock ticks (/proc/stat). */
+function cpuTicks() {
+  try {
+    return readFileSync('/proc/stat', 'utf8')
+      .split('\n')
+      .filter((l) => /^cpu\d+ /.test(l))
+      .map((l) => {
+        const f = l.trim().split(/\s+/).slice(1).map(Number);
+        return { total: f.reduce((a, b) => a + b, 0), steal: f[7] ?? 0 };
+      });
+  } catch {
+    return null;
+  }
+}
+
+/** Time the hypervisor took from this machine's CPUs between two cpuTicks(), in % of all their time. */
+function stealPct(a, b) {
+  if (!a || !b) return null;
+  let total = 0;
+  let steal = 0;
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    total += b[i].total - a[i].total;
+    steal += b[i].steal - a[i].steal;
+  }
+  return total > 0 ? (100 * steal) / total : null;
+}
+
+/**
+ * The target comparisons measured as pairs: the floor and the router (both pinned to the peer's core,
+ * one busy at a time) in interleaved rounds, each round the floor and both router models back to
+ * back in a rotating order, closed-loop at THROUGHPUT_CONNECTIONS and then STREAMS streams. One
+ * measurement of each, minutes apart, swings with the machine (on a shared VM the hypervisor takes
+ * 5-10% of the CPUs, more at times): a ratio taken within seconds, over several rounds, is the
+ * figure a verdict can rest on. The verdicts use the median round.
+ */
+async function pairedRounds(ac, router, baseline, upstreams, cpu) {
+  const floor = await startPassthrough(baseline.origin, cpu);
+  try {
+    await settleProcess(
+      ac,
+      'undici pass-through (paired rounds)',
+      floor.url,
+      [MODEL_SHADOW],
+      P.processWarmup.other,
+    );
+    const sides = [
+      { id: 'floor', url: floor.url, pid: floor.pid, model: MODEL_SHADOW },
+      { id: 'plain', url: router.url, pid: router.pid, model: MODEL_PLAIN },
+      { id: 'shadow', url: router.url, pid: router.pid, model: MODEL_SHADOW },
+    ];
+    const rounds = [];
+    log(
+      `paired rounds: ${P.pairedRounds} x (floor, no rollout, shadow 1.0) at ${THROUGHPUT_CONNECTIONS} connections and at ${STREAMS} streams, ${P.pairedRoundSeconds}s each`,
+    );
+    for (let i = 0; i < P.pairedRounds; i++) {
+      const order = sides.map((_, k) => sides[(k + i) % sides.length]);
+      const t0 = cpuTicks();
+      const tp = {};
+      for (const side of order)
+        tp[side.id] = await measure(ac, {
+          url: `${side.url}/v1/chat/completions`,
+          body: bodyFor(side.model),
+          connections: THROUGHPUT_CONNECTIONS,
+          seconds: P.pairedRoundSeconds,
+          warmupSeconds: 0.3,
+          pid: side.pid,
+        });
+      for (const u of upstreams) await u.setBehaviour(STREAM_BEHAVIOUR);
+      const st = {};
+      for (const side of order)
+        st[side.id] = await measureStreams({
+          url: `${side.url}/v1/chat/completions`,
+          body: streamBodyFor(side.model),
+          streams: STREAMS,
+          seconds: P.pairedRoundSeconds,
+          warmupSeconds: 0.3,
+          pid: side.pid,
+        });
+      for (const u of upstreams) await u.setBehaviour({ preset: 'fine' });
+      const steal = stealPct(t0, cpuTicks());
+      const round = {
+        throughput: Object.fromEntries(
+          Object.entries(tp).map(([k, v]) => [k, { rps: v.rps, p99: v.p99, cpuUsPerReq: v.cpuUsPerReq }]),
+        ),
+        streams: Object.fromEntries(Object.entries(st).map(([k, v]) => [k, { ttft: v.ttft, rps: v.rps }])),
+        stealPct: steal,
+      };
+      rounds.push(round);
+      const r = round.throughput;
+      const s = round.streams;
+      log(
+        `  round ${i + 1}: req/s floor ${Math.round(r.floor.rps)}, no rollout ${Math.round(r.plain.rps)} (${(r.plain.rps / r.floor.rps).toFixed(2)}x), shadow ${Math.round(r.shadow.rps)} (${(r.shadow.rps / r.floor.rps).toFixed(2)}x); ` +
+          `TTFT p50 floor ${s.floor.ttft.p50.toFixed(2)}, shadow ${signedMs(s.shadow.ttft.p50 - s.floor.ttft.p50)}, no rollout ${signedMs(s.plain.ttft.p50 - s.floor.ttft.p50)} ms` +
+          (steal !== null ? `; hypervisor steal ${steal.toFixed(1)}%` : ''),
+      );
+    }
+    return { rounds, seconds: P.pairedRoundSeconds, connections: THROUGHPUT_CONNECTIONS, streams: STREAMS };
+  } finally {
+    await stop(floor.child);
+  }
+}
+
+const signedMs = (v) => `${v >= 0 ? '+' : ''}${v.toFixed(2)}`;
+
 async function benchPeer(ac, peer, direct) {
   const url = `${peer.url}/v1/chat/completions`;
   const body = bodyFor(peer.model);
@@ -1027,6 +1135,7 @@ async function main() {
   };
   let kafkaStats = null;
   let inprocStats = null;
+  let paired = null;
   if (kafka && want('router-kafka')) {
     const router = await startRouter('router (Kafka)', { ...ctx, kafka });
     await checkRouting(router, MODEL_SHADOW, candidate, true);
@@ -1073,6 +1182,7 @@ async function main() {
       ...router,
       model: MODEL_PLAIN,
     });
+    if (want('undici')) paired = await pairedRounds(ac, router, baseline, upstreams, CPU.peer);
     await anatomize(router, 'Kafka');
     if (want('isolation')) iso = await isolation(ac, router, candidate);
     await sleep(500);
@@ -1166,6 +1276,7 @@ async function main() {
     kafka,
     peers,
     streaming,
+    paired,
     skipped,
     isolation: iso,
     anatomies,

@@ -70,6 +70,7 @@ export function analyse(r) {
     }
   }
   // Throughput: the best closed-loop req/s with p99 < 10 ms, against the floor's.
+  const paired = pairedSummary(r.paired);
   for (const [id, min] of [
     ['router-kafka-noshadow', 0.8],
     ['router-kafka', 0.5],
@@ -84,10 +85,17 @@ export function analyse(r) {
       p.best && undici?.best
         ? `; best with p99 < 10 ms ${int(p.best.rps)} vs ${int(undici.best.rps)} req/s = ${x(p.tpVsUndici)}`
         : '';
+    const single = `${int(at16(p))} vs ${int(at16(undici))} req/s = ${x(ratio)}${best}`;
+    // The Kafka rows' verdicts rest on the paired rounds when they ran (see pairedRounds).
+    const pr = id.startsWith('router-kafka')
+      ? paired?.[id === 'router-kafka' ? 'tpShadow' : 'tpPlain']
+      : null;
     targets.push({
       name: `Closed-loop throughput at 16 connections ≥ ${min}x the undici floor: ${p.label}`,
-      detail: `${int(at16(p))} vs ${int(at16(undici))} req/s = ${x(ratio)}${best}`,
-      met: ratio >= min,
+      detail: pr
+        ? `median of ${pr.values.length} paired rounds ${x(pr.median)} (rounds ${pr.values.map((v) => x(v)).join(', ')}); the single pass above: ${single}`
+        : single,
+      met: (pr ? pr.median : ratio) >= min,
       context: id.startsWith('router-inproc') && Boolean(rowById['router-kafka']),
     });
   }
@@ -97,10 +105,14 @@ export function analyse(r) {
   for (const id of ['router-kafka', 'router-inproc']) {
     const sr = streams[id];
     if (!sr || !sFloor || (id === 'router-inproc' && streams['router-kafka'])) continue;
+    const single = `p50 ${ms(sr.ttft.p50)} vs ${ms(sFloor.ttft.p50)} ms = ${signedMs(sr.ttft.p50 - sFloor.ttft.p50)} ms (p99 ${ms(sr.ttft.p99)} vs ${ms(sFloor.ttft.p99)} ms)`;
+    const pr = id === 'router-kafka' ? paired?.ttftShadow : null;
     targets.push({
       name: `Streaming time to first token ≤ the floor + 2 ms at ${sr.streams} streams, with the shadow (${sr.label})`,
-      detail: `p50 ${ms(sr.ttft.p50)} vs ${ms(sFloor.ttft.p50)} ms = ${signedMs(sr.ttft.p50 - sFloor.ttft.p50)} ms (p99 ${ms(sr.ttft.p99)} vs ${ms(sFloor.ttft.p99)} ms)`,
-      met: sr.ttft.p50 - sFloor.ttft.p50 <= 2,
+      detail: pr
+        ? `median of ${pr.values.length} paired rounds ${signedMs(pr.median)} ms (rounds ${pr.values.map((v) => signedMs(v)).join(', ')} ms; without the shadow ${signedMs(paired.ttftPlain.median)} ms); the single pass above: ${single}`
+        : single,
+      met: (pr ? pr.median : sr.ttft.p50 - sFloor.ttft.p50) <= 2,
     });
   }
   let iso = null;
@@ -130,7 +142,65 @@ export function analyse(r) {
         met: s.p99Ratio <= 1.05,
       });
   }
-  return { rows, rowById, iso, targets, routerRow, decomposition: decompose(rowById) };
+  return { rows, rowById, iso, targets, routerRow, paired, decomposition: decompose(rowById) };
+}
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Per-round ratios and differences of the paired rounds, with their medians. */
+function pairedSummary(paired) {
+  if (!paired?.rounds?.length) return null;
+  const of = (f) => {
+    const values = paired.rounds.map(f);
+    return { values, median: median(values) };
+  };
+  return {
+    tpPlain: of((r) => r.throughput.plain.rps / r.throughput.floor.rps),
+    tpShadow: of((r) => r.throughput.shadow.rps / r.throughput.floor.rps),
+    ttftShadow: of((r) => r.streams.shadow.ttft.p50 - r.streams.floor.ttft.p50),
+    ttftPlain: of((r) => r.streams.plain.ttft.p50 - r.streams.floor.ttft.p50),
+    steal: paired.rounds.map((r) => r.stealPct),
+  };
+}
+
+function pairedTable(r) {
+  const head = [
+    'Round',
+    'floor req/s',
+    'no rollout req/s',
+    'vs floor',
+    'shadow 1.0 req/s',
+    'vs floor',
+    'floor TTFT p50 ms',
+    'shadow 1.0 TTFT p50 ms',
+    'vs floor ms',
+    'no rollout TTFT p50 ms',
+    'vs floor ms',
+    'hypervisor steal %',
+  ];
+  const rows = r.paired.rounds.map((round, i) => {
+    const t = round.throughput;
+    const s = round.streams;
+    return [
+      String(i + 1),
+      int(t.floor.rps),
+      int(t.plain.rps),
+      x(t.plain.rps / t.floor.rps),
+      int(t.shadow.rps),
+      x(t.shadow.rps / t.floor.rps),
+      ms(s.floor.ttft.p50),
+      ms(s.shadow.ttft.p50),
+      signedMs(s.shadow.ttft.p50 - s.floor.ttft.p50),
+      ms(s.plain.ttft.p50),
+      signedMs(s.plain.ttft.p50 - s.floor.ttft.p50),
+      Number.isFinite(round.stealPct) ? round.stealPct.toFixed(1) : 'n/a',
+    ];
+  });
+  return { head, rows };
 }
 
 /** Differences between router rows at concurrency 1: what each feature adds, in latency and in CPU. */
@@ -785,6 +855,33 @@ export async function renderMarkdown(r, root) {
         `running something else on its core) of between g - ${EVENT_LOOP_PROBE_MS} and g ms.`,
       '',
       table(it.head, it.rows),
+      '',
+    );
+  }
+  if (a.paired) {
+    const pt = pairedTable(r);
+    const sm = a.paired;
+    const stolen = sm.steal.filter(Number.isFinite);
+    md.push(
+      '## Paired rounds (what the throughput and streaming verdicts rest on)',
+      '',
+      'The rows above measure each peer once, minutes apart; on this kind of machine (a VM whose ' +
+        'hypervisor takes CPU time from it, see the last column) one window can land on a slow stretch ' +
+        'and another on a quick one, and rows then contradict each other. So the floor (a second ' +
+        'undici pass-through process, pinned to the same core) and the router (Kafka sink, the same ' +
+        `process as above) are also measured in ${r.paired.rounds.length} interleaved rounds: each round runs ` +
+        `the floor, no rollout and shadow 1.0 back to back (the order rotating from round to round), ` +
+        `${r.paired.seconds} s each after 0.3 s warm-up, first closed-loop at ${r.paired.connections} connections, ` +
+        `then ${r.paired.streams} streams (as in the streaming section). The ratios are taken within a round, ` +
+        'and the verdicts use the median round.',
+      '',
+      table(pt.head, pt.rows),
+      '',
+      `Medians: throughput no rollout ${x(sm.tpPlain.median)} the floor, shadow 1.0 ${x(sm.tpShadow.median)}; ` +
+        `time to first token with the shadow ${signedMs(sm.ttftShadow.median)} ms over the floor, without it ${signedMs(sm.ttftPlain.median)} ms` +
+        (stolen.length
+          ? `; hypervisor steal ${Math.min(...stolen).toFixed(1)}-${Math.max(...stolen).toFixed(1)}% of the CPUs' time.`
+          : '.'),
       '',
     );
   }
