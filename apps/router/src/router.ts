@@ -26,6 +26,7 @@ import { RequestIds } from './feedback/request-id';
 import { STORED_RESPONSES_PREFIX, StoredResponses } from './threads/stored-responses';
 import { ThreadTags } from './threads/thread-tags';
 import { AccessLog } from './http/access-log';
+import { Cors } from './http/cors';
 import { openAiClientError, sendAnswer, sendError } from './http/openai-errors';
 import { ClientAbortedError } from './http/read-body';
 import { RequestScope } from './http/request-scope';
@@ -241,6 +242,7 @@ export async function startRouter(config: RouterConfig, opts: RouterOptions = {}
 
   // Null unless tracing was started in this process (OTEL_EXPORTER_OTLP_ENDPOINT): no span work then.
   const tracing = RouterTracing.start();
+  const cors = Cors.fromConfig(config.AVIARY_CORS_ORIGINS);
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?', 1)[0] ?? '/';
     const method = req.method ?? 'GET';
@@ -250,7 +252,16 @@ export async function startRouter(config: RouterConfig, opts: RouterOptions = {}
       accessLog?.watch(scope, res);
       if (tracing) scope.trace = tracing.request(req, res, scope, routeOf(path));
     }
-    handle(req, res, scope).catch((err: unknown) => {
+    // Browser apps only (an Origin header): the answer's CORS headers, or the preflight answered.
+    const served =
+      cors && req.headers.origin !== undefined
+        ? cors.handle(req, res).then((goOn) => {
+            if (goOn) return handle(req, res, scope);
+            req.resume(); // a preflight has no body to read
+            return undefined;
+          })
+        : handle(req, res, scope);
+    served.catch((err: unknown) => {
       if (err instanceof ClientAbortedError) {
         metrics.clientAborts.inc({ stage: 'upload' });
         log('debug', `${method} ${path}: ${err.message}`, scope.logFields());

@@ -358,7 +358,7 @@ describe('the chart and traces, notifications and forced versions', () => {
     expect(analyzer.has('OTEL_EXPORTER_OTLP_ENDPOINT')).toBe(false);
   });
 
-  it('gives the control plane its public URL and notification settings, and routers the force-version keys', () => {
+  it('gives the control plane its public URL and notification settings, and routers the force-version keys and CORS origins', () => {
     const { router, cp } = envs('-f', fullValues);
     expect(cp.get('AVIARY_PUBLIC_URL')?.value).toBe('https://aviary.example.com');
     expect(cp.get('AVIARY_NOTIFY_TIMEOUT_MS')?.value).toBe('3000');
@@ -366,7 +366,10 @@ describe('the chart and traces, notifications and forced versions', () => {
     expect(cp.get('AVIARY_NOTIFY_HOSTS')?.value).toBe('hooks.slack.com,*.example.com');
     expect(router.get('AVIARY_FORCE_VERSION_HEADER')?.value).toBe('x-debug-version');
     expect(router.get('AVIARY_FORCE_VERSION_KEYS')?.value).toBe('oncall-debug,ml-eval');
+    expect(router.get('AVIARY_CORS_ORIGINS')?.value).toBe('https://chat.example.com,http://localhost:5173');
     const defaults = envs();
+    // No browser origin is allowed unless listed.
+    expect(defaults.router.has('AVIARY_CORS_ORIGINS')).toBe(false);
     expect(defaults.cp.has('AVIARY_PUBLIC_URL')).toBe(false);
     expect(defaults.cp.has('AVIARY_NOTIFY_HOSTS')).toBe(false);
     // Nobody may force a version unless keys are listed.
@@ -415,6 +418,11 @@ describe('values.schema.json', () => {
       'a force-version header not starting with x-',
       ['--set', 'router.forceVersion.header=Debug'],
       /'\/router\/forceVersion\/header'/,
+    ],
+    [
+      'a CORS origin with a path',
+      ['--set', 'router.corsOrigins[0]=https://chat.example.com/app'],
+      /'\/router\/corsOrigins\/0'/,
     ],
     [
       'a shadow timeout the router refuses',

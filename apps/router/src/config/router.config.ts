@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { envField, parseEnv } from '@aviary/config';
 import { KAFKA_SECURITY_ENV, kafkaSecurityProblems } from '@aviary/kafka';
 import { LOG_FORMATS } from '@aviary/observability';
+import { corsOriginProblem } from '../http/cors';
 
 const rate = z.coerce.number().min(0).max(1);
 
@@ -78,6 +79,11 @@ const schema = z.object({
   AVIARY_LOG_FORMAT: z.enum(LOG_FORMATS).default('json'),
   /** One JSON line per request on stdout (request id, model, version, role, status, latency), or none. */
   AVIARY_ACCESS_LOG: z.enum(['stdout', 'off']).default('stdout'),
+  /**
+   * Origins whose browser apps may call the router (CORS), comma-separated (`https://app.example.com`),
+   * or `*` for any; empty (the default): no CORS headers, browsers on other origins are refused.
+   */
+  AVIARY_CORS_ORIGINS: envField.csv().default([]),
   ...KAFKA_SECURITY_ENV,
 });
 
@@ -89,6 +95,8 @@ export function loadRouterConfig(env: Record<string, string | undefined> = proce
     schema.superRefine((c, ctx) => {
       for (const p of kafkaSecurityProblems(c))
         ctx.addIssue({ code: 'custom', path: [p.path], message: p.message });
+      const cors = corsOriginProblem(c.AVIARY_CORS_ORIGINS);
+      if (cors) ctx.addIssue({ code: 'custom', path: ['AVIARY_CORS_ORIGINS'], message: cors });
     }),
     env,
   );
