@@ -678,9 +678,10 @@ function stealPct(a, b) {
  * The target comparisons measured as pairs: the floor and the router (both pinned to the peer's core,
  * one busy at a time) in interleaved rounds, each round the floor and both router models back to
  * back in a rotating order, closed-loop at THROUGHPUT_CONNECTIONS and then STREAMS streams. One
- * measurement of each, minutes apart, swings with the machine (on a shared VM the hypervisor takes
- * 5-10% of the CPUs, more at times): a ratio taken within seconds, over several rounds, is the
- * figure a verdict can rest on. The verdicts use the median round.
+ * measurement of each, minutes apart, swings with the state of the processes and the machine (GC,
+ * evidence batches, the unpinned Kafka broker, the hypervisor's steal): a ratio taken within
+ * seconds, over several rounds, is the figure a verdict can rest on. The verdicts use the median
+ * round.
  */
 async function pairedRounds(ac, router, baseline, upstreams, cpu) {
   const floor = await startPassthrough(baseline.origin, cpu);

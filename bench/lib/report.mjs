@@ -865,9 +865,10 @@ export async function renderMarkdown(r, root) {
     md.push(
       '## Paired rounds (what the throughput and streaming verdicts rest on)',
       '',
-      'The rows above measure each peer once, minutes apart; on this kind of machine (a VM whose ' +
-        'hypervisor takes CPU time from it, see the last column) one window can land on a slow stretch ' +
-        'and another on a quick one, and rows then contradict each other. So the floor (a second ' +
+      'The rows above measure each peer once, minutes apart, and one window can land on a slow stretch ' +
+        "and another on a quick one (the router's collections and evidence batches, the unpinned Kafka " +
+        "broker running on the router's core, the hypervisor taking CPU time from this VM: its share is " +
+        'in the last column), so rows can contradict each other. So the floor (a second ' +
         'undici pass-through process, pinned to the same core) and the router (Kafka sink, the same ' +
         `process as above) are also measured in ${r.paired.rounds.length} interleaved rounds: each round runs ` +
         `the floor, no rollout and shadow 1.0 back to back (the order rotating from round to round), ` +
