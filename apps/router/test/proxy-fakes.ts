@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { TOPICS, type OutcomeEvent, type PairEvent } from '@aviary/contracts';
 import { RefusalDetector, type EventPublisher, type UpstreamTarget } from '@aviary/domain';
 import type { DecodedRouting } from '@aviary/flags';
+import type { RouterKey } from '../src/auth/router-keys';
 import { loadRouterConfig } from '../src/config/router.config';
 import type { EndpointAdapter, ProxiedRequest } from '../src/endpoints/endpoint';
 import { RequestScope } from '../src/http/request-scope';
@@ -224,4 +225,19 @@ export async function startProxyRig(
         server.closeAllConnections();
       }),
   });
+}
+
+/** A router key as the control plane hands it out: no scope, no limits, unless `over` says so. */
+export function routerKey(over: Partial<RouterKey> = {}): RouterKey {
+  return Object.assign(
+    {
+      id: 'k1',
+      name: 'app',
+      models: null,
+      requestsPerMinute: null,
+      tokensPerDay: null,
+      mayForceVersion: false,
+    },
+    over,
+  );
 }

@@ -1,16 +1,9 @@
 import { Counter, Registry } from 'prom-client';
 import { ClientAuth, isFailure, presentedKey } from './client-auth';
+import { routerKey } from '../../test/proxy-fakes';
 import { hashKey, type RouterKey } from './router-keys';
 
-const key = (over: Partial<RouterKey> = {}): RouterKey => ({
-  id: 'k1',
-  name: 'mobile-app',
-  models: null,
-  requestsPerMinute: null,
-  tokensPerDay: null,
-  mayForceVersion: false,
-  ...over,
-});
+const key = (over: Partial<RouterKey> = {}): RouterKey => routerKey({ name: 'mobile-app', ...over });
 
 function auth(keys: Record<string, RouterKey>, ready = true) {
   const byHash = new Map(Object.entries(keys).map(([k, v]) => [hashKey(k), v]));

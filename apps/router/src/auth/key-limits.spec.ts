@@ -1,18 +1,8 @@
 import { KeyLimits } from './key-limits';
+import { routerKey } from '../../test/proxy-fakes';
 import type { RouterKey } from './router-keys';
 
-const key = (over: Partial<RouterKey> = {}): RouterKey =>
-  Object.assign(
-    {
-      id: 'k1',
-      name: 'app',
-      models: null,
-      requestsPerMinute: null,
-      tokensPerDay: 100,
-      mayForceVersion: false,
-    },
-    over,
-  );
+const key = (over: Partial<RouterKey> = {}): RouterKey => routerKey({ tokensPerDay: 100, ...over });
 const NOON = Date.UTC(2026, 11, 2, 12);
 const TODAY = '2026-12-02';
 

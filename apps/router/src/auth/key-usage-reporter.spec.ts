@@ -2,16 +2,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { KeyLimits, type KeyUsageReport } from './key-limits';
 import { KeyUsageReporter } from './key-usage-reporter';
-import type { RouterKey } from './router-keys';
+import { routerKey } from '../../test/proxy-fakes';
 
-const key: RouterKey = {
-  id: 'k1',
-  name: 'app',
-  models: null,
-  requestsPerMinute: null,
-  tokensPerDay: 100,
-  mayForceVersion: false,
-};
+const key = routerKey({ tokensPerDay: 100 });
 const today = () => new Date().toISOString().slice(0, 10);
 
 /** A stand-in for the control plane's usage API: answers with `status` and sums what it counted. */

@@ -1,18 +1,8 @@
+import { routerKey } from '../../test/proxy-fakes';
 import type { RouterKey } from '../auth/router-keys';
 import { mayForceVersion } from './request-context';
 
-const key = (over: Partial<RouterKey> = {}): RouterKey =>
-  Object.assign(
-    {
-      id: 'k1',
-      name: 'oncall',
-      models: null,
-      requestsPerMinute: null,
-      tokensPerDay: null,
-      mayForceVersion: false,
-    },
-    over,
-  );
+const key = (over: Partial<RouterKey> = {}): RouterKey => routerKey({ name: 'oncall', ...over });
 
 describe(mayForceVersion.name, () => {
   // prettier-ignore
