@@ -23,11 +23,12 @@ import { EvidenceRecorder } from './evidence/evidence-recorder';
 import { RouterMetrics } from './evidence/router-metrics';
 import { FeedbackHandler } from './feedback/feedback-handler';
 import { RequestIds } from './feedback/request-id';
+import { CONVERSATIONS_PATH, Conversations } from './threads/conversations';
 import { STORED_RESPONSES_PREFIX, StoredResponses } from './threads/stored-responses';
 import { ThreadTags } from './threads/thread-tags';
 import { AccessLog } from './http/access-log';
 import { Cors } from './http/cors';
-import { openAiClientError, sendAnswer, sendError } from './http/openai-errors';
+import { openAiClientError, sendAnswer, sendError, sendModelNotFound } from './http/openai-errors';
 import { ClientAbortedError } from './http/read-body';
 import { RequestScope } from './http/request-scope';
 import { RouterTracing } from './http/request-trace';
@@ -71,7 +72,7 @@ const ENDPOINT_ADAPTERS: ReadonlyArray<EndpointAdapter<ProxiedRequest>> = [
 ];
 const ENDPOINTS_BY_PATH = new Map(ENDPOINT_ADAPTERS.map((e) => [e.path, e]));
 const MODELS_PREFIX = '/v1/models/';
-const ROUTED = `Aviary routes POST ${ENDPOINT_ADAPTERS.map((e) => e.path).join(', ')}, GET and DELETE /v1/responses/{id} (GET …/input_items, POST …/cancel), GET /v1/models, GET /v1/models/{model} and POST /v1/feedback.`;
+const ROUTED = `Aviary routes POST ${ENDPOINT_ADAPTERS.map((e) => e.path).join(', ')}, GET and DELETE /v1/responses/{id} (GET …/input_items, POST …/cancel), the Conversations API (/v1/conversations and its items), GET /v1/models, GET /v1/models/{model} and POST /v1/feedback.`;
 
 function modelObject(id: string) {
   return { id, object: 'model', created: 0, owned_by: 'aviary' };
@@ -91,6 +92,8 @@ const ROUTES = new Set([...ENDPOINTS_BY_PATH.keys(), '/v1/feedback', '/v1/models
 function routeOf(path: string): string | null {
   if (ROUTES.has(path)) return path;
   if (path.startsWith(STORED_RESPONSES_PREFIX)) return `${STORED_RESPONSES_PREFIX}{id}`;
+  if (path === CONVERSATIONS_PATH) return path;
+  if (path.startsWith(`${CONVERSATIONS_PATH}/`)) return `${CONVERSATIONS_PATH}/{id}`;
   return path.startsWith(MODELS_PREFIX) ? `${MODELS_PREFIX}{model}` : null;
 }
 
@@ -231,6 +234,15 @@ export async function startRouter(config: RouterConfig, opts: RouterOptions = {}
   });
   const feedback = new FeedbackHandler({ ids, events, metrics });
   const storedResponses = new StoredResponses({ threads, flags, upstream, auth, config });
+  const conversations = new Conversations({
+    threads,
+    flags,
+    upstream,
+    auth,
+    config,
+    maxBodyBytes: config.AVIARY_ROUTER_MAX_BODY_BYTES,
+    forceHeader: config.AVIARY_FORCE_VERSION_HEADER,
+  });
   const accessLog =
     opts.accessLog === null
       ? null
@@ -399,19 +411,11 @@ export async function startRouter(config: RouterConfig, opts: RouterOptions = {}
           );
         return json(res, scope, 200, modelObject(id));
       }
-      return sendError(
-        res,
-        scope,
-        404,
-        'invalid_request_error',
-        `The model \`${id}\` does not exist or is not routed by Aviary.`,
-        {
-          param: 'model',
-          code: 'model_not_found',
-        },
-      );
+      return sendModelNotFound(res, scope, id);
     }
     if (path.startsWith(STORED_RESPONSES_PREFIX)) return storedResponses.handle(req, res, scope);
+    if (path === CONVERSATIONS_PATH || path.startsWith(`${CONVERSATIONS_PATH}/`))
+      return conversations.handle(req, res, scope);
     if (ENDPOINTS_BY_PATH.has(path) || path === '/v1/feedback')
       return sendError(res, scope, 405, 'invalid_request_error', `${path} takes POST, not ${method}.`, {
         code: 'method_not_allowed',

@@ -324,18 +324,6 @@ describe('router endpoints: split and shadow', () => {
       `aviary_router_thread_continuations_total{model="${s.model}",routing="thread"} ${16 * 3}`,
     );
 
-    // The Responses API's own conversation id keeps its requests together too.
-    for (let c = 0; c < 8; c++) {
-      const versions = new Set<string | null>();
-      for (let turn = 0; turn < 3; turn++) {
-        const { response } = await s.openai.responses
-          .create({ model: s.model, input: 'hi', conversation: `conv_${c}` })
-          .withResponse();
-        versions.add(response.headers.get('x-aviary-model-version'));
-      }
-      expect(versions.size).toBe(1);
-    }
-
     // A stored response is read and deleted at the version that stored it, by its Aviary id.
     const onV2 = threadVersions.findIndex((v) => v.has('v2'));
     const stored = lastIds[onV2]!;
@@ -368,6 +356,100 @@ describe('router endpoints: split and shadow', () => {
       return (
         r.status === 404 &&
         ((await r.json()) as { error: { code: string } }).error.code === 'response_version_gone'
+      );
+    });
+  }, 90_000);
+
+  it('keeps a conversation and every response in it on the version that holds it at 50%', async () => {
+    const id = await s.rollout([step.weight(50), step.weight(100)]);
+    const held: Array<{ id: string; version: string | null }> = [];
+    for (let c = 0; c < 12; c++) {
+      // The Conversations API names no model: the router serves one here, so the header is optional;
+      // half of the conversations name it anyway.
+      const { data: conv, response } = await s.openai.conversations
+        .create(
+          { metadata: { n: String(c) }, items: [{ type: 'message', role: 'user', content: 'hello' }] },
+          c % 2 === 0 ? { headers: { 'x-aviary-model': s.model } } : {},
+        )
+        .withResponse();
+      expect(conv.id).toMatch(/^conv_avr\./);
+      expect(conv.metadata).toEqual({ n: String(c) });
+      const version = response.headers.get('x-aviary-model-version');
+      const versions = new Set([version]);
+      // Without the conversation's routing, a turn landing on the other version is refused by it
+      // (404: it does not hold the conversation), as two providers' accounts would.
+      for (let turn = 0; turn < 3; turn++) {
+        const request = { model: s.model, input: `turn ${turn}`, conversation: conv.id };
+        if (turn === 1) {
+          const { data, response: r } = await s.openai.responses
+            .create({ ...request, stream: true })
+            .withResponse();
+          for await (const e of data)
+            if (e.type === 'response.completed') expect(e.response.conversation?.id).toBe(conv.id);
+          versions.add(r.headers.get('x-aviary-model-version'));
+        } else {
+          const { data, response: r } = await s.openai.responses
+            .create(turn === 2 ? { ...request, conversation: { id: conv.id } } : request)
+            .withResponse();
+          expect(data.conversation?.id).toBe(conv.id);
+          versions.add(r.headers.get('x-aviary-model-version'));
+        }
+      }
+      expect(versions.size).toBe(1);
+      // The first item, then each turn's input and answer, at the version that holds it.
+      const items = await s.openai.conversations.items.list(conv.id);
+      expect(items.data).toHaveLength(1 + 3 * 2);
+      held.push({ id: conv.id, version });
+    }
+    const onV2 = held.find((h) => h.version === 'v2');
+    const onV1 = held.find((h) => h.version === 'v1');
+    expect(onV2 && onV1).toBeTruthy();
+    // The upstreams were sent their own conversation ids, not Aviary's.
+    const sent = [...s.baseline.received(), ...s.candidate.received()]
+      .map((r) => r.body['conversation'])
+      .filter((c) => c !== undefined);
+    expect(sent.length).toBe(12 * 3);
+    expect(JSON.stringify(sent)).not.toContain('avr.');
+
+    // Read, updated, its items added, read and deleted, and deleted, by its Aviary id.
+    const conv = onV2!.id;
+    const { data: got, response: gotRes } = await s.openai.conversations.retrieve(conv).withResponse();
+    expect(got.id).toBe(conv);
+    expect(gotRes.headers.get('x-aviary-model-version')).toBe('v2');
+    expect(
+      (await s.openai.conversations.update(conv, { metadata: { topic: 'late order' } })).metadata,
+    ).toEqual({
+      topic: 'late order',
+    });
+    const added = await s.openai.conversations.items.create(conv, {
+      items: [{ type: 'message', role: 'user', content: 'one more thing' }],
+    });
+    const itemId = added.data[0]!.id!;
+    expect((await s.openai.conversations.items.retrieve(itemId, { conversation_id: conv })).id).toBe(itemId);
+    expect((await s.openai.conversations.items.delete(itemId, { conversation_id: conv })).id).toBe(conv);
+    const deleted = await s.openai.conversations.delete(onV1!.id);
+    expect(deleted).toMatchObject({ id: onV1!.id, deleted: true });
+    await expect(s.openai.conversations.retrieve(onV1!.id)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+    const unknown = (await s.openai.conversations
+      .retrieve('conv_not_from_aviary')
+      .catch((e: unknown) => e)) as InstanceType<typeof OpenAI.NotFoundError>;
+    expect(unknown).toBeInstanceOf(OpenAI.NotFoundError);
+    expect(unknown.code).toBe('conversation_not_routable');
+    const put = await fetch(`${s.router.url}/v1/conversations/${encodeURIComponent(conv)}/items`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${s.openai.apiKey}` },
+    });
+    expect(put.status).toBe(405);
+    expect(put.headers.get('allow')).toBe('GET, POST');
+    await s.rollback(id);
+    // Rolled back: the candidate no longer serves the model, and its conversations are out of reach.
+    await waitFor('the rollback to reach the router', async () => {
+      const r = await fetch(`${s.router.url}/v1/conversations/${encodeURIComponent(conv)}`, {
+        headers: { authorization: `Bearer ${s.openai.apiKey}` },
+      });
+      return (
+        r.status === 404 &&
+        ((await r.json()) as { error: { code: string } }).error.code === 'conversation_version_gone'
       );
     });
   }, 90_000);

@@ -82,6 +82,7 @@ describe('router through the openai-python SDK', () => {
         expect.arrayContaining([
           ...Object.keys(ENDPOINT_OF),
           'responses.thread',
+          'conversation',
           'models.retrieve',
           'key.missing',
           'key.wrong',

@@ -29,7 +29,7 @@ export interface DemoRequest extends ChatRequest {
   readonly base64: boolean;
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
+export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 

@@ -585,6 +585,45 @@ describe('demo-llm: the other OpenAI APIs (real openai SDK)', () => {
     ).rejects.toBeInstanceOf(OpenAI.BadRequestError);
   });
 
+  it("holds conversations, appends each response in one to it, and knows no other server's", async () => {
+    const one = client(await start());
+    const other = client(await start());
+    const conv = await one.conversations.create({
+      metadata: { topic: 'order' },
+      items: [{ type: 'message', role: 'user', content: 'Hello' }],
+    });
+    expect(conv).toMatchObject({ object: 'conversation', metadata: { topic: 'order' } });
+    const r = await one.responses.create({ model: 'm', input: 'Where is it?', conversation: conv.id });
+    expect(r.conversation?.id).toBe(conv.id);
+    for await (const e of await one.responses.create({
+      model: 'm',
+      input: 'And now?',
+      conversation: { id: conv.id },
+      stream: true,
+    }))
+      if (e.type === 'response.completed') expect(e.response.conversation?.id).toBe(conv.id);
+    const items = (await one.conversations.items.list(conv.id)).data;
+    expect(items).toHaveLength(1 + 2 * 2);
+    expect(items[1]).toMatchObject({ role: 'user', content: [{ type: 'input_text', text: 'Where is it?' }] });
+    expect(items[2]).toMatchObject({ type: 'message', role: 'assistant' });
+    const item = items[0]!;
+    expect(await one.conversations.items.retrieve(item.id!, { conversation_id: conv.id })).toMatchObject(
+      item,
+    );
+    expect((await one.conversations.items.delete(item.id!, { conversation_id: conv.id })).id).toBe(conv.id);
+    expect((await one.conversations.update(conv.id, { metadata: { topic: 'x' } })).metadata).toEqual({
+      topic: 'x',
+    });
+    const elsewhere = (await other.responses
+      .create({ model: 'm', input: 'Hi', conversation: conv.id })
+      .catch((e: unknown) => e)) as InstanceType<typeof OpenAI.NotFoundError>;
+    expect(elsewhere).toBeInstanceOf(OpenAI.NotFoundError);
+    expect(elsewhere.param).toBe('conversation');
+    await expect(other.conversations.retrieve(conv.id)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+    expect(await one.conversations.delete(conv.id)).toMatchObject({ id: conv.id, deleted: true });
+    await expect(one.conversations.retrieve(conv.id)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+  });
+
   it('calls a tool named in the prompt, in chat and in the Responses API, JSON and streamed', async () => {
     const openai = client(await start());
     const chat = await openai.chat.completions.create({

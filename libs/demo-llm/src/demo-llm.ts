@@ -29,12 +29,14 @@ import {
   DEFAULT_DIMENSIONS,
   type DemoRequest,
   embed,
+  isRecord,
   parseApiRequest,
   toolToCall,
 } from './api';
 import { isRequestProblem } from './chat-request';
 import { decide, type Decision, hashBytes, requestState, type Fate } from './determinism';
-import { type Plan, renderJson, renderStream, type Usage } from './renderers';
+import { ConversationStore } from './conversations';
+import { outputItems, type Plan, renderJson, renderStream, type Usage } from './renderers';
 
 export interface DemoLlmOptions {
   /** Shows up in answers ("Answer from <name>: …") and as the one model of GET /v1/models. */
@@ -163,6 +165,21 @@ interface Exchange {
   stores?: boolean;
   /** Responses API: the stored response this one continues (echoed as `previous_response_id`). */
   previousResponseId?: string | null;
+  /** Responses API: the conversation it is a turn of, and its input (appended to it). */
+  conversation?: { readonly id: string; readonly input: unknown } | null;
+}
+
+const CONVERSATIONS = '/v1/conversations';
+
+/** The items a response adds to its conversation: its input (as the user's message), then its output. */
+function conversationTurn(input: unknown, plan: Plan): Record<string, unknown>[] {
+  const inputs: Record<string, unknown>[] =
+    typeof input === 'string'
+      ? [{ type: 'message', role: 'user', content: [{ type: 'input_text', text: input }] }]
+      : Array.isArray(input)
+        ? (input as unknown[]).filter(isRecord)
+        : [];
+  return [...inputs, ...(outputItems(plan) as Record<string, unknown>[])];
 }
 
 /** Stored Responses API answers kept per server (the oldest forgotten first). */
@@ -234,6 +251,8 @@ class DemoLlmServer implements DemoLlm {
   private readonly storedResponses = new Map<string, Plan>();
   /** Makes this server's response ids its own (two demo servers never hand out the same id). */
   private readonly idTag = randomBytes(3).toString('hex');
+  /** The conversations this server holds: only it can answer a response in one. */
+  private readonly conversations = new ConversationStore(this.idTag);
   private inFlight = 0;
   private readonly byOutcome: Record<DemoLlmOutcome, number>;
   private closing: Promise<void> | null = null;
@@ -302,6 +321,8 @@ class DemoLlmServer implements DemoLlm {
       return this.methodNotAllowed(req, res, method, path);
     }
     if (path.startsWith('/v1/responses/')) return this.storedResponse(req, res, method, path);
+    if (path === CONVERSATIONS || path.startsWith(`${CONVERSATIONS}/`))
+      return this.conversation(req, res, method, path.slice(CONVERSATIONS.length));
     if (path.startsWith('/v1/')) {
       if (method !== 'GET' && method !== 'HEAD') return this.methodNotAllowed(req, res, method, path);
       if (!this.authorised(req)) return this.send(res, 401, this.authError(req));
@@ -411,8 +432,22 @@ class DemoLlmServer implements DemoLlm {
           ),
           'badRequest',
         );
+      const conversation = isRecord(raw['conversation']) ? raw['conversation']['id'] : raw['conversation'];
+      if (typeof conversation === 'string' && !this.conversations.has(conversation))
+        return this.finish(
+          ex,
+          404,
+          errorBody(
+            `Conversation with id '${conversation}' not found.`,
+            'invalid_request_error',
+            'conversation',
+            null,
+          ),
+          'badRequest',
+        );
       ex.stores = raw['store'] !== false;
       ex.previousResponseId = typeof previous === 'string' ? previous : null;
+      ex.conversation = typeof conversation === 'string' ? { id: conversation, input: raw['input'] } : null;
     }
     const behaviour = this.current;
     const state = requestState(this.seed, hashBytes(body), ex.sequence);
@@ -518,7 +553,10 @@ class DemoLlmServer implements DemoLlm {
       usage,
       includeUsage: request.includeUsage,
       previousResponseId: ex.previousResponseId ?? null,
+      conversationId: ex.conversation?.id ?? null,
     };
+    if (ex.conversation)
+      this.conversations.append(ex.conversation.id, conversationTurn(ex.conversation.input, plan));
     if (ex.stores) {
       this.storedResponses.set(id, plan);
       if (this.storedResponses.size > STORED_RESPONSES_KEPT)
@@ -779,6 +817,33 @@ class DemoLlmServer implements DemoLlm {
     }
     const { head, tail } = renderJson(plan);
     return this.send(res, 200, head + tail);
+  }
+
+  /** The Conversations API (`rest`: the path after /v1/conversations). */
+  private conversation(req: IncomingMessage, res: ServerResponse, method: string, rest: string): void {
+    if (!this.authorised(req)) {
+      req.resume();
+      return this.send(res, 401, this.authError(req));
+    }
+    const answer = (body: unknown): void => {
+      const a = this.conversations.handle(method, rest, body);
+      this.send(res, a.status, JSON.stringify(a.body));
+    };
+    if (method !== 'POST') {
+      req.resume();
+      return answer(undefined);
+    }
+    readBody(
+      req,
+      this.maxBodyBytes,
+      (body) => {
+        if (body.length === 0) return answer(undefined);
+        const parsed = parseJson(body);
+        if (!parsed.ok) return this.send(res, 400, BAD_JSON);
+        answer(parsed.value);
+      },
+      () => this.send(res, 413, TOO_LARGE, { connection: 'close' }),
+    );
   }
 
   private notFound(req: IncomingMessage, res: ServerResponse, method: string, path: string): void {

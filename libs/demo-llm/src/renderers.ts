@@ -23,6 +23,8 @@ export interface Plan {
   readonly includeUsage: boolean;
   /** Responses API: the stored response this one continues, or null. */
   readonly previousResponseId: string | null;
+  /** Responses API: the conversation the response is a turn of (echoed as `conversation: { id }`). */
+  readonly conversationId?: string | null;
 }
 
 /** A rendered stream: what goes first, the pieces to pace (with the characters each carries), the end. */
@@ -133,6 +135,7 @@ function responseObject(p: Plan, status: 'in_progress' | 'completed'): Record<st
     status,
     model: p.model,
     previous_response_id: p.previousResponseId,
+    conversation: p.conversationId ? { id: p.conversationId } : null,
     output: done ? outputItems(p) : [],
     usage: done
       ? {
@@ -148,7 +151,8 @@ function responseObject(p: Plan, status: 'in_progress' | 'completed'): Record<st
   };
 }
 
-function outputItems(p: Plan): unknown[] {
+/** A response's output items (also what a conversation it is a turn of gets appended). */
+export function outputItems(p: Plan): unknown[] {
   if (p.toolCall)
     return [
       {

@@ -74,8 +74,13 @@ export interface StoredThreads<R extends ProxiedRequest> {
   continues(request: R): string | null;
   /** Puts the upstream's own id of the continued answer back into the request before it is forwarded. */
   restore(request: R, upstreamId: string): void;
-  /** A thread the request names itself, stable across its turns (the Responses API's `conversation`), or null. */
+  /**
+   * A thread the request names itself, stable across its turns (the Responses API's `conversation`,
+   * a Conversations API object held by one version's upstream), or null.
+   */
   conversation(request: R): string | null;
+  /** Puts the upstream's own id of the conversation back into the request before it is forwarded. */
+  restoreConversation(request: R, upstreamId: string): void;
   /** The stored answer's id in a complete answer. */
   idOfJson(body: Buffer): string | null;
   /** The stored answer's id in the data of a stream's first event. */

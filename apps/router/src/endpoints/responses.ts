@@ -9,6 +9,7 @@ import {
   tokenCount,
 } from '../answers/answer';
 import { SseEvents } from '../answers/sse-events';
+import { RESPONSE_PREFIX } from '../threads/thread-tags';
 import { type CaptureMode, type EndpointAdapter, type ProxiedRequest, RequestError } from './endpoint';
 import {
   commonFields,
@@ -109,28 +110,42 @@ function responseIdOfJson(body: Buffer): string | null {
   }
 }
 
-/** The `previous_response_id` of a response object as JSON, or null. */
-export function previousResponseIdOfJson(body: Buffer): string | null {
+/** The stored objects a response names besides itself: the response it continues, its conversation. */
+export interface ResponseLinks {
+  readonly previous: string | null;
+  readonly conversation: string | null;
+}
+
+const NO_LINKS: ResponseLinks = { previous: null, conversation: null };
+
+/** The links of a response object as JSON (a response read back). */
+export function responseLinksOfJson(body: Buffer): ResponseLinks {
   try {
-    return previousIdOf(JSON.parse(body.toString('utf8')));
+    return linksOf(JSON.parse(body.toString('utf8')));
   } catch {
-    return null;
+    return NO_LINKS;
   }
 }
 
-/** The `previous_response_id` of the response in a stream event's data, or null. */
-export function previousResponseIdOfEvent(data: string): string | null {
+/** The links of the response in a stream event's data (`response.created` …). */
+export function responseLinksOfEvent(data: string | null): ResponseLinks {
+  if (data === null) return NO_LINKS;
   try {
     const e = JSON.parse(data) as unknown;
-    return previousIdOf(isObject(e) ? e['response'] : null);
+    return linksOf(isObject(e) ? e['response'] : null);
   } catch {
-    return null;
+    return NO_LINKS;
   }
 }
 
-function previousIdOf(response: unknown): string | null {
-  const id = isObject(response) ? response['previous_response_id'] : null;
-  return typeof id === 'string' && id !== '' ? id : null;
+function linksOf(response: unknown): ResponseLinks {
+  if (!isObject(response)) return NO_LINKS;
+  const previous = response['previous_response_id'];
+  const conversation = response['conversation'];
+  return {
+    previous: typeof previous === 'string' && previous !== '' ? previous : null,
+    conversation: conversation == null ? null : conversationId(conversation),
+  };
 }
 
 function responseIdOfEvent(data: string): string | null {
@@ -286,7 +301,7 @@ export const responses: EndpointAdapter<ResponsesRequest> = {
     request.body['previous_response_id'] == null && request.body['conversation'] == null,
   streamReader: (): StreamAnswerReader => new ResponsesStreamReader(),
   threads: {
-    idPrefix: 'resp_',
+    idPrefix: RESPONSE_PREFIX,
     continues: (request) => {
       const id = request.body['previous_response_id'];
       return typeof id === 'string' ? id : null;
@@ -296,6 +311,11 @@ export const responses: EndpointAdapter<ResponsesRequest> = {
     },
     conversation: (request) =>
       request.body['conversation'] == null ? null : conversationId(request.body['conversation']),
+    restoreConversation: (request, upstreamId) => {
+      const c = request.body['conversation'];
+      if (isObject(c)) c['id'] = upstreamId;
+      else request.body['conversation'] = upstreamId;
+    },
     idOfJson: responseIdOfJson,
     idOfFirstEvent: responseIdOfEvent,
   },

@@ -35,6 +35,56 @@ export function sendAnswer(res: ServerResponse, scope: RequestScope, a: ErrorAns
  * Error bodies in OpenAI's shape, so SDKs raise their usual exceptions; every one carries the
  * request's `x-aviary-request-id` (the same id as its access-log line and outcome event).
  */
+/** 404 for a model the router has no routing for; `param` names where the model was given. */
+export function sendModelNotFound(
+  res: ServerResponse,
+  scope: RequestScope,
+  model: string,
+  param = 'model',
+): void {
+  sendError(
+    res,
+    scope,
+    404,
+    'invalid_request_error',
+    `The model \`${model}\` does not exist or is not routed by Aviary.`,
+    {
+      param,
+      code: 'model_not_found',
+    },
+  );
+}
+
+/**
+ * No routing for a model: 503 while the router has not received any routing yet (retry), else the
+ * model is not routed (404).
+ */
+export function sendUnrouted(
+  res: ServerResponse,
+  scope: RequestScope,
+  ready: boolean,
+  model: string,
+  param = 'model',
+): void {
+  if (!ready)
+    return sendError(
+      res,
+      scope,
+      503,
+      'server_error',
+      'Aviary has not received any routing yet (the flag source has not answered); retry shortly.',
+      { code: 'routing_unavailable', headers: { 'retry-after': '2' } },
+    );
+  sendModelNotFound(res, scope, model, param);
+}
+
+/** 413 for a request body over the router's limit (AVIARY_ROUTER_MAX_BODY_BYTES). */
+export function sendBodyTooLarge(res: ServerResponse, scope: RequestScope, limit: number): void {
+  sendError(res, scope, 413, 'invalid_request_error', `The request body is larger than ${limit} bytes.`, {
+    code: 'request_too_large',
+  });
+}
+
 export function sendError(
   res: ServerResponse,
   scope: RequestScope,

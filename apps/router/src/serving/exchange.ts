@@ -17,10 +17,10 @@ export interface Exchange<R extends ProxiedRequest = ProxiedRequest> {
   /** The version was forced by the debug header (no fallback, no shadow, not evidence). */
   readonly forced?: boolean;
   /**
-   * The stored answer this request continues, when the client named it by a tagged id: its upstream
-   * id (what the upstream is sent and echoes) and the id as the client sent it.
+   * The stored objects this request names by tagged ids (the answer it continues, its conversation):
+   * each upstream id (what the upstream is sent and echoes) and the id as the client sent it.
    */
-  readonly continued?: IdRename | null;
+  readonly restored?: readonly IdRename[];
   /** Time spent evaluating the flag. */
   readonly flagsMs: number;
   /** The HTTP request's access-log facts and request id. */

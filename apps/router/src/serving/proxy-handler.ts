@@ -8,7 +8,7 @@ import type { EvidenceRecorder, RecordedSide, Side } from '../evidence/evidence-
 import type { RouterMetrics } from '../evidence/router-metrics';
 import type { RequestIds } from '../feedback/request-id';
 import { type EndpointAdapter, type ProxiedRequest, RequestError } from '../endpoints/endpoint';
-import { sendAnswer, sendError } from '../http/openai-errors';
+import { sendAnswer, sendBodyTooLarge, sendError, sendUnrouted } from '../http/openai-errors';
 import type { RequestScope } from '../http/request-scope';
 import type { Log } from '../http/router-log';
 import { BodyTooLargeError, readBody } from '../http/read-body';
@@ -25,7 +25,7 @@ import { callLimits, type LimitDefaults } from '../upstream/upstream-limits';
 import type { Exchange } from './exchange';
 import type { StoredThreads } from '../endpoints/endpoint';
 import { type IdRename, renameInJson, StreamIdRenamer } from '../threads/id-renaming';
-import type { ThreadTags } from '../threads/thread-tags';
+import { CONVERSATION_PREFIX, type ThreadTags } from '../threads/thread-tags';
 import { ClientGone, type AbortSource } from '../http/client-gone';
 
 export interface ProxyDeps {
@@ -105,7 +105,7 @@ class AttemptFailed extends Error {
   }
 }
 
-const NO_THREAD = { key: null, continued: null } as const;
+const NO_THREAD = { key: null, restored: [] } as const;
 
 /**
  * The proxy flow every endpoint shares: read and parse the request (the endpoint's adapter), route
@@ -163,7 +163,7 @@ export class ProxyHandler {
         `The model \`${request.model}\` has no version \`${String(forcedVersion)}\` to force (${forceHeader} takes the label or id of its stable, candidate or shadowed version).`,
         { param: forceHeader, code: 'unknown_version' },
       );
-    if (!resolved) return this.unrouted(res, scope, request.model);
+    if (!resolved) return sendUnrouted(res, scope, this.d.flags.status().ready, request.model);
     const routing = forEndpoint(resolved, endpoint.name);
     if (!routing)
       return sendError(
@@ -195,7 +195,7 @@ export class ProxyHandler {
       stickyKey: sticky.key,
       bucket: stickinessBucket(sticky),
       forced: forcedVersion !== undefined,
-      continued: thread.continued,
+      restored: thread.restored,
       flagsMs,
       t0,
       scope,
@@ -251,17 +251,7 @@ export class ProxyHandler {
     try {
       return endpoint.parse(await readBody(req, this.d.config.AVIARY_ROUTER_MAX_BODY_BYTES));
     } catch (err) {
-      if (err instanceof BodyTooLargeError)
-        sendError(
-          res,
-          scope,
-          413,
-          'invalid_request_error',
-          `The request body is larger than ${err.limit} bytes.`,
-          {
-            code: 'request_too_large',
-          },
-        );
+      if (err instanceof BodyTooLargeError) sendBodyTooLarge(res, scope, err.limit);
       else if (err instanceof RequestError)
         sendError(res, scope, 400, 'invalid_request_error', err.message, {
           param: err.param,
@@ -281,23 +271,33 @@ export class ProxyHandler {
   private threadOf<R extends ProxiedRequest>(
     endpoint: EndpointAdapter<R>,
     request: R,
-  ): { key: string | null; continued: IdRename | null } {
+  ): { key: string | null; restored: readonly IdRename[] } {
     const threads = endpoint.threads;
     if (!threads) return NO_THREAD;
+    const restored: IdRename[] = [];
+    let key: string | null = null;
     const previous = threads.continues(request);
-    let continued: IdRename | null = null;
     if (previous !== null) {
       const opened = this.d.threads.open(threads.idPrefix, previous);
       if (opened) {
         threads.restore(request, opened.upstreamId);
-        continued = [opened.upstreamId, previous];
+        restored.push([opened.upstreamId, previous]);
       }
       const routing = !opened ? 'untagged' : opened.origin ? 'thread' : 'unsealed';
       this.d.metrics.threadContinuations.inc({ model: request.model, routing });
-      if (opened?.origin) return { key: opened.origin.key, continued };
+      key = opened?.origin?.key ?? null;
     }
     const conversation = threads.conversation(request);
-    return { key: conversation === null ? null : `c:${conversation}`, continued };
+    if (conversation !== null) {
+      // A conversation is held by the version it was created on: its turns go where it was bucketed.
+      const opened = this.d.threads.open(CONVERSATION_PREFIX, conversation);
+      if (opened) {
+        threads.restoreConversation(request, opened.upstreamId);
+        restored.push([opened.upstreamId, conversation]);
+      }
+      key ??= opened?.origin?.key ?? `c:${opened?.upstreamId ?? conversation}`;
+    }
+    return { key, restored };
   }
 
   /**
@@ -317,30 +317,10 @@ export class ProxyHandler {
       // client named it.
       renames: (id) => {
         const renames: IdRename[] = id ? [[id, this.d.threads.tag(threads.idPrefix, id, origin)]] : [];
-        if (x.continued) renames.push(x.continued);
+        if (x.restored) renames.push(...x.restored);
         return renames;
       },
     };
-  }
-
-  private unrouted(res: ServerResponse, scope: RequestScope, model: string): void {
-    if (!this.d.flags.status().ready)
-      return sendError(
-        res,
-        scope,
-        503,
-        'server_error',
-        'Aviary has not received any routing yet (the flag source has not answered); retry shortly.',
-        { code: 'routing_unavailable', headers: { 'retry-after': '2' } },
-      );
-    return sendError(
-      res,
-      scope,
-      404,
-      'invalid_request_error',
-      `The model \`${model}\` does not exist or is not routed by Aviary.`,
-      { param: 'model', code: 'model_not_found' },
-    );
   }
 
   /** Calls the routed version; a candidate failing before its first byte is retried once on the baseline. */

@@ -21,6 +21,10 @@ export interface OpenedTag {
   readonly origin: ThreadOrigin | null;
 }
 
+/** What the Responses API's ids start with, and the Conversations API's: a tagged id keeps it. */
+export const RESPONSE_PREFIX = 'resp_';
+export const CONVERSATION_PREFIX = 'conv_';
+
 const MARK = 'avr.';
 const IV_BYTES = 12;
 const AUTH_TAG_BYTES = 16;

@@ -123,6 +123,36 @@ def responses_thread():
     emit("responses.thread", ok, detail=versions)
 
 
+def conversation():
+    # A conversation is held by the version it was created on; its turns (one streamed) and its
+    # items are answered there.
+    raw = client.conversations.with_raw_response.create(
+        metadata={"topic": "order"}, extra_headers={"x-aviary-model": model}
+    )
+    conv = raw.parse()
+    versions = [raw.headers.get("x-aviary-model-version")]
+    first = client.responses.with_raw_response.create(model=model, input="My order is late", conversation=conv.id)
+    versions.append(first.headers.get("x-aviary-model-version"))
+    echoed = [first.parse().conversation.id]
+    with client.responses.with_streaming_response.create(
+        model=model, input="It was order 1234", conversation={"id": conv.id}, stream=True
+    ) as streamed:
+        for event in streamed.parse():
+            if event.type == "response.completed":
+                echoed.append(event.response.conversation.id)
+        versions.append(streamed.headers.get("x-aviary-model-version"))
+    items = client.conversations.items.list(conv.id).data
+    deleted = client.conversations.delete(conv.id)
+    ok = (
+        conv.id.startswith("conv_avr.")
+        and len(set(versions)) == 1
+        and echoed == [conv.id, conv.id]
+        and len(items) == 4
+        and deleted.deleted
+    )
+    emit("conversation", ok, detail={"versions": versions, "items": len(items), "echoed": echoed})
+
+
 def embeddings():
     raw = client.embeddings.with_raw_response.create(model=model, input=["hello", "world"], user=user)
     e = raw.parse()
@@ -224,6 +254,7 @@ for name, fn in [
     ("responses", responses),
     ("responses.stream", responses_stream),
     ("responses.thread", responses_thread),
+    ("conversation", conversation),
     ("embeddings", embeddings),
     ("completions", completions),
     ("completions.stream", completions_stream),
