@@ -26,10 +26,17 @@ function fail(message) {
 if (!existsSync(cli)) {
   process.stderr.write('[prisma6] installing the pinned Prisma 6.19 CLI (npm ci --prefix tools/prisma6)\n');
   const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-  const install = spawnSync(npm, ['ci', '--prefix', here, '--ignore-scripts', '--no-audit', '--no-fund'], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  if (install.status !== 0 || !existsSync(cli)) fail(`could not install; run: npm ci --prefix tools/prisma6`);
+  // The registry connection sometimes resets mid-download (npm's own retries do not cover a body
+  // cut short): three attempts, a few seconds apart, before giving up.
+  for (let attempt = 1; ; attempt++) {
+    const install = spawnSync(npm, ['ci', '--prefix', here, '--ignore-scripts', '--no-audit', '--no-fund'], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    if (install.status === 0 && existsSync(cli)) break;
+    if (attempt === 3) fail(`could not install; run: npm ci --prefix tools/prisma6`);
+    process.stderr.write(`[prisma6] install attempt ${attempt} failed; retrying in ${attempt * 3} s\n`);
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, attempt * 3000);
+  }
 }
 
 function withPlaceholderUrl(schema) {
