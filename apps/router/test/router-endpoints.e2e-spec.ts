@@ -410,6 +410,10 @@ describe('router endpoints: split and shadow', () => {
       .filter((c) => c !== undefined);
     expect(sent.length).toBe(12 * 3);
     expect(JSON.stringify(sent)).not.toContain('avr.');
+    const metrics = await (await fetch(`${s.router.url}/metrics`)).text();
+    expect(metrics).toContain(
+      `aviary_router_conversation_turns_total{model="${s.model}",routing="conversation"} ${12 * 3}`,
+    );
 
     // Read, updated, its items added, read and deleted, and deleted, by its Aviary id.
     const conv = onV2!.id;

@@ -28,6 +28,7 @@ export class RouterMetrics {
   readonly fallbacks: Counter<'model'>;
   readonly shadowShed: Counter<'model'>;
   readonly threadContinuations: Counter<'model' | 'routing'>;
+  readonly conversationTurns: Counter<'model' | 'routing'>;
   readonly shed: Counter<'model' | 'reason'>;
   readonly feedback: Counter<L | 'rating'>;
   readonly clientAborts: Counter<'stage'>;
@@ -133,6 +134,12 @@ export class RouterMetrics {
     this.threadContinuations = new Counter({
       name: 'aviary_router_thread_continuations_total',
       help: 'Requests continuing a stored answer (previous_response_id), by how they were routed: thread (on the key the thread began on), unsealed (an Aviary id this router could not open: another AVIARY_ROUTER_SECRET), untagged (an id Aviary did not hand out)',
+      labelNames: ['model', 'routing'],
+      registers,
+    });
+    this.conversationTurns = new Counter({
+      name: 'aviary_router_conversation_turns_total',
+      help: 'Responses naming a conversation, by how they were routed: conversation (on the key it was created on), unsealed (an Aviary id this router could not open: another AVIARY_ROUTER_SECRET), untagged (a conversation Aviary did not create)',
       labelNames: ['model', 'routing'],
       registers,
     });

@@ -295,6 +295,8 @@ export class ProxyHandler {
         threads.restoreConversation(request, opened.upstreamId);
         restored.push([opened.upstreamId, conversation]);
       }
+      const routing = !opened ? 'untagged' : opened.origin ? 'conversation' : 'unsealed';
+      this.d.metrics.conversationTurns.inc({ model: request.model, routing });
       key ??= opened?.origin?.key ?? `c:${opened?.upstreamId ?? conversation}`;
     }
     return { key, restored };
