@@ -242,6 +242,7 @@ export async function startRouter(config: RouterConfig, opts: RouterOptions = {}
     config,
     maxBodyBytes: config.AVIARY_ROUTER_MAX_BODY_BYTES,
     forceHeader: config.AVIARY_FORCE_VERSION_HEADER,
+    forceVersionKeys: config.AVIARY_FORCE_VERSION_KEYS,
   });
   const accessLog =
     opts.accessLog === null

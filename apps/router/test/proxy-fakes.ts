@@ -143,6 +143,8 @@ export async function startProxyRig(
     shadowCap?: number;
     rateLimitPerMinute?: number;
     env?: Record<string, string>;
+    /** The router key every request is made with (no authentication step here). */
+    key?: RouterKey;
   } = {},
 ): Promise<ProxyRig> {
   const config = loadRouterConfig({ AVIARY_ROUTER_MAX_BODY_BYTES: String(64 * 1024), ...opts.env });
@@ -151,8 +153,16 @@ export async function startProxyRig(
   const rig = { routing: routing() as DecodedRouting | null };
   const flags = {
     resolve: () => rig.routing,
-    forced: (_model: string, version: string) =>
-      rig.routing?.target.label === version ? { ...rig.routing, fallback: null, shadow: null } : null,
+    // As FlagRouting's: the routed version or its fallback (the baseline), by label or id.
+    forced: (_model: string, version: string) => {
+      const r = rig.routing;
+      const is = (t: UpstreamTarget | null | undefined) =>
+        t && (t.label === version || t.versionId === version);
+      if (is(r?.target)) return { ...r!, fallback: null, shadow: null };
+      if (is(r?.fallback))
+        return { ...r!, role: 'baseline' as const, target: r!.fallback!, fallback: null, shadow: null };
+      return null;
+    },
     status: () => ({ ready: true, sourceReachable: true, lastError: null, lastUpdateAt: null, degraded: [] }),
   };
   const limiters = new LimiterRegistry(
@@ -196,7 +206,9 @@ export async function startProxyRig(
       res.writeHead(404).end();
       return;
     }
-    proxy.handle(endpoint, req, res, new RequestScope(req.method ?? 'POST', req.url ?? '/')).catch(() => {
+    const scope = new RequestScope(req.method ?? 'POST', req.url ?? '/');
+    if (opts.key) scope.key = opts.key;
+    proxy.handle(endpoint, req, res, scope).catch(() => {
       if (!res.headersSent) res.writeHead(500).end();
       else res.destroy();
     });

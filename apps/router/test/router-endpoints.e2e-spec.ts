@@ -458,6 +458,36 @@ describe('router endpoints: split and shadow', () => {
     });
   }, 90_000);
 
+  it('keeps threads and conversations on their version when the split grows under them', async () => {
+    const id = await s.rollout([step.weight(20), step.weight(50), step.weight(100)]);
+    const versionOf = (r: { headers: Headers }) => r.headers.get('x-aviary-model-version');
+    const started: Array<{ conversation: string; response: string; version: string | null }> = [];
+    for (let i = 0; i < 24; i++) {
+      const { data: conv, response } = await s.openai.conversations.create().withResponse();
+      const first = await s.openai.responses
+        .create({ model: s.model, input: 'first', conversation: conv.id })
+        .withResponse();
+      expect(versionOf(first.response)).toBe(versionOf(response));
+      started.push({ conversation: conv.id, response: first.data.id, version: versionOf(response) });
+    }
+    expect(started.filter((t) => t.version === 'v1').length).toBeGreaterThan(8);
+    // 20 % → 50 %: bucketed again, a third of the baseline's keys would now land on the candidate,
+    // whose upstream holds none of their conversations or stored responses.
+    await s.promote(id);
+    for (const t of started) {
+      const turn = await s.openai.responses
+        .create({ model: s.model, input: 'next', conversation: t.conversation })
+        .withResponse();
+      expect(versionOf(turn.response)).toBe(t.version);
+      const followUp = await s.openai.responses
+        .create({ model: s.model, input: 'and?', previous_response_id: t.response })
+        .withResponse();
+      expect(versionOf(followUp.response)).toBe(t.version);
+      expect(followUp.data.previous_response_id).toBe(t.response);
+    }
+    await s.rollback(id);
+  }, 90_000);
+
   it('shadows every endpoint the candidate serves, and compares embeddings by cosine', async () => {
     const id = await s.rollout([step.shadow(1), step.weight(100)]);
     // The candidate serves embeddings in this rollout too: a new version of the same upstream.

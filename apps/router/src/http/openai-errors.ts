@@ -78,6 +78,18 @@ export function sendUnrouted(
   sendModelNotFound(res, scope, model, param);
 }
 
+/** 403 for a caller that sent the force-version header without the right to. */
+export function sendForceRefused(res: ServerResponse, scope: RequestScope, header: string): void {
+  sendError(
+    res,
+    scope,
+    403,
+    'permission_error',
+    `This caller may not force a version with ${header}: only router keys created with mayForceVersion (aviary keys create … --may-force-version) or named in AVIARY_FORCE_VERSION_KEYS may.`,
+    { code: 'force_version_not_allowed' },
+  );
+}
+
 /** 413 for a request body over the router's limit (AVIARY_ROUTER_MAX_BODY_BYTES). */
 export function sendBodyTooLarge(res: ServerResponse, scope: RequestScope, limit: number): void {
   sendError(res, scope, 413, 'invalid_request_error', `The request body is larger than ${limit} bytes.`, {

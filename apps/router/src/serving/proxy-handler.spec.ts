@@ -2,7 +2,17 @@ import { chatCompletions } from '../endpoints/chat-completions';
 import type { EndpointAdapter, ProxiedRequest } from '../endpoints/endpoint';
 import { QueueFullError } from '../upstream/concurrency-limiter';
 import { UpstreamError } from '../upstream/upstream-client';
-import { answer, chatAnswer, routing, startProxyRig, target, type ProxyRig } from '../../test/proxy-fakes';
+import { responses } from '../endpoints/responses';
+import { CONVERSATION_PREFIX, RESPONSE_PREFIX, ThreadTags } from '../threads/thread-tags';
+import {
+  answer,
+  chatAnswer,
+  routerKey,
+  routing,
+  startProxyRig,
+  target,
+  type ProxyRig,
+} from '../../test/proxy-fakes';
 import { forEndpoint, ProxyHandler } from './proxy-handler';
 
 const CHAT = '/v1/chat/completions';
@@ -303,5 +313,82 @@ describe('forced versions and cohorts', () => {
       [undefined, undefined],
       [true, undefined],
     ]);
+  });
+});
+
+describe('threads and conversations', () => {
+  const RESPONSES = '/v1/responses';
+  const threads = new ThreadTags(Buffer.from('unit-test-secret-0123456789')); // the rig's secret
+  const stored = (json: Record<string, unknown>) =>
+    JSON.stringify({ id: 'resp_up2', object: 'response', status: 'completed', output: [], ...json });
+  let rig: ProxyRig;
+  const start = async (key?: ReturnType<typeof routerKey>) => {
+    rig = await startProxyRig({ [RESPONSES]: responses }, key ? { key } : {});
+    // The split now sends this caller to the candidate, with the baseline as its fallback.
+    rig.routing = routing({ role: 'candidate', target: target('v2'), fallback: target('v1') });
+  };
+  afterEach(async () => {
+    await rig.close();
+  });
+
+  it('sends a turn to the version that stored its thread and holds its conversation, with no fallback', async () => {
+    await start();
+    const origin = { key: 'u:ann', model: 'm', versionId: 'v1-id' };
+    const previous = threads.tag(RESPONSE_PREFIX, 'resp_up1', origin);
+    const conversation = threads.tag(CONVERSATION_PREFIX, 'conv_up1', origin);
+    rig.upstream.on('v1', () =>
+      answer(200, stored({ previous_response_id: 'resp_up1', conversation: { id: 'conv_up1' } })),
+    );
+    const res = await rig.post(RESPONSES, { model: 'm', input: 'and?', previous_response_id: previous });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-aviary-model-version')).toBe('v1');
+    const body = (await res.json()) as { previous_response_id: string; conversation: { id: string } };
+    expect(body.previous_response_id).toBe(previous);
+    const turn = await rig.post(RESPONSES, { model: 'm', input: 'next', conversation: { id: conversation } });
+    expect(turn.headers.get('x-aviary-model-version')).toBe('v1');
+    expect(((await turn.json()) as { conversation: { id: string } }).conversation.id).toBe(conversation);
+    expect(
+      rig.upstream.calls.map((c) => [
+        c.target.label,
+        c.payload['previous_response_id'],
+        c.payload['conversation'],
+      ]),
+    ).toEqual([
+      ['v1', 'resp_up1', undefined],
+      ['v1', undefined, { id: 'conv_up1' }],
+    ]);
+    // The holding version failing is the answer: no other version could continue the thread.
+    rig.upstream.on('v1', () => answer(503, '{}'));
+    rig.upstream.on('v2', () => answer(200, stored({})));
+    expect((await rig.post(RESPONSES, { model: 'm', input: 'x', conversation })).status).toBe(503);
+    expect(rig.upstream.calls.filter((c) => c.target.label === 'v2')).toHaveLength(0);
+  });
+
+  it('goes by the split once the version that held the thread no longer serves the model', async () => {
+    await start();
+    const previous = threads.tag(RESPONSE_PREFIX, 'resp_up1', {
+      key: 'u:ann',
+      model: 'm',
+      versionId: 'gone-id',
+    });
+    rig.upstream.on('v2', () => answer(200, stored({})));
+    const res = await rig.post(RESPONSES, { model: 'm', input: 'and?', previous_response_id: previous });
+    expect(res.headers.get('x-aviary-model-version')).toBe('v2');
+  });
+
+  it('refuses a key a thread or conversation of a model it may not use, naming the parameter', async () => {
+    await start(routerKey({ models: new Set(['m']) }));
+    const conversation = threads.tag(CONVERSATION_PREFIX, 'conv_up1', {
+      key: 'r:x',
+      model: 'big',
+      versionId: 'v1-id',
+    });
+    const res = await rig.post(RESPONSES, { model: 'm', input: 'hi', conversation });
+    expect(res.status).toBe(403);
+    expect(((await res.json()) as { error: { param: string; code: string } }).error).toMatchObject({
+      param: 'conversation',
+      code: 'model_not_allowed',
+    });
+    expect(rig.upstream.calls).toHaveLength(0);
   });
 });

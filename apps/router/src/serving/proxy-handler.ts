@@ -2,13 +2,19 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Endpoint, ServingRole } from '@aviary/contracts';
 import type { UpstreamTarget } from '@aviary/domain';
 import type { DecodedRouting } from '@aviary/flags';
-import type { ClientAuth } from '../auth/client-auth';
+import { allows, type ClientAuth } from '../auth/client-auth';
 import type { RouterConfig } from '../config/router.config';
 import type { EvidenceRecorder, RecordedSide, Side } from '../evidence/evidence-recorder';
 import type { RouterMetrics } from '../evidence/router-metrics';
 import type { RequestIds } from '../feedback/request-id';
 import { type EndpointAdapter, type ProxiedRequest, RequestError } from '../endpoints/endpoint';
-import { sendAnswer, sendBodyTooLarge, sendError, sendUnrouted } from '../http/openai-errors';
+import {
+  sendAnswer,
+  sendBodyTooLarge,
+  sendError,
+  sendForceRefused,
+  sendUnrouted,
+} from '../http/openai-errors';
 import type { RequestScope } from '../http/request-scope';
 import type { Log } from '../http/router-log';
 import { BodyTooLargeError, readBody } from '../http/read-body';
@@ -105,7 +111,17 @@ class AttemptFailed extends Error {
   }
 }
 
-const NO_THREAD = { key: null, restored: [] } as const;
+/** What a request's thread decides: its bucketing key, ids to rename back, where it is pinned. */
+interface ThreadOfRequest {
+  readonly key: string | null;
+  readonly restored: readonly IdRename[];
+  /** The version id holding the thread's stored objects (its origin), or null. */
+  readonly pinned: string | null;
+  /** The origins of the tagged ids the request names, and which parameter named each. */
+  readonly origins: ReadonlyArray<{ readonly model: string; readonly param: string }>;
+}
+
+const NO_THREAD: ThreadOfRequest = { key: null, restored: [], pinned: null, origins: [] };
 
 /**
  * The proxy flow every endpoint shares: read and parse the request (the endpoint's adapter), route
@@ -132,27 +148,36 @@ export class ProxyHandler {
       if (denied) return sendAnswer(res, scope, denied);
     }
     const thread = this.threadOf(endpoint, request);
-    const sticky = stickinessKey(req.headers, request.user, thread.key);
-    const forceHeader = this.d.config.AVIARY_FORCE_VERSION_HEADER;
-    const forcedVersion = req.headers[forceHeader];
-    if (forcedVersion !== undefined && !mayForceVersion(this.d.config.AVIARY_FORCE_VERSION_KEYS, scope.key))
+    // A stored answer or a conversation of a model this key may not use is not reachable through
+    // another model it may use (both may share one upstream account).
+    const foreign = thread.origins.find((o) => !allows(scope.key, o.model));
+    if (foreign)
       return sendError(
         res,
         scope,
         403,
         'permission_error',
-        `This caller may not force a version with ${forceHeader}: only router keys created with mayForceVersion (aviary keys create … --may-force-version) or named in AVIARY_FORCE_VERSION_KEYS may.`,
-        { code: 'force_version_not_allowed' },
+        `This API key may not use the model \`${foreign.model}\`, which the ${foreign.param} belongs to.`,
+        { param: foreign.param, code: 'model_not_allowed' },
       );
+    const sticky = stickinessKey(req.headers, request.user, thread.key);
+    const forceHeader = this.d.config.AVIARY_FORCE_VERSION_HEADER;
+    const forcedVersion = req.headers[forceHeader];
+    if (forcedVersion !== undefined && !mayForceVersion(this.d.config.AVIARY_FORCE_VERSION_KEYS, scope.key))
+      return sendForceRefused(res, scope, forceHeader);
     const tFlags = performance.now();
+    // A thread's turn goes to the version that stored its answer or holds its conversation, while
+    // that version still serves the model (a split that moved meanwhile does not move the thread);
+    // with no fallback, since no other version could answer it.
     const resolved =
-      forcedVersion === undefined
-        ? this.d.flags.resolve(
+      forcedVersion !== undefined
+        ? this.d.flags.forced(request.model, String(forcedVersion))
+        : ((thread.pinned !== null ? this.d.flags.forced(request.model, thread.pinned) : null) ??
+          this.d.flags.resolve(
             request.model,
             sticky.key,
             cohortProperties(req.headers, request.user, forceHeader),
-          )
-        : this.d.flags.forced(request.model, String(forcedVersion));
+          ));
     const flagsMs = performance.now() - tFlags;
     if (!resolved && forcedVersion !== undefined)
       return sendError(
@@ -268,14 +293,13 @@ export class ProxyHandler {
    * conversation id. A tag this router cannot open (another router's per-process key) still gives
    * back the upstream id; the request is then bucketed on its user, or at random.
    */
-  private threadOf<R extends ProxiedRequest>(
-    endpoint: EndpointAdapter<R>,
-    request: R,
-  ): { key: string | null; restored: readonly IdRename[] } {
+  private threadOf<R extends ProxiedRequest>(endpoint: EndpointAdapter<R>, request: R): ThreadOfRequest {
     const threads = endpoint.threads;
     if (!threads) return NO_THREAD;
     const restored: IdRename[] = [];
+    const origins: Array<{ model: string; param: string }> = [];
     let key: string | null = null;
+    let pinned: string | null = null;
     const previous = threads.continues(request);
     if (previous !== null) {
       const opened = this.d.threads.open(threads.idPrefix, previous);
@@ -285,11 +309,15 @@ export class ProxyHandler {
       }
       const routing = !opened ? 'untagged' : opened.origin ? 'thread' : 'unsealed';
       this.d.metrics.threadContinuations.inc({ model: request.model, routing });
-      key = opened?.origin?.key ?? null;
+      if (opened?.origin) {
+        key = opened.origin.key;
+        pinned = opened.origin.versionId;
+        origins.push({ model: opened.origin.model, param: 'previous_response_id' });
+      }
     }
     const conversation = threads.conversation(request);
     if (conversation !== null) {
-      // A conversation is held by the version it was created on: its turns go where it was bucketed.
+      // A conversation is held by the version it was created on: its turns go there.
       const opened = this.d.threads.open(CONVERSATION_PREFIX, conversation);
       if (opened) {
         threads.restoreConversation(request, opened.upstreamId);
@@ -297,9 +325,14 @@ export class ProxyHandler {
       }
       const routing = !opened ? 'untagged' : opened.origin ? 'conversation' : 'unsealed';
       this.d.metrics.conversationTurns.inc({ model: request.model, routing });
-      key ??= opened?.origin?.key ?? `c:${opened?.upstreamId ?? conversation}`;
+      if (opened?.origin) {
+        key ??= opened.origin.key;
+        pinned ??= opened.origin.versionId;
+        origins.push({ model: opened.origin.model, param: 'conversation' });
+      }
+      key ??= `c:${opened?.upstreamId ?? conversation}`;
     }
-    return { key, restored };
+    return { key, restored, pinned, origins };
   }
 
   /**

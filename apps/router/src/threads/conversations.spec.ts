@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { UpstreamTarget } from '@aviary/domain';
 import type { DecodedRouting } from '@aviary/flags';
@@ -61,6 +61,7 @@ describe('Conversations', () => {
       config: loadRouterConfig({}),
       maxBodyBytes: 1024,
       forceHeader: 'x-aviary-force-version',
+      forceVersionKeys: [],
     });
     server = createServer((req, res) => {
       const scope = new RequestScope(req.method ?? 'GET', (req.url ?? '/').split('?')[0]!);
@@ -153,6 +154,57 @@ describe('Conversations', () => {
       ['v2', 'DELETE', '/conv_up1/items/msg_9', '', ''],
       ['v2', 'POST', '/conv_up1/items', '', '{"items":[]}'],
     ]);
+  });
+
+  it('sends an item id to the upstream as one path segment, never a dot segment or a slash', async () => {
+    const id = threads.tag(CONVERSATION_PREFIX, 'conv_up1', {
+      key: 'r:x',
+      model: 'support-chat',
+      versionId: 'v2-id',
+    });
+    // node:http with a path option sends it as written (fetch or a URL would resolve dot segments).
+    const at = (item: string) =>
+      new Promise<{ status: number }>((resolve, reject) =>
+        request(
+          {
+            host: '127.0.0.1',
+            port: new URL(url).port,
+            path: `/v1/conversations/${encodeURIComponent(id)}/items/${item}`,
+          },
+          (res) => {
+            res.resume();
+            resolve({ status: res.statusCode ?? 0 });
+          },
+        )
+          .on('error', reject)
+          .end(),
+      );
+    for (const item of ['..', '%2e%2E', '.', 'a%2Fb', '%2F'])
+      expect({ item, status: (await at(item)).status }).toEqual({ item, status: 404 });
+    expect(calls).toHaveLength(0);
+    expect((await at('msg%20one')).status).toBe(200);
+    expect((await at('msg_1')).status).toBe(200);
+    expect(calls.map((c) => c.opts.pathSuffix)).toEqual([
+      '/conv_up1/items/msg%20one',
+      '/conv_up1/items/msg_1',
+    ]);
+  });
+
+  it('creates a conversation on a forced version only for a caller allowed to force one', async () => {
+    const refused = await create({ 'x-aviary-model': 'support-chat', 'x-aviary-force-version': 'v2' });
+    expect(refused.status).toBe(403);
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe(
+      'force_version_not_allowed',
+    );
+    key = routerKey({ mayForceVersion: true });
+    const forced = await create({ 'x-aviary-model': 'support-chat', 'x-aviary-force-version': 'v2-id' });
+    expect(forced.status).toBe(200);
+    expect(resolvedWith).toEqual([]); // not bucketed: forced
+    const unknown = await create({ 'x-aviary-model': 'support-chat', 'x-aviary-force-version': 'v9' });
+    expect(unknown.status).toBe(400);
+    expect(((await unknown.json()) as { error: { param: string } }).error.param).toBe(
+      'x-aviary-force-version',
+    );
   });
 
   it('answers an id it did not hand out, or whose version is gone, with a 404 that says which', async () => {

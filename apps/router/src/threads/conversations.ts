@@ -1,9 +1,15 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { safeDecode } from '../http/path';
-import { sendAnswer, sendBodyTooLarge, sendError, sendUnrouted } from '../http/openai-errors';
+import {
+  sendAnswer,
+  sendBodyTooLarge,
+  sendError,
+  sendForceRefused,
+  sendUnrouted,
+} from '../http/openai-errors';
 import { BodyTooLargeError, readBody } from '../http/read-body';
 import type { RequestScope } from '../http/request-scope';
-import { cohortProperties } from '../routing/request-context';
+import { cohortProperties, mayForceVersion } from '../routing/request-context';
 import { stickinessKey } from '../routing/stickiness';
 import { forEndpoint } from '../serving/proxy-handler';
 import type { IdRename } from './id-renaming';
@@ -12,8 +18,9 @@ import { CONVERSATION_PREFIX } from './thread-tags';
 
 export interface ConversationsDeps extends StoredObjectsDeps {
   readonly maxBodyBytes: number;
-  /** The debug header that forces a version; not a cohort property. */
+  /** The debug header that forces a version (not a cohort property), and who may send it. */
   readonly forceHeader: string;
+  readonly forceVersionKeys: readonly string[];
 }
 
 export const CONVERSATIONS_PATH = '/v1/conversations';
@@ -36,7 +43,7 @@ const ROUTED =
  * /v1/conversations` is routed by the model's split like a first turn (the model from the
  * `x-aviary-model` header, or the only one the key or the router serves), and the id handed out is
  * tagged with that origin (`conv_avr.<seal>.<upstream id>`). Every call on it, and every response in
- * it, goes where it was created. Not evidence: nothing is generated here.
+ * it, goes to that version while it serves the model (see ProxyHandler.threadOf). Not evidence: nothing is generated here.
  */
 export class Conversations {
   constructor(private readonly d: ConversationsDeps) {}
@@ -53,9 +60,9 @@ export class Conversations {
     if (!rest.startsWith('/')) return this.unknown(req, res, scope);
     const slash = rest.indexOf('/', 1);
     const rawId = slash === -1 ? rest.slice(1) : rest.slice(1, slash);
-    const route = slash === -1 ? '' : rest.slice(slash);
-    const methods = ROUTES.find((r) => r.match.test(route))?.methods;
-    if (!rawId || !methods) return this.unknown(req, res, scope);
+    const route = upstreamRoute(slash === -1 ? '' : rest.slice(slash));
+    const methods = route === null ? undefined : ROUTES.find((r) => r.match.test(route))?.methods;
+    if (!rawId || !methods || route === null) return this.unknown(req, res, scope);
     if (!methods.includes(scope.method as Method)) {
       req.resume();
       return this.refuseMethod(
@@ -111,11 +118,23 @@ export class Conversations {
       if (denied) return sendAnswer(res, scope, denied);
     }
     const sticky = stickinessKey(req.headers, null);
-    const resolved = this.d.flags.resolve(
-      model,
-      sticky.key,
-      cohortProperties(req.headers, null, this.d.forceHeader),
-    );
+    // A conversation forced onto a version (an eval harness) is held there, and its turns follow.
+    const force = req.headers[this.d.forceHeader];
+    if (force !== undefined && !mayForceVersion(this.d.forceVersionKeys, scope.key))
+      return sendForceRefused(res, scope, this.d.forceHeader);
+    const resolved =
+      force !== undefined
+        ? this.d.flags.forced(model, String(force))
+        : this.d.flags.resolve(model, sticky.key, cohortProperties(req.headers, null, this.d.forceHeader));
+    if (!resolved && force !== undefined)
+      return sendError(
+        res,
+        scope,
+        400,
+        'invalid_request_error',
+        `The model \`${model}\` has no version \`${String(force)}\` to force.`,
+        { param: this.d.forceHeader, code: 'unknown_version' },
+      );
     if (!resolved) return sendUnrouted(res, scope, this.d.flags.status().ready, model, MODEL_HEADER);
     // A conversation is used by the Responses API: it is created where a response can be answered.
     const routing = forEndpoint(resolved, 'responses');
@@ -209,6 +228,20 @@ export class Conversations {
       { code: 'method_not_allowed', headers: { allow: methods.join(', ') } },
     );
   }
+}
+
+/**
+ * The sub-resource of a conversation as the upstream is to get it: the item id decoded and encoded
+ * again, so that no dot segment or encoded slash reaches the upstream's path (where a proxy that
+ * normalises paths would turn `items/..` into the conversation itself). Null for one that is not an
+ * item id.
+ */
+function upstreamRoute(route: string): string | null {
+  const item = /^\/items\/([^/]+)$/.exec(route);
+  if (!item) return route;
+  const id = safeDecode(item[1]!);
+  if (id === '' || id === '.' || id === '..' || id.includes('/')) return null;
+  return `/items/${encodeURIComponent(id)}`;
 }
 
 /** A conversation object's id (`{"id":"conv_…","object":"conversation",…}`), or null. */
