@@ -1,5 +1,6 @@
 import { Kafka, logLevel, type ISocketFactory, type LogEntry, type SASLOptions } from 'kafkajs';
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
+import { installKafkajsIdleLoopFix } from './kafkajs-idle-loop-fix';
 
 export type KafkaLogLevel = 'debug' | 'info' | 'warn' | 'error';
 /** Messages carry no prefix; callers add their own (e.g. `kafka: `). */
@@ -38,6 +39,7 @@ const LOG_LINES_PER_WINDOW = 10;
 const EXPECTED_KAFKAJS_LINES = [/Limiting retries for the idempotent producer/];
 
 export function createKafka(options: KafkaConnectionOptions, kafkajsRetries?: number): Kafka {
+  installKafkajsIdleLoopFix();
   const log = options.log;
   return new Kafka({
     clientId: options.clientId,

@@ -1,3 +1,4 @@
+import { createHook } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import { connect } from 'node:net';
 import { Kafka, logLevel } from 'kafkajs';
@@ -194,6 +195,28 @@ describe(KafkaEventPublisher.name, () => {
     await sleep(500);
     await again.close();
     expect(resumed.map((e) => e.requestId)).toEqual(['after-1']);
+  });
+
+  it('leaves a connected, idle producer without a timer loop (kafkajs#1556)', async () => {
+    const topic = topicName('idle');
+    topics.push(topic);
+    await ensureTopics(BROKERS, [topic], 1);
+    const publisher = new KafkaEventPublisher({ brokers: BROKERS, clientId: 'aviary-int-idle', log });
+    publisher.publish(topic, 'k', event('idle', 0));
+    await waitFor(() => publisher.stats().published === 1, 'the first event', 30_000);
+    await sleep(200);
+    let timers = 0;
+    const hook = createHook({
+      init: (_id, type) => {
+        if (type === 'Timeout') timers++;
+      },
+    }).enable();
+    await sleep(1_000);
+    hook.disable();
+    await publisher.close();
+    figures['timers armed in 1 s by an idle producer'] = timers;
+    // kafkajs 2.2.4 unpatched re-arms a 1 ms timer per broker connection: about 1,000 here.
+    expect(timers).toBeLessThan(50);
   });
 
   describe('when the broker is unreachable', () => {
