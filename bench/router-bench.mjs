@@ -3,7 +3,7 @@
 // pass-through (the Node floor) and nginx (the C floor), in one run on this machine; then whether a slow
 // or failing shadow upstream moves the primary's latency. Writes docs/benchmarks.md.
 //
-//   npm run bench                 # = npm run build && node bench/router-bench.mjs; ~6 minutes
+//   npm run bench                 # = npm run build && node bench/router-bench.mjs; ~9 minutes
 //   npm run bench -- --quick      # smoke run, ~2 minutes, report to a temp file
 //
 // Options:
@@ -700,7 +700,7 @@ async function pairedRounds(ac, router, baseline, upstreams, cpu) {
     ];
     const rounds = [];
     log(
-      `paired rounds: ${P.pairedRounds} x (floor, no rollout, shadow 1.0) at ${THROUGHPUT_CONNECTIONS} connections and at ${STREAMS} streams, ${P.pairedRoundSeconds}s each`,
+      `paired rounds: ${P.pairedRounds} x (floor, no rollout, shadow 1.0) at ${THROUGHPUT_CONNECTIONS} connections, (direct, floor, shadow 1.0) at 1 connection and (floor, no rollout, shadow 1.0) at ${STREAMS} streams, ${P.pairedRoundSeconds}s each`,
     );
     for (let i = 0; i < P.pairedRounds; i++) {
       const order = sides.map((_, k) => sides[(k + i) % sides.length]);
@@ -713,6 +713,23 @@ async function pairedRounds(ac, router, baseline, upstreams, cpu) {
           connections: THROUGHPUT_CONNECTIONS,
           seconds: P.pairedRoundSeconds,
           warmupSeconds: 0.3,
+          pid: side.pid,
+        });
+      // Added latency at concurrency 1: the direct call first (what "added" is taken against), then
+      // the floor and the router with the shadow (the target's row) in the round's order.
+      const c1 = {};
+      const c1Sides = [
+        { id: 'direct', url: baseline.origin, pid: baseline.child.pid, model: MODEL_SHADOW },
+        ...order.filter((side) => side.id !== 'plain'),
+      ];
+      for (const side of c1Sides)
+        c1[side.id] = await measure(ac, {
+          url: `${side.url}/v1/chat/completions`,
+          body: bodyFor(side.model),
+          connections: 1,
+          seconds: P.pairedRoundSeconds,
+          warmupSeconds: 0.3,
+          warmupConnections: 4,
           pid: side.pid,
         });
       for (const u of upstreams) await u.setBehaviour(STREAM_BEHAVIOUR);
@@ -733,6 +750,7 @@ async function pairedRounds(ac, router, baseline, upstreams, cpu) {
           Object.entries(tp).map(([k, v]) => [k, { rps: v.rps, p99: v.p99, cpuUsPerReq: v.cpuUsPerReq }]),
         ),
         streams: Object.fromEntries(Object.entries(st).map(([k, v]) => [k, { ttft: v.ttft, rps: v.rps }])),
+        c1: Object.fromEntries(Object.entries(c1).map(([k, v]) => [k, { p50: v.p50, p99: v.p99 }])),
         stealPct: steal,
       };
       rounds.push(round);
@@ -740,7 +758,8 @@ async function pairedRounds(ac, router, baseline, upstreams, cpu) {
       const s = round.streams;
       log(
         `  round ${i + 1}: req/s floor ${Math.round(r.floor.rps)}, no rollout ${Math.round(r.plain.rps)} (${(r.plain.rps / r.floor.rps).toFixed(2)}x), shadow ${Math.round(r.shadow.rps)} (${(r.shadow.rps / r.floor.rps).toFixed(2)}x); ` +
-          `TTFT p50 floor ${s.floor.ttft.p50.toFixed(2)}, shadow ${signedMs(s.shadow.ttft.p50 - s.floor.ttft.p50)}, no rollout ${signedMs(s.plain.ttft.p50 - s.floor.ttft.p50)} ms` +
+          `TTFT p50 floor ${s.floor.ttft.p50.toFixed(2)}, shadow ${signedMs(s.shadow.ttft.p50 - s.floor.ttft.p50)}, no rollout ${signedMs(s.plain.ttft.p50 - s.floor.ttft.p50)} ms; ` +
+          `c=1 added p50 floor ${Math.round((c1.floor.p50 - c1.direct.p50) * 1000)} µs, shadow ${Math.round((c1.shadow.p50 - c1.direct.p50) * 1000)} µs` +
           (steal !== null ? `; hypervisor steal ${steal.toFixed(1)}%` : ''),
       );
     }
