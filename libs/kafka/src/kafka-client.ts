@@ -1,5 +1,6 @@
 import { Kafka, logLevel, type ISocketFactory, type LogEntry, type SASLOptions } from 'kafkajs';
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
+import { installKafkajsNativeCrc32c } from './kafkajs-crc32c';
 import { installKafkajsIdleLoopFix } from './kafkajs-idle-loop-fix';
 
 export type KafkaLogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -41,6 +42,10 @@ const EXPECTED_KAFKAJS_LINES = [/Limiting retries for the idempotent producer/];
 export function createKafka(options: KafkaConnectionOptions, kafkajsRetries?: number): Kafka {
   installKafkajsIdleLoopFix();
   const log = options.log;
+  const crc = installKafkajsNativeCrc32c();
+  // Said per client; kafkajs' own checksum still works, only slower.
+  if (!crc.installed)
+    log?.('info', `record batches checksummed by kafkajs' JavaScript CRC-32C: ${crc.reason}`);
   return new Kafka({
     clientId: options.clientId,
     brokers: [...options.brokers],

@@ -7,6 +7,7 @@ import { ensureTopics } from './kafka-admin';
 import type { KafkaLogLevel } from './kafka-client';
 import { KafkaEventPublisher } from './kafka-event-publisher';
 import { KafkaEventSubscriber } from './kafka-event-subscriber';
+import { kafkajsUsesNativeCrc32c } from './kafkajs-crc32c';
 
 /*
  * Against a real Apache Kafka broker (scripts/services/kafka.sh) with the real kafkajs client. Every run uses
@@ -195,6 +196,24 @@ describe(KafkaEventPublisher.name, () => {
     await sleep(500);
     await again.close();
     expect(resumed.map((e) => e.requestId)).toEqual(['after-1']);
+  });
+
+  it('has the broker accept large events in batches checksummed natively, and reads them back', async () => {
+    const topic = topicName('crc');
+    topics.push(topic);
+    await ensureTopics(BROKERS, [topic], 1);
+    const publisher = new KafkaEventPublisher({ brokers: BROKERS, clientId: 'aviary-int-crc', log });
+    // The broker checks every batch's CRC-32C (CORRUPT_MESSAGE otherwise): a pair event that captured
+    // a long prompt and two answers, with non-ASCII text.
+    const big = (seq: number) => ({ ...event('crc', seq), prompt: `ünïcode prompt ${seq} `.repeat(3_000) });
+    const sent = Array.from({ length: 40 }, (_, i) => big(i));
+    for (const e of sent) publisher.publish(topic, e.rolloutId, e);
+    await waitFor(() => publisher.stats().published === sent.length, 'the large events', 30_000);
+    expect(kafkajsUsesNativeCrc32c()).toBe(true);
+    await publisher.close(5_000);
+    expect(publisher.stats()).toEqual({ buffered: 0, published: sent.length, dropped: 0, healthy: true });
+    const received = await readAll(topic, sent.length, 500);
+    expect(received.map((r) => r.value).sort((a, b) => a.seq - b.seq)).toEqual(sent);
   });
 
   it('leaves a connected, idle producer without a timer loop (kafkajs#1556)', async () => {
