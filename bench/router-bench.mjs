@@ -21,6 +21,9 @@
 //                           the throughput row's load)
 //   --router-node-options=<flags>  extra node flags for the routers (e.g. --trace-gc); each router's
 //                           output goes to a log file named in the progress lines
+//   --hold <seconds>        for development: start the upstreams, the control plane, a floor and a
+//                           router (Kafka sink when a broker runs), print their addresses, pids and the
+//                           router key, keep them up that long, then stop (no measurement)
 import { spawnSync } from 'node:child_process';
 import {
   mkdirSync,
@@ -83,8 +86,14 @@ const { values: args } = parseArgs({
     'profile-sink': { type: 'string' },
     'profile-connections': { type: 'string' },
     warmup: { type: 'string' },
+    hold: { type: 'string' },
   },
 });
+const HOLD_SECONDS = args.hold === undefined ? null : Number(args.hold);
+if (HOLD_SECONDS !== null && !(HOLD_SECONDS > 0)) {
+  console.error(`--hold takes a number of seconds, not ${JSON.stringify(args.hold)}`);
+  process.exit(2);
+}
 /** --peers direct,undici,nginx,router-kafka,router-inproc (for development; the report needs direct). */
 const ONLY = args.peers ? new Set(['direct', ...args.peers.split(',').map((s) => s.trim())]) : null;
 const want = (id) => !ONLY || ONLY.has(id);
@@ -469,6 +478,31 @@ async function startRouter(name, { cpUrl, token, kafka, cpu, cpuProfDir }) {
     await sleep(100);
   }
   return { child, url, pid: child.pid };
+}
+
+/** `--hold`: everything up, addresses printed, for profiling or tracing by hand. */
+async function hold(seconds, ctx, { kafka, baseline, candidate, cp, CPU }) {
+  const floor = await startPassthrough(baseline.origin, CPU.peer);
+  const router = await startRouter('router (held)', { ...ctx, kafka });
+  const body = JSON.stringify({
+    model: MODEL_PLAIN,
+    messages: [{ role: 'user', content: 'Hello' }],
+    max_tokens: 64,
+  });
+  log(`holding for ${seconds}s; models ${MODEL_PLAIN} (no rollout), ${MODEL_SHADOW} (shadow 1.0)`);
+  log(
+    `  baseline ${baseline.origin} (pid ${baseline.child.pid}), candidate ${candidate.origin} (pid ${candidate.child.pid})`,
+  );
+  log(
+    `  control plane ${cp.url} (pid ${cp.child.pid}); evidence: ${kafka ? `Kafka ${kafka}` : 'in-process sink'}`,
+  );
+  log(`  floor ${floor.url} (pid ${floor.pid}); router ${router.url} (pid ${router.pid})`);
+  log(
+    `  curl -s ${router.url}/v1/chat/completions -H '${Object.entries(AUTH)
+      .map(([k, v]) => `${k}: ${v}`)
+      .join('')}' -H 'content-type: application/json' -d '${body}'`,
+  );
+  await sleep(seconds * 1000);
 }
 
 async function startPassthrough(upstreamOrigin, cpu) {
@@ -1057,6 +1091,8 @@ async function main() {
   watch('candidate', candidate.child.pid);
   const token = await seed(cp, baseline, candidate);
   const ctx = { cpUrl: cp.url, token, cpu: CPU.peer, candidate };
+
+  if (HOLD_SECONDS !== null) return hold(HOLD_SECONDS, ctx, { kafka, baseline, candidate, cp, CPU });
 
   const peers = [];
   const streaming = [];

@@ -654,7 +654,9 @@ export async function renderMarkdown(r, root) {
       '`--no-install`, `--no-profile` / `--profile`, `--out <file>`, `--no-write`, `--json <file>`, ' +
       '`--peers undici,nginx,router-kafka,router-inproc,isolation` (a subset, for development), ' +
       '`--from-json <file>` (re-render an earlier `--json` result without measuring), ' +
-      '`--router-node-options=<flags>` (e.g. `--trace-gc`).',
+      '`--router-node-options=<flags>` (e.g. `--trace-gc`), `--hold <seconds>` (start the upstreams, the ' +
+      'control plane, a floor and a router, print their addresses, pids and router key, and keep them up ' +
+      'that long, to profile or trace by hand).',
     '',
     '## This run',
     '',
