@@ -52,7 +52,7 @@ class FakeProducer implements BatchProducer {
   get sent(): { topic: string; key: string; value: unknown }[] {
     return this.batches.flatMap((b) =>
       b.flatMap(({ topic, messages }) =>
-        messages.map((m) => ({ topic, key: m.key, value: JSON.parse(m.value) as unknown })),
+        messages.map((m) => ({ topic, key: m.key, value: JSON.parse(m.value.toString('utf8')) as unknown })),
       ),
     );
   }
@@ -129,8 +129,11 @@ describe(KafkaEventPublisher.name, () => {
     await waitFor(() => publisher.stats().published === 2, 'the batch');
     expect(producer().batches).toEqual([
       [
-        { topic: 't.a', messages: [{ key: 'k1', value: '{"n":1,"at":"1970-01-01T00:00:00.000Z"}' }] },
-        { topic: 't.b', messages: [{ key: 'k2', value: '[1,"two"]' }] },
+        {
+          topic: 't.a',
+          messages: [{ key: 'k1', value: Buffer.from('{"n":1,"at":"1970-01-01T00:00:00.000Z"}') }],
+        },
+        { topic: 't.b', messages: [{ key: 'k2', value: Buffer.from('[1,"two"]') }] },
       ],
     ]);
     expect(publisher.stats()).toEqual({ buffered: 0, published: 2, dropped: 0, healthy: true });
@@ -194,7 +197,9 @@ describe(KafkaEventPublisher.name, () => {
     publisher.publish('t', 'k', 3);
     await waitFor(() => publisher.stats().published === 4, 'delivery');
     expect(publisher.stats()).toEqual({ buffered: 0, published: 4, dropped: 0, healthy: true });
-    const attempts = producer().batches.map((b) => b.flatMap((t) => t.messages.map((m) => Number(m.value))));
+    const attempts = producer().batches.map((b) =>
+      b.flatMap((t) => t.messages.map((m) => Number(m.value.toString()))),
+    );
     // Two failures, then one send with everything; the event published meanwhile queues behind the batch.
     expect(attempts).toHaveLength(3);
     expect(attempts[0]).toEqual([0, 1, 2]);

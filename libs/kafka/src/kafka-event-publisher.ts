@@ -12,7 +12,8 @@ export interface BatchProducer {
 
 export interface TopicBatch {
   readonly topic: string;
-  readonly messages: readonly { readonly key: string; readonly value: string }[];
+  /** Values are UTF-8 JSON, encoded once (see `takeBatch`). */
+  readonly messages: readonly { readonly key: string; readonly value: Buffer }[];
 }
 
 /** Called for every (re)connect; each call must return a new producer (a new idempotent producer id). */
@@ -43,14 +44,16 @@ interface PendingEvent {
   readonly topic: string;
   readonly key: string;
   readonly value: unknown;
-  /** JSON, once encoded (a retried batch is not encoded twice). */
-  encoded?: string;
+  /** UTF-8 JSON, once encoded (a retried batch is not encoded twice). */
+  encoded?: Buffer;
   /** Approximate bytes on the wire. */
   bytes?: number;
 }
 
 /** What a failed send means for the batch and the producer. */
 type Failure = 'transient' | 'producer-state' | 'rejected';
+
+const NULL_JSON = Buffer.from('null');
 
 /** Record overhead in a batch (length, attributes, deltas, headers count) plus slack; an estimate. */
 const RECORD_OVERHEAD_BYTES = 32;
@@ -209,9 +212,11 @@ export class KafkaEventPublisher implements EventPublisher {
       const event = taken[i] as PendingEvent;
       if (event.encoded === undefined) {
         try {
-          event.encoded = JSON.stringify(event.value) ?? 'null';
-          event.bytes =
-            Buffer.byteLength(event.encoded) + Buffer.byteLength(event.key) + RECORD_OVERHEAD_BYTES;
+          // Bytes, not the string: kafkajs sizes and writes a string value with two more UTF-8
+          // passes over it (`Buffer.byteLength` twice, then the write), a Buffer by its length and
+          // one copy. A pair event that captured a long prompt is tens of kilobytes.
+          event.encoded = Buffer.from(JSON.stringify(event.value) ?? 'null');
+          event.bytes = event.encoded.length + Buffer.byteLength(event.key) + RECORD_OVERHEAD_BYTES;
         } catch (err) {
           if (unsendable++ === 0) this.log('error', `dropping an event for ${event.topic}: ${describe(err)}`);
           continue;
@@ -378,11 +383,11 @@ export class KafkaEventPublisher implements EventPublisher {
 }
 
 function groupByTopic(batch: readonly PendingEvent[]): TopicBatch[] {
-  const byTopic = new Map<string, { key: string; value: string }[]>();
+  const byTopic = new Map<string, { key: string; value: Buffer }[]>();
   for (const event of batch) {
     let messages = byTopic.get(event.topic);
     if (!messages) byTopic.set(event.topic, (messages = []));
-    messages.push({ key: event.key, value: event.encoded ?? 'null' });
+    messages.push({ key: event.key, value: event.encoded ?? NULL_JSON });
   }
   return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
 }
