@@ -206,6 +206,27 @@ const stickyBodiesFor = (model) =>
       max_tokens: 64,
     }),
   );
+/**
+ * A long request, as an assistant's later turns are: a system prompt and a conversation of some 60
+ * turns, about 35 KB of JSON. The router parses it, re-serialises it per upstream call and captures
+ * it in the shadow's pair event; the floor only forwards its bytes.
+ */
+const LONG_TURNS = Array.from(
+  { length: 60 },
+  (_, i) =>
+    `Turn ${i}: ` +
+    'the user and the assistant talk about a deployment, with "quoted" names and\nline breaks. '.repeat(6),
+);
+const longBodyFor = (model) =>
+  JSON.stringify({
+    model,
+    user: 'user-long',
+    messages: [
+      { role: 'system', content: 'You are a helpful assistant for a software company. '.repeat(20) },
+      ...LONG_TURNS.map((content, i) => ({ role: i % 2 ? 'assistant' : 'user', content })),
+    ],
+    max_tokens: 64,
+  });
 /** A streamed request for the streaming rows (the upstream paces its chunks, see STREAM_BEHAVIOUR). */
 const streamBodyFor = (model) =>
   JSON.stringify({
@@ -734,7 +755,7 @@ async function pairedRounds(ac, router, baseline, upstreams, cpu) {
     ];
     const rounds = [];
     log(
-      `paired rounds: ${P.pairedRounds} x (floor, no rollout, shadow 1.0) at ${THROUGHPUT_CONNECTIONS} connections, (direct, floor, shadow 1.0) at 1 connection and (floor, no rollout, shadow 1.0) at ${STREAMS} streams, ${P.pairedRoundSeconds}s each`,
+      `paired rounds: ${P.pairedRounds} x (floor, no rollout, shadow 1.0) at ${THROUGHPUT_CONNECTIONS} connections with short and with long (~35 KB) requests, (direct, floor, shadow 1.0) at 1 connection and (floor, no rollout, shadow 1.0) at ${STREAMS} streams, ${P.pairedRoundSeconds}s each`,
     );
     for (let i = 0; i < P.pairedRounds; i++) {
       const order = sides.map((_, k) => sides[(k + i) % sides.length]);
@@ -744,6 +765,17 @@ async function pairedRounds(ac, router, baseline, upstreams, cpu) {
         tp[side.id] = await measure(ac, {
           url: `${side.url}/v1/chat/completions`,
           body: bodyFor(side.model),
+          connections: THROUGHPUT_CONNECTIONS,
+          seconds: P.pairedRoundSeconds,
+          warmupSeconds: 0.3,
+          pid: side.pid,
+        });
+      // Long requests (~35 KB), closed-loop: what the router's per-byte work costs against the floor's.
+      const long = {};
+      for (const side of order)
+        long[side.id] = await measure(ac, {
+          url: `${side.url}/v1/chat/completions`,
+          body: longBodyFor(side.model),
           connections: THROUGHPUT_CONNECTIONS,
           seconds: P.pairedRoundSeconds,
           warmupSeconds: 0.3,
@@ -783,6 +815,9 @@ async function pairedRounds(ac, router, baseline, upstreams, cpu) {
         throughput: Object.fromEntries(
           Object.entries(tp).map(([k, v]) => [k, { rps: v.rps, p99: v.p99, cpuUsPerReq: v.cpuUsPerReq }]),
         ),
+        long: Object.fromEntries(
+          Object.entries(long).map(([k, v]) => [k, { rps: v.rps, p99: v.p99, cpuUsPerReq: v.cpuUsPerReq }]),
+        ),
         streams: Object.fromEntries(Object.entries(st).map(([k, v]) => [k, { ttft: v.ttft, rps: v.rps }])),
         c1: Object.fromEntries(Object.entries(c1).map(([k, v]) => [k, { p50: v.p50, p99: v.p99 }])),
         stealPct: steal,
@@ -792,12 +827,19 @@ async function pairedRounds(ac, router, baseline, upstreams, cpu) {
       const s = round.streams;
       log(
         `  round ${i + 1}: req/s floor ${Math.round(r.floor.rps)}, no rollout ${Math.round(r.plain.rps)} (${(r.plain.rps / r.floor.rps).toFixed(2)}x), shadow ${Math.round(r.shadow.rps)} (${(r.shadow.rps / r.floor.rps).toFixed(2)}x); ` +
+          `long requests: floor ${Math.round(round.long.floor.rps)}, no rollout ${(round.long.plain.rps / round.long.floor.rps).toFixed(2)}x, shadow ${(round.long.shadow.rps / round.long.floor.rps).toFixed(2)}x; ` +
           `TTFT p50 floor ${s.floor.ttft.p50.toFixed(2)}, shadow ${signedMs(s.shadow.ttft.p50 - s.floor.ttft.p50)}, no rollout ${signedMs(s.plain.ttft.p50 - s.floor.ttft.p50)} ms; ` +
           `c=1 added p50 floor ${Math.round((c1.floor.p50 - c1.direct.p50) * 1000)} µs, shadow ${Math.round((c1.shadow.p50 - c1.direct.p50) * 1000)} µs` +
           (steal !== null ? `; hypervisor steal ${steal.toFixed(1)}%` : ''),
       );
     }
-    return { rounds, seconds: P.pairedRoundSeconds, connections: THROUGHPUT_CONNECTIONS, streams: STREAMS };
+    return {
+      rounds,
+      seconds: P.pairedRoundSeconds,
+      connections: THROUGHPUT_CONNECTIONS,
+      streams: STREAMS,
+      longBodyBytes: Buffer.byteLength(longBodyFor(MODEL_SHADOW)),
+    };
   } finally {
     await stop(floor.child);
   }

@@ -171,6 +171,9 @@ function pairedSummary(paired) {
     ttftPlain: of((r) => r.streams.plain.ttft.p50 - r.streams.floor.ttft.p50),
     // Results written before the rounds measured concurrency 1 have none.
     c1Shadow: paired.rounds.every((r) => r.c1) ? of(c1AddedRatio) : null,
+    // Nor long requests, before those were measured.
+    longPlain: paired.rounds.every((r) => r.long) ? of((r) => r.long.plain.rps / r.long.floor.rps) : null,
+    longShadow: paired.rounds.every((r) => r.long) ? of((r) => r.long.shadow.rps / r.long.floor.rps) : null,
     steal: paired.rounds.map((r) => r.stealPct),
   };
 }
@@ -183,6 +186,7 @@ function c1AddedRatio(round) {
 
 function pairedTable(r) {
   const withC1 = r.paired.rounds.every((round) => round.c1);
+  const withLong = r.paired.rounds.every((round) => round.long);
   const head = [
     'Round',
     'floor req/s',
@@ -197,6 +201,9 @@ function pairedTable(r) {
     'vs floor ms',
     ...(withC1
       ? ['c=1 direct p50 ms', 'c=1 floor added p50 µs', 'c=1 shadow 1.0 added p50 µs', 'vs floor']
+      : []),
+    ...(withLong
+      ? ['long: floor req/s', 'no rollout req/s', 'vs floor', 'shadow 1.0 req/s', 'vs floor']
       : []),
     'hypervisor steal %',
   ];
@@ -221,6 +228,15 @@ function pairedTable(r) {
             us(round.c1.floor.p50 - round.c1.direct.p50),
             us(round.c1.shadow.p50 - round.c1.direct.p50),
             x(c1AddedRatio(round)),
+          ]
+        : []),
+      ...(withLong
+        ? [
+            int(round.long.floor.rps),
+            int(round.long.plain.rps),
+            x(round.long.plain.rps / round.long.floor.rps),
+            int(round.long.shadow.rps),
+            x(round.long.shadow.rps / round.long.floor.rps),
           ]
         : []),
       Number.isFinite(round.stealPct) ? round.stealPct.toFixed(1) : 'n/a',
@@ -901,6 +917,9 @@ export async function renderMarkdown(r, root) {
         `process as above) are also measured in ${r.paired.rounds.length} interleaved rounds: each round runs ` +
         `the floor, no rollout and shadow 1.0 back to back (the order rotating from round to round), ` +
         `${r.paired.seconds} s each after 0.3 s warm-up, first closed-loop at ${r.paired.connections} connections, ` +
+        (sm.longPlain
+          ? `then the same with long requests ("long": a system prompt and a conversation of 60 turns, ${int(r.paired.longBodyBytes ?? 0)} bytes of JSON, as an assistant's later turns are; the router parses and re-serialises them per upstream call and the shadow's pair event captures the prompt, the floor forwards the bytes), `
+          : '') +
         (sm.c1Shadow
           ? `then at 1 connection the direct call, the floor and shadow 1.0 (0.3 s warm-up at 4 connections; "added" is the p50 over that round's direct p50), `
           : '') +
@@ -913,6 +932,9 @@ export async function renderMarkdown(r, root) {
         `time to first token with the shadow ${signedMs(sm.ttftShadow.median)} ms over the floor, without it ${signedMs(sm.ttftPlain.median)} ms` +
         (sm.c1Shadow
           ? `; added p50 at concurrency 1 with the shadow ${x(sm.c1Shadow.median)} the floor's`
+          : '') +
+        (sm.longPlain && sm.longShadow
+          ? `; with long requests, throughput no rollout ${x(sm.longPlain.median)} the floor, shadow 1.0 ${x(sm.longShadow.median)} (not a target)`
           : '') +
         (stolen.length
           ? `; hypervisor steal ${Math.min(...stolen).toFixed(1)}-${Math.max(...stolen).toFixed(1)}% of the CPUs' time.`
