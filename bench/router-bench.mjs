@@ -760,27 +760,23 @@ async function pairedRounds(ac, router, baseline, upstreams, cpu) {
     for (let i = 0; i < P.pairedRounds; i++) {
       const order = sides.map((_, k) => sides[(k + i) % sides.length]);
       const t0 = cpuTicks();
-      const tp = {};
-      for (const side of order)
-        tp[side.id] = await measure(ac, {
-          url: `${side.url}/v1/chat/completions`,
-          body: bodyFor(side.model),
-          connections: THROUGHPUT_CONNECTIONS,
-          seconds: P.pairedRoundSeconds,
-          warmupSeconds: 0.3,
-          pid: side.pid,
-        });
-      // Long requests (~35 KB), closed-loop: what the router's per-byte work costs against the floor's.
-      const long = {};
-      for (const side of order)
-        long[side.id] = await measure(ac, {
-          url: `${side.url}/v1/chat/completions`,
-          body: longBodyFor(side.model),
-          connections: THROUGHPUT_CONNECTIONS,
-          seconds: P.pairedRoundSeconds,
-          warmupSeconds: 0.3,
-          pid: side.pid,
-        });
+      // Closed-loop at THROUGHPUT_CONNECTIONS, each side in the round's order, with `bodyOf(model)`.
+      const closedLoop = async (bodyOf) => {
+        const out = {};
+        for (const side of order)
+          out[side.id] = await measure(ac, {
+            url: `${side.url}/v1/chat/completions`,
+            body: bodyOf(side.model),
+            connections: THROUGHPUT_CONNECTIONS,
+            seconds: P.pairedRoundSeconds,
+            warmupSeconds: 0.3,
+            pid: side.pid,
+          });
+        return out;
+      };
+      const tp = await closedLoop(bodyFor);
+      // Long requests (~35 KB): what the router's per-byte work costs against the floor's.
+      const long = await closedLoop(longBodyFor);
       // Added latency at concurrency 1: the direct call first (what "added" is taken against), then
       // the floor and the router with the shadow (the target's row) in the round's order.
       const c1 = {};
